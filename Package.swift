@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+// reelgate: a self-hosted gateway for AI video generation.
+// No Swift package dependencies: the toolchain plus libcurl, SQLite and libcrypto.
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "reelgate",
+    products: [
+        .executable(name: "reelgate", targets: ["reelgate"]),
+    ],
+    targets: [
+        // System libraries, each with typed static-inline shims for what Swift cannot call.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+
+        // Layer 1: pure HTTP/1.1 protocol code. Bytes in, requests out; no sockets.
+        .target(name: "HTTP1", swiftSettings: strict),
+        // Layer 2: POSIX sockets + Dispatch server, router.
+        .target(name: "HTTPServer", dependencies: ["HTTP1"], swiftSettings: strict),
+        // Layer 3: thin wrappers over the C libraries.
+        .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strict),
+        .target(name: "Curl", dependencies: ["CCurl"], swiftSettings: strict),
+        .target(name: "Crypto", dependencies: ["CCrypto"], swiftSettings: strict),
+        // Layer 4: domain (configuration, tasks, states, policies). No IO.
+        .target(name: "Domain", swiftSettings: strict),
+        // Layer 5: API handlers, workers, delivery, store: composes everything.
+        .target(
+            name: "Gateway",
+            dependencies: ["HTTP1", "HTTPServer", "SQLite", "Curl", "Crypto", "Domain"],
+            swiftSettings: strict),
+        // Layer 6: a thin executable.
+        .executableTarget(name: "reelgate", dependencies: ["Gateway"], swiftSettings: strict),
+
+        // Test helpers shared by the test targets (raw TCP client, temp dirs, process harness).
+        .target(name: "TestSupport", dependencies: ["HTTP1", "HTTPServer"], path: "Tests/TestSupport",
+                swiftSettings: strict),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "CurlTests", dependencies: ["Curl", "HTTPServer", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Domain", "TestSupport"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)
