@@ -1,0 +1,128 @@
+/// The timing and keep-alive policy of one connection, as a pure value.
+///
+/// The IO code reports what happened; this decides which deadline applies and what to do when it
+/// passes. Keeping it free of sockets means every timeout rule is tested with a manual clock
+/// (Hummingbird's `HTTPConnectionStateHandler.StateMachine` does the same).
+public struct ConnectionStateMachine: Sendable, Equatable {
+    public enum Phase: Sendable, Equatable {
+        /// Between requests (or before the first): waiting for a first byte.
+        case idle
+        /// Some bytes of a head arrived; the whole head must arrive by the head deadline.
+        case readingHead
+        case readingBody
+        /// A handler has the request; no deadline of ours applies.
+        case handling
+        case writing
+        /// Error response sent, output shut down, discarding input until the linger deadline.
+        case lingering
+        case closed
+    }
+
+    public enum TimeoutAction: Sendable, Equatable {
+        case none
+        /// Answer 408 and close: the peer started a request and stalled.
+        case requestTimeout
+        /// Close without a word: idle keep-alive, stalled writes, lingering done.
+        case close
+    }
+
+    public struct Timeouts: Sendable, Equatable {
+        public var head: UInt64
+        public var idle: UInt64
+        public var body: UInt64
+        public var write: UInt64
+        public var linger: UInt64
+        public init(head: UInt64, idle: UInt64, body: UInt64, write: UInt64, linger: UInt64) {
+            self.head = head
+            self.idle = idle
+            self.body = body
+            self.write = write
+            self.linger = linger
+        }
+    }
+
+    public private(set) var phase: Phase = .idle
+    /// Nanoseconds on a monotonic clock; `nil` when no deadline applies.
+    public private(set) var deadline: UInt64?
+    public private(set) var draining = false
+    let timeouts: Timeouts
+
+    public init(timeouts: Timeouts, now: UInt64) {
+        self.timeouts = timeouts
+        deadline = now + timeouts.idle
+    }
+
+    /// Bytes arrived. `midRequest` says whether they began or continue a request head or body.
+    public mutating func bytesReceived(now: UInt64, inBody: Bool) {
+        switch phase {
+        case .idle:
+            phase = inBody ? .readingBody : .readingHead
+            deadline = inBody ? now + timeouts.body : now + timeouts.head
+        case .readingHead:
+            if inBody {
+                phase = .readingBody
+                deadline = now + timeouts.body
+            }  // else the absolute head deadline stands: trickling bytes does not extend it.
+        case .readingBody:
+            deadline = now + timeouts.body
+        default:
+            break
+        }
+    }
+
+    /// The head is complete and the body (if any) is next.
+    public mutating func headReceived(now: UInt64) {
+        guard phase == .readingHead || phase == .idle else { return }
+        phase = .readingBody
+        deadline = now + timeouts.body
+    }
+
+    public mutating func requestDispatched() {
+        phase = .handling
+        deadline = nil
+    }
+
+    public mutating func writeProgress(now: UInt64) {
+        guard phase != .lingering, phase != .closed else { return }
+        phase = .writing
+        deadline = now + timeouts.write
+    }
+
+    /// The response went out. Returns whether the connection stays open for another request.
+    public mutating func responseFinished(now: UInt64, keepAlive: Bool) -> Bool {
+        guard keepAlive, !draining else {
+            phase = .closed
+            deadline = nil
+            return false
+        }
+        phase = .idle
+        deadline = now + timeouts.idle
+        return true
+    }
+
+    public mutating func startLingering(now: UInt64) {
+        phase = .lingering
+        deadline = now + timeouts.linger
+    }
+
+    public mutating func closed() {
+        phase = .closed
+        deadline = nil
+    }
+
+    /// Shutdown began. Returns whether the connection can close right now (nothing in progress).
+    public mutating func beginDraining() -> Bool {
+        draining = true
+        return phase == .idle
+    }
+
+    /// What to do at `now`, when a deadline may have passed.
+    public func timeoutAction(now: UInt64) -> TimeoutAction {
+        guard let deadline, now >= deadline else { return .none }
+        switch phase {
+        case .readingHead, .readingBody: return .requestTimeout
+        case .idle, .writing, .lingering: return .close
+        case .handling, .closed: return .none
+        }
+    }
+}

@@ -1,0 +1,223 @@
+import Dispatch
+import Glibc
+import HTTP1
+import Synchronization
+
+/// An HTTP/1.1 server on POSIX sockets and Dispatch.
+///
+/// Lifecycle: ``start()`` binds and accepts; ``shutdown(gracePeriod:)`` stops accepting, closes
+/// idle connections, lets in-flight requests finish (their responses carry `Connection: close`)
+/// and force-closes whatever is left when the grace period ends.
+public final class HTTPServer: @unchecked Sendable {
+    public let configuration: ServerConfiguration
+    let responder: any Responder
+    let dates = DateCache()
+    /// Connections' queues target this, so work spreads over the cores without a thread each.
+    let ioQueue = DispatchQueue(label: "reelgate.io", attributes: .concurrent)
+    private let controlQueue = DispatchQueue(label: "reelgate.accept")
+
+    private struct State {
+        var listener: Int32 = -1
+        var port = 0
+        var acceptSource: SourceBox<any DispatchSourceRead>?
+        var sweeper: SourceBox<any DispatchSourceTimer>?
+        var connections: [UInt64: Connection] = [:]
+        var nextID: UInt64 = 1
+        var draining = false
+        var stopped = false
+        var emptyWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+    private let timeouts: ConnectionStateMachine.Timeouts
+
+    public init(configuration: ServerConfiguration, responder: any Responder) {
+        self.configuration = configuration
+        self.responder = responder
+        timeouts = ConnectionStateMachine.Timeouts(
+            head: configuration.headTimeout.nanoseconds, idle: configuration.idleTimeout.nanoseconds,
+            body: configuration.bodyTimeout.nanoseconds, write: configuration.writeTimeout.nanoseconds,
+            linger: configuration.lingerTimeout.nanoseconds)
+    }
+
+    /// The bound port (after ``start()``).
+    public var port: Int { state.withLock { $0.port } }
+
+    /// Open connections, including ones lingering after an error.
+    public var connectionCount: Int { state.withLock { $0.connections.count } }
+
+    public var isDraining: Bool { state.withLock { $0.draining } }
+
+    /// Binds the listening socket and starts accepting.
+    public func start() throws(SystemError) {
+        HTTPServer.ignoreSIGPIPE()
+        let (fd, port) = try Socket.makeListener(host: configuration.host, port: configuration.port)
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: controlQueue)
+        source.setEventHandler { @Sendable [self] in acceptPending() }
+        source.setCancelHandler { @Sendable in Glibc.close(fd) }
+
+        let tick = max(min(timeouts.head, timeouts.idle, timeouts.body, timeouts.write, timeouts.linger) / 4, 2_000_000)
+        let sweeper = DispatchSource.makeTimerSource(queue: controlQueue)
+        let interval = DispatchTimeInterval.nanoseconds(Int(min(tick, 250_000_000)))
+        sweeper.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(1))
+        sweeper.setEventHandler { @Sendable [self] in sweep() }
+
+        state.withLock {
+            $0.listener = fd
+            $0.port = port
+            $0.acceptSource = SourceBox(source)
+            $0.sweeper = SourceBox(sweeper)
+        }
+        source.resume()
+        sweeper.resume()
+    }
+
+    private func acceptPending() {
+        while true {
+            switch Socket.accept(listenerFD) {
+            case .wouldBlock:
+                return
+            case .failed(let error):
+                if error.errno == EMFILE || error.errno == ENFILE {
+                    // Out of descriptors: pause accepting briefly instead of spinning on the event.
+                    pauseAccepting(for: .milliseconds(100))
+                }
+                return
+            case .accepted(let fd, let peer):
+                register(fd: fd, peer: peer)
+            }
+        }
+    }
+
+    private var listenerFD: Int32 { state.withLock { $0.listener } }
+
+    private func register(fd: Int32, peer: String) {
+        enum Decision { case accept(Connection), refuse, drop }
+        let decision: Decision = state.withLock { s in
+            if s.draining { return .drop }
+            if s.connections.count >= configuration.maxConnections { return .refuse }
+            let id = s.nextID
+            s.nextID += 1
+            let connection = Connection(id: id, fd: fd, peer: peer, server: self, timeouts: timeouts)
+            s.connections[id] = connection
+            return .accept(connection)
+        }
+        switch decision {
+        case .accept(let connection):
+            connection.start()
+        case .refuse:
+            refuseOverCapacity(fd)
+        case .drop:
+            Glibc.close(fd)
+        }
+    }
+
+    /// Over the connection cap: a best-effort 503 without holding any resources for the peer.
+    private func refuseOverCapacity(_ fd: Int32) {
+        var discard = [UInt8](repeating: 0, count: 4096)
+        _ = recv(fd, &discard, discard.count, Int32(MSG_DONTWAIT))  // unread input would turn close into RST
+        var response = configuration.errorResponse(.serviceUnavailable, "serverBusy", "too many open connections")
+        response.headers.add(name: "Retry-After", value: "1")
+        var bytes: [UInt8] = []
+        ResponseEncoder.encodeHead(response, contentLength: response.body.count, keepAlive: false, date: dates.current(), into: &bytes)
+        if case .bytes(let body) = response.body { bytes += body }
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        Glibc.shutdown(fd, Int32(SHUT_WR))
+        Glibc.close(fd)
+    }
+
+    private func pauseAccepting(for delay: DispatchTimeInterval) {
+        guard let source = state.withLock({ $0.acceptSource })?.source else { return }
+        source.suspend()
+        controlQueue.asyncAfter(deadline: .now() + delay) { @Sendable [self] in
+            state.withLock { $0.acceptSource }?.source.resume()
+        }
+    }
+
+    /// Hands every connection whose deadline passed back to its own queue to decide.
+    private func sweep() {
+        let now = monotonicNanos()
+        let expired = state.withLock { s in
+            s.connections.values.filter {
+                let d = $0.deadline.load(ordering: .relaxed)
+                return d != 0 && d <= now
+            }
+        }
+        for connection in expired {
+            connection.queue.async { connection.checkTimeout() }
+        }
+    }
+
+    func connectionClosed(_ id: UInt64) {
+        let waiters: [CheckedContinuation<Void, Never>] = state.withLock { s in
+            s.connections[id] = nil
+            guard s.connections.isEmpty, s.draining else { return [] }
+            defer { s.emptyWaiters = [] }
+            return s.emptyWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Stops accepting and closes idle connections; in-flight requests may finish.
+    public func beginDraining() {
+        let (source, connections): ((any DispatchSourceRead)?, [Connection]) = state.withLock { s in
+            guard !s.draining else { return (nil, []) }
+            s.draining = true
+            let source = s.acceptSource
+            s.acceptSource = nil
+            return (source?.source, Array(s.connections.values))
+        }
+        source?.cancel()
+        for connection in connections {
+            connection.queue.async { connection.drain() }
+        }
+    }
+
+    /// Graceful shutdown: drain, wait up to `gracePeriod` for open connections to finish, then
+    /// close the rest.
+    public func shutdown(gracePeriod: Duration) async {
+        beginDraining()
+        let forceClose = Task {
+            try await Task.sleep(for: gracePeriod)
+            self.closeAllConnections()
+        }
+        await waitUntilNoConnections()
+        forceClose.cancel()
+        let sweeper = state.withLock { s in
+            s.stopped = true
+            defer { s.sweeper = nil }
+            return s.sweeper?.source
+        }
+        sweeper?.cancel()
+    }
+
+    private func closeAllConnections() {
+        for connection in state.withLock({ Array($0.connections.values) }) {
+            connection.queue.async { connection.close() }
+        }
+    }
+
+    private func waitUntilNoConnections() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = state.withLock { s in
+                if s.connections.isEmpty { return true }
+                s.emptyWaiters.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    /// Writing to a socket the peer closed must fail with EPIPE, never kill the process. `send`
+    /// uses MSG_NOSIGNAL too, but libcurl (with CURLOPT_NOSIGNAL) relies on this process-wide.
+    public static func ignoreSIGPIPE() {
+        signal(SIGPIPE, SIG_IGN)
+    }
+}
+
+/// Dispatch sources are thread-safe objects that Swift does not mark Sendable; this carries one
+/// across the lock.
+struct SourceBox<S>: @unchecked Sendable {
+    let source: S
+    init(_ source: S) { self.source = source }
+}

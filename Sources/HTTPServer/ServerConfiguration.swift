@@ -1,0 +1,77 @@
+import HTTP1
+
+/// Limits and timeouts of the HTTP server. Defaults follow SPEC §12.
+public struct ServerConfiguration: Sendable {
+    /// Address to bind: an IPv4/IPv6 literal or `localhost`.
+    public var host: String
+    /// Port to bind; 0 picks a free one (read it back from ``HTTPServer/port``).
+    public var port: Int
+    public var limits: ParserLimits
+    /// Absolute deadline for a whole request head, from its first byte (defeats slowloris, which
+    /// trickles one byte at a time and would reset a per-read timer forever).
+    public var headTimeout: Duration
+    /// How long an idle keep-alive connection (or a new one that sent nothing) may stay open.
+    public var idleTimeout: Duration
+    /// Longest pause between body bytes.
+    public var bodyTimeout: Duration
+    /// Longest pause while the peer is not reading our response.
+    public var writeTimeout: Duration
+    /// Open connections beyond this are answered 503 and closed.
+    public var maxConnections: Int
+    /// After an error response: how long to drain the peer's input before closing (RFC 9112 §9.6).
+    public var lingerTimeout: Duration
+    /// Renders protocol-level errors (400/413/431/...), so the application can use its error shape.
+    public var errorResponse: @Sendable (_ status: HTTPStatus, _ code: String, _ message: String) -> HTTPResponse
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        limits: ParserLimits = ParserLimits(),
+        headTimeout: Duration = .seconds(10),
+        idleTimeout: Duration = .seconds(15),
+        bodyTimeout: Duration = .seconds(30),
+        writeTimeout: Duration = .seconds(30),
+        maxConnections: Int = 1024,
+        lingerTimeout: Duration = .seconds(2),
+        errorResponse: @escaping @Sendable (HTTPStatus, String, String) -> HTTPResponse = ServerConfiguration.plainJSONError
+    ) {
+        self.host = host
+        self.port = port
+        self.limits = limits
+        self.headTimeout = headTimeout
+        self.idleTimeout = idleTimeout
+        self.bodyTimeout = bodyTimeout
+        self.writeTimeout = writeTimeout
+        self.maxConnections = maxConnections
+        self.lingerTimeout = lingerTimeout
+        self.errorResponse = errorResponse
+    }
+
+    /// `{"errors":[{"code":…,"message":…}]}`.
+    public static let plainJSONError: @Sendable (HTTPStatus, String, String) -> HTTPResponse = { status, code, message in
+        let body = "{\"errors\":[{\"code\":\(JSONText.quote(code)),\"message\":\(JSONText.quote(message))}]}"
+        return HTTPResponse(
+            status: status, headers: HTTPHeaders([("Content-Type", "application/json")]), bytes: Array(body.utf8))
+    }
+}
+
+/// Minimal JSON string quoting for the hand-built bodies on hot or early paths.
+public enum JSONText {
+    public static func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,379 @@
+import Foundation
+import HTTP1
+import HTTPServer
+import TestSupport
+import Testing
+
+@Suite("HTTPServer over real sockets", .timeLimit(.minutes(1)))
+struct ServerTests {
+    @Test func keepAliveServesSeveralRequestsOnOneConnection() async throws {
+        let server = try makeServer()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let client = try RawHTTPClient(port: server.port)
+        for _ in 0..<3 {
+            try await client.send("GET /hello HTTP/1.1\r\n\(host)\r\n")
+            let response = try await client.readResponse()
+            #expect(response.status == 200)
+            #expect(response.bodyText == "hello")
+            #expect(response.headers["connection"] == nil)
+            #expect(response.headers["date"] != nil)
+        }
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
+        // The slow handler for /a answers after /b's would have: order must still hold.
+        let gate = Gate()
+        let server = try makeServer(routes: { router in
+            router.addAsync("GET", "/a") { _ in
+                await gate.wait()
+                return .text(.ok, "a")
+            }
+            router.addAsync("GET", "/b") { _ in .text(.ok, "b") }
+        })
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let client = try RawHTTPClient(port: server.port)
+        try await client.send(
+            "GET /a HTTP/1.1\r\n\(host)\r\nGET /b HTTP/1.1\r\n\(host)\r\nPOST /echo HTTP/1.1\r\n\(host)Content-Length: 1\r\n\r\nc")
+        gate.open()
+        let bodies = [try await client.readResponse(), try await client.readResponse(), try await client.readResponse()].map(\.bodyText)
+        #expect(bodies == ["a", "b", "c"])
+    }
+
+    @Test func connectionCloseIsHonoured() async throws {
+        let server = try makeServer()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let client = try RawHTTPClient(port: server.port)
+        try await client.send("GET /hello HTTP/1.1\r\n\(host)Connection: close\r\n\r\n")
+        let response = try await client.readResponse()
+        #expect(response.headers["connection"] == "close")
+        #expect(try await client.waitForClose())
+    }
+
+    @Test func http10GetsOneResponseThenClose() async throws {
+        let server = try makeServer()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let client = try RawHTTPClient(port: server.port)
+        try await client.send("GET /hello HTTP/1.0\r\n\r\n")
+        #expect(try await client.readResponse().status == 200)
+        #expect(try await client.waitForClose())
+    }
+
+    @Test func headHasLengthButNoBody() async throws {
+        let server = try makeServer()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let client = try RawHTTPClient(port: server.port)
+        try await client.send("HEAD /hello HTTP/1.1\r\n\(host)\r\n")
+        let head = try await client.readResponse(headRequest: true)
+        #expect(head.headers["content-length"] == "5")
+        // The next response must start right after the head: any stray body bytes would corrupt it.
+        try await client.send("GET /hello HTTP/1.1\r\n\(host)\r\n")
+        #expect(try await client.readResponse().bodyText == "hello")
+    }
+
+    @Test func chunkedRequestBodyIsDecoded() async throws {
+        let server = try makeServer()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let client = try RawHTTPClient(port: server.port)
+        try await client.send("POST /echo HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+        #expect(try await client.readResponse().bodyText == "abcde")
+    }
+
+    @Test func expectContinueGetsInterimResponse() async throws {
+        let server = try makeServer()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let client = try RawHTTPClient(port: server.port)
+        try await client.send("POST /echo HTTP/1.1\r\n\(host)Content-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        let interim = try await client.readResponse()
+        #expect(interim.status == 100)
+        try await client.send("body")
+        let final = try await client.readResponse()
+        #expect(final.status == 200)
+        #expect(final.bodyText == "body")
+    }
+
+    @Test func unknownExpectationIs417() async throws {
+        let server = try makeServer()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let client = try RawHTTPClient(port: server.port)
+        try await client.send("POST /echo HTTP/1.1\r\n\(host)Content-Length: 4\r\nExpect: magic\r\n\r\n")
+        #expect(try await client.readResponse().status == 417)
+    }
+
+    @Test func oversizedBodyIs413WithoutReadingIt() async throws {
+        let server = try makeServer { $0.limits.maxBodyBytes = 1000 }
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let client = try RawHTTPClient(port: server.port)
+        try await client.send("POST /echo HTTP/1.1\r\n\(host)Content-Length: 1001\r\nExpect: 100-continue\r\n\r\n")
+        let response = try await client.readResponse()
+        #expect(response.status == 413)
+        #expect(response.headers["connection"] == "close")
+        #expect(try await client.waitForClose())
+    }
+
+    @Test func routerGives404And405WithAllow() async throws {
+        let server = try makeServer(routes: { router in
+            router.get("/items/:id") { request in .text(.ok, request.pathParameters["id"] ?? "-") }
+        })
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let client = try RawHTTPClient(port: server.port)
+        try await client.send("GET /items/a%20b HTTP/1.1\r\n\(host)\r\n")
+        #expect(try await client.readResponse().bodyText == "a b")
+        try await client.send("GET /nope HTTP/1.1\r\n\(host)\r\n")
+        #expect(try await client.readResponse().status == 404)
+        try await client.send("DELETE /items/1 HTTP/1.1\r\n\(host)\r\n")
+        let notAllowed = try await client.readResponse()
+        #expect(notAllowed.status == 405)
+        #expect(notAllowed.headers["allow"] == "GET, HEAD")
+    }
+
+    @Test func fileBodiesAreSentFromDisk() async throws {
+        let dir = TempDirectory()
+        let path = dir.file("clip.bin")
+        let content = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(content)))
+        let server = try makeServer(routes: { router in
+            router.get("/file") { _ in HTTPResponse(body: .file(path: path, offset: 1000, length: 200_000)) }
+        })
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let client = try RawHTTPClient(port: server.port)
+        try await client.send("GET /file HTTP/1.1\r\n\(host)\r\n")
+        let response = try await client.readResponse()
+        #expect(response.body == Array(content[1000..<201_000]))
+    }
+
+    @Test func peerVanishingMidResponseDoesNotKillTheProcess() async throws {
+        // A large response to a client that is gone: send() fails with EPIPE, never SIGPIPE.
+        let big = [UInt8](repeating: 0x61, count: 8 << 20)
+        let server = try makeServer(routes: { router in
+            router.get("/big") { _ in HTTPResponse(status: .ok, bytes: big) }
+        })
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        for _ in 0..<5 {
+            let quitter = try RawHTTPClient(port: server.port)
+            try await quitter.send("GET /big HTTP/1.1\r\n\(host)\r\n")
+            _ = quitter  // released: the socket closes with the response half-sent
+        }
+        let client = try RawHTTPClient(port: server.port)
+        try await client.send("GET /hello HTTP/1.1\r\n\(host)\r\n")
+        #expect(try await client.readResponse().status == 200)
+    }
+}
+
+@Suite("HTTPServer: framing errors over sockets", .timeLimit(.minutes(1)))
+struct ServerFramingTests {
+    static let vectors: [(String, Int)] = [
+        ("POST /echo HTTP/1.1\r\n\(host)Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+        ("POST /echo HTTP/1.1\r\n\(host)Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400),
+        ("POST /echo HTTP/1.1\r\n\(host)Transfer-Encoding: gzip\r\n\r\n", 400),
+        ("POST /echo HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\n\r\nxyz\r\n", 400),
+        ("GET /hello HTTP/1.1\r\n\(host)X: a\r\n b\r\n\r\n", 400),
+        ("GET /hello HTTP/1.1\r\nHost : t\r\n\r\n", 400),
+        ("GET /hello HTTP/1.1\r\n\(host)X: a\rb\r\n\r\n", 400),
+        ("GET /\(String(repeating: "a", count: 8200)) HTTP/1.1\r\n\(host)\r\n", 414),
+        ("GET /hello HTTP/1.1\r\n\(host)X: \(String(repeating: "a", count: 17000))\r\n\r\n", 431),
+        ("GET /hello HTTP/1.1\r\n\(host)\((0..<101).map { "X-\($0): v\r\n" }.joined())\r\n", 431),
+        ("POST /echo HTTP/1.1\r\n\(host)Content-Length: 26214401\r\n\r\n", 413),
+        ("GET /hello HTTP/2.0\r\n\(host)\r\n", 505),
+        ("POST /echo HTTP/1.1\r\n\(host)Transfer-Encoding: gzip, chunked\r\n\r\n", 501),
+    ]
+
+    @Test(arguments: 0..<vectors.count)
+    func answeredThenClosed(_ index: Int) async throws {
+        let (raw, status) = Self.vectors[index]
+        let server = try makeServer()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let client = try RawHTTPClient(port: server.port)
+        try await client.send(raw)
+        let response = try await client.readResponse()
+        #expect(response.status == status)
+        #expect(response.headers["connection"] == "close")
+        #expect(response.headers["content-type"] == "application/json")
+        #expect(response.bodyText.contains("\"errors\""))
+        // Nothing after a framing error may be read as a request: the connection ends.
+        #expect(try await client.waitForClose())
+    }
+
+    @Test func smuggledSecondRequestIsNeverServed() async throws {
+        // CL.TE: a front-end honouring Content-Length would forward "GET /hello" as body bytes.
+        let server = try makeServer()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let client = try RawHTTPClient(port: server.port)
+        try await client.send("POST /echo HTTP/1.1\r\n\(host)Content-Length: 30\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /hello HTTP/1.1\r\n\(host)\r\n")
+        let all = String(decoding: try await client.readToEOF(), as: UTF8.self)
+        #expect(all.hasPrefix("HTTP/1.1 400"))
+        #expect(!all.contains("hello"))
+        #expect(all.components(separatedBy: "HTTP/1.1 ").count == 2)
+    }
+}
+
+@Suite("HTTPServer: timeouts, caps and shutdown", .timeLimit(.minutes(1)))
+struct ServerLifecycleTests {
+    @Test func headDeadlineIsAbsoluteAgainstSlowloris() async throws {
+        let server = try makeServer { $0.headTimeout = .milliseconds(300) }
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let client = try RawHTTPClient(port: server.port)
+        let started = ContinuousClock.now
+        // Trickle one byte every 50 ms, as slowloris does; each byte would reset a naive idle timer.
+        let trickle = Task {
+            for byte in "GET /hello HTTP/1.1\r\nX-Slow: \(String(repeating: "x", count: 100))".utf8 {
+                try await client.send([byte])
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        let response = try await client.readResponse()
+        trickle.cancel()
+        #expect(response.status == 408)
+        #expect(ContinuousClock.now - started < .seconds(3))
+    }
+
+    @Test func idleConnectionIsClosed() async throws {
+        let server = try makeServer { $0.idleTimeout = .milliseconds(200) }
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let silent = try RawHTTPClient(port: server.port)
+        #expect(try await silent.waitForClose())
+        let keptAlive = try RawHTTPClient(port: server.port)
+        try await keptAlive.send("GET /hello HTTP/1.1\r\n\(host)\r\n")
+        #expect(try await keptAlive.readResponse().status == 200)
+        #expect(try await keptAlive.waitForClose())
+    }
+
+    @Test func stalledBodyTimesOut() async throws {
+        let server = try makeServer { $0.bodyTimeout = .milliseconds(200) }
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let client = try RawHTTPClient(port: server.port)
+        try await client.send("POST /echo HTTP/1.1\r\n\(host)Content-Length: 10\r\n\r\nabcde")
+        #expect(try await client.readResponse().status == 408)
+        #expect(try await client.waitForClose())
+    }
+
+    @Test func connectionCapAnswers503() async throws {
+        let server = try makeServer { $0.maxConnections = 2 }
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let first = try RawHTTPClient(port: server.port)
+        let second = try RawHTTPClient(port: server.port)
+        for client in [first, second] {
+            try await client.send("GET /hello HTTP/1.1\r\n\(host)\r\n")
+            #expect(try await client.readResponse().status == 200)
+        }
+        let third = try RawHTTPClient(port: server.port)
+        try await third.send("GET /hello HTTP/1.1\r\n\(host)\r\n")
+        let refused = try await third.readResponse()
+        #expect(refused.status == 503)
+        #expect(refused.headers["retry-after"] == "1")
+        // Capacity comes back when a connection goes.
+        try await first.send("GET /hello HTTP/1.1\r\n\(host)Connection: close\r\n\r\n")
+        _ = try await first.readResponse()
+        #expect(try await first.waitForClose())
+        first.close()
+        var served = false
+        for _ in 0..<500 where !served {
+            let fourth = try RawHTTPClient(port: server.port)
+            try await fourth.send("GET /hello HTTP/1.1\r\n\(host)\r\n")
+            served = try await fourth.readResponse().status == 200
+        }
+        #expect(served)
+    }
+
+    @Test func gracefulShutdownLetsInFlightRequestFinish() async throws {
+        let gate = Gate()
+        let entered = Gate()
+        let server = try makeServer(routes: { router in
+            router.addAsync("GET", "/slow") { _ in
+                entered.open()
+                await gate.wait()
+                return .text(.ok, "finished")
+            }
+        })
+        let port = server.port
+        let busy = try RawHTTPClient(port: port)
+        let idle = try RawHTTPClient(port: port)
+        try await idle.send("GET /hello HTTP/1.1\r\n\(host)\r\n")
+        #expect(try await idle.readResponse().status == 200)
+        try await busy.send("GET /slow HTTP/1.1\r\n\(host)\r\n")
+        await entered.wait()
+
+        let shutdown = Task { await server.shutdown(gracePeriod: .seconds(10)) }
+        // The idle keep-alive connection is closed at once; new connections are refused.
+        #expect(try await idle.waitForClose())
+        #expect(throws: RawClientError.self) { try RawHTTPClient(port: port) }
+
+        gate.open()
+        let response = try await busy.readResponse()
+        #expect(response.status == 200)
+        #expect(response.bodyText == "finished")
+        #expect(response.headers["connection"] == "close")
+        await shutdown.value
+        #expect(server.connectionCount == 0)
+    }
+
+    @Test func shutdownDeadlineForceClosesStragglers() async throws {
+        let gate = Gate()
+        let entered = Gate()
+        let server = try makeServer(routes: { router in
+            router.addAsync("GET", "/stuck") { _ in
+                entered.open()
+                await gate.wait()
+                return .text(.ok, "late")
+            }
+        })
+        defer { gate.open() }
+        let client = try RawHTTPClient(port: server.port)
+        try await client.send("GET /stuck HTTP/1.1\r\n\(host)\r\n")
+        await entered.wait()
+        await server.shutdown(gracePeriod: .milliseconds(100))
+        #expect(server.connectionCount == 0)
+        #expect(try await client.waitForClose())
+    }
+}
+
+@Suite("ConnectionStateMachine")
+struct ConnectionStateMachineTests {
+    let timeouts = ConnectionStateMachine.Timeouts(head: 100, idle: 1000, body: 50, write: 70, linger: 20)
+
+    @Test func headDeadlineDoesNotMoveWithTrickledBytes() {
+        var m = ConnectionStateMachine(timeouts: timeouts, now: 0)
+        #expect(m.deadline == 1000)
+        m.bytesReceived(now: 10, inBody: false)
+        #expect(m.deadline == 110)
+        m.bytesReceived(now: 90, inBody: false)
+        #expect(m.deadline == 110)
+        #expect(m.timeoutAction(now: 109) == .none)
+        #expect(m.timeoutAction(now: 110) == .requestTimeout)
+    }
+
+    @Test func bodyDeadlineMovesWithProgress() {
+        var m = ConnectionStateMachine(timeouts: timeouts, now: 0)
+        m.bytesReceived(now: 10, inBody: false)
+        m.headReceived(now: 20)
+        #expect(m.deadline == 70)
+        m.bytesReceived(now: 60, inBody: true)
+        #expect(m.deadline == 110)
+    }
+
+    @Test func handlingHasNoDeadlineAndKeepAliveReturnsToIdle() {
+        var m = ConnectionStateMachine(timeouts: timeouts, now: 0)
+        m.bytesReceived(now: 1, inBody: false)
+        m.requestDispatched()
+        #expect(m.deadline == nil)
+        #expect(m.timeoutAction(now: 1_000_000) == .none)
+        m.writeProgress(now: 5)
+        #expect(m.timeoutAction(now: 75) == .close)
+        let keptAlive = m.responseFinished(now: 10, keepAlive: true)
+        #expect(keptAlive)
+        #expect(m.phase == .idle)
+        #expect(m.deadline == 1010)
+    }
+
+    @Test func drainingClosesIdleAtOnceAndBusyAfterResponse() {
+        var idle = ConnectionStateMachine(timeouts: timeouts, now: 0)
+        let closesNow = idle.beginDraining()
+        #expect(closesNow)
+        var busy = ConnectionStateMachine(timeouts: timeouts, now: 0)
+        busy.bytesReceived(now: 1, inBody: false)
+        busy.requestDispatched()
+        let busyClosesNow = busy.beginDraining()
+        #expect(!busyClosesNow)
+        let keptAlive = busy.responseFinished(now: 2, keepAlive: true)
+        #expect(!keptAlive)
+    }
+}

@@ -1,0 +1,144 @@
+import Dispatch
+import Foundation
+import Glibc
+import HTTP1
+
+/// A response as read off the wire by ``RawHTTPClient``.
+public struct RawResponse: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+}
+
+public struct RawClientError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A TCP client that sends exactly the bytes it is given, for requests well-behaved clients refuse
+/// to send (smuggling vectors, slowloris). Blocking socket calls run on a Dispatch queue, never on
+/// Swift's cooperative pool, and every read has a timeout so a broken server fails a test
+/// instead of hanging it.
+public final class RawHTTPClient: @unchecked Sendable {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    public init(port: Int, host: String = "127.0.0.1", readTimeout: Double = 10) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw RawClientError("socket failed") }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        inet_pton(AF_INET, host, &addr.sin_addr)
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else {
+            let e = errno
+            Glibc.close(fd)
+            throw RawClientError("connect failed: errno \(e)")
+        }
+        var tv = timeval(tv_sec: Int(readTimeout), tv_usec: Int((readTimeout - Double(Int(readTimeout))) * 1_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    private var isClosed = false
+
+    deinit { close() }
+
+    /// Closes the socket (also done on release).
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        Glibc.close(fd)
+    }
+
+    private func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            // A concurrent queue: a send must not wait behind a blocked read on the same socket.
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    public func send(_ text: String) async throws { try await send(Array(text.utf8)) }
+
+    public func send(_ bytes: [UInt8]) async throws {
+        try await offPool { [self] in
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+                guard n > 0 else { throw RawClientError("send failed: errno \(errno)") }
+                offset += n
+            }
+        }
+    }
+
+    /// Half-closes the sending side.
+    public func shutdownWrite() { Glibc.shutdown(fd, Int32(SHUT_WR)) }
+
+    private func fill() throws -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let n = recv(fd, &chunk, chunk.count, 0)
+        if n > 0 {
+            buffer += chunk[0..<n]
+            return true
+        }
+        if n == 0 || errno == ECONNRESET { return false }
+        throw RawClientError("recv failed: errno \(errno) (timeout?)")
+    }
+
+    /// Reads one response. `headRequest` says the body is absent whatever Content-Length says.
+    public func readResponse(headRequest: Bool = false) async throws -> RawResponse {
+        try await offPool { [self] in
+            while true {
+                if let end = findHeadEnd() {
+                    let headText = String(decoding: buffer[0..<end], as: UTF8.self)
+                    var lines = headText.components(separatedBy: "\r\n")
+                    let statusLine = lines.removeFirst()
+                    let parts = statusLine.split(separator: " ")
+                    guard parts.count >= 2, let status = Int(parts[1]) else { throw RawClientError("bad status line \(statusLine)") }
+                    var headers = HTTPHeaders()
+                    for line in lines where !line.isEmpty {
+                        let pieces = line.split(separator: ":", maxSplits: 1)
+                        headers.add(name: String(pieces[0]), value: pieces.count > 1 ? String(pieces[1].trimmingOWS()) : "")
+                    }
+                    let length = headRequest || status < 200 || status == 204 || status == 304 ? 0 : Int(headers["content-length"] ?? "0") ?? 0
+                    while buffer.count < end + 4 + length {
+                        guard try fill() else { throw RawClientError("closed mid-body") }
+                    }
+                    let body = Array(buffer[(end + 4)..<(end + 4 + length)])
+                    buffer.removeFirst(end + 4 + length)
+                    return RawResponse(status: status, headers: headers, body: body)
+                }
+                guard try fill() else { throw RawClientError("closed before a response (\(buffer.count) bytes buffered)") }
+            }
+        }
+    }
+
+    /// Waits until the server closes the connection; true if it did (EOF or reset), discarding data.
+    public func waitForClose() async throws -> Bool {
+        try await offPool { [self] in
+            while try fill() { buffer.removeAll() }
+            return true
+        }
+    }
+
+    /// Everything until the server closes.
+    public func readToEOF() async throws -> [UInt8] {
+        try await offPool { [self] in
+            while try fill() {}
+            let all = buffer
+            buffer.removeAll()
+            return all
+        }
+    }
+
+    private func findHeadEnd() -> Int? {
+        guard buffer.count >= 4 else { return nil }
+        for i in 0...(buffer.count - 4) where buffer[i] == 13 && buffer[i + 1] == 10 && buffer[i + 2] == 13 && buffer[i + 3] == 10 {
+            return i
+        }
+        return nil
+    }
+}
