@@ -1,0 +1,170 @@
+import Dispatch
+import Synchronization
+
+/// One writer connection and a pool of readers, each confined to its own serial queue
+/// (GRDB's `DatabasePool` design): WAL lets readers run while the writer commits.
+///
+/// Writes are group-committed. Every ``write(_:)`` call queued while the writer is busy joins the
+/// next batch: one `BEGIN IMMEDIATE`, each job in its own savepoint (a failing job rolls back
+/// alone), one `COMMIT`. Callers are answered only after that COMMIT returned, and with
+/// `synchronous=FULL` that means after the fsync: a batch of 200 submits costs one fsync, not 200,
+/// and "acknowledged" still means "durable".
+public final class DatabasePool: @unchecked Sendable {
+    /// Jobs are created on any thread and run once on the writer queue; the closures they hold
+    /// are built from `@Sendable` pieces.
+    private struct WriteJob: @unchecked Sendable {
+        /// Runs the job inside the batch; returns what to do once the batch committed or failed.
+        let run: (Database) -> (_ commitError: (any Error)?) -> Void
+        /// Answers the job without running it (the batch could not begin).
+        let fail: (any Error) -> Void
+    }
+
+    public let path: String
+    /// Guarded by `writerQueue`.
+    private let writer: Database
+    private let writerQueue = DispatchQueue(label: "reelgate.sqlite.writer")
+    private let readers: [Reader]
+    private let nextReader = Atomic<Int>(0)
+    private let pending = Mutex<(jobs: [WriteJob], scheduled: Bool)>(([], false))
+    private let maxBatch: Int
+
+    /// Opens (creating if needed) the database, applies `migrator`, and opens the readers.
+    public init(
+        path: String, readers readerCount: Int = 2, options: Database.Options = Database.Options(),
+        migrator: Migrator = Migrator(), maxBatch: Int = 512
+    ) throws {
+        self.path = path
+        self.maxBatch = maxBatch
+        writer = try Database(path: path, options: options)
+        try migrator.migrate(writer)
+        var readOptions = options
+        readOptions.readOnly = true
+        readers = try (0..<max(readerCount, 1)).map { i in
+            Reader(db: try Database(path: path, options: readOptions), queue: DispatchQueue(label: "reelgate.sqlite.reader.\(i)"))
+        }
+    }
+
+    // MARK: Writes
+
+    /// Runs `body` in the next group-committed batch and returns once it is durable.
+    ///
+    /// `body` must not start or end transactions itself: it already runs in a savepoint.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            write(body) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Callback form of ``write(_:)``, for callers that live on Dispatch queues.
+    public func write<T: Sendable>(
+        _ body: @escaping @Sendable (Database) throws -> T,
+        completion: @escaping @Sendable (Result<T, any Error>) -> Void
+    ) {
+        let job = WriteJob(run: { db in
+            var result: Result<T, any Error>
+            do {
+                try db.execute("SAVEPOINT job")
+                do {
+                    result = .success(try body(db))
+                    try db.execute("RELEASE job")
+                } catch {
+                    try? db.execute("ROLLBACK TO job")
+                    try? db.execute("RELEASE job")
+                    result = .failure(error)
+                }
+            } catch {
+                result = .failure(error)
+            }
+            return { commitError in
+                if let commitError, case .success = result {
+                    completion(.failure(commitError))
+                } else {
+                    completion(result)
+                }
+            }
+        }, fail: { completion(.failure($0)) })
+        let schedule = pending.withLock { state -> Bool in
+            state.jobs.append(job)
+            if state.scheduled { return false }
+            state.scheduled = true
+            return true
+        }
+        if schedule {
+            writerQueue.async { [self] in drainBatches() }
+        }
+    }
+
+    private func drainBatches() {
+        while true {
+            let batch: [WriteJob] = pending.withLock { state in
+                if state.jobs.isEmpty {
+                    state.scheduled = false
+                    return []
+                }
+                let take = min(state.jobs.count, maxBatch)
+                let batch = Array(state.jobs.prefix(take))
+                state.jobs.removeFirst(take)
+                return batch
+            }
+            if batch.isEmpty { return }
+            do {
+                try writer.execute("BEGIN IMMEDIATE")
+            } catch {
+                for job in batch { job.fail(error) }
+                continue
+            }
+            let finishers = batch.map { $0.run(writer) }
+            var commitError: (any Error)?
+            do {
+                try writer.execute("COMMIT")
+            } catch {
+                commitError = error
+                try? writer.execute("ROLLBACK")
+            }
+            for finish in finishers { finish(commitError) }
+        }
+    }
+
+    /// Runs `body` on the writer outside any batch (schema work, maintenance). Blocks the caller.
+    public func writeUnbatched<T>(_ body: (Database) throws -> T) throws -> T {
+        try writerQueue.sync { try body(writer) }
+    }
+
+    // MARK: Reads
+
+    /// Runs `body` on a reader connection.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            read(body) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Callback form of ``read(_:)``.
+    public func read<T: Sendable>(
+        _ body: @escaping @Sendable (Database) throws -> T,
+        completion: @escaping @Sendable (Result<T, any Error>) -> Void
+    ) {
+        let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count
+        let reader = readers[index]
+        reader.queue.async {
+            completion(Result { try body(reader.db) })
+        }
+    }
+
+    /// Runs `body` on a reader and blocks the caller until it returns.
+    public func readBlocking<T>(_ body: (Database) throws -> T) throws -> T {
+        let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count
+        let reader = readers[index]
+        return try reader.queue.sync { try body(reader.db) }
+    }
+}
+
+/// A read-only connection and the serial queue it is confined to; `db` is only touched on `queue`.
+private final class Reader: @unchecked Sendable {
+    let db: Database
+    let queue: DispatchQueue
+    init(db: Database, queue: DispatchQueue) {
+        self.db = db
+        self.queue = queue
+    }
+}
