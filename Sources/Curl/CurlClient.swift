@@ -1,0 +1,117 @@
+import CCurl
+import Foundation
+import Synchronization
+
+/// Runs transfers on a fixed set of threads, each with its own reusable easy handle.
+///
+/// `curl_easy_perform` blocks, so it must never run on Swift's cooperative pool (two threads on
+/// this machine: one blocked transfer would stall half the app). Callers `await` a continuation;
+/// the thread count bounds concurrent transfers, which is also the natural back-pressure.
+public final class CurlClient: Sendable {
+    private final class Job: @unchecked Sendable {
+        let request: CurlRequest
+        let cancel: CancelFlag
+        let completion: @Sendable (Result<CurlResponse, CurlError>) -> Void
+        init(request: CurlRequest, cancel: CancelFlag, completion: @escaping @Sendable (Result<CurlResponse, CurlError>) -> Void) {
+            self.request = request
+            self.cancel = cancel
+            self.completion = completion
+        }
+    }
+
+    private struct Queue {
+        var jobs: [Job] = []
+        var head = 0
+        var stopped = false
+    }
+
+    private let queue = Mutex(Queue())
+    private let condition = NSCondition()
+    public let threadCount: Int
+
+    /// Initialises libcurl once per process; thread-safe in libcurl ≥ 7.84, and called before any
+    /// transfer thread starts.
+    private static let globalInit: Void = {
+        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+    }()
+
+    public init(threads: Int = 8) {
+        _ = CurlClient.globalInit
+        threadCount = max(threads, 1)
+        for i in 0..<threadCount {
+            let thread = Thread { [self] in runWorker() }
+            thread.name = "reelgate.curl.\(i)"
+            thread.stackSize = 512 * 1024
+            thread.start()
+        }
+    }
+
+    /// Performs `request`; throws ``CurlError``. Cancelling the calling task aborts the transfer.
+    public func perform(_ request: CurlRequest) async throws -> CurlResponse {
+        let cancel = CancelFlag()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<CurlResponse, any Error>) in
+                enqueue(Job(request: request, cancel: cancel) { result in
+                    continuation.resume(with: result.mapError { $0 as any Error })
+                })
+            }
+        } onCancel: {
+            cancel.cancel()
+        }
+    }
+
+    /// Callback form, for callers on Dispatch queues.
+    public func perform(
+        _ request: CurlRequest, cancel: CancelFlag = CancelFlag(),
+        completion: @escaping @Sendable (Result<CurlResponse, CurlError>) -> Void
+    ) {
+        enqueue(Job(request: request, cancel: cancel, completion: completion))
+    }
+
+    /// Stops the worker threads after the queued transfers.
+    public func shutdown() {
+        condition.lock()
+        queue.withLock { $0.stopped = true }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func enqueue(_ job: Job) {
+        condition.lock()
+        queue.withLock { $0.jobs.append(job) }
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func nextJob() -> Job? {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            let (job, stopped): (Job?, Bool) = queue.withLock { q in
+                guard q.head < q.jobs.count else { return (nil, q.stopped) }
+                let job = q.jobs[q.head]
+                q.head += 1
+                if q.head > 64, q.head * 2 > q.jobs.count {
+                    q.jobs.removeFirst(q.head)
+                    q.head = 0
+                }
+                return (job, false)
+            }
+            if let job { return job }
+            if stopped { return nil }
+            condition.wait()
+        }
+    }
+
+    private func runWorker() {
+        let handle = EasyHandle()
+        while let job = nextJob() {
+            if job.cancel.isCancelled {
+                job.completion(.failure(CurlError(kind: .cancelled, curlCode: 42, message: "cancelled before start",
+                                                  host: job.request.hostAndPort?.host ?? "?")))
+                continue
+            }
+            job.completion(handle.perform(job.request, cancel: job.cancel))
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import Crypto
+import Foundation
+import Testing
+
+@Suite("Crypto")
+struct CryptoTests {
+    @Test func hmacSHA256MatchesRFC4231Case2() {
+        let mac = Crypto.hmacSHA256(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8))
+        #expect(Crypto.hex(mac) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+    }
+
+    @Test func hmacSHA256MatchesRFC4231Case1() {
+        let mac = Crypto.hmacSHA256(key: [UInt8](repeating: 0x0b, count: 20), message: Array("Hi There".utf8))
+        #expect(Crypto.hex(mac) == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
+    }
+
+    @Test func digests() {
+        #expect(Crypto.hex(Crypto.sha256("abc")) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(Crypto.hex(Crypto.sha1(Array("abc".utf8))) == "a9993e364706816aba3e25717850c26c9cd0d89d")
+    }
+
+    @Test func randomBytesDiffer() {
+        let a = Crypto.randomBytes(32), b = Crypto.randomBytes(32)
+        #expect(a.count == 32 && a != b)
+    }
+
+    @Test func constantTimeEquals() {
+        #expect(Crypto.constantTimeEquals([1, 2, 3], [1, 2, 3]))
+        #expect(!Crypto.constantTimeEquals([1, 2, 3], [1, 2, 4]))
+        #expect(!Crypto.constantTimeEquals([1, 2], [1, 2, 3]))
+    }
+}

@@ -1,0 +1,180 @@
+import Crypto
+import Curl
+import Foundation
+import HTTP1
+import HTTPServer
+import TestSupport
+import Testing
+
+/// An in-test HTTP server for the client to talk to.
+private func makeUpstream() throws -> HTTPServer {
+    let router = Router()
+    router.get("/bytes/:n") { request in
+        let n = Int(request.pathParameters["n"] ?? "0") ?? 0
+        return HTTPResponse(status: .ok, bytes: (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+    }
+    router.addAsync("GET", "/slow") { _ in
+        try? await Task.sleep(for: .seconds(5))
+        return .text(.ok, "late")
+    }
+    router.add("PUT", "/upload") { request in
+        var response = HTTPResponse.text(.ok, Crypto.hex(Crypto.sha256(request.body)))
+        response.headers.add(name: "X-Received-Type", value: request.headers["content-type"] ?? "")
+        response.headers.add(name: "X-Expect", value: request.headers["expect"] ?? "none")
+        return response
+    }
+    router.post("/echo") { request in HTTPResponse(status: .ok, bytes: request.body) }
+    router.get("/redirect") { _ in
+        HTTPResponse(status: HTTPStatus(302), headers: HTTPHeaders([("Location", "/bytes/3")]))
+    }
+    let server = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router)
+    try server.start()
+    return server
+}
+
+private let client = CurlClient(threads: 4)
+
+@Suite("CurlClient against an in-test server", .timeLimit(.minutes(1)))
+struct CurlClientTests {
+    @Test func getIntoMemory() async throws {
+        let server = try makeUpstream()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let response = try await client.perform(CurlRequest(url: "http://127.0.0.1:\(server.port)/bytes/1000"))
+        #expect(response.status == 200)
+        #expect(response.body.count == 1000)
+        #expect(response.header("content-length") == "1000")
+        #expect(response.primaryIP == "127.0.0.1")
+    }
+
+    @Test func streamsLargeBodyToFile() async throws {
+        let server = try makeUpstream()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let dir = TempDirectory()
+        let path = dir.file("out.bin")
+        let n = 5 << 20
+        let response = try await client.perform(
+            CurlRequest(url: "http://127.0.0.1:\(server.port)/bytes/\(n)", sink: .file(path: path, maxBytes: 10 << 20)))
+        #expect(response.body.isEmpty)  // nothing kept in memory
+        #expect(response.bodyBytes == Int64(n))
+        let written = try #require(FileManager.default.contents(atPath: path))
+        #expect(written.count == n)
+        #expect(Array(written.prefix(4)) == [0, 31, 62, 93])
+    }
+
+    @Test func responseOverTheCapFailsWithKnownLength() async throws {
+        let server = try makeUpstream()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        await #expect { try await client.perform(CurlRequest(url: "http://127.0.0.1:\(server.port)/bytes/5000", sink: .memory(maxBytes: 1000))) }
+            throws: { ($0 as? CurlError)?.kind == .tooLarge }
+    }
+
+    @Test func responseOverTheCapFailsWithoutLength() async throws {
+        // Close-delimited body: only the write callback can enforce the cap.
+        let raw = try ScriptedTCPServer { connection in
+            connection.readRequest()
+            connection.write("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+            connection.write([UInt8](repeating: 0x41, count: 200_000))
+        }
+        let dir = TempDirectory()
+        await #expect {
+            try await client.perform(CurlRequest(url: "http://127.0.0.1:\(raw.port)/", sink: .file(path: dir.file("x"), maxBytes: 50_000)))
+        } throws: { ($0 as? CurlError)?.kind == .tooLarge }
+    }
+
+    @Test func totalTimeoutIsTyped() async throws {
+        let server = try makeUpstream()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let started = ContinuousClock.now
+        await #expect {
+            try await client.perform(CurlRequest(url: "http://127.0.0.1:\(server.port)/slow", totalTimeout: .milliseconds(300)))
+        } throws: { ($0 as? CurlError)?.kind == .timeout && ($0 as? CurlError)?.isRetryable == true }
+        #expect(ContinuousClock.now - started < .seconds(3))
+    }
+
+    @Test func lowSpeedLimitAbortsStalledTransfer() async throws {
+        let raw = try ScriptedTCPServer { connection in
+            connection.readRequest()
+            connection.write("HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nabc")
+            Thread.sleep(forTimeInterval: 4)  // the upstream stalls mid-body
+        }
+        await #expect {
+            try await client.perform(CurlRequest(url: "http://127.0.0.1:\(raw.port)/", totalTimeout: nil, lowSpeed: (1000, 1)))
+        } throws: { ($0 as? CurlError)?.kind == .timeout }
+    }
+
+    @Test func garbageResponseIsATransferError() async throws {
+        let raw = try ScriptedTCPServer { connection in
+            connection.readRequest()
+            connection.write("this is not http\r\n\r\n")
+        }
+        await #expect { try await client.perform(CurlRequest(url: "http://127.0.0.1:\(raw.port)/")) }
+            throws: { ($0 as? CurlError)?.kind == .transfer }
+    }
+
+    @Test func refusedConnectionIsTyped() async throws {
+        let raw = try ScriptedTCPServer { _ in }
+        let port = raw.port
+        raw.stop()
+        await #expect { try await client.perform(CurlRequest(url: "http://127.0.0.1:\(port)/")) }
+            throws: { ($0 as? CurlError)?.kind == .connect }
+    }
+
+    @Test func uploadStreamsAFileWithContentType() async throws {
+        let server = try makeUpstream()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let dir = TempDirectory()
+        let path = dir.file("video.mp4")
+        let content = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(content)))
+        let response = try await client.perform(CurlRequest(
+            method: "PUT", url: "http://127.0.0.1:\(server.port)/upload",
+            headers: [("Content-Type", "video/mp4")], body: .file(path: path)))
+        #expect(response.status == 200)
+        #expect(response.bodyText == Crypto.hex(Crypto.sha256(content)))
+        #expect(response.header("x-received-type") == "video/mp4")
+        #expect(response.header("x-expect") == "none")  // curl never waits for 100 Continue
+    }
+
+    @Test func postBytes() async throws {
+        let server = try makeUpstream()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let response = try await client.perform(CurlRequest(
+            method: "POST", url: "http://127.0.0.1:\(server.port)/echo", body: .bytes(Array("{\"a\":1}".utf8))))
+        #expect(response.bodyText == "{\"a\":1}")
+    }
+
+    @Test func redirectsAreNotFollowedUnlessAsked() async throws {
+        let server = try makeUpstream()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let url = "http://127.0.0.1:\(server.port)/redirect"
+        #expect(try await client.perform(CurlRequest(url: url)).status == 302)
+        let followed = try await client.perform(CurlRequest(url: url, followRedirects: true))
+        #expect(followed.status == 200)
+        #expect(followed.body.count == 3)
+    }
+
+    @Test func pinnedAddressIsUsedInsteadOfDNS() async throws {
+        let server = try makeUpstream()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        // `.invalid` never resolves (RFC 6761): only the pin can make this reach our server.
+        let url = "http://upstream.invalid:\(server.port)/bytes/7"
+        let pinned = try await client.perform(CurlRequest(url: url, pinnedAddress: "127.0.0.1"))
+        #expect(pinned.status == 200)
+        #expect(pinned.body.count == 7)
+        // The pin does not outlive its request on the reused handles.
+        for _ in 0..<client.threadCount {
+            await #expect { try await client.perform(CurlRequest(url: url)) } throws: { ($0 as? CurlError)?.kind == .dns }
+        }
+    }
+
+    @Test func cancellationAbortsTheTransfer() async throws {
+        let server = try makeUpstream()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let started = ContinuousClock.now
+        let task = Task { try await client.perform(CurlRequest(url: "http://127.0.0.1:\(server.port)/slow")) }
+        try await Task.sleep(for: .milliseconds(100))  // let the transfer start; either way it must end cancelled
+        task.cancel()
+        await #expect { try await task.value } throws: { ($0 as? CurlError)?.kind == .cancelled }
+        #expect(ContinuousClock.now - started < .seconds(3))
+    }
+}
