@@ -39,8 +39,8 @@ public final class CancelFlag: Sendable {
 final class EasyHandle {
     private let handle: UnsafeMutableRawPointer
     private var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-    /// Pins added to this handle's DNS cache by earlier transfers: `host:port` → address.
-    private var pins: [String: String] = [:]
+    /// `host:port` keys the previous transfer pinned in this handle's DNS cache.
+    private var pinnedKeys: [String] = []
 
     init() {
         guard let h = curl_easy_init() else { fatalError("curl_easy_init failed") }
@@ -109,27 +109,24 @@ final class EasyHandle {
         _ = ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, &errorBuffer)
         setOff(CURLOPT_MAXFILESIZE_LARGE, context.maxBytes)
 
-        // Address pinning: drop pins this handle carried from earlier transfers, add this one.
-        var resolve: [String] = pins.keys.map { "-\($0)" }
-        var freshConnection = false
-        if let parts {
+        // Address pinning. Pins live in the handle's DNS cache, so drop those of earlier transfers
+        // first. A pinned transfer also never shares a connection either way: it neither reuses
+        // a cached one (made to whatever DNS said) nor leaves its own in the cache, where a later
+        // unpinned request to the same name would silently reuse it.
+        var resolve: [String] = pinnedKeys.map { "-\($0)" }
+        pinnedKeys = []
+        if let parts, let address = request.pinnedAddress {
             let key = "\(parts.host):\(parts.port)"
-            if let address = request.pinnedAddress {
-                let literal = address.contains(":") ? "[\(address)]" : address
-                resolve.append("\(key):\(literal)")
-                freshConnection = pins[key] != nil && pins[key] != address
-                pins = [key: address]
-            } else {
-                freshConnection = pins[key] != nil
-                pins = [:]
-            }
+            let literal = address.contains(":") ? "[\(address)]" : address
+            resolve.append("\(key):\(literal)")
+            pinnedKeys = [key]
+            setLong(CURLOPT_FRESH_CONNECT, 1)
+            setLong(CURLOPT_FORBID_REUSE, 1)
         }
         if !resolve.isEmpty, let list = makeList(resolve) {
             lists.append(list)
             _ = ccurl_setopt_slist(handle, CURLOPT_RESOLVE, list)
         }
-        // A cached connection to a differently pinned address must not be reused.
-        if freshConnection { setLong(CURLOPT_FRESH_CONNECT, 1) }
 
         // Method and body.
         switch request.method {
