@@ -50,6 +50,7 @@ struct CurlClientTests {
         let server = try makeUpstream()
         defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
         let dir = TempDirectory()
+        defer { dir.remove() }
         let path = dir.file("out.bin")
         let n = 5 << 20
         let response = try await client.perform(
@@ -76,6 +77,7 @@ struct CurlClientTests {
             connection.write([UInt8](repeating: 0x41, count: 200_000))
         }
         let dir = TempDirectory()
+        defer { dir.remove() }
         await #expect {
             try await client.perform(CurlRequest(url: "http://127.0.0.1:\(raw.port)/", sink: .file(path: dir.file("x"), maxBytes: 50_000)))
         } throws: { ($0 as? CurlError)?.kind == .tooLarge }
@@ -123,13 +125,14 @@ struct CurlClientTests {
         let server = try makeUpstream()
         defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
         let dir = TempDirectory()
+        defer { dir.remove() }
         let path = dir.file("video.mp4")
         let content = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
         #expect(FileManager.default.createFile(atPath: path, contents: Data(content)))
         let response = try await client.perform(CurlRequest(
             method: "PUT", url: "http://127.0.0.1:\(server.port)/upload",
             headers: [("Content-Type", "video/mp4")], body: .file(path: path)))
-        #expect(response.status == 200)
+        #expect(response.status == 200, "\(response.bodyText)")
         #expect(response.bodyText == Crypto.hex(Crypto.sha256(content)))
         #expect(response.header("x-received-type") == "video/mp4")
         #expect(response.header("x-expect") == "none")  // curl never waits for 100 Continue

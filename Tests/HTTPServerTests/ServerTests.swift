@@ -128,6 +128,7 @@ struct ServerTests {
 
     @Test func fileBodiesAreSentFromDisk() async throws {
         let dir = TempDirectory()
+        defer { dir.remove() }
         let path = dir.file("clip.bin")
         let content = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         #expect(FileManager.default.createFile(atPath: path, contents: Data(content)))

@@ -16,6 +16,7 @@ private func migrator(extra: [String] = []) -> Migrator {
 struct SQLiteTests {
     @Test func opensInWALWithFullSync() throws {
         let dir = TempDirectory()
+        defer { dir.remove() }
         let db = try Database(path: dir.file("t.db"))
         #expect(try db.scalar("PRAGMA journal_mode").string == "wal")
         #expect(try db.scalar("PRAGMA synchronous").int == 2)  // FULL
@@ -24,6 +25,7 @@ struct SQLiteTests {
 
     @Test func migrationsApplyOnceAndRecordTheVersion() throws {
         let dir = TempDirectory()
+        defer { dir.remove() }
         let path = dir.file("t.db")
         do {
             let db = try Database(path: path)
@@ -38,6 +40,7 @@ struct SQLiteTests {
 
     @Test func failingMigrationRollsBackAndKeepsTheOldVersion() throws {
         let dir = TempDirectory()
+        defer { dir.remove() }
         let db = try Database(path: dir.file("t.db"))
         try migrator().migrate(db)
         var broken = migrator()
@@ -52,6 +55,7 @@ struct SQLiteTests {
 
     @Test func refusesASchemaNewerThanTheBuild() throws {
         let dir = TempDirectory()
+        defer { dir.remove() }
         let db = try Database(path: dir.file("t.db"))
         try migrator(extra: ["SELECT 1"]).migrate(db)
         #expect(throws: SQLiteError.self) { try migrator().migrate(db) }
@@ -59,6 +63,7 @@ struct SQLiteTests {
 
     @Test func typedBindsAndReadsRoundTrip() throws {
         let dir = TempDirectory()
+        defer { dir.remove() }
         let db = try Database(path: dir.file("t.db"))
         try migrator().migrate(db)
         let blob: [UInt8] = [0, 1, 2, 255, 0]
@@ -75,6 +80,7 @@ struct SQLiteTests {
 
     @Test func wrongArgumentCountIsATypedError() throws {
         let dir = TempDirectory()
+        defer { dir.remove() }
         let db = try Database(path: dir.file("t.db"))
         try migrator().migrate(db)
         #expect(throws: SQLiteError.self) { try db.execute("INSERT INTO items (name) VALUES (?)", []) }
@@ -82,6 +88,7 @@ struct SQLiteTests {
 
     @Test func constraintViolationIsRecognisable() throws {
         let dir = TempDirectory()
+        defer { dir.remove() }
         let db = try Database(path: dir.file("t.db"))
         try migrator().migrate(db)
         try db.execute("INSERT INTO items (name) VALUES (?)", ["a"])
@@ -96,6 +103,7 @@ struct SQLiteTests {
 
     @Test func transactionRollsBackOnError() throws {
         let dir = TempDirectory()
+        defer { dir.remove() }
         let db = try Database(path: dir.file("t.db"))
         try migrator().migrate(db)
         #expect(throws: Boom.self) {
@@ -114,6 +122,7 @@ struct SQLiteTests {
 struct DatabasePoolTests {
     @Test func concurrentWritesAllCommitAndAreReadable() async throws {
         let dir = TempDirectory()
+        defer { dir.remove() }
         let pool = try DatabasePool(path: dir.file("t.db"), migrator: migrator())
         try await withThrowingTaskGroup(of: Int64.self) { group in
             for i in 0..<500 {
@@ -134,6 +143,7 @@ struct DatabasePoolTests {
 
     @Test func aFailingJobRollsBackAloneInItsBatch() async throws {
         let dir = TempDirectory()
+        defer { dir.remove() }
         let pool = try DatabasePool(path: dir.file("t.db"), migrator: migrator())
         let outcomes = await withTaskGroup(of: Bool.self) { group in
             for i in 0..<100 {
@@ -161,6 +171,7 @@ struct DatabasePoolTests {
 
     @Test func duplicateKeyInOneJobDoesNotFailTheOthers() async throws {
         let dir = TempDirectory()
+        defer { dir.remove() }
         let pool = try DatabasePool(path: dir.file("t.db"), migrator: migrator())
         let statements = ["INSERT INTO items (name) VALUES ('same')", "INSERT INTO items (name) VALUES ('same')",
                           "INSERT INTO items (name) VALUES ('other')"]
@@ -179,6 +190,7 @@ struct DatabasePoolTests {
 
     @Test func dataSurvivesReopening() async throws {
         let dir = TempDirectory()
+        defer { dir.remove() }
         let path = dir.file("t.db")
         do {
             let pool = try DatabasePool(path: path, migrator: migrator())

@@ -50,10 +50,13 @@ public final class ScriptedTCPServer: @unchecked Sendable {
         }
     }
 
+    /// Idempotent: closing the descriptor twice would close whatever reused its number since.
     public func stop() {
         stopped.lock()
+        let wasStopped = isStopped
         isStopped = true
         stopped.unlock()
+        guard !wasStopped else { return }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }

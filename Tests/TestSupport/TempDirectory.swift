@@ -1,6 +1,8 @@
 import Foundation
 
-/// A directory of its own for one test, removed when the value is released.
+/// A directory of its own for one test. Tests end with `defer { dir.remove() }`: relying on
+/// deinit is unsafe, because Swift may release an object right after its last use, before the
+/// end of the scope (and while a transfer into the directory is still running).
 public final class TempDirectory: @unchecked Sendable {
     public let url: URL
     public var path: String { url.path }
@@ -12,7 +14,7 @@ public final class TempDirectory: @unchecked Sendable {
 
     public func file(_ name: String) -> String { url.appendingPathComponent(name).path }
 
-    deinit { try? FileManager.default.removeItem(at: url) }
+    public func remove() { try? FileManager.default.removeItem(at: url) }
 }
 
 /// A one-shot latch a test opens to let a handler it is holding continue; no sleeping involved.
