@@ -73,6 +73,8 @@ final class Connection: @unchecked Sendable {
     /// Starts reading. Called once, from any thread.
     func start() {
         queue.async { [self] in
+            // Shutdown may have closed us before this block ran; the descriptor is gone then.
+            guard !closed else { return }
             let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
             source.setEventHandler { @Sendable [self] in onReadable() }
             source.setCancelHandler { @Sendable [self] in sourceCancelled() }

@@ -41,7 +41,12 @@ public final class ScriptedTCPServer: @unchecked Sendable {
                 stopped.lock()
                 let done = isStopped
                 stopped.unlock()
-                if done { return }
+                if done {
+                    // Only this thread closes the listener: closing it while accept() may still be
+                    // called would let that call accept on whatever socket reused the number.
+                    close(listener)
+                    return
+                }
                 continue
             }
             let connection = ScriptedConnection(fd: fd)
@@ -57,8 +62,7 @@ public final class ScriptedTCPServer: @unchecked Sendable {
         isStopped = true
         stopped.unlock()
         guard !wasStopped else { return }
-        shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
+        shutdown(listener, Int32(SHUT_RDWR))  // wakes the accept thread, which closes it
     }
 
     deinit { stop() }
