@@ -1,0 +1,120 @@
+/// The whole effective configuration (SPEC §11). Every key has a default, so an empty file (or
+/// none) gives the embedded default: SQLite in `./data`, the simulator provider, loopback only.
+public struct Configuration: Sendable, Equatable, Codable {
+    public var listen: String = "127.0.0.1:8080"
+    public var dataDir: String = "./data"
+    /// The base URL clients use to reach us (media links); defaults to `http://<listen>`.
+    public var publicURL: String?
+    public var apiKeys: [APIKey] = []
+    public var webhooks = Webhooks()
+    public var network = Network()
+    public var workers = Workers()
+    public var providers = Providers()
+    /// Inbound AIR model id → ordered provider routes.
+    public var models: [String: [ModelRoute]] = [:]
+    public var media = Media()
+    public var server = Server()
+
+    public init() {}
+
+    public struct APIKey: Sendable, Equatable, Codable {
+        public var name: String
+        public var key: String
+        public var role: Role
+        public init(name: String, key: String, role: Role) {
+            self.name = name
+            self.key = key
+            self.role = role
+        }
+    }
+
+    public enum Role: String, Sendable, Equatable, Codable {
+        /// Submits tasks and sees only its own.
+        case client
+        /// Sees and repairs every task.
+        case ops
+    }
+
+    public struct Webhooks: Sendable, Equatable, Codable {
+        /// Standard Webhooks signing secret (`whsec_…` base64, or raw text); unsigned when absent.
+        public var secret: String?
+        /// Seconds to wait before each retry after the first attempt.
+        public var retrySchedule: [Double] = [1, 2, 4]
+        public var timeoutSeconds: Double = 10
+        public init() {}
+    }
+
+    public struct Network: Sendable, Equatable, Codable {
+        /// Allow plain `http://` outbound URLs (tests, internal receivers).
+        public var allowHTTP = false
+        /// Hosts or CIDRs exempt from the private-address rule.
+        public var allowHosts: [String] = []
+        public init() {}
+    }
+
+    public struct Workers: Sendable, Equatable, Codable {
+        public var count = 8
+        /// Threads doing outbound HTTP transfers.
+        public var transferThreads = 8
+        public init() {}
+    }
+
+    public struct Providers: Sendable, Equatable, Codable {
+        public var simulator = Simulator()
+        public var gemini = Gemini()
+        public var fal = Fal()
+        public var runware = Runware()
+        public init() {}
+    }
+
+    public struct Simulator: Sendable, Equatable, Codable {
+        public var latencySeconds: Double = 3
+        public var failureRate: Double = 0
+        public init() {}
+    }
+
+    public struct Gemini: Sendable, Equatable, Codable {
+        public var apiKey: String?
+        public var baseURL = "https://generativelanguage.googleapis.com"
+        public var apiVersion = "v1beta"
+        public init() {}
+    }
+
+    public struct Fal: Sendable, Equatable, Codable {
+        public var key: String?
+        public var baseURL = "https://queue.fal.run"
+        public init() {}
+    }
+
+    public struct Runware: Sendable, Equatable, Codable {
+        public var apiKey: String?
+        public var baseURL = "https://api.runware.ai/v1"
+        public init() {}
+    }
+
+    public struct ModelRoute: Sendable, Equatable, Codable {
+        public var provider: String
+        public var model: String
+        public init(provider: String, model: String) {
+            self.provider = provider
+            self.model = model
+        }
+    }
+
+    public struct Media: Sendable, Equatable, Codable {
+        /// Disk budget for stored results; new work is refused with 507 beyond it.
+        public var maxBytes: Int64 = 10 << 30
+        public init() {}
+    }
+
+    public struct Server: Sendable, Equatable, Codable {
+        public var maxConnections = 1024
+        public var headTimeoutSeconds: Double = 10
+        public var idleTimeoutSeconds: Double = 15
+        public var bodyTimeoutSeconds: Double = 30
+        public var maxBodyBytes = 25 * 1024 * 1024
+        /// How long in-flight requests may take to finish after SIGTERM.
+        public var shutdownGraceSeconds: Double = 10
+        public init() {}
+    }
+}

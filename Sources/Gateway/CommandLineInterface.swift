@@ -1,0 +1,90 @@
+import Domain
+import Foundation
+import Glibc
+
+/// `reelgate serve | check-config | version`: parses arguments, loads configuration, runs.
+public enum CommandLineInterface {
+    static let usage = """
+        usage: reelgate <command> [--config FILE]
+
+        commands:
+          serve          run the gateway (default config: config/reelgate.json if present)
+          check-config   validate the configuration and print it with secrets masked
+          version        print the version
+
+        Environment overrides: \(ConfigurationLoader.environmentKeys.joined(separator: ", "))
+
+        """
+
+    /// Runs the command and returns the process exit code.
+    public static func main(_ arguments: [String], environment: [String: String]) async -> Int32 {
+        var args = Array(arguments.dropFirst())
+        let command = args.isEmpty ? "help" : args.removeFirst()
+        var configPath: String?
+        var explicitConfig = false
+        while !args.isEmpty {
+            let arg = args.removeFirst()
+            if arg == "--config", !args.isEmpty {
+                configPath = args.removeFirst()
+                explicitConfig = true
+            } else if arg.hasPrefix("--config=") {
+                configPath = String(arg.dropFirst("--config=".count))
+                explicitConfig = true
+            } else {
+                printError("unknown argument \(arg)\n\n\(usage)")
+                return 2
+            }
+        }
+
+        switch command {
+        case "version", "--version":
+            print("reelgate \(Application.version)")
+            return 0
+        case "help", "--help", "-h":
+            print(usage, terminator: "")
+            return 0
+        case "serve", "check-config":
+            let path = configPath ?? "config/reelgate.json"
+            let configuration: Configuration
+            do {
+                var file: Data?
+                if FileManager.default.fileExists(atPath: path) {
+                    file = try Data(contentsOf: URL(fileURLWithPath: path))
+                } else if explicitConfig {
+                    throw ConfigurationError("configuration file \(path) does not exist")
+                }
+                configuration = try ConfigurationLoader.load(file: file, environment: environment)
+            } catch {
+                printError("reelgate: invalid configuration: \(error)\n")
+                return 2
+            }
+            if command == "check-config" {
+                print(ConfigurationLoader.maskedJSON(configuration))
+                return 0
+            }
+            return await serve(configuration)
+        default:
+            printError("unknown command \(command)\n\n\(usage)")
+            return 2
+        }
+    }
+
+    private static func serve(_ configuration: Configuration) async -> Int32 {
+        let logger = Logger(secrets: ConfigurationLoader.secrets(configuration))
+        do {
+            let app = try Application(configuration: configuration, logger: logger)
+            try app.start()
+            await app.runUntilSignalled()
+            return 0
+        } catch {
+            logger.error("startup failed", ["error": "\(error)"])
+            printError("reelgate: \(error)\n")
+            return 1
+        }
+    }
+
+    private static func printError(_ text: String) {
+        var bytes = Array(text.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}

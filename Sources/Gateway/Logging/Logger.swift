@@ -1,0 +1,100 @@
+import Foundation
+import Glibc
+
+/// Structured logs: one JSON object per line on stderr.
+///
+/// Every line has `ts`, `level` and `msg`, plus the fields the caller gives (`task`, `result`,
+/// `provider`, …). Known secrets are replaced with `[redacted]` before a line is written, as a
+/// second line of defence behind never passing them in the first place.
+public struct Logger: Sendable {
+    public enum Level: Int, Sendable, Comparable {
+        case debug, info, warning, error
+        public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
+        var name: String { ["debug", "info", "warning", "error"][rawValue] }
+    }
+
+    private let sink: LogSink
+    private let minimum: Level
+    private let context: [String: String]
+
+    public init(minimum: Level = .info, secrets: [String] = [], fd: Int32 = 2) {
+        sink = LogSink(fd: fd, secrets: secrets)
+        self.minimum = minimum
+        context = [:]
+    }
+
+    private init(sink: LogSink, minimum: Level, context: [String: String]) {
+        self.sink = sink
+        self.minimum = minimum
+        self.context = context
+    }
+
+    /// A logger that adds `fields` to every line (e.g. the task id).
+    public func with(_ fields: [String: String]) -> Logger {
+        Logger(sink: sink, minimum: minimum, context: context.merging(fields) { $1 })
+    }
+
+    public func debug(_ message: String, _ fields: [String: String] = [:]) { log(.debug, message, fields) }
+    public func info(_ message: String, _ fields: [String: String] = [:]) { log(.info, message, fields) }
+    public func warning(_ message: String, _ fields: [String: String] = [:]) { log(.warning, message, fields) }
+    public func error(_ message: String, _ fields: [String: String] = [:]) { log(.error, message, fields) }
+
+    public func log(_ level: Level, _ message: String, _ fields: [String: String]) {
+        guard level >= minimum else { return }
+        var line = "{\"ts\":\"\(Logger.timestamp())\",\"level\":\"\(level.name)\",\"msg\":\(quote(message))"
+        for (key, value) in context.merging(fields, uniquingKeysWith: { $1 }).sorted(by: { $0.key < $1.key }) {
+            line += ",\(quote(key)):\(quote(value))"
+        }
+        line += "}\n"
+        sink.write(line)
+    }
+
+    private func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    static func timestamp() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var tm = tm()
+        var seconds = ts.tv_sec
+        gmtime_r(&seconds, &tm)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+            tm.tm_min, tm.tm_sec, ts.tv_nsec / 1_000_000)
+    }
+}
+
+/// Where lines go: one `write(2)` per line, so concurrent lines never interleave.
+final class LogSink: Sendable {
+    let fd: Int32
+    let secrets: [String]
+
+    init(fd: Int32, secrets: [String]) {
+        self.fd = fd
+        // Longest first, so a secret containing another is redacted whole.
+        self.secrets = secrets.filter { $0.count >= 4 }.sorted { $0.count > $1.count }
+    }
+
+    func write(_ line: String) {
+        var text = line
+        for secret in secrets where text.contains(secret) {
+            text = text.replacingOccurrences(of: secret, with: "[redacted]")
+        }
+        var bytes = Array(text.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import Glibc
+
+/// The real `reelgate` binary, spawned for an integration test.
+///
+/// Readiness is learnt from the ready line on stdout, and later events from the JSON log lines on
+/// stderr: tests wait on what the process says, never on a fixed sleep.
+public final class GatewayProcess: @unchecked Sendable {
+    public let process = Process()
+    private let condition = NSCondition()
+    private var stdoutText = ""
+    private var stderrText = ""
+    private var exited = false
+
+    /// Path of the built `reelgate` executable (`swift test` builds it before the tests).
+    public static var binaryPath: String {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("reelgate")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside.path }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/reelgate").path
+    }
+
+    public init(arguments: [String] = ["serve"], environment: [String: String], workingDirectory: String? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: GatewayProcess.binaryPath)
+        process.arguments = arguments
+        var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+        env.merge(environment) { $1 }
+        process.environment = env
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        out.fileHandleForReading.readabilityHandler = { [weak self] handle in self?.append(handle.availableData, toStdout: true) }
+        err.fileHandleForReading.readabilityHandler = { [weak self] handle in self?.append(handle.availableData, toStdout: false) }
+        process.terminationHandler = { [weak self] _ in
+            guard let self else { return }
+            condition.lock()
+            exited = true
+            condition.broadcast()
+            condition.unlock()
+        }
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+    }
+
+    private func append(_ data: Data, toStdout: Bool) {
+        guard !data.isEmpty else { return }
+        condition.lock()
+        if toStdout { stdoutText += String(decoding: data, as: UTF8.self) } else { stderrText += String(decoding: data, as: UTF8.self) }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    public var standardOutput: String { condition.lock(); defer { condition.unlock() }; return stdoutText }
+    public var standardError: String { condition.lock(); defer { condition.unlock() }; return stderrText }
+
+    /// Waits (off the cooperative pool) until `predicate` holds or `timeout` passes.
+    private func wait(timeout: Double, _ predicate: @escaping @Sendable (GatewayProcess) -> Bool) async -> Bool {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { [self] in
+                let deadline = Date().addingTimeInterval(timeout)
+                condition.lock()
+                var ok = predicate(self)
+                while !ok, condition.wait(until: deadline) { ok = predicate(self) }
+                ok = predicate(self)
+                condition.unlock()
+                continuation.resume(returning: ok)
+            }
+        }
+    }
+
+    /// Waits for `listening on http://HOST:PORT` and returns the port.
+    public func waitForListening(timeout: Double = 30) async throws -> Int {
+        let ok = await wait(timeout: timeout) { $0.stdoutText.contains("listening on http://") || $0.exited }
+        let text = standardOutput
+        guard ok, let range = text.range(of: "listening on http://") else {
+            throw ProcessError("no ready line; stdout: \(text) stderr: \(standardError)")
+        }
+        let rest = text[range.upperBound...].prefix { $0 != "\n" }
+        guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]) else {
+            throw ProcessError("bad ready line \(rest)")
+        }
+        return port
+    }
+
+    /// Waits until stderr (the JSON log) contains `text`.
+    public func waitForLog(_ text: String, timeout: Double = 30) async throws {
+        guard await wait(timeout: timeout, { $0.stderrText.contains(text) }) else {
+            throw ProcessError("log never said \(text); stderr: \(standardError)")
+        }
+    }
+
+    public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// Waits for exit and returns the status (the signal number if killed by one).
+    public func waitForExit(timeout: Double = 30) async throws -> Int32 {
+        guard await wait(timeout: timeout, { $0.exited }) else {
+            process.terminate()
+            throw ProcessError("process did not exit; stderr: \(standardError)")
+        }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    public var terminationReason: Process.TerminationReason { process.terminationReason }
+}
+
+public struct ProcessError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
