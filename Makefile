@@ -1,0 +1,62 @@
+# reelgate — two commands matter: `make run` and `make test`. Each installs what is missing first.
+SHELL := /bin/bash
+SWIFT ?= swift
+CONFIG ?= config/reelgate.json
+# System libraries the build links (SPEC §1) plus what the tests and benchmarks drive.
+BUILD_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libssl-dev pkg-config
+TEST_PACKAGES := python3 python3-venv ffmpeg
+BENCH_PACKAGES := wrk nginx-light
+
+.PHONY: all deps test-deps bench-deps build build-debug run test bench bench-http clean help
+
+all: build
+
+help:
+	@echo "make run    build and start the gateway on $(CONFIG) (loopback, SQLite, simulator)"
+	@echo "make test   build and run every test"
+	@echo "make bench  run the benchmarks in bench/ (installs wrk and nginx)"
+
+# Installs missing Debian packages when root; otherwise prints the exact command and stops.
+define ensure_packages
+	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "missing packages:$$missing"; echo "run:  sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+endef
+
+deps:
+	@command -v $(SWIFT) >/dev/null || { echo "the Swift toolchain (6.x) is required: https://www.swift.org/install/linux/"; exit 1; }
+	$(call ensure_packages,$(BUILD_PACKAGES))
+
+test-deps: deps
+	$(call ensure_packages,$(TEST_PACKAGES))
+
+bench-deps: deps
+	$(call ensure_packages,$(BENCH_PACKAGES))
+
+build: deps
+	$(SWIFT) build -c release --product reelgate
+
+build-debug: deps
+	$(SWIFT) build --product reelgate
+
+run: build
+	.build/release/reelgate serve --config $(CONFIG)
+
+test: test-deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench: bench-deps build
+	bench/http/run.sh
+
+bench-http: bench-deps build
+	bench/http/run.sh
+
+clean:
+	rm -rf .build
