@@ -9,7 +9,7 @@ struct ProcessTests {
     @Test func servesHealthAndStopsCleanlyOnSIGTERM() async throws {
         let dir = TempDirectory()
         defer { dir.remove() }
-        let gateway = try GatewayProcess(environment: ["REELGATE_LISTEN": "127.0.0.1:0", "REELGATE_DATA_DIR": dir.path])
+        let gateway = try GatewayProcess(environment: ["REELGATE_LISTEN": "127.0.0.1:0", "REELGATE_DATA_DIR": dir.path], workingDirectory: dir.path)
         let port = try await gateway.waitForListening()
         let client = try RawHTTPClient(port: port)
         try await client.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -33,7 +33,7 @@ struct ProcessTests {
     @Test func sigtermLetsAnInFlightRequestFinish() async throws {
         let dir = TempDirectory()
         defer { dir.remove() }
-        let gateway = try GatewayProcess(environment: ["REELGATE_LISTEN": "127.0.0.1:0", "REELGATE_DATA_DIR": dir.path])
+        let gateway = try GatewayProcess(environment: ["REELGATE_LISTEN": "127.0.0.1:0", "REELGATE_DATA_DIR": dir.path], workingDirectory: dir.path)
         let port = try await gateway.waitForListening()
         // A request in flight: its head and half its body are in, the rest comes after SIGTERM.
         let inFlight = try RawHTTPClient(port: port)
@@ -55,7 +55,7 @@ struct ProcessTests {
     @Test func sigintAlsoStopsCleanly() async throws {
         let dir = TempDirectory()
         defer { dir.remove() }
-        let gateway = try GatewayProcess(environment: ["REELGATE_LISTEN": "127.0.0.1:0", "REELGATE_DATA_DIR": dir.path])
+        let gateway = try GatewayProcess(environment: ["REELGATE_LISTEN": "127.0.0.1:0", "REELGATE_DATA_DIR": dir.path], workingDirectory: dir.path)
         _ = try await gateway.waitForListening()
         gateway.signal(SIGINT)
         #expect(try await gateway.waitForExit() == 0)
@@ -64,17 +64,24 @@ struct ProcessTests {
     @Test func refusesToListenBeyondLoopbackWithoutAKey() async throws {
         let dir = TempDirectory()
         defer { dir.remove() }
-        let gateway = try GatewayProcess(environment: ["REELGATE_LISTEN": "0.0.0.0:0", "REELGATE_DATA_DIR": dir.path])
+        let gateway = try GatewayProcess(
+            environment: ["REELGATE_LISTEN": "0.0.0.0:0", "REELGATE_DATA_DIR": dir.path], workingDirectory: dir.path)
         #expect(try await gateway.waitForExit() == 2)
         #expect(gateway.standardError.contains("refusing to listen on 0.0.0.0:0 without an API key"))
         #expect(!gateway.standardOutput.contains("listening"))
+        // The shipped example config's key is refused beyond loopback too.
+        let example = try GatewayProcess(
+            arguments: ["serve", "--config", GatewayProcess.packageRoot + "/config/reelgate.json"],
+            environment: ["REELGATE_LISTEN": "0.0.0.0:0", "REELGATE_DATA_DIR": dir.path], workingDirectory: dir.path)
+        #expect(try await example.waitForExit() == 2)
+        #expect(example.standardError.contains("with the example API key"))
     }
 
     @Test func checkConfigPrintsTheEffectiveConfigWithSecretsMasked() async throws {
         let gateway = try GatewayProcess(arguments: ["check-config"], environment: [
             "REELGATE_API_KEYS": "ops:very-secret-api-key:ops", "GEMINI_API_KEY": "gemini-secret-value",
             "REELGATE_WEBHOOK_SECRET": "whsec_secretvalue",
-        ])
+        ], workingDirectory: FileManager.default.temporaryDirectory.path)
         #expect(try await gateway.waitForExit() == 0)
         let out = gateway.standardOutput
         #expect(out.contains("\"listen\""))
@@ -87,10 +94,10 @@ struct ProcessTests {
         defer { dir.remove() }
         let path = dir.file("bad.json")
         try #"{"listen":"127.0.0.1:0","webhook":{}}"#.write(toFile: path, atomically: true, encoding: .utf8)
-        let gateway = try GatewayProcess(arguments: ["serve", "--config", path], environment: [:])
+        let gateway = try GatewayProcess(arguments: ["serve", "--config", path], environment: [:], workingDirectory: dir.path)
         #expect(try await gateway.waitForExit() == 2)
         #expect(gateway.standardError.contains("unknown configuration key webhook"))
-        let missing = try GatewayProcess(arguments: ["serve", "--config", dir.file("nope.json")], environment: [:])
+        let missing = try GatewayProcess(arguments: ["serve", "--config", dir.file("nope.json")], environment: [:], workingDirectory: dir.path)
         #expect(try await missing.waitForExit() == 2)
         #expect(missing.standardError.contains("does not exist"))
     }

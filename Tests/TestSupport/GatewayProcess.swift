@@ -12,12 +12,16 @@ public final class GatewayProcess: @unchecked Sendable {
     private var stderrText = ""
     private var exited = false
 
+    /// The package's root folder (for committed files such as `config/reelgate.json`).
+    public static var packageRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
     /// Path of the built `reelgate` executable (`swift test` builds it before the tests).
     public static var binaryPath: String {
         let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("reelgate")
         if FileManager.default.isExecutableFile(atPath: beside.path) { return beside.path }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent(".build/debug/reelgate").path
+        return packageRoot + "/.build/debug/reelgate"
     }
 
     public init(arguments: [String] = ["serve"], environment: [String: String], workingDirectory: String? = nil) throws {
