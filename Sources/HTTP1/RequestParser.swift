@@ -130,13 +130,8 @@ public struct RequestParser: Sendable {
                     finishRequest()
                     return .end
                 }
-                let available = buffer.count - readIndex
-                guard available > 0 else { return nil }
-                let n = min(available, remaining)
-                let piece = Array(buffer[readIndex..<readIndex + n])
-                readIndex += n
-                scanIndex = readIndex
-                state = .fixedBody(remaining: remaining - n)
+                guard let piece = takeBody(upTo: remaining) else { return nil }
+                state = .fixedBody(remaining: remaining - piece.count)
                 return .body(piece)
 
             case .chunkSize:
@@ -152,13 +147,8 @@ public struct RequestParser: Sendable {
                 state = .chunkData(remaining: size)
 
             case .chunkData(let remaining):
-                let available = buffer.count - readIndex
-                guard available > 0 else { return nil }
-                let n = min(available, remaining)
-                let piece = Array(buffer[readIndex..<readIndex + n])
-                readIndex += n
-                scanIndex = readIndex
-                state = n == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - n)
+                guard let piece = takeBody(upTo: remaining) else { return nil }
+                state = piece.count == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - piece.count)
                 return .body(piece)
 
             case .chunkDataEnd:
@@ -186,6 +176,16 @@ public struct RequestParser: Sendable {
                 _ = try parseField(line, invalid: .invalidTrailer)
             }
         }
+    }
+
+    /// Up to `limit` buffered body bytes, or `nil` when none are buffered.
+    private mutating func takeBody(upTo limit: Int) -> [UInt8]? {
+        let n = min(buffer.count - readIndex, limit)
+        guard n > 0 else { return nil }
+        let piece = Array(buffer[readIndex..<readIndex + n])
+        readIndex += n
+        scanIndex = readIndex
+        return piece
     }
 
     // MARK: Lines

@@ -236,24 +236,15 @@ final class Connection: @unchecked Sendable {
     /// Writes what is pending; arms the write source when the socket is full.
     private func flush() {
         machine.writeProgress(now: monotonicNanos())
-        while outboundOffset < outbound.count {
-            let n = outbound.withUnsafeBytes { bytes in
-                Glibc.send(fd, bytes.baseAddress! + outboundOffset, bytes.count - outboundOffset, Int32(MSG_NOSIGNAL))
-            }
-            if n > 0 {
-                outboundOffset += n
-            } else if n < 0, errno == EINTR {
-                continue
-            } else if n < 0, errno == EAGAIN || errno == EWOULDBLOCK {
-                armWrite()
-                return
-            } else {
-                close()
-                return
-            }
+        switch sendOutbound() {
+        case .done: break
+        case .wouldBlock:
+            armWrite()
+            return
+        case .failed:
+            close()
+            return
         }
-        outbound.removeAll(keepingCapacity: outbound.capacity <= 64 * 1024)
-        outboundOffset = 0
         while var file = fileBody, file.remaining > 0 {
             var offset = off_t(file.offset)
             let n = sendfile(fd, file.fd, &offset, Int(min(file.remaining, 1 << 20)))
@@ -280,17 +271,33 @@ final class Connection: @unchecked Sendable {
         finishResponse()
     }
 
-    /// Sends the 100 Continue interim response without changing phase.
+    /// Sends the 100 Continue interim response without changing phase; if the socket is full,
+    /// the rest goes out ahead of the final response.
     private func flushInterim() {
+        _ = sendOutbound()
+    }
+
+    private enum SendOutcome { case done, wouldBlock, failed }
+
+    /// Sends the pending bytes in `outbound` until done or the socket is full.
+    private func sendOutbound() -> SendOutcome {
         while outboundOffset < outbound.count {
             let n = outbound.withUnsafeBytes { bytes in
                 Glibc.send(fd, bytes.baseAddress! + outboundOffset, bytes.count - outboundOffset, Int32(MSG_NOSIGNAL))
             }
-            guard n > 0 else { return }  // a full socket here: the rest goes out with the response
-            outboundOffset += n
+            if n > 0 {
+                outboundOffset += n
+            } else if n < 0, errno == EINTR {
+                continue
+            } else if n < 0, errno == EAGAIN || errno == EWOULDBLOCK {
+                return .wouldBlock
+            } else {
+                return .failed
+            }
         }
-        outbound.removeAll(keepingCapacity: true)
+        outbound.removeAll(keepingCapacity: outbound.capacity <= 64 * 1024)
         outboundOffset = 0
+        return .done
     }
 
     private func finishResponse() {

@@ -144,17 +144,20 @@ public final class DatabasePool: @unchecked Sendable {
         _ body: @escaping @Sendable (Database) throws -> T,
         completion: @escaping @Sendable (Result<T, any Error>) -> Void
     ) {
-        let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count
-        let reader = readers[index]
+        let reader = nextReaderConnection()
         reader.queue.async {
             completion(Result { try body(reader.db) })
         }
     }
 
+    /// Readers in turn; each serves one read at a time on its own queue.
+    private func nextReaderConnection() -> Reader {
+        readers[nextReader.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count]
+    }
+
     /// Runs `body` on a reader and blocks the caller until it returns.
     public func readBlocking<T>(_ body: (Database) throws -> T) throws -> T {
-        let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count
-        let reader = readers[index]
+        let reader = nextReaderConnection()
         return try reader.queue.sync { try body(reader.db) }
     }
 }

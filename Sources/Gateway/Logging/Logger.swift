@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import HTTPServer
 
 /// Structured logs: one JSON object per line on stderr.
 ///
@@ -41,29 +42,12 @@ public struct Logger: Sendable {
 
     public func log(_ level: Level, _ message: String, _ fields: [String: String]) {
         guard level >= minimum else { return }
-        var line = "{\"ts\":\"\(Logger.timestamp())\",\"level\":\"\(level.name)\",\"msg\":\(quote(message))"
+        var line = "{\"ts\":\"\(Logger.timestamp())\",\"level\":\"\(level.name)\",\"msg\":\(JSONText.quote(message))"
         for (key, value) in context.merging(fields, uniquingKeysWith: { $1 }).sorted(by: { $0.key < $1.key }) {
-            line += ",\(quote(key)):\(quote(value))"
+            line += ",\(JSONText.quote(key)):\(JSONText.quote(value))"
         }
         line += "}\n"
         sink.write(line)
-    }
-
-    private func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     static func timestamp() -> String {
