@@ -1,0 +1,75 @@
+/// One error in the Runware error shape (SPEC §2, runware.md §2.2).
+///
+/// Its HTTP status follows from its code, so a handler can answer "the status of the first error".
+public struct APIErrorItem: Error, Sendable, Equatable {
+    public enum Parameter: Sendable, Equatable {
+        case one(String)
+        case many([String])
+    }
+
+    public var code: String
+    public var message: String
+    public var parameter: Parameter?
+    public var taskType: String?
+    public var taskUUID: String?
+    public var allowedValues: [JSONValue]?
+
+    public init(
+        code: String, message: String, parameter: Parameter? = nil, taskType: String? = nil, taskUUID: String? = nil,
+        allowedValues: [JSONValue]? = nil
+    ) {
+        self.code = code
+        self.message = message
+        self.parameter = parameter
+        self.taskType = taskType
+        self.taskUUID = taskUUID
+        self.allowedValues = allowedValues
+    }
+
+    public static func invalid(_ parameter: String, _ message: String, code: String? = nil, allowed: [JSONValue]? = nil) -> APIErrorItem {
+        APIErrorItem(code: code ?? "invalid" + capitalized(parameter), message: message, parameter: .one(parameter), allowedValues: allowed)
+    }
+
+    static func capitalized(_ path: String) -> String {
+        let leaf = path.split(separator: ".").last.map(String.init) ?? path
+        let name = leaf.prefix { $0 != "[" }
+        return name.prefix(1).uppercased() + name.dropFirst()
+    }
+
+    /// The HTTP status for this error's code.
+    public var status: Int {
+        switch code {
+        case "invalidApiKey", "missingApiKey": 401
+        case "forbidden": 403
+        case "taskNotFound", "videoNotFound", "imageNotFound", "notFound": 404
+        case "conflictTaskUUID": 409
+        case "requestTooLarge": 413
+        case "rateLimitExceeded", "tooManyTasksInFlight": 429
+        case "serverOverloaded", "serverDraining", "serviceUnavailable": 503
+        case "insufficientStorage": 507
+        case "internalError": 500
+        default: 400
+        }
+    }
+
+    public var json: JSONValue {
+        var o: [String: JSONValue] = ["code": .string(code), "message": .string(message)]
+        switch parameter {
+        case .one(let p): o["parameter"] = .string(p)
+        case .many(let ps): o["parameter"] = .array(ps.map { .string($0) })
+        case nil: break
+        }
+        if let taskType { o["taskType"] = .string(taskType) }
+        if let taskUUID { o["taskUUID"] = .string(taskUUID) }
+        if let allowedValues { o["allowedValues"] = .array(allowedValues) }
+        return .object(o)
+    }
+
+    /// The same error stamped with the task it belongs to.
+    public func on(taskType: String?, taskUUID: String?) -> APIErrorItem {
+        var copy = self
+        copy.taskType = copy.taskType ?? taskType
+        copy.taskUUID = copy.taskUUID ?? taskUUID
+        return copy
+    }
+}
