@@ -30,6 +30,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: ["HTTP1", "HTTPServer", "SQLite", "Curl", "Crypto", "Domain"],
+            resources: [.copy("Resources/clips")],
             swiftSettings: strict),
         // Layer 6: a thin executable.
         .executableTarget(name: "reelgate", dependencies: ["Gateway"], swiftSettings: strict),

@@ -18,6 +18,70 @@ public enum Schema {
             ) STRICT;
             INSERT INTO health (id, checked_at) VALUES (1, 0);
             """)
+        // 2: tasks, their results, the per-task event log, uploaded images, and settings.
+        m.add("""
+            CREATE TABLE tasks (
+                uuid TEXT PRIMARY KEY,
+                api_key_name TEXT NOT NULL,
+                model TEXT NOT NULL,
+                request_json TEXT NOT NULL,
+                request_hash TEXT NOT NULL,
+                state TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                dispatched_at REAL,
+                deadline_at REAL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at REAL NOT NULL,
+                lease_owner TEXT,
+                lease_expires_at REAL,
+                provider TEXT,
+                upstream_id TEXT,
+                error_code TEXT,
+                error_message TEXT,
+                parent_video_uuid TEXT
+            ) STRICT;
+            CREATE INDEX tasks_queue ON tasks (state, next_attempt_at);
+            CREATE INDEX tasks_leases ON tasks (state, lease_expires_at);
+            CREATE INDEX tasks_created ON tasks (created_at);
+            CREATE TABLE results (
+                video_uuid TEXT PRIMARY KEY,
+                task_uuid TEXT NOT NULL REFERENCES tasks (uuid),
+                idx INTEGER NOT NULL,
+                seed INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                progress INTEGER NOT NULL DEFAULT 0,
+                format TEXT NOT NULL,
+                media_path TEXT,
+                media_bytes INTEGER,
+                ready_at REAL,
+                expires_at REAL,
+                cost REAL,
+                error_code TEXT,
+                error_message TEXT,
+                UNIQUE (task_uuid, idx)
+            ) STRICT;
+            CREATE TABLE task_events (
+                id INTEGER PRIMARY KEY,
+                task_uuid TEXT NOT NULL,
+                at REAL NOT NULL,
+                state TEXT NOT NULL,
+                detail TEXT
+            ) STRICT;
+            CREATE INDEX task_events_task ON task_events (task_uuid, id);
+            CREATE TABLE images (
+                uuid TEXT PRIMARY KEY,
+                api_key_name TEXT NOT NULL,
+                path TEXT NOT NULL,
+                mime TEXT NOT NULL,
+                bytes INTEGER NOT NULL,
+                created_at REAL NOT NULL
+            ) STRICT;
+            CREATE TABLE settings (
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            ) STRICT;
+            """)
         return m
     }
 }

@@ -1,0 +1,46 @@
+/// Where a task is in its life (SPEC §3).
+///
+/// `queued → dispatching → running → fetching → delivering → succeeded`, with `failed` and
+/// `cancelled` reachable from every non-terminal state. Every transition is written before it is
+/// acted on, so a restart resumes from the last written state.
+public enum TaskState: String, Sendable, CaseIterable, Codable {
+    case queued, dispatching, running, fetching, delivering, succeeded, failed, cancelled
+
+    public var isTerminal: Bool { self == .succeeded || self == .failed || self == .cancelled }
+
+    /// States a worker holds under a lease; an expired lease returns them to work.
+    public static let leased: [TaskState] = [.dispatching, .running, .fetching, .delivering]
+
+    public func canMove(to next: TaskState) -> Bool {
+        if isTerminal { return false }
+        if next == .failed || next == .cancelled { return true }
+        switch (self, next) {
+        case (.queued, .dispatching), (.dispatching, .running), (.running, .fetching), (.fetching, .delivering),
+            (.delivering, .succeeded), (.fetching, .succeeded):
+            return true
+        // A retryable upstream fault sends the task back to the queue with a backoff.
+        case (.dispatching, .queued), (.running, .queued):
+            return true
+        default:
+            return false
+        }
+    }
+}
+
+/// A result's own state: each of a task's `numberResults` videos finishes (or fails) on its own.
+public enum ResultState: String, Sendable, Codable {
+    case pending, ready, failed
+}
+
+/// The price table used for `includeCost` when the provider reports none (SPEC §8).
+public enum PriceTable {
+    /// USD per second of output video.
+    public static let perSecond: [String: Double] = [
+        "google:gemini@omni-flash": 0.10,
+        "reelgate:simulator@1": 0.10,
+    ]
+
+    public static func cost(model: String, seconds: Int) -> Double {
+        (perSecond[model] ?? 0.10) * Double(seconds)
+    }
+}

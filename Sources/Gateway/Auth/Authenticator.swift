@@ -1,0 +1,35 @@
+import Crypto
+import Domain
+
+/// Who is calling: the key's name and role.
+public struct Principal: Sendable, Equatable {
+    public let name: String
+    public let role: Configuration.Role
+    public var isOps: Bool { role == .ops }
+}
+
+/// Checks API keys: the presented key's SHA-256 is compared in constant time with every
+/// configured key's digest, so neither timing nor the key's length leaks which prefix matched.
+public struct Authenticator: Sendable {
+    private let keys: [(digest: [UInt8], principal: Principal)]
+
+    public init(keys: [Configuration.APIKey]) {
+        self.keys = keys.map { (Crypto.sha256($0.key), Principal(name: $0.name, role: $0.role)) }
+    }
+
+    public func authenticate(_ presented: String) -> Principal? {
+        let digest = Crypto.sha256(presented)
+        var match: Principal?
+        for key in keys where Crypto.constantTimeEquals(key.digest, digest) { match = key.principal }
+        return match
+    }
+
+    /// The key from `Authorization: Bearer <key>`.
+    public static func bearer(_ header: String?) -> String? {
+        guard let header else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        let key = parts[1].trimmingCharacters(in: .whitespaces)
+        return key.isEmpty ? nil : key
+    }
+}

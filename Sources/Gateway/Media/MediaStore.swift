@@ -1,0 +1,46 @@
+import Crypto
+import Foundation
+
+/// Where results live on disk and how their URLs are signed (SPEC §5).
+///
+/// A media URL is `<publicURL>/v1/media/<videoUUID>.<ext>?exp=<unix seconds>&sig=<HMAC>`; the HMAC
+/// covers the file name and expiry under a key generated once per data directory, so links keep
+/// working across restarts and cannot be forged or extended.
+public struct MediaStore: Sendable {
+    public let directory: String
+    public let publicURL: String
+    private let key: [UInt8]
+
+    public init(directory: String, publicURL: String, key: [UInt8]) throws {
+        self.directory = directory
+        self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
+        self.key = key
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    public func path(videoUUID: String, ext: String) -> String { "\(directory)/\(videoUUID).\(ext)" }
+
+    /// A temporary path in the same directory, so the final rename is atomic.
+    public func temporaryPath(videoUUID: String) -> String { "\(directory)/.\(videoUUID).partial" }
+
+    public func signedURL(videoUUID: String, ext: String, expiresAt: Int64) -> String {
+        let file = "\(videoUUID).\(ext)"
+        return "\(publicURL)/v1/media/\(file)?exp=\(expiresAt)&sig=\(signature(file: file, expiresAt: expiresAt))"
+    }
+
+    func signature(file: String, expiresAt: Int64) -> String {
+        let mac = Crypto.hmacSHA256(key: key, message: Array("\(file):\(expiresAt)".utf8))
+        return Data(mac).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    public enum Verdict: Equatable { case valid, expired, badSignature }
+
+    public func verify(file: String, exp: String?, sig: String?, now: Double) -> Verdict {
+        guard let exp, let expiresAt = Int64(exp), let sig else { return .badSignature }
+        guard Crypto.constantTimeEquals(Array(signature(file: file, expiresAt: expiresAt).utf8), Array(sig.utf8)) else {
+            return .badSignature
+        }
+        return Double(expiresAt) >= now ? .valid : .expired
+    }
+}

@@ -1,0 +1,94 @@
+import Domain
+import Foundation
+
+/// The built-in provider (SPEC §8.1): no network, yet it walks every state with real clips.
+///
+/// Deterministic per seed: whether a job fails depends only on its first result's seed and the
+/// configured failure rate. Stateless: the upstream id carries the submit time, so a restarted
+/// gateway polls the same job to the same outcome.
+public struct SimulatorProvider: VideoProvider {
+    public let name = "simulator"
+    public let latency: Double
+    public let failureRate: Double
+    public let clock: @Sendable () -> Double
+    public var pollInterval: Double { min(max(latency / 10, 0.05), 1) }
+
+    public init(latency: Double, failureRate: Double, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.latency = latency
+        self.failureRate = failureRate
+        self.clock = clock
+    }
+
+    public func submit(_ job: ProviderJob) async throws(ProviderError) -> String {
+        if job.request.positivePrompt.contains("[simulate:unsafe]") {
+            throw ProviderError(kind: .permanent, code: "contentPolicyViolation", message: "the prompt was blocked by the simulated safety filter")
+        }
+        return "sim:\(job.taskUUID):\(Int64(clock() * 1000))"
+    }
+
+    public func poll(upstreamID: String, job: ProviderJob) async throws(ProviderError) -> ProviderStatus {
+        guard let millis = upstreamID.split(separator: ":").last.flatMap({ Int64($0) }) else {
+            throw ProviderError(kind: .permanent, code: "providerError", message: "unknown simulator job \(upstreamID)")
+        }
+        let elapsed = clock() - Double(millis) / 1000
+        if elapsed < latency {
+            return .running(progress: min(99, Int(elapsed / max(latency, 0.001) * 100)))
+        }
+        if fails(seed: job.results.first?.seed ?? 0) {
+            return .failed(ProviderError(kind: .permanent, code: "providerError", message: "simulated generation failure"))
+        }
+        return .succeeded(outputs: job.results.map { "clip:\($0.videoUUID)" }, cost: nil)
+    }
+
+    public func fetch(output reference: String, job: ProviderJob, to path: String) async throws(ProviderError) {
+        let format = job.request.outputFormat.fileExtension
+        let aspect = job.request.effectiveAspectRatio.replacingOccurrences(of: ":", with: "x")
+        guard let clip = Bundle.module.url(forResource: "clip-\(aspect)", withExtension: format, subdirectory: "clips") else {
+            throw ProviderError(kind: .permanent, code: "providerError", message: "simulator clip clip-\(aspect).\(format) is missing")
+        }
+        do {
+            try FileCopier.copy(from: clip.path, to: path)
+        } catch {
+            throw ProviderError(kind: .retryable, code: "providerError", message: "copying the clip failed: \(error)")
+        }
+    }
+
+    public func cancel(upstreamID: String) async {}
+
+    /// A stable fraction in [0, 1) from the seed (SplitMix64).
+    func fails(seed: Int64) -> Bool {
+        guard failureRate > 0 else { return false }
+        var z = UInt64(bitPattern: seed) &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Double(z >> 11) / Double(1 << 53) < failureRate
+    }
+}
+
+/// Streams a file to a new path and fsyncs it: media is durable before its row says "ready".
+enum FileCopier {
+    static func copy(from source: String, to destination: String) throws {
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw CocoaError(.fileReadNoSuchFile) }
+        defer { close(input) }
+        let output = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard output >= 0 else { throw CocoaError(.fileWriteNoPermission) }
+        defer { close(output) }
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = read(input, &buffer, buffer.count)
+            if n < 0, errno == EINTR { continue }
+            guard n >= 0 else { throw CocoaError(.fileReadUnknown) }
+            if n == 0 { break }
+            var written = 0
+            while written < n {
+                let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + written, n - written) }
+                if w < 0, errno == EINTR { continue }
+                guard w > 0 else { throw CocoaError(.fileWriteOutOfSpace) }
+                written += w
+            }
+        }
+        guard fsync(output) == 0 else { throw CocoaError(.fileWriteUnknown) }
+    }
+}

@@ -1,0 +1,257 @@
+import Domain
+import Foundation
+import SQLite
+
+/// Every SQL statement about tasks lives here; callers speak in tasks, results and leases.
+///
+/// Writes go through the pool's group-committed writer, so each method returns only once its
+/// change is durable; reads use the reader connections.
+public final class TaskStore: Sendable {
+    let pool: DatabasePool
+    private let clock: @Sendable () -> Double
+
+    public init(pool: DatabasePool, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.pool = pool
+        self.clock = clock
+    }
+
+    public var now: Double { clock() }
+
+    // MARK: Submit
+
+    /// Stores accepted tasks (one durable batch); a repeated taskUUID is a duplicate or a conflict.
+    public func submit(_ tasks: [NewTask]) async throws -> [SubmitOutcome] {
+        let now = clock()
+        return try await pool.write { db in
+            var outcomes: [SubmitOutcome] = []
+            for task in tasks {
+                if let existing = try db.query("SELECT request_hash, api_key_name FROM tasks WHERE uuid = ?", [task.uuid]).first {
+                    let same = existing["request_hash"].string == task.requestHash && existing["api_key_name"].string == task.apiKeyName
+                    outcomes.append(same ? .duplicate : .conflict)
+                    continue
+                }
+                try db.execute(
+                    """
+                    INSERT INTO tasks (uuid, api_key_name, model, request_json, request_hash, state, created_at, updated_at,
+                                       next_attempt_at, parent_video_uuid)
+                    VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)
+                    """,
+                    [task.uuid, task.apiKeyName, task.model, task.requestJSON, task.requestHash, now, now, now, task.parentVideoUUID])
+                for (index, (seed, videoUUID)) in zip(task.seeds, task.videoUUIDs).enumerated() {
+                    try db.execute(
+                        "INSERT INTO results (video_uuid, task_uuid, idx, seed, state, format) VALUES (?, ?, ?, ?, 'pending', ?)",
+                        [videoUUID, task.uuid, index, seed, task.format])
+                }
+                try Self.appendEvent(db, task.uuid, now, .queued, "accepted")
+                outcomes.append(.created)
+            }
+            return outcomes
+        }
+    }
+
+    // MARK: Reads
+
+    /// A task with its results, or nil.
+    public func find(_ uuid: String) async throws -> TaskRecord? {
+        try await pool.read { db in try Self.load(db, uuid) }
+    }
+
+    /// The task's event log, oldest first.
+    public func events(_ uuid: String) async throws -> [(at: Double, state: String, detail: String?)] {
+        try await pool.read { db in
+            try db.query("SELECT at, state, detail FROM task_events WHERE task_uuid = ? ORDER BY id", [uuid]).map {
+                (at: $0["at"].double ?? 0, state: $0["state"].string ?? "", detail: $0["detail"].string)
+            }
+        }
+    }
+
+    /// A page of tasks, newest first, with optional filters; `cursor` is the last page's last
+    /// (created_at, uuid) pair.
+    public func list(
+        keyName: String?, state: String?, model: String?, since: Double?, limit: Int, cursor: (Double, String)?
+    ) async throws -> [TaskRecord] {
+        try await pool.read { db in
+            var sql = "SELECT * FROM tasks WHERE 1 = 1"
+            var args: [any SQLiteBindable] = []
+            if let keyName { sql += " AND api_key_name = ?"; args.append(keyName) }
+            if let state { sql += " AND state = ?"; args.append(state) }
+            if let model { sql += " AND model = ?"; args.append(model) }
+            if let since { sql += " AND created_at >= ?"; args.append(since) }
+            if let cursor { sql += " AND (created_at < ? OR (created_at = ? AND uuid < ?))"; args += [cursor.0, cursor.0, cursor.1] }
+            sql += " ORDER BY created_at DESC, uuid DESC LIMIT ?"
+            args.append(limit)
+            return try db.query(sql, args).map { TaskRecord(row: $0) }
+        }
+    }
+
+    static func load(_ db: Database, _ uuid: String) throws -> TaskRecord? {
+        guard let row = try db.query("SELECT * FROM tasks WHERE uuid = ?", [uuid]).first else { return nil }
+        var task = TaskRecord(row: row)
+        task.results = try db.query("SELECT * FROM results WHERE task_uuid = ? ORDER BY idx", [uuid]).map { ResultRecord(row: $0) }
+        return task
+    }
+
+    /// The result with this videoUUID and its task's uuid.
+    public func findResult(_ videoUUID: String) async throws -> (ResultRecord, taskUUID: String)? {
+        try await pool.read { db in
+            guard let row = try db.query("SELECT * FROM results WHERE video_uuid = ?", [videoUUID]).first else { return nil }
+            return (ResultRecord(row: row), row["task_uuid"].string ?? "")
+        }
+    }
+
+    // MARK: Leases
+
+    /// Claims the next task to work on: a task whose lease expired (a crashed or stalled worker)
+    /// first, else the oldest queued task that is due. Queued tasks move to `dispatching`.
+    public func claim(owner: String, leaseSeconds: Double) async throws -> TaskRecord? {
+        let now = clock()
+        return try await pool.write { db in
+            let leased = TaskState.leased.map { "'\($0.rawValue)'" }.joined(separator: ",")
+            var uuid = try db.scalar(
+                "SELECT uuid FROM tasks WHERE state IN (\(leased)) AND lease_expires_at < ? LIMIT 1", [now]).string
+            let resumed = uuid != nil
+            if uuid == nil {
+                uuid = try db.scalar(
+                    "SELECT uuid FROM tasks WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 1",
+                    [now]).string
+            }
+            guard let uuid else { return nil }
+            try db.execute(
+                """
+                UPDATE tasks SET state = CASE WHEN state = 'queued' THEN 'dispatching' ELSE state END,
+                    lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1, updated_at = ?
+                WHERE uuid = ?
+                """, [owner, now + leaseSeconds, now, uuid])
+            let task = try Self.load(db, uuid)
+            try Self.appendEvent(db, uuid, now, task?.state ?? .dispatching, resumed ? "lease expired; resumed by \(owner)" : "claimed by \(owner)")
+            return task
+        }
+    }
+
+    /// Extends a lease; false if the worker no longer holds it.
+    public func renewLease(_ uuid: String, owner: String, leaseSeconds: Double) async throws -> Bool {
+        let now = clock()
+        return try await pool.write { db in
+            try db.execute("UPDATE tasks SET lease_expires_at = ? WHERE uuid = ? AND lease_owner = ?", [now + leaseSeconds, uuid, owner])
+            return db.changes == 1
+        }
+    }
+
+    /// Gives a lease back without a state change (graceful shutdown), so another worker can
+    /// continue at once instead of waiting for it to expire.
+    public func releaseLease(_ uuid: String, owner: String) async throws {
+        try await pool.write { db in
+            try db.execute("UPDATE tasks SET lease_owner = NULL, lease_expires_at = 0 WHERE uuid = ? AND lease_owner = ?", [uuid, owner])
+        }
+    }
+
+    // MARK: Transitions
+
+    /// Changes fields of this task's row the worker holds, and optionally its state; false if the lease was lost.
+    public func update(
+        _ uuid: String, owner: String, to state: TaskState? = nil, detail: String? = nil, fields: [String: any SQLiteBindable] = [:]
+    ) async throws -> Bool {
+        let now = clock()
+        return try await pool.write { db in
+            var sets = ["updated_at = ?"]
+            var args: [any SQLiteBindable] = [now]
+            if let state {
+                sets.append("state = ?")
+                args.append(state.rawValue)
+            }
+            for (column, value) in fields.sorted(by: { $0.key < $1.key }) {
+                precondition(column.allSatisfy { $0.isLetter || $0 == "_" }, "column names are code, never input")
+                sets.append("\(column) = ?")
+                args.append(value)
+            }
+            if let state, state.isTerminal { sets.append("lease_owner = NULL"); sets.append("lease_expires_at = NULL") }
+            args += [uuid, owner]
+            try db.execute("UPDATE tasks SET \(sets.joined(separator: ", ")) WHERE uuid = ? AND lease_owner = ?", args)
+            guard db.changes == 1 else { return false }
+            if let state { try Self.appendEvent(db, uuid, now, state, detail) }
+            return true
+        }
+    }
+
+    /// Puts a task back in the queue after a retryable fault, to be tried at `at`.
+    public func requeue(_ uuid: String, owner: String, at: Double, reason: String) async throws -> Bool {
+        try await update(uuid, owner: owner, to: .queued, detail: reason, fields: ["next_attempt_at": at, "lease_owner": SQLiteValue.null])
+    }
+
+    /// Progress of the task's unfinished results.
+    public func setProgress(_ uuid: String, progress: Int) async throws {
+        try await pool.write { db in
+            try db.execute("UPDATE results SET progress = ? WHERE task_uuid = ? AND state = 'pending' AND progress < ?", [progress, uuid, progress])
+        }
+    }
+
+    public func markResultReady(_ videoUUID: String, path: String, bytes: Int64, expiresAt: Double, cost: Double) async throws {
+        let now = clock()
+        try await pool.write { db in
+            try db.execute(
+                """
+                UPDATE results SET state = 'ready', progress = 100, media_path = ?, media_bytes = ?, ready_at = ?, expires_at = ?, cost = ?
+                WHERE video_uuid = ?
+                """, [path, bytes, now, expiresAt, cost, videoUUID])
+        }
+    }
+
+    public func markResultsFailed(_ uuid: String, code: String, message: String) async throws {
+        try await pool.write { db in
+            try db.execute(
+                "UPDATE results SET state = 'failed', error_code = ?, error_message = ? WHERE task_uuid = ? AND state = 'pending'",
+                [code, message, uuid])
+        }
+    }
+
+    /// Cancels a task that is not finished; returns the record as it was, or nil if unknown.
+    public func cancel(_ uuid: String) async throws -> TaskRecord? {
+        let now = clock()
+        return try await pool.write { db in
+            guard let task = try Self.load(db, uuid) else { return nil }
+            guard !task.state.isTerminal else { return task }
+            try db.execute(
+                """
+                UPDATE tasks SET state = 'cancelled', updated_at = ?, error_code = 'taskCancelled', error_message = 'cancelled by request',
+                    lease_owner = NULL, lease_expires_at = NULL WHERE uuid = ?
+                """, [now, uuid])
+            try db.execute(
+                "UPDATE results SET state = 'failed', error_code = 'taskCancelled', error_message = 'cancelled by request' WHERE task_uuid = ? AND state = 'pending'",
+                [uuid])
+            try Self.appendEvent(db, uuid, now, .cancelled, "cancelled by request")
+            return task
+        }
+    }
+
+    static func appendEvent(_ db: Database, _ uuid: String, _ at: Double, _ state: TaskState, _ detail: String?) throws {
+        try db.execute("INSERT INTO task_events (task_uuid, at, state, detail) VALUES (?, ?, ?, ?)", [uuid, at, state.rawValue, detail])
+    }
+
+    // MARK: Settings and images
+
+    /// A setting, created with `make()` the first time it is asked for (e.g. the media signing key).
+    public func setting(_ key: String, orCreate make: @escaping @Sendable () -> String) throws -> String {
+        try pool.writeUnbatched { db in
+            if let value = try db.scalar("SELECT value FROM settings WHERE key = ?", [key]).string { return value }
+            let value = make()
+            try db.execute("INSERT INTO settings (key, value) VALUES (?, ?)", [key, value])
+            return value
+        }
+    }
+
+    public func storeImage(uuid: String, keyName: String, path: String, mime: String, bytes: Int) async throws {
+        let now = clock()
+        try await pool.write { db in
+            try db.execute("INSERT INTO images (uuid, api_key_name, path, mime, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                           [uuid, keyName, path, mime, bytes, now])
+        }
+    }
+
+    public func image(_ uuid: String) async throws -> (path: String, mime: String, keyName: String)? {
+        try await pool.read { db in
+            try db.query("SELECT path, mime, api_key_name FROM images WHERE uuid = ?", [uuid]).first.map {
+                ($0["path"].string ?? "", $0["mime"].string ?? "", $0["api_key_name"].string ?? "")
+            }
+        }
+    }
+}
