@@ -1,9 +1,11 @@
+import Crypto
 import Domain
 import Foundation
 import Glibc
 import HTTP1
 import HTTPServer
 import SQLite
+import Synchronization
 
 /// The running gateway: starts its parts in order and stops them in reverse.
 ///
@@ -18,6 +20,11 @@ public final class Application: Sendable {
     let database: DatabasePool
     let server: HTTPServer
     let router: Router
+    public let store: TaskStore
+    let media: MediaStore
+    let workers: WorkerPool
+    let publicURL = PublicURL("")
+    private let workerTask = Mutex<Task<Void, Never>?>(nil)
 
     public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
@@ -49,6 +56,31 @@ public final class Application: Sendable {
         server = HTTPServer(configuration: serverConfig, responder: router)
         let server = self.server
         HealthRoutes.register(on: router, database: database, isDraining: { server.isDraining })
+
+        store = TaskStore(pool: database)
+        let signingKey = try store.setting("media.signingKey") { Crypto.hex(Crypto.randomBytes(32)) }
+        media = try MediaStore(directory: "\(configuration.dataDir)/media", publicURL: publicURL, key: Array(signingKey.utf8))
+
+        let providers: [String: any VideoProvider] = [
+            "simulator": SimulatorProvider(
+                latency: configuration.providers.simulator.latencySeconds, failureRate: configuration.providers.simulator.failureRate),
+        ]
+        let modelRouter = ModelRouter.make(configuration: configuration, providers: providers) { logger.info("route", ["detail": $0]) }
+
+        var settings = WorkerPool.Settings()
+        settings.workers = configuration.workers.count
+        workers = WorkerPool(store: store, media: media, router: modelRouter, settings: settings, logger: logger)
+
+        let allowHTTP = configuration.network.allowHTTP
+        let validator = VideoInferenceValidator(knownModels: modelRouter.models) { url, parameter in
+            if allowHTTP, url.lowercased().hasPrefix("http://") { return nil }
+            return VideoInferenceValidator.basicURLCheck(url, parameter)
+        }
+        let authenticator = Authenticator(keys: configuration.apiKeys)
+        TaskAPI(store: store, media: media, authenticator: authenticator, validator: validator, workers: workers,
+                dataDir: configuration.dataDir, logger: logger).register(on: router)
+        MediaRoutes.register(on: router, media: media, clock: { Date().timeIntervalSince1970 })
+        OpsRoutes(store: store, media: media, authenticator: authenticator, router: modelRouter).register(on: router)
     }
 
     /// Binds and serves; prints the ready line `listening on http://HOST:PORT` to stdout.
@@ -56,6 +88,9 @@ public final class Application: Sendable {
         try server.start()
         let address = try ListenAddress(parsing: configuration.listen)
         let url = "http://\(ListenAddress.urlHost(address.host)):\(server.port)"
+        publicURL.set(configuration.publicURL ?? url)
+        let workers = self.workers
+        workerTask.withLock { $0 = Task.detached { await workers.run() } }
         logger.info("listening", ["address": url, "version": Application.version, "dataDir": configuration.dataDir])
         writeStdout("listening on \(url)\n")
     }
@@ -74,6 +109,11 @@ public final class Application: Sendable {
     /// Ordered shutdown: stop taking requests and let in-flight ones finish, then close the store.
     public func shutdown() async {
         await server.shutdown(gracePeriod: .seconds(configuration.server.shutdownGraceSeconds))
+        // Workers stop claiming; those mid-task give their leases back for the next start.
+        if let task = workerTask.withLock({ $0 }) {
+            task.cancel()
+            await task.value
+        }
         logger.info("stopped")
     }
 

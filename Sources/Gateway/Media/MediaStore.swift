@@ -1,5 +1,14 @@
 import Crypto
 import Foundation
+import Synchronization
+
+/// The base URL clients reach us at; known only once the listener is bound (port 0).
+public final class PublicURL: Sendable {
+    private let value: Mutex<String>
+    public init(_ initial: String) { value = Mutex(initial) }
+    public func set(_ url: String) { value.withLock { $0 = url.hasSuffix("/") ? String(url.dropLast()) : url } }
+    public var current: String { value.withLock { $0 } }
+}
 
 /// Where results live on disk and how their URLs are signed (SPEC §5).
 ///
@@ -8,12 +17,12 @@ import Foundation
 /// working across restarts and cannot be forged or extended.
 public struct MediaStore: Sendable {
     public let directory: String
-    public let publicURL: String
+    public let publicURL: PublicURL
     private let key: [UInt8]
 
-    public init(directory: String, publicURL: String, key: [UInt8]) throws {
+    public init(directory: String, publicURL: PublicURL, key: [UInt8]) throws {
         self.directory = directory
-        self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
+        self.publicURL = publicURL
         self.key = key
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
@@ -25,7 +34,7 @@ public struct MediaStore: Sendable {
 
     public func signedURL(videoUUID: String, ext: String, expiresAt: Int64) -> String {
         let file = "\(videoUUID).\(ext)"
-        return "\(publicURL)/v1/media/\(file)?exp=\(expiresAt)&sig=\(signature(file: file, expiresAt: expiresAt))"
+        return "\(publicURL.current)/v1/media/\(file)?exp=\(expiresAt)&sig=\(signature(file: file, expiresAt: expiresAt))"
     }
 
     func signature(file: String, expiresAt: Int64) -> String {

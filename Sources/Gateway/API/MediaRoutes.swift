@@ -1,0 +1,71 @@
+import Domain
+import Foundation
+import HTTP1
+import HTTPServer
+
+/// `GET /v1/media/<videoUUID>.<ext>?exp=&sig=`: signed, expiring, seekable (SPEC §5).
+///
+/// The body is a file range the server sends with sendfile(2): memory does not grow with size.
+enum MediaRoutes {
+    static func register(on router: Router, media: MediaStore, clock: @escaping @Sendable () -> Double) {
+        router.get("/v1/media/:file") { request in
+            let file = request.pathParameters["file"] ?? ""
+            let parts = file.split(separator: ".")
+            guard parts.count == 2, VideoInferenceValidator.isUUID(String(parts[0])),
+                let format = VideoInferenceRequest.OutputFormat(rawValue: parts[1].uppercased())
+            else {
+                return APIError.response(status: .notFound, code: "videoNotFound", message: "no such media")
+            }
+            let query = request.queryParameters
+            switch media.verify(file: file, exp: query["exp"], sig: query["sig"], now: clock()) {
+            case .badSignature:
+                return APIError.response(status: .forbidden, code: "invalidSignature", message: "the media URL's signature is not valid")
+            case .expired:
+                return APIError.response(status: HTTPStatus(410), code: "mediaExpired", message: "the media URL has expired")
+            case .valid:
+                break
+            }
+            let path = media.path(videoUUID: String(parts[0]), ext: String(parts[1]))
+            guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int64 else {
+                return APIError.response(status: .notFound, code: "videoNotFound", message: "the media has been removed")
+            }
+            var headers = HTTPHeaders([("Content-Type", format.contentType), ("Accept-Ranges", "bytes"),
+                                       ("Cache-Control", "private, max-age=3600")])
+            switch ByteRange.parse(request.headers["range"], size: size) {
+            case .whole:
+                return HTTPResponse(status: .ok, headers: headers, body: .file(path: path, offset: 0, length: size))
+            case .partial(let start, let end):
+                headers.add(name: "Content-Range", value: "bytes \(start)-\(end)/\(size)")
+                return HTTPResponse(status: .partialContent, headers: headers, body: .file(path: path, offset: start, length: end - start + 1))
+            case .unsatisfiable:
+                headers.add(name: "Content-Range", value: "bytes */\(size)")
+                return HTTPResponse(status: .rangeNotSatisfiable, headers: headers)
+            }
+        }
+    }
+}
+
+/// A single `Range: bytes=…` request (RFC 9110 §14). Several ranges, or a header we cannot read,
+/// get the whole representation, which the RFC allows.
+enum ByteRange: Equatable {
+    case whole
+    case partial(start: Int64, end: Int64)
+    case unsatisfiable
+
+    static func parse(_ header: String?, size: Int64) -> ByteRange {
+        guard let header, header.hasPrefix("bytes="), !header.contains(",") else { return .whole }
+        let spec = header.dropFirst(6).trimmingCharacters(in: .whitespaces)
+        guard let dash = spec.firstIndex(of: "-") else { return .whole }
+        let first = spec[..<dash], last = spec[spec.index(after: dash)...]
+        if first.isEmpty {
+            guard let suffix = Int64(last), suffix > 0 else { return .whole }
+            guard size > 0 else { return .unsatisfiable }
+            return .partial(start: max(size - suffix, 0), end: size - 1)
+        }
+        guard let start = Int64(first), start >= 0 else { return .whole }
+        guard start < size else { return .unsatisfiable }
+        if last.isEmpty { return .partial(start: start, end: size - 1) }
+        guard let end = Int64(last), end >= start else { return .whole }
+        return .partial(start: start, end: min(end, size - 1))
+    }
+}

@@ -1,0 +1,126 @@
+import Domain
+import Foundation
+import HTTP1
+import HTTPServer
+
+/// The ops API (SPEC §4): one task in full, a filtered page of tasks, and cancel.
+/// Client keys see only their own tasks; another key's task is a 404, not a 403, so task ids
+/// cannot be probed.
+struct OpsRoutes: Sendable {
+    let store: TaskStore
+    let media: MediaStore
+    let authenticator: Authenticator
+    let router: ModelRouter
+
+    func register(on http: Router) {
+        http.addAsync("GET", "/v1/tasks/:id") { request in await authorized(request) { principal in await show(request, principal) } }
+        http.addAsync("GET", "/v1/tasks") { request in await authorized(request) { principal in await list(request, principal) } }
+        http.addAsync("POST", "/v1/tasks/:id/cancel") { request in await authorized(request) { principal in await cancel(request, principal) } }
+    }
+
+    private func authorized(_ request: Request, _ body: (Principal) async -> HTTPResponse) async -> HTTPResponse {
+        guard let key = Authenticator.bearer(request.headers["authorization"]) else {
+            return APIError.response(status: .unauthorized, code: "missingApiKey", message: "Authorization: Bearer <key> is required")
+        }
+        guard let principal = authenticator.authenticate(key) else {
+            return APIError.response(status: .unauthorized, code: "invalidApiKey", message: "the API key is not valid")
+        }
+        return await body(principal)
+    }
+
+    private func visible(_ uuid: String, _ principal: Principal) async throws -> TaskRecord? {
+        guard let task = try await store.find(uuid.lowercased()), principal.isOps || task.apiKeyName == principal.name else { return nil }
+        return task
+    }
+
+    private func show(_ request: Request, _ principal: Principal) async -> HTTPResponse {
+        let uuid = request.pathParameters["id"] ?? ""
+        do {
+            guard let task = try await visible(uuid, principal) else {
+                return APIError.response(status: .notFound, code: "taskNotFound", message: "no task \(uuid)")
+            }
+            let events = try await store.events(task.uuid)
+            var body = summary(task)
+            body["request"] = (try? JSONParser.parse(task.requestJSON)) ?? .null
+            body["results"] = .array(try ResultItems.items(for: task, media: media).enumerated().map { index, item in
+                var o = item.object ?? [:]
+                let result = task.results[index]
+                o["state"] = .string(result.state.rawValue)
+                if let bytes = result.mediaBytes { o["bytes"] = .int(bytes) }
+                if let expires = result.expiresAt { o["expiresAt"] = .double(expires) }
+                return .object(o)
+            })
+            body["events"] = .array(events.map { ["at": .double($0.at), "state": .string($0.state), "detail": $0.detail.map { .string($0) } ?? .null] })
+            body["cost"] = .double(task.results.compactMap(\.cost).reduce(0, +))
+            return .jsonBytes(Array(JSONValue.object(body).serialized().utf8))
+        } catch {
+            return APIError.response(status: .internalServerError, code: "internalError", message: "reading the task failed")
+        }
+    }
+
+    private func list(_ request: Request, _ principal: Principal) async -> HTTPResponse {
+        let q = request.queryParameters
+        let limit = min(max(Int(q["limit"] ?? "") ?? 50, 1), 500)
+        if let state = q["state"], TaskState(rawValue: state) == nil {
+            return APIError.response(status: .badRequest, code: "invalidState", message: "state must be one of \(TaskState.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var cursor: (Double, String)?
+        if let text = q["cursor"] {
+            let parts = text.split(separator: "_", maxSplits: 1)
+            guard parts.count == 2, let at = Double(parts[0]) else {
+                return APIError.response(status: .badRequest, code: "invalidCursor", message: "cursor is not one this API returned")
+            }
+            cursor = (at, String(parts[1]))
+        }
+        var since: Double?
+        if let text = q["since"] {
+            guard let value = Double(text) ?? ISO8601DateFormatter().date(from: text)?.timeIntervalSince1970 else {
+                return APIError.response(status: .badRequest, code: "invalidSince", message: "since is a Unix time or an ISO 8601 date")
+            }
+            since = value
+        }
+        do {
+            let tasks = try await store.list(
+                keyName: principal.isOps ? nil : principal.name, state: q["state"], model: q["model"], since: since, limit: limit, cursor: cursor)
+            var body: [String: JSONValue] = ["tasks": .array(tasks.map { .object(summary($0)) })]
+            if tasks.count == limit, let last = tasks.last { body["nextCursor"] = .string("\(last.createdAt)_\(last.uuid)") }
+            return .jsonBytes(Array(JSONValue.object(body).serialized().utf8))
+        } catch {
+            return APIError.response(status: .internalServerError, code: "internalError", message: "listing tasks failed")
+        }
+    }
+
+    private func cancel(_ request: Request, _ principal: Principal) async -> HTTPResponse {
+        let uuid = request.pathParameters["id"] ?? ""
+        do {
+            guard try await visible(uuid, principal) != nil, let before = try await store.cancel(uuid.lowercased()) else {
+                return APIError.response(status: .notFound, code: "taskNotFound", message: "no task \(uuid)")
+            }
+            if !before.state.isTerminal, let upstream = before.upstreamID, let name = before.provider,
+                let provider = router.provider(named: name)
+            {
+                await provider.cancel(upstreamID: upstream)
+            }
+            guard let task = try await store.find(uuid.lowercased()) else {
+                return APIError.response(status: .notFound, code: "taskNotFound", message: "no task \(uuid)")
+            }
+            return .jsonBytes(Array(JSONValue.object(summary(task)).serialized().utf8))
+        } catch {
+            return APIError.response(status: .internalServerError, code: "internalError", message: "cancelling failed")
+        }
+    }
+
+    private func summary(_ task: TaskRecord) -> [String: JSONValue] {
+        var o: [String: JSONValue] = [
+            "taskUUID": .string(task.uuid), "model": .string(task.model), "state": .string(task.state.rawValue),
+            "apiKey": .string(task.apiKeyName), "createdAt": .double(task.createdAt), "updatedAt": .double(task.updatedAt),
+            "attempts": .int(Int64(task.attempts)),
+        ]
+        if let v = task.provider { o["provider"] = .string(v) }
+        if let v = task.upstreamID { o["upstreamId"] = .string(v) }
+        if let v = task.dispatchedAt { o["dispatchedAt"] = .double(v) }
+        if let v = task.deadlineAt { o["deadlineAt"] = .double(v) }
+        if let code = task.errorCode { o["error"] = ["code": .string(code), "message": .string(task.errorMessage ?? "")] }
+        return o
+    }
+}

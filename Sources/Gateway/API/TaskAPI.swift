@@ -1,0 +1,270 @@
+import Crypto
+import Domain
+import Foundation
+import HTTP1
+import HTTPServer
+
+/// The Runware-compatible task endpoint (SPEC §2): `POST /v1` and `POST /`.
+///
+/// Tasks in one request succeed or fail independently; the body holds `data` and/or `errors`
+/// (never an empty `errors`), and the status is 200 or that of the first error.
+final class TaskAPI: Sendable {
+    let store: TaskStore
+    let media: MediaStore
+    let authenticator: Authenticator
+    let validator: VideoInferenceValidator
+    let workers: WorkerPool
+    let dataDir: String
+    let logger: Logger
+
+    init(store: TaskStore, media: MediaStore, authenticator: Authenticator, validator: VideoInferenceValidator, workers: WorkerPool,
+         dataDir: String, logger: Logger) {
+        self.store = store
+        self.media = media
+        self.authenticator = authenticator
+        self.validator = validator
+        self.workers = workers
+        self.dataDir = dataDir
+        self.logger = logger
+    }
+
+    func register(on router: Router) {
+        let handler: Router.AsyncHandler = { [self] request in await handle(request) }
+        router.addAsync("POST", "/v1", handler)
+        router.addAsync("POST", "/", handler)
+    }
+
+    private struct Reply {
+        var data: [JSONValue] = []
+        var errors: [APIErrorItem] = []
+    }
+
+    func handle(_ request: Request) async -> HTTPResponse {
+        let parsed: JSONValue
+        do {
+            parsed = try JSONParser.parse(request.body)
+        } catch {
+            return Self.render(Reply(errors: [APIErrorItem(code: "invalidJSON", message: "request body is not valid JSON: \(error)")]))
+        }
+        var tasks: [JSONValue]
+        switch parsed {
+        case .array(let items): tasks = items
+        case .object: tasks = [parsed]
+        default:
+            return Self.render(Reply(errors: [APIErrorItem(code: "invalidRequest", message: "the body must be a JSON array of tasks")]))
+        }
+
+        // Authentication: Bearer header, or an authentication task first.
+        var presented = Authenticator.bearer(request.headers["authorization"])
+        if let first = tasks.first?.object, first["taskType"]?.string == "authentication" {
+            presented = first["apiKey"]?.string ?? presented
+            tasks.removeFirst()
+        }
+        guard let key = presented else {
+            return Self.render(Reply(errors: [APIErrorItem(
+                code: "missingApiKey", message: "an API key is required: Authorization: Bearer <key>", parameter: .one("apiKey"),
+                taskType: "authentication")]))
+        }
+        guard let principal = authenticator.authenticate(key) else {
+            return Self.render(Reply(errors: [APIErrorItem(
+                code: "invalidApiKey", message: "the API key is not valid", parameter: .one("apiKey"), taskType: "authentication")]))
+        }
+        guard !tasks.isEmpty else {
+            return Self.render(Reply(errors: [APIErrorItem(code: "invalidRequest", message: "the request holds no task")]))
+        }
+
+        var reply = Reply()
+        var pending: [(index: Int, task: NewTask)] = []
+        var slots: [JSONValue?] = Array(repeating: nil, count: tasks.count)
+        var slotErrors: [APIErrorItem?] = Array(repeating: nil, count: tasks.count)
+
+        for (index, value) in tasks.enumerated() {
+            guard let task = value.object else {
+                slotErrors[index] = APIErrorItem(code: "invalidTask", message: "each task must be a JSON object")
+                continue
+            }
+            let taskType = task["taskType"]?.string
+            let taskUUID = task["taskUUID"]?.string
+            switch taskType {
+            case "videoInference":
+                switch prepare(task, principal: principal) {
+                case .success(let newTask): pending.append((index, newTask))
+                case .failure(let error): slotErrors[index] = error.on(taskType: taskType, taskUUID: taskUUID)
+                }
+            case "getResponse":
+                do {
+                    slots[index] = .array(try await getResponse(task, principal: principal))
+                } catch let error as APIErrorItem {
+                    slotErrors[index] = error.on(taskType: "getResponse", taskUUID: taskUUID)
+                } catch {
+                    slotErrors[index] = APIErrorItem(code: "internalError", message: "reading the task failed", taskType: taskType, taskUUID: taskUUID)
+                }
+            case "ping":
+                slots[index] = .array([["taskType": "ping", "pong": true]])
+            case "imageUpload":
+                do {
+                    slots[index] = .array([try await imageUpload(task, principal: principal)])
+                } catch let error as APIErrorItem {
+                    slotErrors[index] = error.on(taskType: taskType, taskUUID: taskUUID)
+                } catch {
+                    slotErrors[index] = APIErrorItem(code: "internalError", message: "storing the image failed", taskType: taskType, taskUUID: taskUUID)
+                }
+            case "authentication":
+                slotErrors[index] = APIErrorItem(code: "invalidRequest", message: "authentication must be the first task", taskType: taskType)
+            case nil:
+                slotErrors[index] = APIErrorItem(code: "missingTaskType", message: "taskType is required", parameter: .one("taskType"), taskUUID: taskUUID)
+            case let other?:
+                slotErrors[index] = APIErrorItem(
+                    code: "unsupportedTaskType", message: "taskType \(other) is not supported", parameter: .one("taskType"), taskType: other,
+                    taskUUID: taskUUID, allowedValues: ["videoInference", "getResponse", "imageUpload", "ping"])
+            }
+        }
+
+        // One durable batch for every accepted task; ACK only after it committed.
+        if !pending.isEmpty {
+            do {
+                let outcomes = try await store.submit(pending.map(\.task))
+                var created = 0
+                for ((index, task), outcome) in zip(pending, outcomes) {
+                    switch outcome {
+                    case .created, .duplicate:
+                        if outcome == .created { created += 1 }
+                        slots[index] = .array([["taskType": "videoInference", "taskUUID": .string(task.uuid)]])
+                    case .conflict:
+                        slotErrors[index] = APIErrorItem(
+                            code: "conflictTaskUUID", message: "taskUUID \(task.uuid) was already used for a different task",
+                            parameter: .one("taskUUID"), taskType: "videoInference", taskUUID: task.uuid)
+                    }
+                }
+                if created > 0 { workers.notifyNewWork(count: created) }
+            } catch {
+                logger.error("storing tasks failed", ["error": "\(error)"])
+                for (index, task) in pending {
+                    slotErrors[index] = APIErrorItem(
+                        code: "serviceUnavailable", message: "the task could not be stored; retry with the same taskUUID",
+                        taskType: "videoInference", taskUUID: task.uuid)
+                }
+            }
+        }
+
+        for index in tasks.indices {
+            if let items = slots[index]?.array { reply.data += items }
+            if let error = slotErrors[index] { reply.errors.append(error) }
+        }
+        return Self.render(reply)
+    }
+
+    // MARK: videoInference
+
+    private func prepare(_ task: [String: JSONValue], principal: Principal) -> Result<NewTask, APIErrorItem> {
+        switch validator.validate(task) {
+        case .failure(let error): return .failure(error)
+        case .success(let request):
+            // The stored form is the canonical task: same body ⇔ same hash, whatever the key order.
+            var canonical = task
+            canonical["taskUUID"] = .string(request.taskUUID)
+            let json = JSONValue.object(canonical).serialized()
+            let seedBase = Int64.random(in: 1...Int64(Int32.max))
+            return .success(NewTask(
+                uuid: request.taskUUID, apiKeyName: principal.name, model: request.model, requestJSON: json,
+                requestHash: Crypto.hex(Crypto.sha256(json)), format: request.outputFormat.rawValue,
+                seeds: (0..<request.numberResults).map { request.seed(forResult: $0, fallback: seedBase) },
+                videoUUIDs: (0..<request.numberResults).map { _ in UUID().uuidString.lowercased() },
+                parentVideoUUID: request.inputs.videoId))
+        }
+    }
+
+    // MARK: getResponse
+
+    private func getResponse(_ task: [String: JSONValue], principal: Principal) async throws -> [JSONValue] {
+        let uuid = try VideoInferenceValidator.taskUUID(task)
+        guard let record = try await store.find(uuid), principal.isOps || record.apiKeyName == principal.name else {
+            throw APIErrorItem(code: "taskNotFound", message: "no task with taskUUID \(uuid)", parameter: .one("taskUUID"))
+        }
+        return try ResultItems.items(for: record, media: media)
+    }
+
+    // MARK: imageUpload
+
+    private func imageUpload(_ task: [String: JSONValue], principal: Principal) async throws -> JSONValue {
+        let taskUUID = try VideoInferenceValidator.taskUUID(task)
+        guard let image = task["image"]?.string, !image.isEmpty else {
+            throw APIErrorItem(code: "missingImage", message: "image is required (data URI or base64)", parameter: .one("image"))
+        }
+        var base64 = Substring(image)
+        if image.hasPrefix("data:"), let comma = image.firstIndex(of: ",") { base64 = image[image.index(after: comma)...] }
+        guard let data = Data(base64Encoded: String(base64), options: .ignoreUnknownCharacters), !data.isEmpty else {
+            throw APIErrorItem(code: "invalidImage", message: "image must be a data URI or base64 (URLs are passed in tasks directly)", parameter: .one("image"))
+        }
+        guard data.count <= VideoInferenceValidator.maxImageBytes else {
+            throw APIErrorItem(code: "invalidImage", message: "images may be at most 20 MB", parameter: .one("image"))
+        }
+        guard let mime = ImageSniffer.kind(of: data) else {
+            throw APIErrorItem(code: "invalidImage", message: "image must be png, jpeg or webp", parameter: .one("image"))
+        }
+        let imageUUID = UUID().uuidString.lowercased()
+        let directory = "\(dataDir)/images"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = "\(directory)/\(imageUUID)"
+        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        try await store.storeImage(uuid: imageUUID, keyName: principal.name, path: path, mime: mime, bytes: data.count)
+        return ["taskType": "imageUpload", "taskUUID": .string(taskUUID), "imageUUID": .string(imageUUID)]
+    }
+
+    // MARK: Rendering
+
+    private static func render(_ reply: Reply) -> HTTPResponse {
+        var body: [String: JSONValue] = [:]
+        if !reply.data.isEmpty || reply.errors.isEmpty { body["data"] = .array(reply.data) }
+        if !reply.errors.isEmpty { body["errors"] = .array(reply.errors.map(\.json)) }
+        let status = reply.errors.first.map { HTTPStatus($0.status) } ?? .ok
+        var response = HTTPResponse.jsonBytes(Array(JSONValue.object(body).serialized().utf8), status: status)
+        if status.code == 429 || status.code == 503 { response.headers.add(name: "Retry-After", value: "1") }
+        return response
+    }
+}
+
+/// `getResponse` items of a task (SPEC §2): one per result, always with its `videoUUID`.
+///
+/// Results are reported as `success` only once the whole task finished, all in the same
+/// response (the legacy SDK counts successes across polls and would double-count otherwise); ACK
+/// and processing items never carry a `*URL`/`*Base64Data`/`*DataURI` field.
+enum ResultItems {
+    static func items(for task: TaskRecord, media: MediaStore) throws -> [JSONValue] {
+        let request = (try? JSONParser.parse(task.requestJSON))?.object ?? [:]
+        let includeCost = request["includeCost"]?.bool ?? false
+        let outputType = request["outputType"]?.string ?? "URL"
+        return try task.results.map { result in
+            var item: [String: JSONValue] = [
+                "taskType": "videoInference", "taskUUID": .string(task.uuid), "videoUUID": .string(result.videoUUID),
+            ]
+            switch (task.state, result.state) {
+            case (.succeeded, .ready), (.failed, .ready), (.cancelled, .ready):
+                item["status"] = "success"
+                item["progress"] = 100
+                item["seed"] = .int(result.seed)
+                if includeCost, let cost = result.cost { item["cost"] = .double(cost) }
+                let ext = result.format.lowercased()
+                switch outputType {
+                case "base64Data", "dataURI":
+                    let data = try Data(contentsOf: URL(fileURLWithPath: result.mediaPath ?? media.path(videoUUID: result.videoUUID, ext: ext)))
+                    let base64 = data.base64EncodedString()
+                    let mime = VideoInferenceRequest.OutputFormat(rawValue: result.format)?.contentType ?? "video/mp4"
+                    if outputType == "base64Data" { item["videoBase64Data"] = .string(base64) } else {
+                        item["videoDataURI"] = .string("data:\(mime);base64,\(base64)")
+                    }
+                default:
+                    item["videoURL"] = .string(media.signedURL(videoUUID: result.videoUUID, ext: ext, expiresAt: Int64(result.expiresAt ?? 0)))
+                }
+            case (_, .failed), (.failed, _), (.cancelled, _):
+                item["status"] = "error"
+                item["error"] = ["code": .string(result.errorCode ?? task.errorCode ?? "providerError"),
+                                 "message": .string(result.errorMessage ?? task.errorMessage ?? "the task failed")]
+            default:
+                item["status"] = "processing"
+                item["progress"] = .int(Int64(min(result.progress, 99)))
+            }
+            return .object(item)
+        }
+    }
+}
