@@ -50,6 +50,7 @@ run: build
 
 test: test-deps
 	$(SWIFT) build --build-tests
+	Tests/conformance/run.sh
 	$(SWIFT) test --skip-build --disable-xctest
 
 bench: bench-deps build
