@@ -24,6 +24,7 @@ public final class Application: Sendable {
     let media: MediaStore
     let workers: WorkerPool
     let publicURL = PublicURL("")
+    let dataDirLock: DataDirectoryLock
     private let workerTask = Mutex<Task<Void, Never>?>(nil)
 
     public init(configuration: Configuration, logger: Logger) throws {
@@ -32,6 +33,7 @@ public final class Application: Sendable {
         let address = try ListenAddress(parsing: configuration.listen)
 
         try FileManager.default.createDirectory(atPath: configuration.dataDir, withIntermediateDirectories: true)
+        dataDirLock = try DataDirectoryLock(directory: configuration.dataDir)
         let dbPath = (configuration.dataDir as NSString).appendingPathComponent("reelgate.db")
         database = try DatabasePool(path: dbPath, readers: 2, migrator: Schema.migrator)
         try database.writeUnbatched { db in
@@ -58,6 +60,8 @@ public final class Application: Sendable {
         HealthRoutes.register(on: router, database: database, isDraining: { server.isDraining })
 
         store = TaskStore(pool: database)
+        let released = try store.releaseAllLeases()
+        if released > 0 { logger.info("resuming tasks a previous run held", ["tasks": "\(released)"]) }
         let signingKey = try store.setting("media.signingKey") { Crypto.hex(Crypto.randomBytes(32)) }
         media = try MediaStore(directory: "\(configuration.dataDir)/media", publicURL: publicURL, key: Array(signingKey.utf8))
 

@@ -137,6 +137,17 @@ public final class TaskStore: Sendable {
         }
     }
 
+    /// Makes every lease claimable now. Only safe when no other process can hold one, which the
+    /// data-directory lock guarantees; called at start so work a killed process held resumes at
+    /// once instead of after the lease times out.
+    @discardableResult
+    public func releaseAllLeases() throws -> Int {
+        try pool.writeUnbatched { db in
+            try db.execute("UPDATE tasks SET lease_expires_at = 0 WHERE lease_owner IS NOT NULL")
+            return db.changes
+        }
+    }
+
     /// Gives a lease back without a state change (graceful shutdown), so another worker can
     /// continue at once instead of waiting for it to expire.
     public func releaseLease(_ uuid: String, owner: String) async throws {

@@ -1,0 +1,212 @@
+import Domain
+import Foundation
+import Gateway
+import TestSupport
+import Testing
+
+@Suite("Task API", .timeLimit(.minutes(2)))
+struct TaskAPITests {
+    @Test func submitAcksThenResultsSucceedTogether() async throws {
+        let gw = try TestGateway()
+        let (uuid, ack) = try await gw.submit(["numberResults": 3, "seed": 100, "includeCost": true, "duration": 4])
+        #expect(ack.status == 200)
+        #expect(ack.body == ["data": [["taskType": "videoInference", "taskUUID": .string(uuid)]]])
+        #expect(ack.body["errors"] == nil)
+
+        let early = try await gw.getResponse(uuid)
+        #expect(early.data.count == 3)
+        for item in early.data where item["status"]?.string == "processing" {
+            #expect(item["videoUUID"]?.string != nil)
+            #expect(item["videoURL"] == nil && item["progress"] != nil)
+        }
+
+        let done = try await gw.waitUntilDone(uuid)
+        #expect(done.data.allSatisfy { $0["status"]?.string == "success" })
+        #expect(Set(done.data.compactMap { $0["videoUUID"]?.string }).count == 3)
+        #expect(done.data.compactMap { $0["seed"]?.integer } == [100, 101, 102])
+        #expect(done.data.allSatisfy { $0["cost"]?.number == 0.4 })
+        await gw.stop()
+    }
+
+    @Test func sameTaskUUIDSameBodyIsIdempotentDifferentBodyConflicts() async throws {
+        let gw = try TestGateway()
+        let uuid = UUID().uuidString.lowercased()
+        let (_, first) = try await gw.submit(["duration": 5], uuid: uuid)
+        let (_, again) = try await gw.submit(["duration": 5], uuid: uuid)
+        #expect(first.status == 200 && again.status == 200)
+        #expect(again.body == first.body)
+        let (_, changed) = try await gw.submit(["duration": 6], uuid: uuid)
+        #expect(changed.status == 409)
+        #expect(changed.errors.first?["code"] == "conflictTaskUUID")
+        #expect(changed.errors.first?["taskUUID"]?.string == uuid)
+        // Another key reusing the id is a conflict too, never a view of alice's task.
+        let (_, other) = try await gw.submit(["duration": 5], uuid: uuid, key: TestGateway.bob)
+        #expect(other.status == 409)
+        await gw.stop()
+    }
+
+    @Test func tasksInOneRequestSucceedOrFailIndependently() async throws {
+        let gw = try TestGateway()
+        let good = UUID().uuidString.lowercased(), bad = UUID().uuidString.lowercased()
+        let reply = try await gw.post([
+            ["taskType": "videoInference", "taskUUID": .string(good), "model": "reelgate:simulator@1", "positivePrompt": "ok prompt"],
+            ["taskType": "videoInference", "taskUUID": .string(bad), "model": "reelgate:simulator@1", "positivePrompt": "ok prompt", "fps": 500],
+            ["taskType": "ping"],
+        ])
+        #expect(reply.status == 400)
+        #expect(reply.data.contains(["taskType": "videoInference", "taskUUID": .string(good)]))
+        #expect(reply.data.contains(["taskType": "ping", "pong": true]))
+        #expect(reply.errors == [["code": "invalidFps", "message": "fps must be an integer from 1 to 60", "parameter": "fps",
+                                  "taskType": "videoInference", "taskUUID": .string(bad)]])
+        // The accepted one was stored and runs.
+        #expect(try await gw.waitUntilDone(good).data.first?["status"] == "success")
+        await gw.stop()
+    }
+
+    @Test func authenticationRules() async throws {
+        let gw = try TestGateway()
+        let missing = try await gw.post([["taskType": "ping"]], key: nil)
+        #expect(missing.status == 401 && missing.errors.first?["code"] == "missingApiKey")
+        let wrong = try await gw.post([["taskType": "ping"]], key: "wrong-key-wrong-key-wrong")
+        #expect(wrong.status == 401 && wrong.errors.first?["code"] == "invalidApiKey")
+        #expect(wrong.errors.first?["taskType"] == "authentication")
+        let viaTask = try await gw.post([["taskType": "authentication", "apiKey": .string(TestGateway.bob)], ["taskType": "ping"]], key: nil)
+        #expect(viaTask.status == 200 && viaTask.data == [["taskType": "ping", "pong": true]])
+        let ops = try await gw.request("GET", "/v1/tasks", key: nil)
+        #expect(ops.status == 401)
+        await gw.stop()
+    }
+
+    @Test func clientKeysSeeOnlyTheirOwnTasks() async throws {
+        let gw = try TestGateway()
+        let (uuid, _) = try await gw.submit()
+        let bobPoll = try await gw.getResponse(uuid, key: TestGateway.bob)
+        #expect(bobPoll.status == 404 && bobPoll.errors.first?["code"] == "taskNotFound")
+        #expect(try await gw.request("GET", "/v1/tasks/\(uuid)", key: TestGateway.bob).status == 404)
+        #expect(try await gw.request("POST", "/v1/tasks/\(uuid)/cancel", key: TestGateway.bob).status == 404)
+        let bobList = try await gw.request("GET", "/v1/tasks", key: TestGateway.bob)
+        #expect(bobList.body["tasks"]?.array?.isEmpty == true)
+        let aliceView = try await gw.request("GET", "/v1/tasks/\(uuid)", key: TestGateway.alice)
+        #expect(aliceView.status == 200 && aliceView.body["taskUUID"]?.string == uuid)
+        let opsView = try await gw.request("GET", "/v1/tasks/\(uuid)", key: TestGateway.opsKey)
+        #expect(opsView.status == 200 && opsView.body["apiKey"] == "alice")
+        await gw.stop()
+    }
+
+    @Test func requestErrorsAreSpecific() async throws {
+        let gw = try TestGateway()
+        let notJSON = try await gw.request("POST", "/v1", body: "{nope")
+        #expect(notJSON.status == 400 && notJSON.errors.first?["code"] == "invalidJSON")
+        let scalar = try await gw.request("POST", "/v1", body: "42")
+        #expect(scalar.status == 400 && scalar.errors.first?["code"] == "invalidRequest")
+        let empty = try await gw.request("POST", "/v1", body: "[]")
+        #expect(empty.status == 400)
+        let unknownType = try await gw.post([["taskType": "imageInference", "taskUUID": "0f8b7c3e-5a8d-4c3b-9f8e-2d1c0b9a8e7f"]])
+        #expect(unknownType.status == 400 && unknownType.errors.first?["code"] == "unsupportedTaskType")
+        #expect(unknownType.errors.first?["taskUUID"] == "0f8b7c3e-5a8d-4c3b-9f8e-2d1c0b9a8e7f")
+        let noType = try await gw.post([["taskUUID": "0f8b7c3e-5a8d-4c3b-9f8e-2d1c0b9a8e7f"]])
+        #expect(noType.errors.first?["code"] == "missingTaskType")
+        // A single object (not an array) is accepted, and POST / is an alias.
+        let single = try await gw.request("POST", "/", body: #"{"taskType":"ping"}"#)
+        #expect(single.status == 200 && single.data == [["taskType": "ping", "pong": true]])
+        await gw.stop()
+    }
+
+    @Test func base64AndDataURIOutputs() async throws {
+        let gw = try TestGateway()
+        let (a, _) = try await gw.submit(["outputType": "base64Data", "outputFormat": "WEBM"])
+        let (b, _) = try await gw.submit(["outputType": "dataURI", "outputFormat": "MOV", "aspectRatio": "9:16"])
+        let base64 = try await gw.waitUntilDone(a).data.first?["videoBase64Data"]?.string
+        let webm = try #require(Data(base64Encoded: base64 ?? ""))
+        #expect(Array(webm.prefix(4)) == [0x1A, 0x45, 0xDF, 0xA3])  // EBML: a real WebM
+        let uri = try await gw.waitUntilDone(b).data.first?["videoDataURI"]?.string ?? ""
+        #expect(uri.hasPrefix("data:video/quicktime;base64,"))
+        await gw.stop()
+    }
+
+    @Test func mediaURLsAreSignedExpiringAndSeekable() async throws {
+        let gw = try TestGateway()
+        let (uuid, _) = try await gw.submit(["outputFormat": "MOV"])
+        let url = try #require(try await gw.waitUntilDone(uuid).data.first?["videoURL"]?.string)
+        let path = String(url.drop { $0 != "/" }.dropFirst(2).drop { $0 != "/" })
+        let whole = try await gw.request("GET", path, key: nil)
+        #expect(whole.status == 200)
+        #expect(whole.headers["content-type"] == "video/quicktime")
+        #expect(whole.headers["accept-ranges"] == "bytes")
+        let part = try await gw.request("GET", path, key: nil, headers: ["Range: bytes=10-19"])
+        #expect(part.status == 206)
+        #expect(part.headers["content-range"]?.hasPrefix("bytes 10-19/") == true)
+        #expect(part.headers["content-length"] == "10")
+        let beyond = try await gw.request("GET", path, key: nil, headers: ["Range: bytes=99999999-"])
+        #expect(beyond.status == 416)
+        let forged = try await gw.request("GET", path.replacingOccurrences(of: "exp=", with: "exp=9"), key: nil)
+        #expect(forged.status == 403)
+        await gw.stop()
+    }
+
+    @Test func cancelIsIdempotentAndShowsOnPolls() async throws {
+        let gw = try TestGateway { $0.providers.simulator.latencySeconds = 30 }
+        let (uuid, _) = try await gw.submit()
+        let cancelled = try await gw.request("POST", "/v1/tasks/\(uuid)/cancel")
+        #expect(cancelled.status == 200 && cancelled.body["state"] == "cancelled")
+        #expect(try await gw.request("POST", "/v1/tasks/\(uuid)/cancel").body["state"] == "cancelled")
+        let poll = try await gw.getResponse(uuid)
+        #expect(poll.data.first?["status"] == "error")
+        #expect(poll.data.first?["error"]?["code"] == "taskCancelled")
+        await gw.stop()
+    }
+
+    @Test func providerFailuresReachThePoller() async throws {
+        let gw = try TestGateway { $0.providers.simulator.failureRate = 1 }
+        let (failing, _) = try await gw.submit()
+        let (unsafe, _) = try await gw.submit(["positivePrompt": "[simulate:unsafe] something"])
+        let failed = try await gw.waitUntilDone(failing)
+        #expect(failed.data.first?["status"] == "error" && failed.data.first?["error"]?["code"] == "providerError")
+        let blocked = try await gw.waitUntilDone(unsafe)
+        #expect(blocked.data.first?["error"]?["code"] == "contentPolicyViolation")
+        let detail = try await gw.request("GET", "/v1/tasks/\(failing)", key: TestGateway.opsKey)
+        #expect(detail.body["state"] == "failed")
+        let states = detail.body["events"]?.array?.compactMap { $0["state"]?.string } ?? []
+        #expect(states == ["queued", "dispatching", "running", "failed"])
+        await gw.stop()
+    }
+
+    @Test func imageUploadThenUseTheUUID() async throws {
+        let gw = try TestGateway()
+        let png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13]).base64EncodedString()
+        let upload = try await gw.post([["taskType": "imageUpload", "taskUUID": .string(UUID().uuidString.lowercased()), "image": .string("data:image/png;base64,\(png)")]])
+        let imageUUID = try #require(upload.data.first?["imageUUID"]?.string)
+        let (uuid, ack) = try await gw.submit(["inputs": ["referenceImages": [.string(imageUUID)]]])
+        #expect(ack.status == 200)
+        #expect(try await gw.waitUntilDone(uuid).data.first?["status"] == "success")
+        let notImage = try await gw.post([["taskType": "imageUpload", "taskUUID": .string(UUID().uuidString.lowercased()), "image": "aGVsbG8="]])
+        #expect(notImage.status == 400 && notImage.errors.first?["code"] == "invalidImage")
+        await gw.stop()
+    }
+
+    @Test func taskListFiltersAndPages() async throws {
+        let gw = try TestGateway()
+        var ids: [String] = []
+        for _ in 0..<5 { ids.append(try await gw.submit().0) }
+        let page1 = try await gw.request("GET", "/v1/tasks?limit=3", key: TestGateway.opsKey)
+        let first = page1.body["tasks"]?.array?.compactMap { $0["taskUUID"]?.string } ?? []
+        #expect(first.count == 3)
+        let cursor = try #require(page1.body["nextCursor"]?.string)
+        let page2 = try await gw.request("GET", "/v1/tasks?limit=3&cursor=\(cursor)", key: TestGateway.opsKey)
+        let second = page2.body["tasks"]?.array?.compactMap { $0["taskUUID"]?.string } ?? []
+        #expect(Set(first + second) == Set(ids))
+        #expect(try await gw.request("GET", "/v1/tasks?state=bogus", key: TestGateway.opsKey).status == 400)
+        let none = try await gw.request("GET", "/v1/tasks?model=acme:none@1", key: TestGateway.opsKey)
+        #expect(none.body["tasks"]?.array?.isEmpty == true)
+        await gw.stop()
+    }
+
+    @Test func secondInstanceOnTheSameDataDirIsRefused() async throws {
+        let gw = try TestGateway()
+        var config = Configuration()
+        config.listen = "127.0.0.1:0"
+        config.dataDir = gw.dir.path
+        #expect(throws: (any Error).self) { try Application(configuration: config, logger: Logger(minimum: .error)) }
+        await gw.stop()
+    }
+}

@@ -1,0 +1,84 @@
+import Domain
+import Foundation
+import Gateway
+import HTTP1
+import TestSupport
+import Testing
+
+/// An in-process gateway on port 0 with its own data directory and three keys.
+final class TestGateway: @unchecked Sendable {
+    static let opsKey = "ops-key-0123456789abcdef"
+    static let alice = "alice-key-0123456789abcd"
+    static let bob = "bob-key-0123456789abcdefg"
+
+    let dir = TempDirectory()
+    let app: Application
+    var port: Int { app.port }
+
+    init(_ configure: (inout Configuration) -> Void = { _ in }) throws {
+        var config = Configuration()
+        config.listen = "127.0.0.1:0"
+        config.dataDir = dir.path
+        config.apiKeys = [
+            .init(name: "ops", key: TestGateway.opsKey, role: .ops), .init(name: "alice", key: TestGateway.alice, role: .client),
+            .init(name: "bob", key: TestGateway.bob, role: .client),
+        ]
+        config.providers.simulator.latencySeconds = 0.3
+        config.workers.count = 4
+        configure(&config)
+        app = try Application(configuration: config, logger: Logger(minimum: .error))
+        try app.start()
+    }
+
+    func stop() async {
+        await app.shutdown()
+        dir.remove()
+    }
+
+    struct Reply {
+        let status: Int
+        let body: JSONValue
+        let headers: HTTPHeaders
+        var data: [JSONValue] { body["data"]?.array ?? [] }
+        var errors: [JSONValue] { body["errors"]?.array ?? [] }
+    }
+
+    func request(_ method: String, _ path: String, body: String? = nil, key: String? = TestGateway.alice, headers: [String] = []) async throws -> Reply {
+        let client = try RawHTTPClient(port: port)
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+        if let key { head += "Authorization: Bearer \(key)\r\n" }
+        for h in headers { head += h + "\r\n" }
+        let bytes = Array((body ?? "").utf8)
+        head += "Content-Length: \(bytes.count)\r\n\r\n"
+        try await client.send(Array(head.utf8) + bytes)
+        let response = try await client.readResponse()
+        let parsed = (try? JSONParser.parse(response.body)) ?? .string(response.bodyText)
+        return Reply(status: response.status, body: parsed, headers: response.headers)
+    }
+
+    func post(_ tasks: JSONValue, key: String? = TestGateway.alice) async throws -> Reply {
+        try await request("POST", "/v1", body: tasks.serialized(), key: key)
+    }
+
+    func submit(_ extra: [String: JSONValue] = [:], uuid: String = UUID().uuidString.lowercased(), key: String = TestGateway.alice) async throws -> (String, Reply) {
+        var task: [String: JSONValue] = ["taskType": "videoInference", "taskUUID": .string(uuid), "model": "reelgate:simulator@1",
+                                         "positivePrompt": "a lighthouse at dusk"]
+        task.merge(extra) { $1 }
+        return (uuid, try await post([.object(task)], key: key))
+    }
+
+    func getResponse(_ uuid: String, key: String = TestGateway.alice) async throws -> Reply {
+        try await post([["taskType": "getResponse", "taskUUID": .string(uuid)]], key: key)
+    }
+
+    /// Polls getResponse (as clients do) until no item is processing; fails the test after `timeout`.
+    func waitUntilDone(_ uuid: String, key: String = TestGateway.alice, timeout: Double = 20) async throws -> Reply {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let reply = try await getResponse(uuid, key: key)
+            if !reply.data.contains(where: { $0["status"]?.string == "processing" }) { return reply }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ProcessError("task \(uuid) did not finish in \(timeout) s")
+    }
+}
