@@ -7,7 +7,7 @@ import Testing
 @Suite("Task API", .timeLimit(.minutes(2)))
 struct TaskAPITests {
     @Test func submitAcksThenResultsSucceedTogether() async throws {
-        let gw = try TestGateway()
+        let gw = try await TestGateway.start()
         let (uuid, ack) = try await gw.submit(["numberResults": 3, "seed": 100, "includeCost": true, "duration": 4])
         #expect(ack.status == 200)
         #expect(ack.body == ["data": [["taskType": "videoInference", "taskUUID": .string(uuid)]]])
@@ -29,7 +29,7 @@ struct TaskAPITests {
     }
 
     @Test func sameTaskUUIDSameBodyIsIdempotentDifferentBodyConflicts() async throws {
-        let gw = try TestGateway()
+        let gw = try await TestGateway.start()
         let uuid = UUID().uuidString.lowercased()
         let (_, first) = try await gw.submit(["duration": 5], uuid: uuid)
         let (_, again) = try await gw.submit(["duration": 5], uuid: uuid)
@@ -46,7 +46,7 @@ struct TaskAPITests {
     }
 
     @Test func tasksInOneRequestSucceedOrFailIndependently() async throws {
-        let gw = try TestGateway()
+        let gw = try await TestGateway.start()
         let good = UUID().uuidString.lowercased(), bad = UUID().uuidString.lowercased()
         let reply = try await gw.post([
             ["taskType": "videoInference", "taskUUID": .string(good), "model": "reelgate:simulator@1", "positivePrompt": "ok prompt"],
@@ -64,7 +64,7 @@ struct TaskAPITests {
     }
 
     @Test func authenticationRules() async throws {
-        let gw = try TestGateway()
+        let gw = try await TestGateway.start()
         let missing = try await gw.post([["taskType": "ping"]], key: nil)
         #expect(missing.status == 401 && missing.errors.first?["code"] == "missingApiKey")
         let wrong = try await gw.post([["taskType": "ping"]], key: "wrong-key-wrong-key-wrong")
@@ -78,7 +78,7 @@ struct TaskAPITests {
     }
 
     @Test func clientKeysSeeOnlyTheirOwnTasks() async throws {
-        let gw = try TestGateway()
+        let gw = try await TestGateway.start()
         let (uuid, _) = try await gw.submit()
         let bobPoll = try await gw.getResponse(uuid, key: TestGateway.bob)
         #expect(bobPoll.status == 404 && bobPoll.errors.first?["code"] == "taskNotFound")
@@ -94,7 +94,7 @@ struct TaskAPITests {
     }
 
     @Test func requestErrorsAreSpecific() async throws {
-        let gw = try TestGateway()
+        let gw = try await TestGateway.start()
         let notJSON = try await gw.request("POST", "/v1", body: "{nope")
         #expect(notJSON.status == 400 && notJSON.errors.first?["code"] == "invalidJSON")
         let scalar = try await gw.request("POST", "/v1", body: "42")
@@ -113,7 +113,7 @@ struct TaskAPITests {
     }
 
     @Test func base64AndDataURIOutputs() async throws {
-        let gw = try TestGateway()
+        let gw = try await TestGateway.start()
         let (a, _) = try await gw.submit(["outputType": "base64Data", "outputFormat": "WEBM"])
         let (b, _) = try await gw.submit(["outputType": "dataURI", "outputFormat": "MOV", "aspectRatio": "9:16"])
         let base64 = try await gw.waitUntilDone(a).data.first?["videoBase64Data"]?.string
@@ -125,7 +125,7 @@ struct TaskAPITests {
     }
 
     @Test func mediaURLsAreSignedExpiringAndSeekable() async throws {
-        let gw = try TestGateway()
+        let gw = try await TestGateway.start()
         let (uuid, _) = try await gw.submit(["outputFormat": "MOV"])
         let url = try #require(try await gw.waitUntilDone(uuid).data.first?["videoURL"]?.string)
         let path = String(url.drop { $0 != "/" }.dropFirst(2).drop { $0 != "/" })
@@ -145,7 +145,7 @@ struct TaskAPITests {
     }
 
     @Test func cancelIsIdempotentAndShowsOnPolls() async throws {
-        let gw = try TestGateway { $0.providers.simulator.latencySeconds = 30 }
+        let gw = try await TestGateway.start { $0.providers.simulator.latencySeconds = 30 }
         let (uuid, _) = try await gw.submit()
         let cancelled = try await gw.request("POST", "/v1/tasks/\(uuid)/cancel")
         #expect(cancelled.status == 200 && cancelled.body["state"] == "cancelled")
@@ -157,7 +157,7 @@ struct TaskAPITests {
     }
 
     @Test func providerFailuresReachThePoller() async throws {
-        let gw = try TestGateway { $0.providers.simulator.failureRate = 1 }
+        let gw = try await TestGateway.start { $0.providers.simulator.failureRate = 1 }
         let (failing, _) = try await gw.submit()
         let (unsafe, _) = try await gw.submit(["positivePrompt": "[simulate:unsafe] something"])
         let failed = try await gw.waitUntilDone(failing)
@@ -172,7 +172,7 @@ struct TaskAPITests {
     }
 
     @Test func imageUploadThenUseTheUUID() async throws {
-        let gw = try TestGateway()
+        let gw = try await TestGateway.start()
         let png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13]).base64EncodedString()
         let upload = try await gw.post([["taskType": "imageUpload", "taskUUID": .string(UUID().uuidString.lowercased()), "image": .string("data:image/png;base64,\(png)")]])
         let imageUUID = try #require(upload.data.first?["imageUUID"]?.string)
@@ -185,7 +185,7 @@ struct TaskAPITests {
     }
 
     @Test func taskListFiltersAndPages() async throws {
-        let gw = try TestGateway()
+        let gw = try await TestGateway.start()
         var ids: [String] = []
         for _ in 0..<5 { ids.append(try await gw.submit().0) }
         let page1 = try await gw.request("GET", "/v1/tasks?limit=3", key: TestGateway.opsKey)
@@ -202,7 +202,7 @@ struct TaskAPITests {
     }
 
     @Test func secondInstanceOnTheSameDataDirIsRefused() async throws {
-        let gw = try TestGateway()
+        let gw = try await TestGateway.start()
         var config = Configuration()
         config.listen = "127.0.0.1:0"
         config.dataDir = gw.dir.path

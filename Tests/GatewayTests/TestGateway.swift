@@ -15,7 +15,12 @@ final class TestGateway: @unchecked Sendable {
     let app: Application
     var port: Int { app.port }
 
-    init(_ configure: (inout Configuration) -> Void = { _ in }) throws {
+    /// Opening the database fsyncs; done off the cooperative pool so parallel tests do not starve it.
+    static func start(_ configure: @escaping @Sendable (inout Configuration) -> Void = { _ in }) async throws -> TestGateway {
+        try await BlockingIO.run { try TestGateway(configure) }
+    }
+
+    private init(_ configure: (inout Configuration) -> Void) throws {
         var config = Configuration()
         config.listen = "127.0.0.1:0"
         config.dataDir = dir.path

@@ -64,7 +64,8 @@ public final class GatewayProcess: @unchecked Sendable {
     /// Waits (off the cooperative pool) until `predicate` holds or `timeout` passes.
     private func wait(timeout: Double, _ predicate: @escaping @Sendable (GatewayProcess) -> Bool) async -> Bool {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { [self] in
+            // A private queue (own thread): see RawHTTPClient on why not the global queues.
+            DispatchQueue(label: "gateway-process.wait").async { [self] in
                 let deadline = Date().addingTimeInterval(timeout)
                 condition.lock()
                 var ok = predicate(self)

@@ -54,17 +54,22 @@ public final class RawHTTPClient: @unchecked Sendable {
         Glibc.close(fd)
     }
 
-    private func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    // Private serial queues get threads of their own; the global queues run on about one
+    // thread per core on Linux, so blocking reads there stall every other test. Sending and
+    // receiving have a queue each, so a send never waits behind a blocked read.
+    private let sendQueue = DispatchQueue(label: "raw-http-client.send")
+    private let receiveQueue = DispatchQueue(label: "raw-http-client.receive")
+
+    private func offPool<T: Sendable>(sending: Bool = false, _ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            // A concurrent queue: a send must not wait behind a blocked read on the same socket.
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+            (sending ? sendQueue : receiveQueue).async { continuation.resume(with: Result { try body() }) }
         }
     }
 
     public func send(_ text: String) async throws { try await send(Array(text.utf8)) }
 
     public func send(_ bytes: [UInt8]) async throws {
-        try await offPool { [self] in
+        try await offPool(sending: true) { [self] in
             var offset = 0
             while offset < bytes.count {
                 let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }

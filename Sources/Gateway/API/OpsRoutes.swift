@@ -42,7 +42,9 @@ struct OpsRoutes: Sendable {
             let events = try await store.events(task.uuid)
             var body = summary(task)
             body["request"] = (try? JSONParser.parse(task.requestJSON)) ?? .null
-            body["results"] = .array(try ResultItems.items(for: task, media: media).enumerated().map { index, item in
+            let media = self.media
+            let items = try await BlockingIO.run { try ResultItems.items(for: task, media: media) }
+            body["results"] = .array(items.enumerated().map { index, item in
                 var o = item.object ?? [:]
                 let result = task.results[index]
                 o["state"] = .string(result.state.rawValue)

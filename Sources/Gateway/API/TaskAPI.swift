@@ -181,7 +181,8 @@ final class TaskAPI: Sendable {
         guard let record = try await store.find(uuid), principal.isOps || record.apiKeyName == principal.name else {
             throw APIErrorItem(code: "taskNotFound", message: "no task with taskUUID \(uuid)", parameter: .one("taskUUID"))
         }
-        return try ResultItems.items(for: record, media: media)
+        let media = self.media
+        return try await BlockingIO.run { try ResultItems.items(for: record, media: media) }
     }
 
     // MARK: imageUpload
@@ -206,7 +207,7 @@ final class TaskAPI: Sendable {
         let directory = "\(dataDir)/images"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = "\(directory)/\(imageUUID)"
-        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        try await BlockingIO.run { try data.write(to: URL(fileURLWithPath: path), options: .atomic) }
         try await store.storeImage(uuid: imageUUID, keyName: principal.name, path: path, mime: mime, bytes: data.count)
         return ["taskType": "imageUpload", "taskUUID": .string(taskUUID), "imageUUID": .string(imageUUID)]
     }

@@ -47,7 +47,8 @@ public struct SimulatorProvider: VideoProvider {
             throw ProviderError(kind: .permanent, code: "providerError", message: "simulator clip clip-\(aspect).\(format) is missing")
         }
         do {
-            try FileCopier.copy(from: clip.path, to: path)
+            let source = clip.path
+            try await BlockingIO.run { try FileCopier.copy(from: source, to: path) }
         } catch {
             throw ProviderError(kind: .retryable, code: "providerError", message: "copying the clip failed: \(error)")
         }
