@@ -11,8 +11,10 @@ COPY Package.swift ./
 COPY Sources ./Sources
 COPY Tests ./Tests
 RUN swift build -c release --product reelgate --static-swift-stdlib \
- && install -D -m 0755 "$(swift build -c release --show-bin-path)/reelgate" /out/reelgate \
- && strip /out/reelgate
+ && bin="$(swift build -c release --show-bin-path)" \
+ && install -D -m 0755 "$bin/reelgate" /out/reelgate \
+ && strip /out/reelgate \
+ && cp -R "$bin/reelgate_Gateway.resources" /out/   # the simulator's clips, read beside the binary
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -23,6 +25,7 @@ RUN apt-get update \
  && useradd --system --uid 10001 --gid reelgate --home-dir /data --shell /usr/sbin/nologin reelgate \
  && install -d -o reelgate -g reelgate -m 0700 /data
 COPY --from=build /out/reelgate /usr/local/bin/reelgate
+COPY --from=build /out/reelgate_Gateway.resources /usr/local/bin/reelgate_Gateway.resources
 COPY config/reelgate.json /etc/reelgate/reelgate.json
 USER reelgate:reelgate
 ENV REELGATE_DATA_DIR=/data \
