@@ -48,6 +48,9 @@ public final class HTTPServer: @unchecked Sendable {
 
     public var isDraining: Bool { state.withLock { $0.draining } }
 
+    /// Whether the listening socket is open and accepting.
+    public var isAccepting: Bool { state.withLock { $0.acceptSource != nil } }
+
     /// Binds the listening socket and starts accepting.
     public func start() throws(SystemError) {
         HTTPServer.ignoreSIGPIPE()

@@ -1,6 +1,7 @@
 import Crypto
 import Curl
 import Foundation
+import Glibc
 import HTTP1
 import HTTPServer
 import TestSupport
@@ -114,9 +115,17 @@ struct CurlClientTests {
     }
 
     @Test func refusedConnectionIsTyped() async throws {
-        let raw = try ScriptedTCPServer { _ in }
-        let port = raw.port
-        raw.stop()
+        // A port bound but not listening refuses connections, and no parallel test can take it
+        // while we hold it (a stopped server's port could be handed to another test at once).
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let port = Int(UInt16(bigEndian: addr.sin_port))
         await #expect { try await client.perform(CurlRequest(url: "http://127.0.0.1:\(port)/")) }
             throws: { ($0 as? CurlError)?.kind == .connect }
     }
