@@ -22,3 +22,28 @@ struct TaskStateTests {
         #expect(TaskState.running.canMove(to: .queued))
     }
 }
+
+@Suite("TokenBucket")
+struct TokenBucketTests {
+    @Test func spendsThenRefillsAtTheRate() {
+        var bucket = TokenBucket(capacity: 60, period: 60, now: 0)  // one token a second
+        for _ in 0..<60 { #expect(bucket.take(now: 0) == nil) }
+        #expect(bucket.take(now: 0) == 1.0)
+        #expect(bucket.take(now: 0.5) == 0.5)
+        #expect(bucket.take(now: 1.0) == nil)
+        #expect(bucket.take(now: 1000) == nil)
+        #expect(bucket.tokens == 59)  // refill stops at capacity
+    }
+}
+
+@Suite("RetryPolicy")
+struct RetryPolicyTests {
+    @Test func exponentialCappedJitteredAndHonoursHints() {
+        let policy = RetryPolicy(base: 1, cap: 60, maxAttempts: 8)
+        #expect(policy.delay(afterAttempt: 1, hint: nil, random: 0.999) < 1)
+        #expect(policy.delay(afterAttempt: 4, hint: nil, random: 0.5) == 4)
+        #expect(policy.delay(afterAttempt: 20, hint: nil, random: 0.5) == 30)
+        #expect(policy.delay(afterAttempt: 1, hint: 12, random: 0.1) == 12)
+        #expect(policy.shouldRetry(attempt: 7) && !policy.shouldRetry(attempt: 8))
+    }
+}

@@ -210,3 +210,36 @@ struct TaskAPITests {
         await gw.stop()
     }
 }
+
+@Suite("per-key limits", .timeLimit(.minutes(1)))
+struct KeyLimitTests {
+    @Test func rateLimitAnswers429WithRetryAfter() async throws {
+        let gw = try await TestGateway.start { config in
+            config.apiKeys[1].tasksPerMinute = 3  // alice
+        }
+        for _ in 0..<3 { #expect(try await gw.submit().1.status == 200) }
+        let (_, limited) = try await gw.submit()
+        #expect(limited.status == 429)
+        #expect(limited.errors.first?["code"] == "rateLimitExceeded")
+        #expect(limited.headers["retry-after"] != nil)
+        // Other keys are not affected.
+        #expect(try await gw.submit(key: TestGateway.bob).1.status == 200)
+        await gw.stop()
+    }
+
+    @Test func inFlightCapRefusesUntilTasksFinish() async throws {
+        let gw = try await TestGateway.start { config in
+            config.apiKeys[1].maxInFlight = 2
+            config.providers.simulator.latencySeconds = 0.5
+        }
+        let (a, _) = try await gw.submit()
+        let (b, _) = try await gw.submit()
+        let (_, refused) = try await gw.submit()
+        #expect(refused.status == 429 && refused.errors.first?["code"] == "tooManyTasksInFlight")
+        _ = try await gw.waitUntilDone(a)
+        _ = try await gw.waitUntilDone(b)
+        #expect(try await gw.app.store.inFlight(keyName: "alice") == 0)
+        #expect(try await gw.submit().1.status == 200)
+        await gw.stop()
+    }
+}

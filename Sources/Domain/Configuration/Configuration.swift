@@ -21,10 +21,16 @@ public struct Configuration: Sendable, Equatable, Codable {
         public var name: String
         public var key: String
         public var role: Role
-        public init(name: String, key: String, role: Role) {
+        /// Tasks this key may submit per minute (token bucket); unlimited when absent.
+        public var tasksPerMinute: Int?
+        /// Unfinished tasks this key may have at once; unlimited when absent.
+        public var maxInFlight: Int?
+        public init(name: String, key: String, role: Role, tasksPerMinute: Int? = nil, maxInFlight: Int? = nil) {
             self.name = name
             self.key = key
             self.role = role
+            self.tasksPerMinute = tasksPerMinute
+            self.maxInFlight = maxInFlight
         }
     }
 

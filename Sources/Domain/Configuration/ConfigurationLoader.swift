@@ -81,6 +81,8 @@ public enum ConfigurationLoader {
             guard key.key.count >= 16 else { throw ConfigurationError("apiKeys.\(key.name): key must be at least 16 characters") }
             guard names.insert(key.name).inserted else { throw ConfigurationError("apiKeys: duplicate name \(key.name)") }
             guard keys.insert(key.key).inserted else { throw ConfigurationError("apiKeys: the same key is configured twice") }
+            if let rate = key.tasksPerMinute, rate < 1 { throw ConfigurationError("apiKeys.\(key.name).tasksPerMinute must be at least 1") }
+            if let cap = key.maxInFlight, cap < 1 { throw ConfigurationError("apiKeys.\(key.name).maxInFlight must be at least 1") }
         }
         if !address.isLoopback {
             guard !config.apiKeys.isEmpty else {
@@ -115,7 +117,9 @@ public enum ConfigurationLoader {
     /// The configuration as JSON with every secret replaced, for `check-config` and the startup log.
     public static func maskedJSON(_ config: Configuration) -> String {
         var masked = config
-        masked.apiKeys = config.apiKeys.map { Configuration.APIKey(name: $0.name, key: mask($0.key), role: $0.role) }
+        masked.apiKeys = config.apiKeys.map {
+            Configuration.APIKey(name: $0.name, key: mask($0.key), role: $0.role, tasksPerMinute: $0.tasksPerMinute, maxInFlight: $0.maxInFlight)
+        }
         masked.webhooks.secret = config.webhooks.secret.map(mask)
         masked.providers.gemini.apiKey = config.providers.gemini.apiKey.map(mask)
         masked.providers.fal.key = config.providers.fal.key.map(mask)

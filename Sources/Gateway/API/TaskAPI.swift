@@ -16,9 +16,13 @@ final class TaskAPI: Sendable {
     let workers: WorkerPool
     let dataDir: String
     let logger: Logger
+    let rateLimiter: KeyRateLimiter
+    let maxInFlight: [String: Int]
 
     init(store: TaskStore, media: MediaStore, authenticator: Authenticator, validator: VideoInferenceValidator, workers: WorkerPool,
-         dataDir: String, logger: Logger) {
+         dataDir: String, logger: Logger, keys: [Configuration.APIKey]) {
+        rateLimiter = KeyRateLimiter(keys: keys)
+        maxInFlight = Dictionary(keys.compactMap { k in k.maxInFlight.map { (k.name, $0) } }, uniquingKeysWith: { a, _ in a })
         self.store = store
         self.media = media
         self.authenticator = authenticator
@@ -88,7 +92,14 @@ final class TaskAPI: Sendable {
             switch taskType {
             case "videoInference":
                 switch prepare(task, principal: principal) {
-                case .success(let newTask): pending.append((index, newTask))
+                case .success(let newTask):
+                    if let wait = rateLimiter.admit(principal.name, count: 1) {
+                        slotErrors[index] = APIErrorItem(
+                            code: "rateLimitExceeded", message: "this key may submit more tasks in \(Int(wait.rounded(.up))) s",
+                            taskType: taskType, taskUUID: taskUUID)
+                    } else {
+                        pending.append((index, newTask))
+                    }
                 case .failure(let error): slotErrors[index] = error.on(taskType: taskType, taskUUID: taskUUID)
                 }
             case "getResponse":
@@ -130,6 +141,10 @@ final class TaskAPI: Sendable {
                     case .created, .duplicate:
                         if outcome == .created { created += 1 }
                         slots[index] = .array([["taskType": "videoInference", "taskUUID": .string(task.uuid)]])
+                    case .tooManyInFlight:
+                        slotErrors[index] = APIErrorItem(
+                            code: "tooManyTasksInFlight", message: "this key has its maximum of unfinished tasks; retry when some finish",
+                            taskType: "videoInference", taskUUID: task.uuid)
                     case .conflict:
                         slotErrors[index] = APIErrorItem(
                             code: "conflictTaskUUID", message: "taskUUID \(task.uuid) was already used for a different task",
@@ -170,7 +185,7 @@ final class TaskAPI: Sendable {
                 requestHash: Crypto.hex(Crypto.sha256(json)), format: request.outputFormat.rawValue,
                 seeds: (0..<request.numberResults).map { request.seed(forResult: $0, fallback: seedBase) },
                 videoUUIDs: (0..<request.numberResults).map { _ in UUID().uuidString.lowercased() },
-                parentVideoUUID: request.inputs.videoId))
+                parentVideoUUID: request.inputs.videoId, maxInFlight: maxInFlight[principal.name]))
         }
     }
 

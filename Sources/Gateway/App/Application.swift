@@ -82,7 +82,7 @@ public final class Application: Sendable {
         }
         let authenticator = Authenticator(keys: configuration.apiKeys)
         TaskAPI(store: store, media: media, authenticator: authenticator, validator: validator, workers: workers,
-                dataDir: configuration.dataDir, logger: logger).register(on: router)
+                dataDir: configuration.dataDir, logger: logger, keys: configuration.apiKeys).register(on: router)
         MediaRoutes.register(on: router, media: media, clock: { Date().timeIntervalSince1970 })
         OpsRoutes(store: store, media: media, authenticator: authenticator, router: modelRouter).register(on: router)
     }

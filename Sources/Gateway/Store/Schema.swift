@@ -82,6 +82,17 @@ public enum Schema {
                 value TEXT NOT NULL
             ) STRICT;
             """)
+        // 3: unfinished tasks per key, kept in the same transactions that insert tasks and end
+        // them, so the in-flight cap never drifts across crashes.
+        m.add("""
+            CREATE TABLE key_inflight (
+                api_key_name TEXT PRIMARY KEY,
+                count INTEGER NOT NULL
+            ) STRICT;
+            INSERT INTO key_inflight (api_key_name, count)
+                SELECT api_key_name, count(*) FROM tasks
+                WHERE state NOT IN ('succeeded', 'failed', 'cancelled') GROUP BY api_key_name;
+            """)
         return m
     }
 }

@@ -87,6 +87,8 @@ public struct NewTask: Sendable {
     public var seeds: [Int64]
     public var videoUUIDs: [String]
     public var parentVideoUUID: String?
+    /// The key's cap on unfinished tasks, if it has one.
+    public var maxInFlight: Int?
 }
 
 /// What storing a submitted task did.
@@ -96,4 +98,6 @@ public enum SubmitOutcome: Sendable, Equatable {
     case duplicate
     /// The same taskUUID with a different body, or another key's task.
     case conflict
+    /// The key already has its maximum of unfinished tasks.
+    case tooManyInFlight
 }

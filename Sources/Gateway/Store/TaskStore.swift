@@ -30,6 +30,18 @@ public final class TaskStore: Sendable {
                     outcomes.append(same ? .duplicate : .conflict)
                     continue
                 }
+                if let cap = task.maxInFlight {
+                    let inFlight = try db.scalar("SELECT count FROM key_inflight WHERE api_key_name = ?", [task.apiKeyName]).int ?? 0
+                    if inFlight >= cap {
+                        outcomes.append(.tooManyInFlight)
+                        continue
+                    }
+                }
+                try db.execute(
+                    """
+                    INSERT INTO key_inflight (api_key_name, count) VALUES (?, 1)
+                    ON CONFLICT (api_key_name) DO UPDATE SET count = count + 1
+                    """, [task.apiKeyName])
                 try db.execute(
                     """
                     INSERT INTO tasks (uuid, api_key_name, model, request_json, request_hash, state, created_at, updated_at,
@@ -179,7 +191,10 @@ public final class TaskStore: Sendable {
             args += [uuid, owner]
             try db.execute("UPDATE tasks SET \(sets.joined(separator: ", ")) WHERE uuid = ? AND lease_owner = ?", args)
             guard db.changes == 1 else { return false }
-            if let state { try Self.appendEvent(db, uuid, now, state, detail) }
+            if let state {
+                try Self.appendEvent(db, uuid, now, state, detail)
+                if state.isTerminal { try Self.taskEnded(db, uuid) }
+            }
             return true
         }
     }
@@ -230,8 +245,20 @@ public final class TaskStore: Sendable {
                 "UPDATE results SET state = 'failed', error_code = 'taskCancelled', error_message = 'cancelled by request' WHERE task_uuid = ? AND state = 'pending'",
                 [uuid])
             try Self.appendEvent(db, uuid, now, .cancelled, "cancelled by request")
+            try Self.taskEnded(db, uuid)
             return task
         }
+    }
+
+    /// A task reached a terminal state: one fewer unfinished task for its key.
+    static func taskEnded(_ db: Database, _ uuid: String) throws {
+        try db.execute(
+            "UPDATE key_inflight SET count = max(count - 1, 0) WHERE api_key_name = (SELECT api_key_name FROM tasks WHERE uuid = ?)", [uuid])
+    }
+
+    /// Unfinished tasks of a key.
+    public func inFlight(keyName: String) async throws -> Int {
+        try await pool.read { db in try db.scalar("SELECT count FROM key_inflight WHERE api_key_name = ?", [keyName]).int ?? 0 }
     }
 
     static func appendEvent(_ db: Database, _ uuid: String, _ at: Double, _ state: TaskState, _ detail: String?) throws {
