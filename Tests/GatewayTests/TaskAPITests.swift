@@ -243,3 +243,33 @@ struct KeyLimitTests {
         await gw.stop()
     }
 }
+
+@Suite("media lifetime and budget", .timeLimit(.minutes(1)))
+struct MediaLifetimeTests {
+    @Test func expiredMediaIsSweptAndItsURLStopsServing() async throws {
+        let gw = try await TestGateway.start()
+        let (uuid, _) = try await gw.submit(["ttl": 60])
+        let url = try #require(try await gw.waitUntilDone(uuid).data.first?["videoURL"]?.string)
+        let path = String(url.drop { $0 != "/" }.dropFirst(2).drop { $0 != "/" })
+        #expect(try await gw.request("GET", path, key: nil).status == 200)
+        #expect(try await gw.app.janitor.sweep(now: Date().timeIntervalSince1970 + 30) == 0)  // not yet expired
+        #expect(try await gw.app.janitor.sweep(now: Date().timeIntervalSince1970 + 61) == 1)
+        #expect(gw.app.janitor.bytesInUse == 0)
+        #expect(try await gw.request("GET", path, key: nil).status == 404)
+        await gw.stop()
+    }
+
+    @Test func fullBudgetRefusesNewWorkWith507() async throws {
+        let gw = try await TestGateway.start { $0.media.maxBytes = 1 }
+        let (first, _) = try await gw.submit(["ttl": 60])
+        _ = try await gw.waitUntilDone(first)
+        #expect(gw.app.janitor.bytesInUse > 1)
+        let (_, refused) = try await gw.submit()
+        #expect(refused.status == 507)
+        #expect(refused.errors.first?["code"] == "insufficientStorage")
+        // Once the media expires and is evicted, work is accepted again.
+        try await gw.app.janitor.sweep(now: Date().timeIntervalSince1970 + 61)
+        #expect(try await gw.submit().1.status == 200)
+        await gw.stop()
+    }
+}

@@ -17,10 +17,12 @@ final class TaskAPI: Sendable {
     let dataDir: String
     let logger: Logger
     let rateLimiter: KeyRateLimiter
+    let janitor: MediaJanitor
     let maxInFlight: [String: Int]
 
     init(store: TaskStore, media: MediaStore, authenticator: Authenticator, validator: VideoInferenceValidator, workers: WorkerPool,
-         dataDir: String, logger: Logger, keys: [Configuration.APIKey]) {
+         dataDir: String, logger: Logger, keys: [Configuration.APIKey], janitor: MediaJanitor) {
+        self.janitor = janitor
         rateLimiter = KeyRateLimiter(keys: keys)
         maxInFlight = Dictionary(keys.compactMap { k in k.maxInFlight.map { (k.name, $0) } }, uniquingKeysWith: { a, _ in a })
         self.store = store
@@ -129,6 +131,16 @@ final class TaskAPI: Sendable {
                     code: "unsupportedTaskType", message: "taskType \(other) is not supported", parameter: .one("taskType"), taskType: other,
                     taskUUID: taskUUID, allowedValues: ["videoInference", "getResponse", "imageUpload", "ping"])
             }
+        }
+
+        // Disk full even after evicting expired media: refuse new work, keep serving the rest.
+        if !pending.isEmpty, await !janitor.admit(now: Date().timeIntervalSince1970) {
+            for (index, task) in pending {
+                slotErrors[index] = APIErrorItem(
+                    code: "insufficientStorage", message: "the gateway's media storage is full; retry later",
+                    taskType: "videoInference", taskUUID: task.uuid)
+            }
+            pending = []
         }
 
         // One durable batch for every accepted task; ACK only after it committed.

@@ -23,9 +23,11 @@ public final class Application: Sendable {
     public let store: TaskStore
     let media: MediaStore
     let workers: WorkerPool
+    public let janitor: MediaJanitor
     let publicURL = PublicURL("")
     let dataDirLock: DataDirectoryLock
     private let workerTask = Mutex<Task<Void, Never>?>(nil)
+    private let sweeperTask = Mutex<Task<Void, Never>?>(nil)
 
     public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
@@ -71,9 +73,12 @@ public final class Application: Sendable {
         ]
         let modelRouter = ModelRouter.make(configuration: configuration, providers: providers) { logger.info("route", ["detail": $0]) }
 
+        janitor = try MediaJanitor(store: store, maxBytes: configuration.media.maxBytes, logger: logger)
         var settings = WorkerPool.Settings()
         settings.workers = configuration.workers.count
-        workers = WorkerPool(store: store, media: media, router: modelRouter, settings: settings, logger: logger)
+        let janitor = self.janitor
+        workers = WorkerPool(store: store, media: media, router: modelRouter, settings: settings, logger: logger,
+                             onStored: { janitor.stored(bytes: $0) })
 
         let allowHTTP = configuration.network.allowHTTP
         let validator = VideoInferenceValidator(knownModels: modelRouter.models) { url, parameter in
@@ -82,7 +87,7 @@ public final class Application: Sendable {
         }
         let authenticator = Authenticator(keys: configuration.apiKeys)
         TaskAPI(store: store, media: media, authenticator: authenticator, validator: validator, workers: workers,
-                dataDir: configuration.dataDir, logger: logger, keys: configuration.apiKeys).register(on: router)
+                dataDir: configuration.dataDir, logger: logger, keys: configuration.apiKeys, janitor: janitor).register(on: router)
         MediaRoutes.register(on: router, media: media, clock: { Date().timeIntervalSince1970 })
         OpsRoutes(store: store, media: media, authenticator: authenticator, router: modelRouter).register(on: router)
     }
@@ -95,6 +100,8 @@ public final class Application: Sendable {
         publicURL.set(configuration.publicURL ?? url)
         let workers = self.workers
         workerTask.withLock { $0 = Task.detached { await workers.run() } }
+        let janitor = self.janitor
+        sweeperTask.withLock { $0 = Task.detached { await janitor.run(interval: 60) } }
         logger.info("listening", ["address": url, "version": Application.version, "dataDir": configuration.dataDir])
         writeStdout("listening on \(url)\n")
     }
@@ -114,6 +121,7 @@ public final class Application: Sendable {
     public func shutdown() async {
         await server.shutdown(gracePeriod: .seconds(configuration.server.shutdownGraceSeconds))
         // Workers stop claiming; those mid-task give their leases back for the next start.
+        sweeperTask.withLock { $0 }?.cancel()
         if let task = workerTask.withLock({ $0 }) {
             task.cancel()
             await task.value

@@ -265,6 +265,28 @@ public final class TaskStore: Sendable {
         try db.execute("INSERT INTO task_events (task_uuid, at, state, detail) VALUES (?, ?, ?, ?)", [uuid, at, state.rawValue, detail])
     }
 
+    // MARK: Media bookkeeping
+
+    /// Stored media whose URL expired before `now`, oldest expiry first.
+    public func expiredMedia(before now: Double, limit: Int) async throws -> [(videoUUID: String, path: String, bytes: Int64)] {
+        try await pool.read { db in
+            try db.query(
+                "SELECT video_uuid, media_path, media_bytes FROM results WHERE media_path IS NOT NULL AND expires_at < ? ORDER BY expires_at LIMIT ?",
+                [now, limit]
+            ).map { ($0["video_uuid"].string ?? "", $0["media_path"].string ?? "", $0["media_bytes"].int64 ?? 0) }
+        }
+    }
+
+    /// The file of a result was deleted: forget its path.
+    public func mediaRemoved(_ videoUUID: String) async throws {
+        try await pool.write { db in try db.execute("UPDATE results SET media_path = NULL WHERE video_uuid = ?", [videoUUID]) }
+    }
+
+    /// Bytes of stored media.
+    public func mediaBytesInUse() throws -> Int64 {
+        try pool.readBlocking { db in try db.scalar("SELECT coalesce(sum(media_bytes), 0) FROM results WHERE media_path IS NOT NULL").int64 ?? 0 }
+    }
+
     // MARK: Settings and images
 
     /// A setting, created with `make()` the first time it is asked for (e.g. the media signing key).

@@ -26,8 +26,11 @@ public final class WorkerPool: Sendable {
     let logger: Logger
     let wake = WakeSignal()
     let owner: String
+    let onStored: @Sendable (Int64) -> Void
 
-    public init(store: TaskStore, media: MediaStore, router: ModelRouter, settings: Settings, logger: Logger) {
+    public init(store: TaskStore, media: MediaStore, router: ModelRouter, settings: Settings, logger: Logger,
+                onStored: @escaping @Sendable (Int64) -> Void = { _ in }) {
+        self.onStored = onStored
         self.store = store
         self.media = media
         self.router = router
@@ -207,6 +210,7 @@ public final class WorkerPool: Sendable {
             try await store.markResultReady(
                 result.videoUUID, path: final, bytes: bytes, expiresAt: store.now + Double(request.ttl),
                 cost: PriceTable.cost(model: task.model, seconds: request.duration))
+            onStored(bytes)
         }
 
         guard try await store.update(task.uuid, owner: owner, to: .succeeded, detail: "\(task.results.count) result(s) stored")

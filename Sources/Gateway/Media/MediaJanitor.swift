@@ -1,0 +1,59 @@
+import Foundation
+import Synchronization
+
+/// Keeps stored media within its lifetime and the disk budget (SPEC §5).
+///
+/// Expired media is deleted by a periodic sweep; when the budget is reached, expired media is
+/// evicted oldest first, and if that is not enough new work is refused (507) rather than filling
+/// the disk under tasks already accepted.
+public final class MediaJanitor: Sendable {
+    let store: TaskStore
+    let maxBytes: Int64
+    let logger: Logger
+    private let usage: Mutex<Int64>
+
+    init(store: TaskStore, maxBytes: Int64, logger: Logger) throws {
+        self.store = store
+        self.maxBytes = maxBytes
+        self.logger = logger
+        usage = Mutex(try store.mediaBytesInUse())
+    }
+
+    public var bytesInUse: Int64 { usage.withLock { $0 } }
+
+    func stored(bytes: Int64) { usage.withLock { $0 += bytes } }
+
+    /// Deletes media whose URLs expired before `now`; returns how many files went.
+    @discardableResult
+    public func sweep(now: Double, limit: Int = 1000) async throws -> Int {
+        let expired = try await store.expiredMedia(before: now, limit: limit)
+        for item in expired {
+            try await BlockingIO.run {
+                if unlink(item.path) != 0, errno != ENOENT { throw CocoaError(.fileWriteUnknown) }
+            }
+            try await store.mediaRemoved(item.videoUUID)
+            usage.withLock { $0 = max(0, $0 - item.bytes) }
+        }
+        if !expired.isEmpty { logger.info("media swept", ["files": "\(expired.count)"]) }
+        return expired.count
+    }
+
+    /// Whether new work may be accepted: under budget, after evicting expired media if needed.
+    public func admit(now: Double) async -> Bool {
+        if bytesInUse < maxBytes { return true }
+        _ = try? await sweep(now: now)
+        return bytesInUse < maxBytes
+    }
+
+    /// Sweeps every `interval` seconds until cancelled.
+    func run(interval: Double) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(interval))
+            do {
+                try await sweep(now: Date().timeIntervalSince1970)
+            } catch {
+                logger.error("media sweep failed", ["error": "\(error)"])
+            }
+        }
+    }
+}
