@@ -5,9 +5,9 @@ CONFIG ?= config/reelgate.json
 # System libraries the build links (SPEC §1) plus what the tests and benchmarks drive.
 BUILD_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libssl-dev pkg-config
 TEST_PACKAGES := python3 python3-venv ffmpeg
-BENCH_PACKAGES := wrk nginx-light
+BENCH_PACKAGES := wrk nginx-light sqlite3
 
-.PHONY: all deps test-deps bench-deps build build-debug run test bench bench-http clean help
+.PHONY: all deps test-deps bench-deps build build-debug run test bench bench-http bench-submit clean help
 
 all: build
 
@@ -55,9 +55,13 @@ test: test-deps
 
 bench: bench-deps build
 	bench/http/run.sh
+	bench/submit/run.sh
 
 bench-http: bench-deps build
 	bench/http/run.sh
+
+bench-submit: bench-deps build
+	bench/submit/run.sh
 
 clean:
 	rm -rf .build
