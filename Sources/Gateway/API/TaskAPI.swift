@@ -208,6 +208,8 @@ final class TaskAPI: Sendable {
         guard let record = try await store.find(uuid), principal.isOps || record.apiKeyName == principal.name else {
             throw APIErrorItem(code: "taskNotFound", message: "no task with taskUUID \(uuid)", parameter: .one("taskUUID"))
         }
+        // Only inline outputs read files; URL outputs are answered without leaving this thread.
+        guard ResultItems.readsFiles(record) else { return try ResultItems.items(for: record, media: media) }
         let media = self.media
         return try await BlockingIO.run { try ResultItems.items(for: record, media: media) }
     }
@@ -258,6 +260,11 @@ final class TaskAPI: Sendable {
 /// response (the legacy SDK counts successes across polls and would double-count otherwise); ACK
 /// and processing items never carry a `*URL`/`*Base64Data`/`*DataURI` field.
 enum ResultItems {
+    /// Whether rendering reads media files (base64Data/dataURI outputs of a finished task).
+    static func readsFiles(_ task: TaskRecord) -> Bool {
+        task.state.isTerminal && !task.requestJSON.contains(#""outputType":"URL""#) && task.requestJSON.contains(#""outputType":"#)
+    }
+
     static func items(for task: TaskRecord, media: MediaStore) throws -> [JSONValue] {
         let request = (try? JSONParser.parse(task.requestJSON))?.object ?? [:]
         let includeCost = request["includeCost"]?.bool ?? false

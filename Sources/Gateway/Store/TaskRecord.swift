@@ -89,6 +89,20 @@ public struct NewTask: Sendable {
     public var parentVideoUUID: String?
     /// The key's cap on unfinished tasks, if it has one.
     public var maxInFlight: Int?
+
+    public init(uuid: String, apiKeyName: String, model: String, requestJSON: String, requestHash: String, format: String,
+                seeds: [Int64], videoUUIDs: [String], parentVideoUUID: String?, maxInFlight: Int?) {
+        self.uuid = uuid
+        self.apiKeyName = apiKeyName
+        self.model = model
+        self.requestJSON = requestJSON
+        self.requestHash = requestHash
+        self.format = format
+        self.seeds = seeds
+        self.videoUUIDs = videoUUIDs
+        self.parentVideoUUID = parentVideoUUID
+        self.maxInFlight = maxInFlight
+    }
 }
 
 /// What storing a submitted task did.
