@@ -54,24 +54,3 @@ public struct ServerConfiguration: Sendable {
             status: status, headers: HTTPHeaders([("Content-Type", "application/json")]), bytes: Array(body.utf8))
     }
 }
-
-/// Minimal JSON string quoting for the hand-built bodies on hot or early paths.
-public enum JSONText {
-    public static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-}

@@ -1,3 +1,5 @@
+import HTTP1
+
 /// A JSON value that keeps integers apart from fractions, so validation can say "must be an
 /// integer" precisely, and whose serialisation is canonical (sorted keys) for idempotency hashes.
 public enum JSONValue: Sendable, Equatable, Hashable {
@@ -103,23 +105,7 @@ public enum JSONValue: Sendable, Equatable, Hashable {
         }
     }
 
-    public static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
-    }
+    public static func quote(_ s: String, into out: inout String) { JSONText.quote(s, into: &out) }
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,

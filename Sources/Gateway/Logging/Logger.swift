@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import HTTPServer
+import HTTP1
 
 /// Structured logs: one JSON object per line on stderr.
 ///
