@@ -41,7 +41,7 @@ public struct APIErrorItem: Error, Sendable, Equatable {
         switch code {
         case "invalidApiKey", "missingApiKey": 401
         case "forbidden": 403
-        case "taskNotFound", "videoNotFound", "imageNotFound", "notFound": 404
+        case "taskNotFound", "notFound": 404
         case "conflictTaskUUID": 409
         case "requestTooLarge": 413
         case "rateLimitExceeded", "tooManyTasksInFlight": 429

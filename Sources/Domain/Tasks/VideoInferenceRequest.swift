@@ -20,6 +20,11 @@ public struct VideoInferenceRequest: Sendable, Equatable {
         case base64(String)
         /// A UUID returned by an earlier `imageUpload`.
         case uploaded(String)
+
+        public var uploadedUUID: String? {
+            if case .uploaded(let uuid) = self { return uuid }
+            return nil
+        }
     }
 
     public struct FrameImage: Sendable, Equatable {

@@ -94,8 +94,10 @@ final class TaskAPI: Sendable {
             switch taskType {
             case "videoInference":
                 switch prepare(task, principal: principal) {
-                case .success(let newTask):
-                    if let wait = rateLimiter.admit(principal.name, count: 1) {
+                case .success(let (newTask, request)):
+                    if let missing = await missingReference(request, principal: principal) {
+                        slotErrors[index] = missing.on(taskType: taskType, taskUUID: taskUUID)
+                    } else if let wait = rateLimiter.admit(principal.name, count: 1) {
                         slotErrors[index] = APIErrorItem(
                             code: "rateLimitExceeded", message: "this key may submit more tasks in \(Int(wait.rounded(.up))) s",
                             taskType: taskType, taskUUID: taskUUID)
@@ -183,7 +185,28 @@ final class TaskAPI: Sendable {
 
     // MARK: videoInference
 
-    private func prepare(_ task: [String: JSONValue], principal: Principal) -> Result<NewTask, APIErrorItem> {
+    /// A referenced upload or earlier video that does not exist (or belongs to another key).
+    private func missingReference(_ request: VideoInferenceRequest, principal: Principal) async -> APIErrorItem? {
+        var images: [(String, String)] = request.inputs.referenceImages.enumerated().map { ($1.uploadedUUID, "inputs.referenceImages[\($0)]") }
+            .compactMap { uuid, parameter in uuid.map { ($0, parameter) } }
+        if let uuid = request.inputs.frameImage?.image.uploadedUUID { images.append((uuid, "inputs.frameImages[0].image")) }
+        for (uuid, parameter) in images {
+            let image = try? await store.image(uuid)
+            guard let image, principal.isOps || image.keyName == principal.name else {
+                return APIErrorItem(code: "imageNotFound", message: "no uploaded image \(uuid); upload it with imageUpload first", parameter: .one(parameter))
+            }
+        }
+        if let videoId = request.inputs.videoId {
+            guard let (_, taskUUID) = try? await store.findResult(videoId), let owner = try? await store.find(taskUUID),
+                principal.isOps || owner.apiKeyName == principal.name
+            else {
+                return APIErrorItem(code: "videoNotFound", message: "no earlier result with videoUUID \(videoId)", parameter: .one("inputs.videoId"))
+            }
+        }
+        return nil
+    }
+
+    private func prepare(_ task: [String: JSONValue], principal: Principal) -> Result<(NewTask, VideoInferenceRequest), APIErrorItem> {
         switch validator.validate(task) {
         case .failure(let error): return .failure(error)
         case .success(let request):
@@ -192,12 +215,12 @@ final class TaskAPI: Sendable {
             canonical["taskUUID"] = .string(request.taskUUID)
             let json = JSONValue.object(canonical).serialized()
             let seedBase = Int64.random(in: 1...Int64(Int32.max))
-            return .success(NewTask(
+            return .success((NewTask(
                 uuid: request.taskUUID, apiKeyName: principal.name, model: request.model, requestJSON: json,
                 requestHash: Crypto.hex(Crypto.sha256(json)), format: request.outputFormat.rawValue,
                 seeds: (0..<request.numberResults).map { request.seed(forResult: $0, fallback: seedBase) },
                 videoUUIDs: (0..<request.numberResults).map { _ in UUID().uuidString.lowercased() },
-                parentVideoUUID: request.inputs.videoId, maxInFlight: maxInFlight[principal.name]))
+                parentVideoUUID: request.inputs.videoId, maxInFlight: maxInFlight[principal.name]), request))
         }
     }
 
