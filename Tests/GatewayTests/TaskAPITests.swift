@@ -285,3 +285,34 @@ struct MediaLifetimeTests {
         await gw.stop()
     }
 }
+
+@Suite("outbound URL guard at submit")
+struct SubmitURLGuardTests {
+    @Test(arguments: [
+        ("webhookURL", JSONValue.string("https://127.0.0.1/hook"), "invalidWebhookURL"),
+        ("webhookURL", .string("https://2130706433/hook"), "invalidWebhookURL"),
+        ("webhookURL", .string("http://example.com/hook"), "invalidWebhookURL"),
+        ("uploadEndpoint", .string("https://[::ffff:169.254.169.254]/put"), "invalidUploadEndpoint"),
+        ("uploadEndpoint", .string("https://user:pw@example.com/put"), "invalidUploadEndpoint"),
+        ("inputs", JSONValue.object(["referenceImages": .array([.string("https://169.254.169.254/latest/x.png")])]), "invalidInputURL"),
+        ("inputs", JSONValue.object(["video": .string("https://[fd00::1]/v.mp4")]), "invalidInputURL"),
+    ])
+    func hostileURLsAreRefusedAtSubmit(field: String, value: JSONValue, code: String) async throws {
+        let gw = try await TestGateway.start()
+        let (_, reply) = try await gw.submit([field: value])
+        #expect(reply.status == 400)
+        #expect(reply.errors.first?["code"]?.string == code)
+        #expect(reply.errors.first?["message"]?.string?.contains("refused") == true)
+        await gw.stop()
+    }
+
+    @Test func allowListsLetTestReceiversThrough() async throws {
+        let gw = try await TestGateway.start { config in
+            config.network.allowHTTP = true
+            config.network.allowHosts = ["127.0.0.1/32"]
+        }
+        let (_, reply) = try await gw.submit(["webhookURL": "http://127.0.0.1:9/hook"])
+        #expect(reply.status == 200)
+        await gw.stop()
+    }
+}

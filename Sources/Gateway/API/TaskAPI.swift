@@ -18,11 +18,13 @@ final class TaskAPI: Sendable {
     let logger: Logger
     let rateLimiter: KeyRateLimiter
     let janitor: MediaJanitor
+    let urlGuard: URLGuard
     let maxInFlight: [String: Int]
 
     init(store: TaskStore, media: MediaStore, authenticator: Authenticator, validator: VideoInferenceValidator, workers: WorkerPool,
-         dataDir: String, logger: Logger, keys: [Configuration.APIKey], janitor: MediaJanitor) {
+         dataDir: String, logger: Logger, keys: [Configuration.APIKey], janitor: MediaJanitor, urlGuard: URLGuard) {
         self.janitor = janitor
+        self.urlGuard = urlGuard
         rateLimiter = KeyRateLimiter(keys: keys)
         maxInFlight = Dictionary(keys.compactMap { k in k.maxInFlight.map { (k.name, $0) } }, uniquingKeysWith: { a, _ in a })
         self.store = store
@@ -185,8 +187,22 @@ final class TaskAPI: Sendable {
 
     // MARK: videoInference
 
-    /// A referenced upload or earlier video that does not exist (or belongs to another key).
+    /// A referenced upload or earlier video that does not exist (or belongs to another key), or
+    /// an outbound URL whose host resolves where it must not (SPEC §7, checked at submit).
     private func missingReference(_ request: VideoInferenceRequest, principal: Principal) async -> APIErrorItem? {
+        var urls: [(String, String)] = []
+        if let url = request.webhookURL { urls.append((url, "webhookURL")) }
+        if let url = request.uploadEndpoint { urls.append((url, "uploadEndpoint")) }
+        for (i, image) in request.inputs.referenceImages.enumerated() { if case .url(let u) = image { urls.append((u, "inputs.referenceImages[\(i)]")) } }
+        if case .url(let u)? = request.inputs.frameImage?.image { urls.append((u, "inputs.frameImages[0].image")) }
+        if let video = request.inputs.video, !VideoInferenceValidator.isUUID(video) { urls.append((video, "inputs.video")) }
+        for (url, parameter) in urls {
+            do {
+                _ = try await urlGuard.check(url)
+            } catch {
+                return URLGuard.apiError(error, parameter: parameter)
+            }
+        }
         var images: [(String, String)] = request.inputs.referenceImages.enumerated().map { ($1.uploadedUUID, "inputs.referenceImages[\($0)]") }
             .compactMap { uuid, parameter in uuid.map { ($0, parameter) } }
         if let uuid = request.inputs.frameImage?.image.uploadedUUID { images.append((uuid, "inputs.frameImages[0].image")) }

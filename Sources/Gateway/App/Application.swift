@@ -24,6 +24,7 @@ public final class Application: Sendable {
     let media: MediaStore
     let workers: WorkerPool
     public let janitor: MediaJanitor
+    public let urlGuard: URLGuard
     let publicURL = PublicURL("")
     let dataDirLock: DataDirectoryLock
     private let workerTask = Mutex<Task<Void, Never>?>(nil)
@@ -80,14 +81,21 @@ public final class Application: Sendable {
         workers = WorkerPool(store: store, media: media, router: modelRouter, settings: settings, logger: logger,
                              onStored: { janitor.stored(bytes: $0) })
 
-        let allowHTTP = configuration.network.allowHTTP
+        let urlGuard = URLGuard(
+            allowHTTP: configuration.network.allowHTTP, allowHosts: configuration.network.allowHosts, resolver: SystemResolver())
+        self.urlGuard = urlGuard
         let validator = VideoInferenceValidator(knownModels: modelRouter.models) { url, parameter in
-            if allowHTTP, url.lowercased().hasPrefix("http://") { return nil }
-            return VideoInferenceValidator.basicURLCheck(url, parameter)
+            do throws(URLRefusal) {
+                _ = try urlGuard.parse(url)
+                return nil
+            } catch let refusal {
+                return URLGuard.apiError(refusal, parameter: parameter)
+            }
         }
         let authenticator = Authenticator(keys: configuration.apiKeys)
         TaskAPI(store: store, media: media, authenticator: authenticator, validator: validator, workers: workers,
-                dataDir: configuration.dataDir, logger: logger, keys: configuration.apiKeys, janitor: janitor).register(on: router)
+                dataDir: configuration.dataDir, logger: logger, keys: configuration.apiKeys, janitor: janitor, urlGuard: urlGuard)
+            .register(on: router)
         MediaRoutes.register(on: router, media: media, clock: { Date().timeIntervalSince1970 })
         OpsRoutes(store: store, media: media, authenticator: authenticator, router: modelRouter).register(on: router)
     }
