@@ -11,11 +11,13 @@ struct OpsRoutes: Sendable {
     let media: MediaStore
     let authenticator: Authenticator
     let router: ModelRouter
+    let deliveries: DeliveryWorker
 
     func register(on http: Router) {
         http.addAsync("GET", "/v1/tasks/:id") { request in await authorized(request) { principal in await show(request, principal) } }
         http.addAsync("GET", "/v1/tasks") { request in await authorized(request) { principal in await list(request, principal) } }
         http.addAsync("POST", "/v1/tasks/:id/cancel") { request in await authorized(request) { principal in await cancel(request, principal) } }
+        http.addAsync("POST", "/v1/tasks/:id/redeliver") { request in await authorized(request) { principal in await redeliver(request, principal) } }
     }
 
     private func authorized(_ request: Request, _ body: (Principal) async -> HTTPResponse) async -> HTTPResponse {
@@ -54,6 +56,18 @@ struct OpsRoutes: Sendable {
             })
             body["events"] = .array(events.map { ["at": .double($0.at), "state": .string($0.state), "detail": $0.detail.map { .string($0) } ?? .null] })
             body["cost"] = .double(task.results.compactMap(\.cost).reduce(0, +))
+            body["deliveries"] = .array(try await store.deliveries(task.uuid).map { record, attempts in
+                var o: [String: JSONValue] = [
+                    "kind": .string(record.kind.rawValue), "state": .string(record.state.rawValue), "webhookId": .string(record.messageID),
+                    "target": .string(URLGuardHost.host(of: record.url)), "attempts": .array(attempts.map { a in
+                        ["at": .double(a.at), "targetHost": .string(a.targetHost), "statusCode": a.statusCode.map { .int(Int64($0)) } ?? .null,
+                         "latencyMs": .double(a.latencyMilliseconds), "error": a.error.map { .string($0) } ?? .null]
+                    }),
+                ]
+                if let video = record.videoUUID { o["videoUUID"] = .string(video) }
+                if let error = record.lastError { o["lastError"] = .string(error) }
+                return .object(o)
+            })
             return .jsonBytes(Array(JSONValue.object(body).serialized().utf8))
         } catch {
             return APIError.response(status: .internalServerError, code: "internalError", message: "reading the task failed")
@@ -112,6 +126,20 @@ struct OpsRoutes: Sendable {
         }
     }
 
+    private func redeliver(_ request: Request, _ principal: Principal) async -> HTTPResponse {
+        let uuid = request.pathParameters["id"] ?? ""
+        do {
+            guard let task = try await visible(uuid, principal) else {
+                return APIError.response(status: .notFound, code: "taskNotFound", message: "no task \(uuid)")
+            }
+            let count = try await store.redeliver(task.uuid)
+            deliveries.notifyNewWork()
+            return .jsonBytes(Array(JSONValue.object(["taskUUID": .string(task.uuid), "deliveries": .int(Int64(count))]).serialized().utf8))
+        } catch {
+            return APIError.response(status: .internalServerError, code: "internalError", message: "redelivery failed")
+        }
+    }
+
     private func summary(_ task: TaskRecord) -> [String: JSONValue] {
         var o: [String: JSONValue] = [
             "taskUUID": .string(task.uuid), "model": .string(task.model), "state": .string(task.state.rawValue),
@@ -124,5 +152,14 @@ struct OpsRoutes: Sendable {
         if let v = task.deadlineAt { o["deadlineAt"] = .double(v) }
         if let code = task.errorCode { o["error"] = ["code": .string(code), "message": .string(task.errorMessage ?? "")] }
         return o
+    }
+}
+
+/// The host of a delivery URL, for display: the path and query may carry signatures and tokens.
+enum URLGuardHost {
+    static func host(of url: String) -> String {
+        guard let range = url.range(of: "://") else { return "?" }
+        let rest = url[range.upperBound...]
+        return String(rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" })
     }
 }

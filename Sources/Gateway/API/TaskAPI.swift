@@ -313,7 +313,7 @@ enum ResultItems {
                 "taskType": "videoInference", "taskUUID": .string(task.uuid), "videoUUID": .string(result.videoUUID),
             ]
             switch (task.state, result.state) {
-            case (.succeeded, .ready), (.failed, .ready), (.cancelled, .ready):
+            case (.succeeded, .ready), (.delivering, .ready), (.failed, .ready), (.cancelled, .ready):
                 item["status"] = "success"
                 item["progress"] = 100
                 item["seed"] = .int(result.seed)

@@ -1,4 +1,5 @@
 import Crypto
+import Curl
 import Domain
 import Foundation
 import Glibc
@@ -25,6 +26,9 @@ public final class Application: Sendable {
     let workers: WorkerPool
     public let janitor: MediaJanitor
     public let urlGuard: URLGuard
+    let curl: CurlClient
+    let deliveries: DeliveryWorker
+    private let deliveryTask = Mutex<Task<Void, Never>?>(nil)
     let publicURL = PublicURL("")
     let dataDirLock: DataDirectoryLock
     private let workerTask = Mutex<Task<Void, Never>?>(nil)
@@ -74,16 +78,24 @@ public final class Application: Sendable {
         ]
         let modelRouter = ModelRouter.make(configuration: configuration, providers: providers) { logger.info("route", ["detail": $0]) }
 
+        let urlGuard = URLGuard(
+            allowHTTP: configuration.network.allowHTTP, allowHosts: configuration.network.allowHosts, resolver: SystemResolver())
+        self.urlGuard = urlGuard
+        curl = CurlClient(threads: configuration.workers.transferThreads)
+        var deliverySettings = DeliveryWorker.Settings()
+        deliverySettings.retrySchedule = configuration.webhooks.retrySchedule
+        deliverySettings.webhookTimeout = configuration.webhooks.timeoutSeconds
+        deliveries = DeliveryWorker(
+            store: store, media: media, urlGuard: urlGuard, curl: curl, signer: configuration.webhooks.secret.map(WebhookSigner.init),
+            settings: deliverySettings, logger: logger)
         janitor = try MediaJanitor(store: store, maxBytes: configuration.media.maxBytes, logger: logger)
         var settings = WorkerPool.Settings()
         settings.workers = configuration.workers.count
         let janitor = self.janitor
+        let deliveries = self.deliveries
         workers = WorkerPool(store: store, media: media, router: modelRouter, settings: settings, logger: logger,
-                             onStored: { janitor.stored(bytes: $0) })
+                             onStored: { janitor.stored(bytes: $0) }, onDeliveries: { deliveries.notifyNewWork() })
 
-        let urlGuard = URLGuard(
-            allowHTTP: configuration.network.allowHTTP, allowHosts: configuration.network.allowHosts, resolver: SystemResolver())
-        self.urlGuard = urlGuard
         let validator = VideoInferenceValidator(knownModels: modelRouter.models) { url, parameter in
             do throws(URLRefusal) {
                 _ = try urlGuard.parse(url)
@@ -97,7 +109,7 @@ public final class Application: Sendable {
                 dataDir: configuration.dataDir, logger: logger, keys: configuration.apiKeys, janitor: janitor, urlGuard: urlGuard)
             .register(on: router)
         MediaRoutes.register(on: router, media: media, clock: { Date().timeIntervalSince1970 })
-        OpsRoutes(store: store, media: media, authenticator: authenticator, router: modelRouter).register(on: router)
+        OpsRoutes(store: store, media: media, authenticator: authenticator, router: modelRouter, deliveries: deliveries).register(on: router)
     }
 
     /// Binds and serves; prints the ready line `listening on http://HOST:PORT` to stdout.
@@ -108,6 +120,8 @@ public final class Application: Sendable {
         publicURL.set(configuration.publicURL ?? url)
         let workers = self.workers
         workerTask.withLock { $0 = Task.detached { await workers.run() } }
+        let deliveries = self.deliveries
+        deliveryTask.withLock { $0 = Task.detached { await deliveries.run() } }
         let janitor = self.janitor
         sweeperTask.withLock { $0 = Task.detached { await janitor.run(interval: 60) } }
         logger.info("listening", ["address": url, "version": Application.version, "dataDir": configuration.dataDir])
@@ -130,7 +144,7 @@ public final class Application: Sendable {
         await server.shutdown(gracePeriod: .seconds(configuration.server.shutdownGraceSeconds))
         // Workers stop claiming; those mid-task give their leases back for the next start.
         sweeperTask.withLock { $0 }?.cancel()
-        if let task = workerTask.withLock({ $0 }) {
+        for task in [workerTask.withLock({ $0 }), deliveryTask.withLock({ $0 })].compactMap({ $0 }) {
             task.cancel()
             await task.value
         }

@@ -93,6 +93,35 @@ public enum Schema {
                 SELECT api_key_name, count(*) FROM tasks
                 WHERE state NOT IN ('succeeded', 'failed', 'cancelled') GROUP BY api_key_name;
             """)
+        // 4: deliveries (upload, webhook) per result, or per failed task, and their attempts.
+        m.add("""
+            CREATE TABLE deliveries (
+                id INTEGER PRIMARY KEY,
+                task_uuid TEXT NOT NULL REFERENCES tasks (uuid),
+                video_uuid TEXT,
+                kind TEXT NOT NULL,
+                url TEXT NOT NULL,
+                message_id TEXT NOT NULL,
+                state TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at REAL NOT NULL,
+                lease_owner TEXT,
+                lease_expires_at REAL,
+                last_error TEXT,
+                UNIQUE (task_uuid, video_uuid, kind)
+            ) STRICT;
+            CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
+            CREATE TABLE delivery_attempts (
+                id INTEGER PRIMARY KEY,
+                delivery_id INTEGER NOT NULL REFERENCES deliveries (id),
+                at REAL NOT NULL,
+                target_host TEXT NOT NULL,
+                status_code INTEGER,
+                latency_ms REAL NOT NULL,
+                error TEXT
+            ) STRICT;
+            CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id);
+            """)
         return m
     }
 }

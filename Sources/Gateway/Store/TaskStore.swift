@@ -156,7 +156,10 @@ public final class TaskStore: Sendable {
     public func releaseAllLeases() throws -> Int {
         try pool.writeUnbatched { db in
             try db.execute("UPDATE tasks SET lease_expires_at = 0 WHERE lease_owner IS NOT NULL")
-            return db.changes
+            let tasks = db.changes
+            // A delivery in flight at the crash is attempted again: at-least-once.
+            try db.execute("UPDATE deliveries SET lease_expires_at = 0 WHERE state = 'sending'")
+            return tasks + db.changes
         }
     }
 
@@ -263,6 +266,139 @@ public final class TaskStore: Sendable {
 
     static func appendEvent(_ db: Database, _ uuid: String, _ at: Double, _ state: TaskState, _ detail: String?) throws {
         try db.execute("INSERT INTO task_events (task_uuid, at, state, detail) VALUES (?, ?, ?, ?)", [uuid, at, state.rawValue, detail])
+    }
+
+    // MARK: Deliveries
+
+    /// The task's videos are stored: start delivering them, or finish at once if there is
+    /// nothing to deliver. One transaction, so a crash leaves either the deliveries or nothing.
+    public func finishFetching(_ uuid: String, owner: String, deliveries: [NewDelivery]) async throws -> Bool {
+        let now = clock()
+        return try await pool.write { db in
+            let next: TaskState = deliveries.isEmpty ? .succeeded : .delivering
+            try db.execute(
+                "UPDATE tasks SET state = ?, updated_at = ?, lease_owner = NULL, lease_expires_at = NULL WHERE uuid = ? AND lease_owner = ?",
+                [next.rawValue, now, uuid, owner])
+            guard db.changes == 1 else { return false }
+            try Self.insertDeliveries(db, uuid, deliveries, now)
+            try Self.appendEvent(db, uuid, now, next, deliveries.isEmpty ? "results stored" : "results stored; \(deliveries.count) deliveries")
+            if next.isTerminal { try Self.taskEnded(db, uuid) }
+            return true
+        }
+    }
+
+    /// Fails the task and its pending results, and queues its `errors` webhook, in one transaction.
+    public func failTask(_ uuid: String, owner: String, code: String, message: String, webhook: NewDelivery?) async throws -> Bool {
+        let now = clock()
+        return try await pool.write { db in
+            try db.execute(
+                """
+                UPDATE tasks SET state = 'failed', updated_at = ?, error_code = ?, error_message = ?, lease_owner = NULL,
+                    lease_expires_at = NULL WHERE uuid = ? AND lease_owner = ?
+                """, [now, code, message, uuid, owner])
+            guard db.changes == 1 else { return false }
+            try db.execute(
+                "UPDATE results SET state = 'failed', error_code = ?, error_message = ? WHERE task_uuid = ? AND state = 'pending'",
+                [code, message, uuid])
+            try Self.insertDeliveries(db, uuid, webhook.map { [$0] } ?? [], now)
+            try Self.appendEvent(db, uuid, now, .failed, "\(code): \(message)")
+            try Self.taskEnded(db, uuid)
+            return true
+        }
+    }
+
+    static func insertDeliveries(_ db: Database, _ uuid: String, _ deliveries: [NewDelivery], _ now: Double) throws {
+        for d in deliveries {
+            try db.execute(
+                """
+                INSERT INTO deliveries (task_uuid, video_uuid, kind, url, message_id, state, next_attempt_at)
+                VALUES (?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT DO NOTHING
+                """, [uuid, d.videoUUID, d.kind.rawValue, d.url, d.messageID, now])
+        }
+    }
+
+    /// Claims the next due delivery. A webhook is not due while its result's upload is
+    /// unfinished (SPEC §6: the object is there before anyone is told).
+    public func claimDelivery(owner: String, leaseSeconds: Double) async throws -> DeliveryRecord? {
+        let now = clock()
+        return try await pool.write { db in
+            let row = try db.query(
+                """
+                SELECT * FROM deliveries d
+                WHERE ((d.state = 'pending' AND d.next_attempt_at <= ?) OR (d.state = 'sending' AND d.lease_expires_at < ?))
+                  AND NOT (d.kind = 'webhook' AND EXISTS (
+                      SELECT 1 FROM deliveries u WHERE u.task_uuid = d.task_uuid AND u.video_uuid IS d.video_uuid
+                        AND u.kind = 'upload' AND u.state IN ('pending', 'sending')))
+                ORDER BY d.next_attempt_at LIMIT 1
+                """, [now, now]).first
+            guard let row, let id = row["id"].int64 else { return nil }
+            try db.execute(
+                "UPDATE deliveries SET state = 'sending', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1 WHERE id = ?",
+                [owner, now + leaseSeconds, id])
+            var record = DeliveryRecord(row: row)
+            record.state = .sending
+            record.attempts += 1
+            return record
+        }
+    }
+
+    /// Records an attempt and its outcome; when the task's last delivery settles, the task
+    /// (still `delivering`) becomes `succeeded`.
+    public func recordAttempt(_ delivery: DeliveryRecord, owner: String, attempt: DeliveryAttempt, outcome: DeliveryOutcome) async throws {
+        let now = clock()
+        try await pool.write { db in
+            try db.execute(
+                "INSERT INTO delivery_attempts (delivery_id, at, target_host, status_code, latency_ms, error) VALUES (?, ?, ?, ?, ?, ?)",
+                [delivery.id, attempt.at, attempt.targetHost, attempt.statusCode, attempt.latencyMilliseconds, attempt.error])
+            switch outcome {
+            case .delivered:
+                try db.execute("UPDATE deliveries SET state = 'delivered', lease_owner = NULL, last_error = NULL WHERE id = ? AND lease_owner = ?",
+                               [delivery.id, owner])
+            case .retry(let at):
+                try db.execute(
+                    "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, lease_owner = NULL, last_error = ? WHERE id = ? AND lease_owner = ?",
+                    [at, attempt.error, delivery.id, owner])
+            case .failed(let reason):
+                try db.execute("UPDATE deliveries SET state = 'failed', lease_owner = NULL, last_error = ? WHERE id = ? AND lease_owner = ?",
+                               [reason, delivery.id, owner])
+            }
+            let open = try db.scalar(
+                "SELECT count(*) FROM deliveries WHERE task_uuid = ? AND state IN ('pending', 'sending')", [delivery.taskUUID]).int ?? 0
+            if open == 0 {
+                try db.execute("UPDATE tasks SET state = 'succeeded', updated_at = ? WHERE uuid = ? AND state = 'delivering'", [now, delivery.taskUUID])
+                if db.changes == 1 {
+                    try Self.appendEvent(db, delivery.taskUUID, now, .succeeded, "deliveries settled")
+                    try Self.taskEnded(db, delivery.taskUUID)
+                }
+            }
+        }
+    }
+
+    /// Runs a task's deliveries again from the start (ops `redeliver`); returns how many.
+    public func redeliver(_ uuid: String) async throws -> Int {
+        let now = clock()
+        return try await pool.write { db in
+            try db.execute(
+                "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, lease_owner = NULL WHERE task_uuid = ? AND state != 'sending'",
+                [now, uuid])
+            let count = db.changes
+            if count > 0 { try Self.appendEvent(db, uuid, now, try Self.load(db, uuid)?.state ?? .succeeded, "redelivery requested") }
+            return count
+        }
+    }
+
+    /// A task's deliveries with their attempts, for the ops view.
+    public func deliveries(_ uuid: String) async throws -> [(DeliveryRecord, [DeliveryAttempt])] {
+        try await pool.read { db in
+            try db.query("SELECT * FROM deliveries WHERE task_uuid = ? ORDER BY id", [uuid]).map { row in
+                let record = DeliveryRecord(row: row)
+                let attempts = try db.query("SELECT * FROM delivery_attempts WHERE delivery_id = ? ORDER BY id", [record.id]).map {
+                    DeliveryAttempt(at: $0["at"].double ?? 0, targetHost: $0["target_host"].string ?? "", statusCode: $0["status_code"].int,
+                                    latencyMilliseconds: $0["latency_ms"].double ?? 0, error: $0["error"].string)
+                }
+                return (record, attempts)
+            }
+        }
     }
 
     // MARK: Media bookkeeping

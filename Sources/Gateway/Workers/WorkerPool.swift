@@ -27,10 +27,12 @@ public final class WorkerPool: Sendable {
     let wake = WakeSignal()
     let owner: String
     let onStored: @Sendable (Int64) -> Void
+    let onDeliveries: @Sendable () -> Void
 
     public init(store: TaskStore, media: MediaStore, router: ModelRouter, settings: Settings, logger: Logger,
-                onStored: @escaping @Sendable (Int64) -> Void = { _ in }) {
+                onStored: @escaping @Sendable (Int64) -> Void = { _ in }, onDeliveries: @escaping @Sendable () -> Void = {}) {
         self.onStored = onStored
+        self.onDeliveries = onDeliveries
         self.store = store
         self.media = media
         self.router = router
@@ -213,9 +215,20 @@ public final class WorkerPool: Sendable {
             onStored(bytes)
         }
 
-        guard try await store.update(task.uuid, owner: owner, to: .succeeded, detail: "\(task.results.count) result(s) stored")
+        // Upload before webhook for each result (SPEC §6); the delivery worker takes it from here.
+        var deliveries: [NewDelivery] = []
+        for result in task.results {
+            if let url = request.uploadEndpoint {
+                deliveries.append(NewDelivery(videoUUID: result.videoUUID, kind: .upload, url: url, messageID: "upload_\(result.videoUUID)"))
+            }
+            if let url = request.webhookURL {
+                deliveries.append(NewDelivery(videoUUID: result.videoUUID, kind: .webhook, url: url, messageID: "msg_\(result.videoUUID)"))
+            }
+        }
+        guard try await store.finishFetching(task.uuid, owner: owner, deliveries: deliveries)
         else { throw LeaseLost(reason: "while recording success") }
-        log.info("succeeded", ["results": "\(task.results.count)"])
+        if !deliveries.isEmpty { onDeliveries() }
+        log.info(deliveries.isEmpty ? "succeeded" : "stored; delivering", ["results": "\(task.results.count)"])
     }
 
     private func handleProviderError(_ error: ProviderError, task: TaskRecord, owner: String, log: Logger) async throws {
@@ -231,9 +244,11 @@ public final class WorkerPool: Sendable {
 
     @discardableResult
     private func fail(_ task: TaskRecord, owner: String, code: String, message: String, log: Logger) async throws -> Bool {
-        let recorded = try await store.update(
-            task.uuid, owner: owner, to: .failed, detail: "\(code): \(message)", fields: ["error_code": code, "error_message": message])
-        if recorded { try await store.markResultsFailed(task.uuid, code: code, message: message) }
+        // A failed task still tells its webhook, with `{"errors":[…]}`.
+        let webhookURL = (try? JSONParser.parse(task.requestJSON))?["webhookURL"]?.string
+        let webhook = webhookURL.map { NewDelivery(videoUUID: nil, kind: .webhook, url: $0, messageID: "msg_\(task.uuid)_failed") }
+        let recorded = try await store.failTask(task.uuid, owner: owner, code: code, message: message, webhook: webhook)
+        if recorded, webhook != nil { onDeliveries() }
         log.warning("failed", ["code": code, "error": message])
         return recorded
     }

@@ -1,0 +1,164 @@
+import Curl
+import Domain
+import Foundation
+
+/// Delivers results (SPEC §6): a presigned PUT of the video, then a signed webhook.
+///
+/// Deliveries are rows in the store, claimed under a lease, so they survive `kill -9`: one in
+/// flight at a crash is attempted again (at-least-once; receivers dedupe on `webhook-id`, which
+/// is stable per result). Every attempt re-checks the URL against SPEC §7 and pins the
+/// connection to the address it checked, so DNS cannot be switched after the check.
+public final class DeliveryWorker: Sendable {
+    public struct Settings: Sendable {
+        public var workers = 4
+        public var leaseSeconds = 120.0
+        /// Waits before each retry after the first attempt (default 1 s, 2 s, 4 s).
+        public var retrySchedule: [Double] = [1, 2, 4]
+        public var webhookTimeout = 10.0
+        public var idlePollSeconds = 0.25
+        public init() {}
+    }
+
+    let store: TaskStore
+    let media: MediaStore
+    let urlGuard: URLGuard
+    let curl: CurlClient
+    let signer: WebhookSigner?
+    let settings: Settings
+    let logger: Logger
+    let wake = WakeSignal()
+    let owner = "delivery-\(getpid())-\(UUID().uuidString.prefix(8))"
+    static let userAgent = "reelgate/\(Application.version)"
+
+    init(store: TaskStore, media: MediaStore, urlGuard: URLGuard, curl: CurlClient, signer: WebhookSigner?, settings: Settings, logger: Logger) {
+        self.store = store
+        self.media = media
+        self.urlGuard = urlGuard
+        self.curl = curl
+        self.signer = signer
+        self.settings = settings
+        self.logger = logger
+    }
+
+    public func notifyNewWork() { wake.signal(count: settings.workers) }
+
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            for index in 0..<settings.workers {
+                group.addTask { await self.loop("\(self.owner)-\(index)") }
+            }
+        }
+    }
+
+    private func loop(_ owner: String) async {
+        while !Task.isCancelled {
+            guard let delivery = try? await store.claimDelivery(owner: owner, leaseSeconds: settings.leaseSeconds) else {
+                await wake.wait(timeout: settings.idlePollSeconds)
+                continue
+            }
+            await attempt(delivery, owner: owner)
+            wake.signal()  // a finished upload may have made its webhook due
+        }
+    }
+
+    /// The wait before the next attempt after `attempts` failures, or nil when they are spent.
+    static func nextDelay(afterAttempts attempts: Int, schedule: [Double]) -> Double? {
+        attempts >= 1 && attempts <= schedule.count ? schedule[attempts - 1] : nil
+    }
+
+    private func attempt(_ delivery: DeliveryRecord, owner: String) async {
+        let log = logger.with(["task": delivery.taskUUID, "result": delivery.videoUUID ?? "-", "delivery": delivery.kind.rawValue])
+        let started = Date().timeIntervalSince1970
+        var record = DeliveryAttempt(at: started, targetHost: "", statusCode: nil, latencyMilliseconds: 0, error: nil)
+        let outcome: DeliveryOutcome
+        do {
+            let checked = try await urlGuard.check(delivery.url)
+            record.targetHost = checked.host
+            let request = try await makeRequest(delivery, checked: checked)
+            let response = try await curl.perform(request)
+            record.statusCode = response.status
+            switch response.status {
+            case 200..<300:
+                outcome = .delivered
+            case 410 where delivery.kind == .webhook:
+                record.error = "410 Gone: the receiver asked to stop"
+                outcome = .failed(record.error!)
+            default:
+                record.error = (300..<400).contains(response.status) ? "redirect \(response.status) is not followed" : "HTTP \(response.status)"
+                outcome = retryOrGiveUp(delivery, reason: record.error!)
+            }
+        } catch let refusal as URLRefusal {
+            record.error = "refused: \(refusal.reason)"
+            outcome = .failed(record.error!)
+        } catch let failure as DeliveryFailure {
+            record.error = failure.reason
+            outcome = .failed(failure.reason)
+        } catch let error as CurlError {
+            record.error = "\(error.kind.rawValue): \(error.message)"
+            outcome = retryOrGiveUp(delivery, reason: record.error!)
+        } catch {
+            record.error = "\(error)"
+            outcome = retryOrGiveUp(delivery, reason: record.error!)
+        }
+        record.latencyMilliseconds = (Date().timeIntervalSince1970 - started) * 1000
+        do {
+            try await store.recordAttempt(delivery, owner: owner, attempt: record, outcome: outcome)
+        } catch {
+            log.error("recording a delivery attempt failed", ["error": "\(error)"])
+        }
+        switch outcome {
+        case .delivered: log.info("delivered", ["attempt": "\(delivery.attempts)", "status": "\(record.statusCode ?? 0)"])
+        case .retry(let at): log.warning("delivery attempt failed; will retry", ["error": record.error ?? "", "in": String(format: "%.1f", at - started)])
+        case .failed(let reason): log.warning("delivery failed", ["error": reason])
+        }
+    }
+
+    private func retryOrGiveUp(_ delivery: DeliveryRecord, reason: String) -> DeliveryOutcome {
+        if delivery.kind == .upload, PresignedURL.isExpired(delivery.url, now: store.now) {
+            return .failed("\(reason); the presigned URL has expired")
+        }
+        guard let delay = Self.nextDelay(afterAttempts: delivery.attempts, schedule: settings.retrySchedule) else {
+            return .failed("\(reason); gave up after \(delivery.attempts) attempts")
+        }
+        return .retry(at: store.now + delay)
+    }
+
+    struct DeliveryFailure: Error { let reason: String }
+
+    private func makeRequest(_ delivery: DeliveryRecord, checked: CheckedURL) async throws -> CurlRequest {
+        guard let task = try await store.find(delivery.taskUUID) else { throw DeliveryFailure(reason: "the task no longer exists") }
+        switch delivery.kind {
+        case .upload:
+            if PresignedURL.isExpired(delivery.url, now: store.now) { throw DeliveryFailure(reason: "the presigned URL has expired") }
+            guard let result = task.results.first(where: { $0.videoUUID == delivery.videoUUID }), let path = result.mediaPath else {
+                throw DeliveryFailure(reason: "the video is no longer stored")
+            }
+            let contentType = VideoInferenceRequest.OutputFormat(rawValue: result.format)?.contentType ?? "video/mp4"
+            return CurlRequest(
+                method: "PUT", url: delivery.url, headers: [("Content-Type", contentType), ("User-Agent", Self.userAgent)],
+                body: .file(path: path), sink: .memory(maxBytes: 64 * 1024), connectTimeout: .seconds(10), totalTimeout: nil,
+                lowSpeed: (1024, 30), pinnedAddress: checked.address.description)
+        case .webhook:
+            let body = try await webhookBody(task, videoUUID: delivery.videoUUID)
+            var headers: [(name: String, value: String)] = [("Content-Type", "application/json"), ("User-Agent", Self.userAgent)]
+            if let signer { headers += signer.headers(id: delivery.messageID, timestamp: Int64(Date().timeIntervalSince1970), body: body) }
+            return CurlRequest(
+                method: "POST", url: delivery.url, headers: headers, body: .bytes(body), sink: .memory(maxBytes: 64 * 1024),
+                connectTimeout: .seconds(min(settings.webhookTimeout, 10)), totalTimeout: .seconds(settings.webhookTimeout),
+                pinnedAddress: checked.address.description)
+        }
+    }
+
+    /// `{"data":[<getResponse item>]}` for a result, `{"errors":[…]}` for a failed task.
+    private func webhookBody(_ task: TaskRecord, videoUUID: String?) async throws -> [UInt8] {
+        guard let videoUUID else {
+            let error: JSONValue = ["code": .string(task.errorCode ?? "providerError"), "message": .string(task.errorMessage ?? "the task failed"),
+                                    "taskType": "videoInference", "taskUUID": .string(task.uuid)]
+            return Array(JSONValue.object(["errors": [error]]).serialized().utf8)
+        }
+        let media = self.media
+        let items = try await BlockingIO.run { try ResultItems.items(for: task, media: media) }
+        let item = items.first { $0["videoUUID"]?.string == videoUUID } ?? .null
+        return Array(JSONValue.object(["data": [item]]).serialized().utf8)
+    }
+}
