@@ -16,11 +16,11 @@ final class TestGateway: @unchecked Sendable {
     var port: Int { app.port }
 
     /// Opening the database fsyncs; done off the cooperative pool so parallel tests do not starve it.
-    static func start(_ configure: @escaping @Sendable (inout Configuration) -> Void = { _ in }) async throws -> TestGateway {
-        try await BlockingIO.run { try TestGateway(configure) }
+    static func start(resolver: (any HostResolver)? = nil, _ configure: @escaping @Sendable (inout Configuration) -> Void = { _ in }) async throws -> TestGateway {
+        try await BlockingIO.run { try TestGateway(resolver: resolver, configure) }
     }
 
-    private init(_ configure: (inout Configuration) -> Void) throws {
+    private init(resolver: (any HostResolver)?, _ configure: (inout Configuration) -> Void) throws {
         var config = Configuration()
         config.listen = "127.0.0.1:0"
         config.dataDir = dir.path
@@ -31,7 +31,7 @@ final class TestGateway: @unchecked Sendable {
         config.providers.simulator.latencySeconds = 0.3
         config.workers.count = 4
         configure(&config)
-        app = try Application(configuration: config, logger: Logger(minimum: .error))
+        app = try Application(configuration: config, logger: Logger(minimum: .error), resolver: resolver)
         try app.start()
     }
 
@@ -59,6 +59,13 @@ final class TestGateway: @unchecked Sendable {
         let response = try await client.readResponse()
         let parsed = (try? JSONParser.parse(response.body)) ?? .string(response.bodyText)
         return Reply(status: response.status, body: parsed, headers: response.headers)
+    }
+
+    /// The raw bytes at `path` (for media).
+    func fetch(_ path: String) async throws -> RawResponse {
+        let client = try RawHTTPClient(port: port)
+        try await client.send("GET \(path) HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        return try await client.readResponse()
     }
 
     func post(_ tasks: JSONValue, key: String? = TestGateway.alice) async throws -> Reply {

@@ -34,7 +34,8 @@ public final class Application: Sendable {
     private let workerTask = Mutex<Task<Void, Never>?>(nil)
     private let sweeperTask = Mutex<Task<Void, Never>?>(nil)
 
-    public init(configuration: Configuration, logger: Logger) throws {
+    /// - Parameter resolver: how outbound host names resolve (tests inject one to rebind DNS).
+    public init(configuration: Configuration, logger: Logger, resolver: (any HostResolver)? = nil) throws {
         self.configuration = configuration
         self.logger = logger
         let address = try ListenAddress(parsing: configuration.listen)
@@ -79,7 +80,7 @@ public final class Application: Sendable {
         let modelRouter = ModelRouter.make(configuration: configuration, providers: providers) { logger.info("route", ["detail": $0]) }
 
         let urlGuard = URLGuard(
-            allowHTTP: configuration.network.allowHTTP, allowHosts: configuration.network.allowHosts, resolver: SystemResolver())
+            allowHTTP: configuration.network.allowHTTP, allowHosts: configuration.network.allowHosts, resolver: resolver ?? SystemResolver())
         self.urlGuard = urlGuard
         curl = CurlClient(threads: configuration.workers.transferThreads)
         var deliverySettings = DeliveryWorker.Settings()
