@@ -149,6 +149,7 @@ public final class Application: Sendable {
             task.cancel()
             await task.value
         }
+        curl.shutdown()
         logger.info("stopped")
     }
 

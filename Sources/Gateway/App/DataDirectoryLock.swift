@@ -15,12 +15,15 @@ final class DataDirectoryLock: Sendable {
     private let fd: Int32
 
     init(directory: String) throws {
-        fd = open("\(directory)/reelgate.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        // The descriptor is stored only once the lock is held: a class whose properties are all
+        // set runs deinit even when init throws, which would close it a second time.
+        let fd = open("\(directory)/reelgate.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SystemError(message: "cannot open \(directory)/reelgate.lock (errno \(errno))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
             throw Held(directory: directory)
         }
+        self.fd = fd
     }
 
     deinit { close(fd) }
