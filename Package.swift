@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "CurlTests", dependencies: ["Curl", "Crypto", "HTTPServer", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: strict),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Domain", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Domain", "HTTP1", "HTTPServer", "Crypto", "SQLite", "TestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )
