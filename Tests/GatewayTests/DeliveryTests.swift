@@ -251,3 +251,68 @@ final class RebindingResolver: HostResolver {
         return [IPAddress(literal: call == 1 ? first : then)!]
     }
 }
+
+@Suite("delivery timing", .timeLimit(.minutes(2)))
+struct DeliveryTimingTests {
+    @Test func scheduleGivesOneAttemptThenEachGap() {
+        let schedule = [1.0, 2.0, 4.0]
+        #expect((1...4).map { DeliveryWorker.nextDelay(afterAttempts: $0, schedule: schedule) } == [1, 2, 4, nil])
+        #expect(DeliveryWorker.nextDelay(afterAttempts: 1, schedule: []) == nil)
+    }
+
+    @Test func aSlowReceiverTimesOutAndIsRetried() async throws {
+        let calls = Mutex(0)
+        let router = Router()
+        router.addAsync("POST", "/hook") { _ in
+            if calls.withLock({ n in n += 1; return n }) == 1 { try? await Task.sleep(for: .seconds(3)) }
+            return .text(.ok, "ok")
+        }
+        let receiver = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router)
+        try receiver.start()
+        let gw = try await TestGateway.start { config in
+            config.network.allowHTTP = true
+            config.network.allowHosts = ["127.0.0.1/32"]
+            config.webhooks.retrySchedule = [0.1]
+            config.webhooks.timeoutSeconds = 0.3
+            config.providers.simulator.latencySeconds = 0.1
+        }
+        let (uuid, _) = try await gw.submit(["webhookURL": .string("http://127.0.0.1:\(receiver.port)/hook")])
+        let view = try await gw.waitForDeliveries(uuid)
+        let delivery = try #require(view.body["deliveries"]?.array?.first)
+        #expect(delivery["state"] == "delivered")
+        let attempts = delivery["attempts"]?.array ?? []
+        #expect(attempts.count == 2)
+        #expect(attempts.first?["error"]?.string?.hasPrefix("timeout") == true)
+        #expect((attempts.first?["latencyMs"]?.number ?? 0) < 2000)
+        await gw.stop()
+        await receiver.shutdown(gracePeriod: .milliseconds(10))
+    }
+
+    /// SPEC §13: a receiver down for 5 s, then back, still gets the webhook (1 s, 2 s, 4 s).
+    @Test func receiverDownForFiveSecondsThenBackIsDelivered() async throws {
+        let firstHit = Mutex<Double?>(nil)
+        let router = Router()
+        router.post("/hook") { _ in
+            let now = Date().timeIntervalSince1970
+            let first = firstHit.withLock { f in
+                if f == nil { f = now }
+                return f!
+            }
+            return now - first < 5 ? .text(.serviceUnavailable, "down") : .text(.ok, "back")
+        }
+        let receiver = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router)
+        try receiver.start()
+        let gw = try await TestGateway.start { config in
+            config.network.allowHTTP = true
+            config.network.allowHosts = ["127.0.0.1/32"]
+            config.providers.simulator.latencySeconds = 0.1
+        }
+        let (uuid, _) = try await gw.submit(["webhookURL": .string("http://127.0.0.1:\(receiver.port)/hook")])
+        let view = try await gw.waitForDeliveries(uuid, timeout: 30)
+        let delivery = try #require(view.body["deliveries"]?.array?.first)
+        #expect(delivery["state"] == "delivered")
+        #expect(delivery["attempts"]?.array?.compactMap { $0["statusCode"]?.integer } == [503, 503, 503, 200])
+        await gw.stop()
+        await receiver.shutdown(gracePeriod: .milliseconds(10))
+    }
+}

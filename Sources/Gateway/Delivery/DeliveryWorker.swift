@@ -62,7 +62,7 @@ public final class DeliveryWorker: Sendable {
     }
 
     /// The wait before the next attempt after `attempts` failures, or nil when they are spent.
-    static func nextDelay(afterAttempts attempts: Int, schedule: [Double]) -> Double? {
+    public static func nextDelay(afterAttempts attempts: Int, schedule: [Double]) -> Double? {
         attempts >= 1 && attempts <= schedule.count ? schedule[attempts - 1] : nil
     }
 
