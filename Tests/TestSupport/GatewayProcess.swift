@@ -11,6 +11,7 @@ public final class GatewayProcess: @unchecked Sendable {
     private var stdoutText = ""
     private var stderrText = ""
     private var exited = false
+    private let out = Pipe(), err = Pipe()
 
     /// The package's root folder (for committed files such as `config/reelgate.json`).
     public static var packageRoot: String {
@@ -31,11 +32,21 @@ public final class GatewayProcess: @unchecked Sendable {
         env.merge(environment) { $1 }
         process.environment = env
         if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
-        let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        out.fileHandleForReading.readabilityHandler = { [weak self] handle in self?.append(handle.availableData, toStdout: true) }
-        err.fileHandleForReading.readabilityHandler = { [weak self] handle in self?.append(handle.availableData, toStdout: false) }
+        // On Linux a readability handler is a Dispatch read source on the pipe: it must be removed
+        // (at EOF, or on release) before the descriptor closes, or libdispatch's event loop is
+        // left watching a number the process may reuse.
+        out.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil }
+            self?.append(data, toStdout: true)
+        }
+        err.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil }
+            self?.append(data, toStdout: false)
+        }
         process.terminationHandler = { [weak self] _ in
             guard let self else { return }
             condition.lock()
@@ -48,6 +59,8 @@ public final class GatewayProcess: @unchecked Sendable {
 
     deinit {
         if process.isRunning { process.terminate() }
+        out.fileHandleForReading.readabilityHandler = nil
+        err.fileHandleForReading.readabilityHandler = nil
     }
 
     private func append(_ data: Data, toStdout: Bool) {

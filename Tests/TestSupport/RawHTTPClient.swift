@@ -25,7 +25,9 @@ public final class RawHTTPClient: @unchecked Sendable {
     private var buffer: [UInt8] = []
 
     public init(port: Int, host: String = "127.0.0.1", readTimeout: Double = 10) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // Stored only once connected: deinit runs even when an initialised class's init throws,
+        // and closing here and there would close a number someone else may already reuse.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RawClientError("socket failed") }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
@@ -39,6 +41,7 @@ public final class RawHTTPClient: @unchecked Sendable {
             Glibc.close(fd)
             throw RawClientError("connect failed: errno \(e)")
         }
+        self.fd = fd
         var tv = timeval(tv_sec: Int(readTimeout), tv_usec: Int((readTimeout - Double(Int(readTimeout))) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
