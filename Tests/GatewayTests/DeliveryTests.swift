@@ -188,6 +188,18 @@ struct DeliveryTests {
         await gw.stop()
     }
 
+    @Test func unsignedWebhooksStillCarryAStableID() async throws {
+        let receiver = try Receiver(statuses: [500])
+        let gw = try await TestGateway.startForDelivery(secret: nil)
+        let (uuid, _) = try await gw.submit(["webhookURL": .string("\(receiver.base)/hook")])
+        _ = try await gw.waitForDeliveries(uuid)
+        let hits = receiver.received
+        #expect(hits.count == 2)
+        #expect(hits.allSatisfy { $0.headers["webhook-signature"] == nil && $0.headers["webhook-timestamp"] != nil })
+        #expect(Set(hits.compactMap { $0.headers["webhook-id"] }).count == 1)
+        await gw.stop()
+    }
+
     @Test func failedTaskSendsAnErrorsWebhook() async throws {
         let receiver = try Receiver()
         let gw = try await TestGateway.startForDelivery()

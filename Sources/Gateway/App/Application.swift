@@ -84,6 +84,8 @@ public final class Application: Sendable {
         self.urlGuard = urlGuard
         curl = CurlClient(threads: configuration.workers.transferThreads)
         var deliverySettings = DeliveryWorker.Settings()
+        // As many deliveries in flight as there are transfer threads to carry them.
+        deliverySettings.workers = configuration.workers.transferThreads
         deliverySettings.retrySchedule = configuration.webhooks.retrySchedule
         deliverySettings.webhookTimeout = configuration.webhooks.timeoutSeconds
         deliveries = DeliveryWorker(

@@ -140,8 +140,16 @@ public final class DeliveryWorker: Sendable {
                 lowSpeed: (1024, 30), pinnedAddress: checked.address.description)
         case .webhook:
             let body = try await webhookBody(task, videoUUID: delivery.videoUUID)
-            var headers: [(name: String, value: String)] = [("Content-Type", "application/json"), ("User-Agent", Self.userAgent)]
-            if let signer { headers += signer.headers(id: delivery.messageID, timestamp: Int64(Date().timeIntervalSince1970), body: body) }
+            // webhook-id and webhook-timestamp always go out, so receivers can dedupe even unsigned;
+            // webhook-signature is added when a secret is configured.
+            let timestamp = Int64(Date().timeIntervalSince1970)
+            var headers: [(name: String, value: String)] = [
+                ("Content-Type", "application/json"), ("User-Agent", Self.userAgent),
+                ("webhook-id", delivery.messageID), ("webhook-timestamp", String(timestamp)),
+            ]
+            if let signer {
+                headers.append(("webhook-signature", signer.signature(id: delivery.messageID, timestamp: timestamp, body: body)))
+            }
             return CurlRequest(
                 method: "POST", url: delivery.url, headers: headers, body: .bytes(body), sink: .memory(maxBytes: 64 * 1024),
                 connectTimeout: .seconds(min(settings.webhookTimeout, 10)), totalTimeout: .seconds(settings.webhookTimeout),
