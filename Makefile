@@ -5,7 +5,7 @@ CONFIG ?= config/reelgate.json
 # System libraries the build links (SPEC §1) plus what the tests and benchmarks drive.
 BUILD_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libssl-dev pkg-config
 TEST_PACKAGES := python3 python3-venv ffmpeg
-BENCH_PACKAGES := wrk nginx-light sqlite3
+BENCH_PACKAGES := wrk nginx-light sqlite3 time
 
 .PHONY: all deps test-deps bench-deps build build-debug run test bench bench-http bench-submit clean help
 
@@ -56,6 +56,8 @@ test: test-deps
 bench: bench-deps build
 	bench/http/run.sh
 	bench/submit/run.sh
+	bench/delivery/run.sh
+	bench/delivery/transfer.sh
 
 bench-http: bench-deps build
 	bench/http/run.sh

@@ -58,11 +58,14 @@ final class EasyHandle {
         }
 
         let context: TransferContext
+        var largeBuffer = false
         switch request.sink {
         case .memory(let max):
             context = TransferContext(maxBytes: Int64(max), cancelled: cancel)
         case .file(let path, let max):
             context = TransferContext(maxBytes: max, cancelled: cancel)
+            // Media: large receive buffer, so a video is written in 512 KiB pieces, not 16 KiB.
+            largeBuffer = true
             context.sinkFD = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             if context.sinkFD < 0 { return fail(.localFile, 0, "cannot create \(path): errno \(errno)") }
         }
@@ -108,6 +111,8 @@ final class EasyHandle {
         }
         _ = ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, &errorBuffer)
         setOff(CURLOPT_MAXFILESIZE_LARGE, context.maxBytes)
+        if largeBuffer { setLong(CURLOPT_BUFFERSIZE, 512 * 1024) }
+        if case .file = request.body { setLong(CURLOPT_UPLOAD_BUFFERSIZE, 512 * 1024) }
 
         // Address pinning. Pins live in the handle's DNS cache, so drop those of earlier transfers
         // first. A pinned transfer also never shares a connection either way: it neither reuses

@@ -20,6 +20,7 @@ public enum CommandLineInterface {
     public static func main(_ arguments: [String], environment: [String: String]) async -> Int32 {
         var args = Array(arguments.dropFirst())
         let command = args.isEmpty ? "help" : args.removeFirst()
+        if command == "bench-transfer" { return await BenchTransfer.run(arguments) }
         var configPath: String?
         var explicitConfig = false
         while !args.isEmpty {

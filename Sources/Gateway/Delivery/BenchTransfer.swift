@@ -1,0 +1,38 @@
+import Curl
+import Foundation
+
+/// `reelgate bench-transfer FETCH_URL UPLOAD_URL DIR`: one result through the production transfer
+/// path (streamed download to a file, then a streamed PUT of that file), as workers and the
+/// uploader do it, timed. bench/delivery runs it under `/usr/bin/time` to read peak RSS.
+enum BenchTransfer {
+    static func run(_ arguments: [String]) async -> Int32 {
+        let args = Array(arguments.dropFirst(2))
+        guard args.count == 3 else {
+            print("usage: reelgate bench-transfer FETCH_URL UPLOAD_URL DIR")
+            return 2
+        }
+        let client = CurlClient(threads: 2)
+        let path = "\(args[2])/transfer.bin"
+        do {
+            let start = Date()
+            let fetched = try await client.perform(CurlRequest(
+                url: args[0], sink: .file(path: path, maxBytes: 8 << 30), totalTimeout: nil, lowSpeed: (1024, 30)))
+            let middle = Date()
+            let uploaded = try await client.perform(CurlRequest(
+                method: "PUT", url: args[1], headers: [("Content-Type", "video/mp4")], body: .file(path: path),
+                sink: .memory(maxBytes: 64 << 10), totalTimeout: nil, lowSpeed: (1024, 30)))
+            let end = Date()
+            guard fetched.status == 200, (200..<300).contains(uploaded.status) else {
+                print("unexpected status: fetch \(fetched.status), upload \(uploaded.status)")
+                return 1
+            }
+            print(String(format: "bytes %lld fetch %.3f upload %.3f total %.3f", fetched.bodyBytes,
+                         middle.timeIntervalSince(start), end.timeIntervalSince(middle), end.timeIntervalSince(start)))
+            try? FileManager.default.removeItem(atPath: path)
+            return 0
+        } catch {
+            print("transfer failed: \(error)")
+            return 1
+        }
+    }
+}
