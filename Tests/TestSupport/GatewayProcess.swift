@@ -34,18 +34,22 @@ public final class GatewayProcess: @unchecked Sendable {
         if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
         process.standardOutput = out
         process.standardError = err
-        // On Linux a readability handler is a Dispatch read source on the pipe: it must be removed
-        // (at EOF, or on release) before the descriptor closes, or libdispatch's event loop is
-        // left watching a number the process may reuse.
-        out.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil }
-            self?.append(data, toStdout: true)
-        }
-        err.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil }
-            self?.append(data, toStdout: false)
+        // Each pipe is read by a thread of its own with blocking reads until EOF. Not
+        // readabilityHandler: on Linux that is a Dispatch read source, cancelled asynchronously
+        // while the FileHandle closes its descriptor at once, which can leave libdispatch's event
+        // loop watching a reused descriptor (seen here as a crash in _dispatch_event_loop_drain).
+        // (Plain read(2): FileHandle.read(upToCount:) waits for the full count on a pipe.)
+        for (pipe, toStdout) in [(out, true), (err, false)] {
+            let handle = pipe.fileHandleForReading  // kept alive by the thread until EOF
+            Thread { [weak self] in
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                while true {
+                    let n = Glibc.read(handle.fileDescriptor, &buffer, buffer.count)
+                    if n < 0, errno == EINTR { continue }
+                    if n <= 0 { break }
+                    self?.append(Data(buffer[0..<n]), toStdout: toStdout)
+                }
+            }.start()
         }
         process.terminationHandler = { [weak self] _ in
             guard let self else { return }
@@ -59,8 +63,6 @@ public final class GatewayProcess: @unchecked Sendable {
 
     deinit {
         if process.isRunning { process.terminate() }
-        out.fileHandleForReading.readabilityHandler = nil
-        err.fileHandleForReading.readabilityHandler = nil
     }
 
     private func append(_ data: Data, toStdout: Bool) {
