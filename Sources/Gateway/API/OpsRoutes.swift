@@ -14,10 +14,10 @@ struct OpsRoutes: Sendable {
     let deliveries: DeliveryWorker
 
     func register(on http: Router) {
-        http.addAsync("GET", "/v1/tasks/:id") { request in await authorized(request) { principal in await show(request, principal) } }
+        http.addAsync("GET", "/v1/tasks/:id", taskRoute("reading the task failed", show))
         http.addAsync("GET", "/v1/tasks") { request in await authorized(request) { principal in await list(request, principal) } }
-        http.addAsync("POST", "/v1/tasks/:id/cancel") { request in await authorized(request) { principal in await cancel(request, principal) } }
-        http.addAsync("POST", "/v1/tasks/:id/redeliver") { request in await authorized(request) { principal in await redeliver(request, principal) } }
+        http.addAsync("POST", "/v1/tasks/:id/cancel", taskRoute("cancelling failed", cancel))
+        http.addAsync("POST", "/v1/tasks/:id/redeliver", taskRoute("redelivery failed", redeliver))
     }
 
     private func authorized(_ request: Request, _ body: (Principal) async -> HTTPResponse) async -> HTTPResponse {
@@ -30,17 +30,24 @@ struct OpsRoutes: Sendable {
         return await body(principal)
     }
 
-    private func visible(_ uuid: String, _ principal: Principal) async throws -> TaskRecord? {
-        guard let task = try await store.find(uuid.lowercased()), principal.isOps || task.apiKeyName == principal.name else { return nil }
-        return task
+    /// A route about one task: authenticated, the task visible to the key (else 404), errors 500.
+    private func taskRoute(_ failure: String, _ body: @escaping @Sendable (TaskRecord) async throws -> HTTPResponse) -> Router.AsyncHandler {
+        { request in
+            await authorized(request) { principal in
+                let uuid = (request.pathParameters["id"] ?? "").lowercased()
+                do {
+                    guard let task = try await store.find(uuid), principal.isOps || task.apiKeyName == principal.name else {
+                        return APIError.response(status: .notFound, code: "taskNotFound", message: "no task \(uuid)")
+                    }
+                    return try await body(task)
+                } catch {
+                    return APIError.response(status: .internalServerError, code: "internalError", message: failure)
+                }
+            }
+        }
     }
 
-    private func show(_ request: Request, _ principal: Principal) async -> HTTPResponse {
-        let uuid = request.pathParameters["id"] ?? ""
-        do {
-            guard let task = try await visible(uuid, principal) else {
-                return APIError.response(status: .notFound, code: "taskNotFound", message: "no task \(uuid)")
-            }
+    private func show(_ task: TaskRecord) async throws -> HTTPResponse {
             let events = try await store.events(task.uuid)
             var body = summary(task)
             body["request"] = (try? JSONParser.parse(task.requestJSON)) ?? .null
@@ -69,9 +76,6 @@ struct OpsRoutes: Sendable {
                 return .object(o)
             })
             return .jsonBytes(Array(JSONValue.object(body).serialized().utf8))
-        } catch {
-            return APIError.response(status: .internalServerError, code: "internalError", message: "reading the task failed")
-        }
     }
 
     private func list(_ request: Request, _ principal: Principal) async -> HTTPResponse {
@@ -106,38 +110,21 @@ struct OpsRoutes: Sendable {
         }
     }
 
-    private func cancel(_ request: Request, _ principal: Principal) async -> HTTPResponse {
-        let uuid = request.pathParameters["id"] ?? ""
-        do {
-            guard try await visible(uuid, principal) != nil, let before = try await store.cancel(uuid.lowercased()) else {
-                return APIError.response(status: .notFound, code: "taskNotFound", message: "no task \(uuid)")
-            }
-            if !before.state.isTerminal, let upstream = before.upstreamID, let name = before.provider,
-                let provider = router.provider(named: name)
-            {
-                await provider.cancel(upstreamID: upstream)
-            }
-            guard let task = try await store.find(uuid.lowercased()) else {
-                return APIError.response(status: .notFound, code: "taskNotFound", message: "no task \(uuid)")
-            }
-            return .jsonBytes(Array(JSONValue.object(summary(task)).serialized().utf8))
-        } catch {
-            return APIError.response(status: .internalServerError, code: "internalError", message: "cancelling failed")
+    private func cancel(_ task: TaskRecord) async throws -> HTTPResponse {
+        guard let before = try await store.cancel(task.uuid) else {
+            return APIError.response(status: .notFound, code: "taskNotFound", message: "no task \(task.uuid)")
         }
+        if !before.state.isTerminal, let upstream = before.upstreamID, let name = before.provider, let provider = router.provider(named: name) {
+            await provider.cancel(upstreamID: upstream)
+        }
+        let now = try await store.find(task.uuid) ?? before
+        return .jsonBytes(Array(JSONValue.object(summary(now)).serialized().utf8))
     }
 
-    private func redeliver(_ request: Request, _ principal: Principal) async -> HTTPResponse {
-        let uuid = request.pathParameters["id"] ?? ""
-        do {
-            guard let task = try await visible(uuid, principal) else {
-                return APIError.response(status: .notFound, code: "taskNotFound", message: "no task \(uuid)")
-            }
-            let count = try await store.redeliver(task.uuid)
-            deliveries.notifyNewWork()
-            return .jsonBytes(Array(JSONValue.object(["taskUUID": .string(task.uuid), "deliveries": .int(Int64(count))]).serialized().utf8))
-        } catch {
-            return APIError.response(status: .internalServerError, code: "internalError", message: "redelivery failed")
-        }
+    private func redeliver(_ task: TaskRecord) async throws -> HTTPResponse {
+        let count = try await store.redeliver(task.uuid)
+        deliveries.notifyNewWork()
+        return .jsonBytes(Array(JSONValue.object(["taskUUID": .string(task.uuid), "deliveries": .int(Int64(count))]).serialized().utf8))
     }
 
     private func summary(_ task: TaskRecord) -> [String: JSONValue] {
