@@ -48,34 +48,34 @@ struct OpsRoutes: Sendable {
     }
 
     private func show(_ task: TaskRecord) async throws -> HTTPResponse {
-            let events = try await store.events(task.uuid)
-            var body = summary(task)
-            body["request"] = (try? JSONParser.parse(task.requestJSON)) ?? .null
-            let media = self.media
-            let items = try await BlockingIO.run { try ResultItems.items(for: task, media: media) }
-            body["results"] = .array(items.enumerated().map { index, item in
-                var o = item.object ?? [:]
-                let result = task.results[index]
-                o["state"] = .string(result.state.rawValue)
-                if let bytes = result.mediaBytes { o["bytes"] = .int(bytes) }
-                if let expires = result.expiresAt { o["expiresAt"] = .double(expires) }
-                return .object(o)
-            })
-            body["events"] = .array(events.map { ["at": .double($0.at), "state": .string($0.state), "detail": $0.detail.map { .string($0) } ?? .null] })
-            body["cost"] = .double(task.results.compactMap(\.cost).reduce(0, +))
-            body["deliveries"] = .array(try await store.deliveries(task.uuid).map { record, attempts in
-                var o: [String: JSONValue] = [
-                    "kind": .string(record.kind.rawValue), "state": .string(record.state.rawValue), "webhookId": .string(record.messageID),
-                    "target": .string(URLGuardHost.host(of: record.url)), "attempts": .array(attempts.map { a in
-                        ["at": .double(a.at), "targetHost": .string(a.targetHost), "statusCode": a.statusCode.map { .int(Int64($0)) } ?? .null,
-                         "latencyMs": .double(a.latencyMilliseconds), "error": a.error.map { .string($0) } ?? .null]
-                    }),
-                ]
-                if let video = record.videoUUID { o["videoUUID"] = .string(video) }
-                if let error = record.lastError { o["lastError"] = .string(error) }
-                return .object(o)
-            })
-            return .jsonBytes(Array(JSONValue.object(body).serialized().utf8))
+        let events = try await store.events(task.uuid)
+        var body = summary(task)
+        body["request"] = (try? JSONParser.parse(task.requestJSON)) ?? .null
+        let media = self.media
+        let items = try await BlockingIO.run { try ResultItems.items(for: task, media: media) }
+        body["results"] = .array(items.enumerated().map { index, item in
+            var o = item.object ?? [:]
+            let result = task.results[index]
+            o["state"] = .string(result.state.rawValue)
+            if let bytes = result.mediaBytes { o["bytes"] = .int(bytes) }
+            if let expires = result.expiresAt { o["expiresAt"] = .double(expires) }
+            return .object(o)
+        })
+        body["events"] = .array(events.map { ["at": .double($0.at), "state": .string($0.state), "detail": $0.detail.map { .string($0) } ?? .null] })
+        body["cost"] = .double(task.results.compactMap(\.cost).reduce(0, +))
+        body["deliveries"] = .array(try await store.deliveries(task.uuid).map { record, attempts in
+            var o: [String: JSONValue] = [
+                "kind": .string(record.kind.rawValue), "state": .string(record.state.rawValue), "webhookId": .string(record.messageID),
+                "target": .string(URLGuardHost.host(of: record.url)), "attempts": .array(attempts.map { a in
+                    ["at": .double(a.at), "targetHost": .string(a.targetHost), "statusCode": a.statusCode.map { .int(Int64($0)) } ?? .null,
+                     "latencyMs": .double(a.latencyMilliseconds), "error": a.error.map { .string($0) } ?? .null]
+                }),
+            ]
+            if let video = record.videoUUID { o["videoUUID"] = .string(video) }
+            if let error = record.lastError { o["lastError"] = .string(error) }
+            return .object(o)
+        })
+        return .jsonBytes(Array(JSONValue.object(body).serialized().utf8))
     }
 
     private func list(_ request: Request, _ principal: Principal) async -> HTTPResponse {
