@@ -36,7 +36,7 @@ let package = Package(
         .executableTarget(name: "reelgate", dependencies: ["Gateway"], swiftSettings: strict),
 
         // Test helpers shared by the test targets (raw TCP client, temp dirs, process harness).
-        .target(name: "TestSupport", dependencies: ["HTTP1", "HTTPServer"], path: "Tests/TestSupport",
+        .target(name: "TestSupport", dependencies: ["HTTP1", "HTTPServer", "Domain"], path: "Tests/TestSupport",
                 swiftSettings: strict),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"], swiftSettings: strict),

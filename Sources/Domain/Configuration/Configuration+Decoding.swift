@@ -105,10 +105,12 @@ extension Configuration.Gemini {
     public init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(["apiKey", "baseURL", "apiVersion"], in: "providers.gemini")
+        try c.refuseUnknown(["apiKey", "baseURL", "apiVersion", "pollIntervalSeconds", "model"], in: "providers.gemini")
         apiKey = try c.value("apiKey", apiKey)
         baseURL = try c.value("baseURL", baseURL)
         apiVersion = try c.value("apiVersion", apiVersion)
+        pollIntervalSeconds = try c.value("pollIntervalSeconds", pollIntervalSeconds)
+        model = try c.value("model", model)
     }
 }
 

@@ -83,6 +83,10 @@ public struct Configuration: Sendable, Equatable, Codable {
         public var apiKey: String?
         public var baseURL = "https://generativelanguage.googleapis.com"
         public var apiVersion = "v1beta"
+        /// Seconds between polls of a running interaction.
+        public var pollIntervalSeconds: Double = 5
+        /// The upstream model `google:gemini@omni-flash` maps to.
+        public var model = "gemini-omni-flash-preview"
         public init() {}
     }
 

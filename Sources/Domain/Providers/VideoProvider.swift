@@ -6,12 +6,16 @@ public struct ProviderJob: Sendable {
     public var upstreamModel: String
     /// One entry per result: its videoUUID and seed.
     public var results: [(videoUUID: String, seed: Int64)]
+    /// For an edit on the same provider: the upstream interaction that made the source video.
+    public var previousInteractionID: String?
 
-    public init(taskUUID: String, request: VideoInferenceRequest, upstreamModel: String, results: [(videoUUID: String, seed: Int64)]) {
+    public init(taskUUID: String, request: VideoInferenceRequest, upstreamModel: String, results: [(videoUUID: String, seed: Int64)],
+                previousInteractionID: String? = nil) {
         self.taskUUID = taskUUID
         self.request = request
         self.upstreamModel = upstreamModel
         self.results = results
+        self.previousInteractionID = previousInteractionID
     }
 }
 

@@ -73,16 +73,23 @@ public final class Application: Sendable {
         let signingKey = try store.setting("media.signingKey") { Crypto.hex(Crypto.randomBytes(32)) }
         media = try MediaStore(directory: "\(configuration.dataDir)/media", publicURL: publicURL, key: Array(signingKey.utf8))
 
-        let providers: [String: any VideoProvider] = [
+        let curl = CurlClient(threads: configuration.workers.transferThreads)
+        self.curl = curl
+        var providers: [String: any VideoProvider] = [
             "simulator": SimulatorProvider(
                 latency: configuration.providers.simulator.latencySeconds, failureRate: configuration.providers.simulator.failureRate),
         ]
+        let gemini = configuration.providers.gemini
+        if let key = gemini.apiKey, !key.isEmpty {
+            providers["gemini"] = GeminiProvider(
+                apiKey: key, baseURL: gemini.baseURL, version: gemini.apiVersion, curl: curl,
+                workDirectory: "\(configuration.dataDir)/upstream/gemini", pollInterval: gemini.pollIntervalSeconds)
+        }
         let modelRouter = ModelRouter.make(configuration: configuration, providers: providers) { logger.info("route", ["detail": $0]) }
 
         let urlGuard = URLGuard(
             allowHTTP: configuration.network.allowHTTP, allowHosts: configuration.network.allowHosts, resolver: resolver ?? SystemResolver())
         self.urlGuard = urlGuard
-        curl = CurlClient(threads: configuration.workers.transferThreads)
         var deliverySettings = DeliveryWorker.Settings()
         // As many deliveries in flight as there are transfer threads to carry them.
         deliverySettings.workers = configuration.workers.transferThreads

@@ -26,11 +26,12 @@ public struct ModelRouter: Sendable {
     /// The default routes: the simulator always; Gemini Omni Flash to Gemini when a key is set,
     /// else to the simulator (the startup log says which); config routes override both.
     public static func make(configuration: Configuration, providers: [String: any VideoProvider], log: (String) -> Void) -> ModelRouter {
+        let geminiModel = configuration.providers.gemini.model
         var routes: [String: [Route]] = [:]
         if let simulator = providers["simulator"] {
             routes["reelgate:simulator@1"] = [Route(provider: simulator, upstreamModel: "simulator")]
             if let gemini = providers["gemini"] {
-                routes["google:gemini@omni-flash"] = [Route(provider: gemini, upstreamModel: "gemini-omni-flash")]
+                routes["google:gemini@omni-flash"] = [Route(provider: gemini, upstreamModel: geminiModel)]
                 log("google:gemini@omni-flash routes to gemini")
             } else {
                 routes["google:gemini@omni-flash"] = [Route(provider: simulator, upstreamModel: "simulator")]

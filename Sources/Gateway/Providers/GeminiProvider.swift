@@ -1,0 +1,225 @@
+import Curl
+import Domain
+import Foundation
+
+/// Gemini Omni Flash through the Gemini Interactions API (SPEC §8.2, upstreams.md §1).
+///
+/// One background, stored interaction per requested result (the API makes one video per
+/// interaction), so the upstream id is the comma-joined interaction ids. Polls land in a file
+/// and are read with ``LargeJSONReader``, because a completed interaction carries its video as
+/// inline base64 even when `delivery: "uri"` was asked for.
+public struct GeminiProvider: VideoProvider {
+    public let name = "gemini"
+    let apiKey: String
+    let baseURL: String
+    let version: String
+    let curl: CurlClient
+    /// Where poll responses are kept until their video is decoded.
+    let workDirectory: String
+    public let pollInterval: Double
+
+    public init(apiKey: String, baseURL: String, version: String, curl: CurlClient, workDirectory: String, pollInterval: Double = 5) {
+        self.apiKey = apiKey
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.version = version
+        self.curl = curl
+        self.workDirectory = workDirectory
+        self.pollInterval = pollInterval
+        try? FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
+    }
+
+    private var headers: [(name: String, value: String)] {
+        [("x-goog-api-key", apiKey), ("Content-Type", "application/json"), ("Accept", "application/json"), ("User-Agent", DeliveryWorker.userAgent)]
+    }
+
+    // MARK: Submit
+
+    /// The create body for one result (exposed for tests that check the wire format).
+    public func createBody(_ job: ProviderJob, resultIndex: Int) throws(ProviderError) -> JSONValue {
+        let request = job.request
+        var prompt = request.positivePrompt
+        if let negative = request.negativePrompt { prompt += "\n\nAvoid: \(negative)" }  // Omni has no negative prompt
+        var content: [JSONValue] = [["type": "text", "text": .string(prompt)]]
+        var task = "text_to_video"
+        if let frame = request.inputs.frameImage {
+            content.append(try image(frame.image))
+            task = "image_to_video"
+        } else if !request.inputs.referenceImages.isEmpty {
+            for reference in request.inputs.referenceImages { content.append(try image(reference)) }
+            task = "reference_to_video"
+        }
+        if request.inputs.videoId != nil || request.inputs.video != nil { task = "edit" }
+        var format: [String: JSONValue] = [
+            "type": "video", "aspect_ratio": .string(request.effectiveAspectRatio == "9:16" ? "9:16" : "16:9"),
+            "duration": .string("\(request.duration)s"), "resolution": .string(request.resolution ?? "720p"),
+        ]
+        format["delivery"] = "inline"
+        var config: [String: JSONValue] = ["video_config": ["task": .string(task)]]
+        if let result = job.results.indices.contains(resultIndex) ? job.results[resultIndex] : nil {
+            config["seed"] = .int(result.seed & 0x7FFF_FFFF)
+        }
+        var body: [String: JSONValue] = [
+            "model": .string(job.upstreamModel), "background": true, "store": true,
+            "input": [["type": "user_input", "content": .array(content)]],
+            "response_format": .object(format), "generation_config": .object(config),
+        ]
+        if let previous = job.previousInteractionID { body["previous_interaction_id"] = .string(previous) }
+        if let extra = request.providerSettings["google"]?.object {
+            for (key, value) in extra where body[key] == nil { body[key] = value }
+        }
+        return .object(body)
+    }
+
+    private func image(_ input: VideoInferenceRequest.ImageInput) throws(ProviderError) -> JSONValue {
+        switch input {
+        case .dataURI(let uri):
+            let comma = uri.firstIndex(of: ",")!
+            let mime = String(uri[uri.index(uri.startIndex, offsetBy: 5)..<comma].dropLast(7))
+            return ["type": "image", "mime_type": .string(mime == "image/jpg" ? "image/jpeg" : mime), "data": .string(String(uri[uri.index(after: comma)...]))]
+        case .base64(let data):
+            let mime = Data(base64Encoded: String(data.prefix(64)).padding(toLength: 64, withPad: "=", startingAt: 0)).flatMap(ImageSniffer.kind) ?? "image/png"
+            return ["type": "image", "mime_type": .string(mime), "data": .string(data)]
+        case .url, .uploaded:
+            throw ProviderError(kind: .permanent, code: "invalidInput",
+                                message: "gemini: image URLs and uploaded images are not sent to Gemini yet; pass the image inline (data URI or base64)")
+        }
+    }
+
+    public func submit(_ job: ProviderJob) async throws(ProviderError) -> String {
+        var ids: [String] = []
+        for index in job.results.indices {
+            let body = Array(try createBody(job, resultIndex: index).serialized().utf8)
+            let response = try await call(CurlRequest(
+                method: "POST", url: "\(baseURL)/\(version)/interactions", headers: headers, body: .bytes(body),
+                sink: .memory(maxBytes: 4 << 20), totalTimeout: .seconds(60)))
+            let json = try? JSONParser.parse(response.body)
+            try UpstreamHTTP.check(response, body: json, provider: name)
+            guard let id = json?["id"]?.string, !id.isEmpty, !id.contains(",") else {
+                throw ProviderError.retryable("gemini: create answered without an interaction id")
+            }
+            ids.append(id)
+        }
+        return ids.joined(separator: ",")
+    }
+
+    // MARK: Poll
+
+    public func poll(upstreamID: String, job: ProviderJob) async throws(ProviderError) -> ProviderStatus {
+        var outputs: [String] = []
+        var progress = 100
+        for id in upstreamID.split(separator: ",").map(String.init) {
+            let file = "\(workDirectory)/\(Self.safeName(id)).json"
+            let response = try await call(CurlRequest(
+                url: "\(baseURL)/\(version)/interactions/\(id)", headers: headers, sink: .file(path: file, maxBytes: 1 << 30),
+                totalTimeout: .seconds(300), lowSpeed: (1024, 30)))
+            let json: JSONValue
+            do {
+                json = try LargeJSONReader.parse(path: file)
+            } catch {
+                try? FileManager.default.removeItem(atPath: file)
+                if (200..<300).contains(response.status) { throw ProviderError.retryable("gemini: unreadable interaction: \(error)") }
+                throw ProviderError(kind: response.status >= 500 || response.status == 429 ? .retryable : .permanent, code: "providerError",
+                                    message: "gemini: HTTP \(response.status)", retryAfter: UpstreamHTTP.retryHint(response, body: nil))
+            }
+            try UpstreamHTTP.check(response, body: json, provider: name)
+            switch json["status"]?.string ?? "" {
+            case "queued":
+                progress = min(progress, 5)
+            case "in_progress", "requires_continuation", "":
+                progress = min(progress, 50)
+            case "completed":
+                guard let output = Self.videoOutput(json, pollFile: file) else {
+                    return .failed(ProviderError(kind: .permanent, code: "providerError", message: "gemini: completed without a video"))
+                }
+                outputs.append(output)
+            default:
+                return .failed(Self.failure(json))
+            }
+        }
+        return progress < 100 ? .running(progress: progress) : .succeeded(outputs: outputs, cost: nil)
+    }
+
+    /// The video of a completed interaction: `steps[type=model_output].content[type=video]`, or a
+    /// flat `outputs[]`; as `inline:<file>:<offset>:<length>`, `b64:<data>` or `uri:<url>`.
+    static func videoOutput(_ json: JSONValue, pollFile: String) -> String? {
+        var blocks: [JSONValue] = []
+        for step in (json["steps"]?.array ?? []).reversed() where step["type"]?.string == "model_output" {
+            blocks += step["content"]?.array ?? []
+        }
+        blocks += json["outputs"]?.array ?? []
+        guard let video = blocks.first(where: { $0["type"]?.string == "video" }) else { return nil }
+        if let data = video["data"]?.string {
+            if let span = LargeJSONReader.span(of: data) { return "inline:\(pollFile):\(span.offset):\(span.length)" }
+            return "b64:\(data)"
+        }
+        return video["uri"]?.string.map { "uri:\($0)" }
+    }
+
+    /// A failed interaction's reason; safety blocks become `contentPolicyViolation`.
+    static func failure(_ json: JSONValue) -> ProviderError {
+        let status = json["status"]?.string ?? "failed"
+        var messages: [String] = []
+        for error in json["errors"]?.array ?? [] { if let m = error["message"]?.string { messages.append(m) } }
+        for step in json["steps"]?.array ?? [] { if let m = step["error"]?["message"]?.string { messages.append(m) } }
+        let message = messages.first ?? "the interaction ended as \(status)"
+        if status == "cancelled" { return ProviderError(kind: .permanent, code: "taskCancelled", message: "gemini: \(message)") }
+        let code = UpstreamHTTP.isSafety(message) ? "contentPolicyViolation" : "providerError"
+        return ProviderError(kind: .permanent, code: code, message: "gemini: \(message)")
+    }
+
+    // MARK: Fetch and cancel
+
+    public func fetch(output reference: String, job: ProviderJob, to path: String) async throws(ProviderError) {
+        do {
+            if reference.hasPrefix("inline:") {
+                let parts = reference.dropFirst(7).split(separator: ":")
+                guard parts.count >= 3, let offset = Int64(parts[parts.count - 2]), let length = Int64(parts[parts.count - 1]) else {
+                    throw ProviderError(kind: .permanent, code: "providerError", message: "gemini: bad output reference")
+                }
+                let file = parts.dropLast(2).joined(separator: ":")
+                try await BlockingIO.run {
+                    try LargeJSONReader.decodeBase64(.init(offset: offset, length: length), from: file, to: path)
+                }
+                try? FileManager.default.removeItem(atPath: file)
+            } else if reference.hasPrefix("b64:") {
+                let data = String(reference.dropFirst(4))
+                try await BlockingIO.run {
+                    guard let bytes = Data(base64Encoded: data) else { throw LargeJSONReader.Failed(description: "the video is not valid base64") }
+                    try bytes.write(to: URL(fileURLWithPath: path))
+                }
+            } else if reference.hasPrefix("uri:") {
+                // The Files API download redirects to a storage host; the key travels as a header.
+                let response = try await call(CurlRequest(
+                    url: String(reference.dropFirst(4)), headers: [("x-goog-api-key", apiKey)], sink: .file(path: path, maxBytes: 8 << 30),
+                    totalTimeout: nil, lowSpeed: (1024, 60), followRedirects: true))
+                try UpstreamHTTP.check(response, body: nil, provider: name)
+            } else {
+                throw ProviderError(kind: .permanent, code: "providerError", message: "gemini: unknown output reference")
+            }
+        } catch let error as ProviderError {
+            throw error
+        } catch {
+            throw ProviderError.retryable("gemini: storing the video failed: \(error)")
+        }
+    }
+
+    public func cancel(upstreamID: String) async {
+        for id in upstreamID.split(separator: ",") {
+            _ = try? await curl.perform(CurlRequest(
+                method: "POST", url: "\(baseURL)/\(version)/interactions/\(id)/cancel", headers: headers, body: .bytes([]),
+                totalTimeout: .seconds(30)))
+        }
+    }
+
+    private func call(_ request: CurlRequest) async throws(ProviderError) -> CurlResponse {
+        do {
+            return try await curl.perform(request)
+        } catch {
+            throw UpstreamHTTP.transport(error, provider: name)
+        }
+    }
+
+    static func safeName(_ id: String) -> String {
+        String(id.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" ? $0 : "_" })
+    }
+}

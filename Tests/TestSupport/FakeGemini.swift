@@ -1,0 +1,161 @@
+import Domain
+import Foundation
+import HTTP1
+import HTTPServer
+import Synchronization
+
+/// A Gemini Interactions API stand-in speaking its wire format (upstreams.md §1–§2): create,
+/// get, cancel; `steps[]` or flat `outputs[]`; inline base64 or `uri` delivery through a Files
+/// API download that redirects to storage; both error shapes; scripted faults.
+public final class FakeGemini: Sendable {
+    public enum Fault: Sendable {
+        /// An HTTP error with a body (Interactions `{"error":{code:string}}` or google.rpc).
+        case status(Int, body: String, headers: [(String, String)] = [])
+        /// Never answers within any sane timeout.
+        case hang
+        /// A 200 whose body is not JSON.
+        case garbage
+    }
+
+    public struct Settings: Sendable {
+        public var apiKey = "fake-gemini-key"
+        /// Polls answering `in_progress` before `completed`.
+        public var pollsBeforeDone = 1
+        public var delivery = "inline"
+        /// Answer with the legacy flat `outputs[]` instead of `steps[]`.
+        public var flatOutputs = false
+        /// A completed interaction instead fails with this message in its model_output step.
+        public var failWith: String?
+        public init() {}
+    }
+
+    public struct Recorded: Sendable {
+        public let method: String
+        public let path: String
+        public let headers: HTTPHeaders
+        public let body: [UInt8]
+        public let at: Double
+    }
+
+    private struct State {
+        var interactions: [String: (status: String, polls: Int)] = [:]
+        var next = 1
+        var log: [Recorded] = []
+        var faults: [Fault] = []
+    }
+
+    public let video: [UInt8]
+    private let settings: Mutex<Settings>
+    private let state = Mutex(State())
+    public let server: HTTPServer
+    public var baseURL: String { "http://127.0.0.1:\(server.port)" }
+
+    public init(settings: Settings = Settings(), video: [UInt8]) throws {
+        self.settings = Mutex(settings)
+        self.video = video
+        let router = Router()
+        let box = Mutex<FakeGemini?>(nil)
+        let handle: Router.AsyncHandler = { request in await box.withLock { $0 }!.handle(request) }
+        for method in ["GET", "POST"] {
+            router.addAsync(method, "/:version/interactions", handle)
+            router.addAsync(method, "/:version/interactions/:id", handle)
+            router.addAsync(method, "/:version/interactions/:id/cancel", handle)
+            router.addAsync(method, "/:version/files/:file", handle)
+            router.addAsync(method, "/storage/:id", handle)
+        }
+        server = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router)
+        box.withLock { $0 = self }
+        try server.start()
+    }
+
+    public func update(_ change: (inout Settings) -> Void) { settings.withLock { change(&$0) } }
+
+    /// Faults answered, in order, to the next requests (before normal handling).
+    public func inject(_ faults: [Fault]) { state.withLock { $0.faults += faults } }
+
+    public var requests: [Recorded] { state.withLock { $0.log } }
+    public var creates: [Recorded] { requests.filter { $0.method == "POST" && $0.path.hasSuffix("/interactions") } }
+
+    private func handle(_ request: Request) async -> HTTPResponse {
+        let fault: Fault? = state.withLock { s in
+            s.log.append(Recorded(method: request.method, path: request.path, headers: request.headers, body: request.body,
+                                  at: Date().timeIntervalSince1970))
+            return s.faults.isEmpty ? nil : s.faults.removeFirst()
+        }
+        switch fault {
+        case .status(let code, let body, let headers)?:
+            var response = HTTPResponse.jsonBytes(Array(body.utf8), status: HTTPStatus(code))
+            for (name, value) in headers { response.headers.add(name: name, value: value) }
+            return response
+        case .hang?:
+            try? await Task.sleep(for: .seconds(60))
+            return .text(.ok, "late")
+        case .garbage?:
+            return HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "application/json")]), bytes: Array("<html>oops".utf8))
+        case nil:
+            break
+        }
+        let settings = self.settings.withLock { $0 }
+        if request.path.hasPrefix("/storage/") {
+            return HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "video/mp4")]), bytes: video)
+        }
+        guard request.headers["x-goog-api-key"] == settings.apiKey else {
+            return error(401, "authentication", "API key not valid. Please pass a valid API key.")
+        }
+        let id = request.pathParameters["id"] ?? ""
+        if let file = request.pathParameters["file"] {
+            guard file.hasSuffix(":download") else { return error(404, "not_found", "no file \(file)") }
+            var redirect = HTTPResponse(status: HTTPStatus(302))
+            redirect.headers.add(name: "Location", value: "\(baseURL)/storage/\(file.dropLast(9))")
+            return redirect
+        }
+        if request.method == "POST", request.path.hasSuffix("/interactions") {
+            guard let body = try? JSONParser.parse(request.body), body["model"]?.string != nil, body["input"] != nil else {
+                return error(400, "invalid_request", "model and input are required")
+            }
+            let newID = state.withLock { s -> String in
+                let id = "v1_fake\(s.next)"
+                s.next += 1
+                s.interactions[id] = ("in_progress", 0)
+                return id
+            }
+            return .jsonBytes(Array(#"{"id":"\#(newID)","status":"in_progress","object":"interaction"}"#.utf8))
+        }
+        if request.method == "POST", request.path.hasSuffix("/cancel") {
+            let known = state.withLock { s -> Bool in
+                guard s.interactions[id] != nil else { return false }
+                s.interactions[id]!.status = "cancelled"
+                return true
+            }
+            return known ? .jsonBytes(Array(#"{"id":"\#(id)","status":"cancelled","object":"interaction"}"#.utf8))
+                : error(404, "not_found", "interaction \(id) not found")
+        }
+        // GET an interaction.
+        let current: (status: String, polls: Int)? = state.withLock { s in
+            guard var entry = s.interactions[id] else { return nil }
+            entry.polls += 1
+            if entry.status == "in_progress", entry.polls > settings.pollsBeforeDone { entry.status = "completed" }
+            s.interactions[id] = entry
+            return entry
+        }
+        guard let current else { return error(404, "not_found", "interaction \(id) not found") }
+        guard current.status == "completed" else {
+            return .jsonBytes(Array(#"{"id":"\#(id)","status":"\#(current.status)","object":"interaction"}"#.utf8))
+        }
+        if let message = settings.failWith {
+            let body = #"{"id":"\#(id)","status":"failed","object":"interaction","steps":[{"type":"model_output","content":[],"error":{"code":3,"message":\#(JSONText.quote(message))}}]}"#
+            return .jsonBytes(Array(body.utf8))
+        }
+        let block = settings.delivery == "uri"
+            ? #"{"type":"video","mime_type":"video/mp4","uri":"\#(baseURL)/v1beta/files/\#(id):download?alt=media"}"#
+            : #"{"type":"video","mime_type":"video/mp4","data":"\#(Data(video).base64EncodedString())"}"#
+        let body = settings.flatOutputs
+            ? #"{"id":"\#(id)","status":"completed","object":"interaction","outputs":[\#(block)]}"#
+            : #"{"id":"\#(id)","status":"completed","object":"interaction","steps":[{"type":"user_input","content":[{"type":"text","text":"x"}]},{"type":"thought","summary":[{"type":"text","text":"planning"}]},{"type":"model_output","content":[\#(block)]}],"usage":{"total_tokens":479}}"#
+        return .jsonBytes(Array(body.utf8))
+    }
+
+    private func error(_ status: Int, _ code: String, _ message: String) -> HTTPResponse {
+        .jsonBytes(Array(#"{"error":{"code":"\#(code)","message":\#(JSONText.quote(message))}}"#.utf8), status: HTTPStatus(status))
+    }
+}
