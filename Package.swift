@@ -38,6 +38,8 @@ let package = Package(
         // Test helpers shared by the test targets (raw TCP client, temp dirs, process harness).
         .target(name: "TestSupport", dependencies: ["HTTP1", "HTTPServer", "Domain"], path: "Tests/TestSupport",
                 swiftSettings: strict),
+        // The fake Gemini server as a program, for the google-genai conformance test.
+        .executableTarget(name: "fake-gemini", dependencies: ["TestSupport"], path: "Tests/FakeGeminiServer", swiftSettings: strict),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),

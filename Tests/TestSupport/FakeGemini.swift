@@ -147,12 +147,17 @@ public final class FakeGemini: Sendable {
             return .jsonBytes(Array(body.utf8))
         }
         let block = settings.delivery == "uri"
-            ? #"{"type":"video","mime_type":"video/mp4","uri":"\#(baseURL)/v1beta/files/\#(id):download?alt=media"}"#
+            ? #"{"type":"video","mime_type":"video/mp4","uri":"https://generativelanguage.googleapis.com/v1beta/files/\#(Self.fileID(id)):download?alt=media"}"#
             : #"{"type":"video","mime_type":"video/mp4","data":"\#(Data(video).base64EncodedString())"}"#
         let body = settings.flatOutputs
             ? #"{"id":"\#(id)","status":"completed","object":"interaction","outputs":[\#(block)]}"#
             : #"{"id":"\#(id)","status":"completed","object":"interaction","steps":[{"type":"user_input","content":[{"type":"text","text":"x"}]},{"type":"thought","summary":[{"type":"text","text":"planning"}]},{"type":"model_output","content":[\#(block)]}],"usage":{"total_tokens":479}}"#
         return .jsonBytes(Array(body.utf8))
+    }
+
+    /// Files API ids are lower-case letters and digits (the SDK's download parser insists).
+    static func fileID(_ interaction: String) -> String {
+        "vid" + interaction.filter { $0.isNumber }
     }
 
     private func error(_ status: Int, _ code: String, _ message: String) -> HTTPResponse {

@@ -188,10 +188,15 @@ public struct GeminiProvider: VideoProvider {
                     try bytes.write(to: URL(fileURLWithPath: path))
                 }
             } else if reference.hasPrefix("uri:") {
-                // The Files API download redirects to a storage host; the key travels as a header.
+                // As the SDK does: a Files API URI names a file, downloaded from *our configured*
+                // base URL (never from a host an upstream response names), which then redirects
+                // to storage; the key travels as a header.
+                guard let file = Self.fileID(in: String(reference.dropFirst(4))) else {
+                    throw ProviderError(kind: .permanent, code: "providerError", message: "gemini: output uri is not a Files API file")
+                }
                 let response = try await call(CurlRequest(
-                    url: String(reference.dropFirst(4)), headers: [("x-goog-api-key", apiKey)], sink: .file(path: path, maxBytes: 8 << 30),
-                    totalTimeout: nil, lowSpeed: (1024, 60), followRedirects: true))
+                    url: "\(baseURL)/\(version)/files/\(file):download?alt=media", headers: [("x-goog-api-key", apiKey)],
+                    sink: .file(path: path, maxBytes: 8 << 30), totalTimeout: nil, lowSpeed: (1024, 60), followRedirects: true))
                 try UpstreamHTTP.check(response, body: nil, provider: name)
             } else {
                 throw ProviderError(kind: .permanent, code: "providerError", message: "gemini: unknown output reference")
@@ -217,6 +222,13 @@ public struct GeminiProvider: VideoProvider {
         } catch {
             throw UpstreamHTTP.transport(error, provider: name)
         }
+    }
+
+    /// `files/<id>` in a Files API URI (ids are lower-case letters and digits).
+    static func fileID(in uri: String) -> String? {
+        guard let range = uri.range(of: "files/") else { return nil }
+        let id = uri[range.upperBound...].prefix { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }
+        return id.isEmpty ? nil : String(id)
     }
 
     static func safeName(_ id: String) -> String {
