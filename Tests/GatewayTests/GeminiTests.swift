@@ -180,3 +180,40 @@ struct GeminiRestartTests {
         #expect(try await gateway.waitForExit() == 0)
     }
 }
+
+@Suite("conversational editing and lineage", .timeLimit(.minutes(2)))
+struct EditingTests {
+    @Test func editChainWithABranchContinuesTheUpstreamInteractions() async throws {
+        let fake = try FakeGemini(video: fakeVideo)
+        let gw = try await TestGateway.startWithGemini(fake)
+        func video(of uuid: String) async throws -> String {
+            try #require(try await gw.waitUntilDone(uuid).data.first?["videoUUID"]?.string)
+        }
+        let (rootTask, _) = try await gw.submit(["model": "google:gemini@omni-flash", "positivePrompt": "a paper boat"])
+        let root = try await video(of: rootTask)
+        let (editTask, _) = try await gw.submit(["model": "google:gemini@omni-flash", "positivePrompt": "make it rain", "inputs": ["videoId": .string(root)]])
+        let edit = try await video(of: editTask)
+        let (branchTask, _) = try await gw.submit(["model": "google:gemini@omni-flash", "positivePrompt": "make it night", "inputs": ["videoId": .string(root)]])
+        let branch = try await video(of: branchTask)
+        let (deeperTask, _) = try await gw.submit(["model": "google:gemini@omni-flash", "positivePrompt": "add thunder", "inputs": ["videoId": .string(edit)]])
+        let deeper = try await video(of: deeperTask)
+
+        // Each edit continued the interaction that made its source: v1_fake1 → 2 and 3; 2 → 4.
+        let bodies = try fake.creates.map { try JSONParser.parse($0.body) }
+        #expect(bodies.map { $0["previous_interaction_id"]?.string } == [nil, "v1_fake1", "v1_fake1", "v1_fake2"])
+        #expect(bodies.dropFirst().allSatisfy { $0["generation_config"]?["video_config"]?["task"] == "edit" })
+
+        let lineage = try await gw.request("GET", "/v1/videos/\(deeper)/lineage")
+        #expect(lineage.status == 200)
+        #expect(lineage.body["root"]?.string == root)
+        let nodes = Dictionary(uniqueKeysWithValues: (lineage.body["nodes"]?.array ?? []).compactMap { n in n["videoUUID"]?.string.map { ($0, n) } })
+        #expect(Set(nodes.keys) == [root, edit, branch, deeper])
+        #expect(Set(nodes[root]?["children"]?.array ?? []) == [.string(edit), .string(branch)])
+        #expect(nodes[edit]?["children"] == [.string(deeper)])
+        #expect(nodes[deeper]?["parent"]?.string == edit)
+        #expect(nodes[branch]?["prompt"] == "make it night")
+        #expect(try await gw.request("GET", "/v1/videos/\(deeper)/lineage", key: TestGateway.bob).status == 404)
+        #expect(try await gw.request("GET", "/v1/videos/\(UUID().uuidString.lowercased())/lineage").status == 404)
+        await gw.stop()
+    }
+}

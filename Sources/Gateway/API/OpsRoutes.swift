@@ -18,6 +18,7 @@ struct OpsRoutes: Sendable {
         http.addAsync("GET", "/v1/tasks") { request in await authorized(request) { principal in await list(request, principal) } }
         http.addAsync("POST", "/v1/tasks/:id/cancel", taskRoute("cancelling failed", cancel))
         http.addAsync("POST", "/v1/tasks/:id/redeliver", taskRoute("redelivery failed", redeliver))
+        http.addAsync("GET", "/v1/videos/:id/lineage") { request in await authorized(request) { principal in await lineage(request, principal) } }
     }
 
     private func authorized(_ request: Request, _ body: (Principal) async -> HTTPResponse) async -> HTTPResponse {
@@ -119,6 +120,31 @@ struct OpsRoutes: Sendable {
         }
         let now = try await store.find(task.uuid) ?? before
         return .jsonBytes(Array(JSONValue.object(summary(now)).serialized().utf8))
+    }
+
+    /// The edit tree around a video: `{root, nodes:[{videoUUID, taskUUID, parent, prompt, state, children}]}`.
+    private func lineage(_ request: Request, _ principal: Principal) async -> HTTPResponse {
+        let video = (request.pathParameters["id"] ?? "").lowercased()
+        do {
+            let all = try await store.lineage(of: video)
+            let nodes = all.filter { principal.isOps || $0.keyName == principal.name }
+            guard nodes.contains(where: { $0.videoUUID == video }) else {
+                return APIError.response(status: .notFound, code: "videoNotFound", message: "no video \(video)")
+            }
+            let visible = Set(nodes.map(\.videoUUID))
+            let items: [JSONValue] = nodes.map { node in
+                let children = nodes.filter { $0.parent == node.videoUUID }.map { JSONValue.string($0.videoUUID) }
+                return [
+                    "videoUUID": .string(node.videoUUID), "taskUUID": .string(node.taskUUID),
+                    "parent": node.parent.flatMap { visible.contains($0) ? .string($0) : nil } ?? .null,
+                    "prompt": .string(node.prompt), "state": .string(node.state), "children": .array(children),
+                ]
+            }
+            let root = nodes.first { $0.parent == nil || !visible.contains($0.parent!) }?.videoUUID ?? video
+            return .jsonBytes(Array(JSONValue.object(["root": .string(root), "videoUUID": .string(video), "nodes": .array(items)]).serialized().utf8))
+        } catch {
+            return APIError.response(status: .internalServerError, code: "internalError", message: "reading the lineage failed")
+        }
     }
 
     private func redeliver(_ task: TaskRecord) async throws -> HTTPResponse {

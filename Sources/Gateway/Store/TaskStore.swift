@@ -111,6 +111,39 @@ public final class TaskStore: Sendable {
         }
     }
 
+    /// Every result connected to `videoUUID` through edits (SPEC §9): its ancestors up to the
+    /// root and all descendants of that root, with each result's task, prompt and parent.
+    public func lineage(of videoUUID: String) async throws -> [(videoUUID: String, taskUUID: String, parent: String?, prompt: String,
+                                                               state: String, keyName: String)] {
+        try await pool.read { db in
+            // Up to the root through each task's parent video.
+            var root = videoUUID
+            var seen: Set<String> = [videoUUID]
+            while let parent = try db.scalar(
+                "SELECT t.parent_video_uuid FROM results r JOIN tasks t ON t.uuid = r.task_uuid WHERE r.video_uuid = ?", [root]).string,
+                seen.insert(parent).inserted
+            {
+                root = parent
+            }
+            return try db.query(
+                """
+                WITH RECURSIVE tree(video_uuid) AS (
+                    SELECT ?
+                    UNION
+                    SELECT r.video_uuid FROM results r JOIN tasks t ON t.uuid = r.task_uuid JOIN tree ON t.parent_video_uuid = tree.video_uuid
+                )
+                SELECT r.video_uuid, r.task_uuid, t.parent_video_uuid, t.request_json, r.state, t.api_key_name
+                FROM tree JOIN results r ON r.video_uuid = tree.video_uuid JOIN tasks t ON t.uuid = r.task_uuid
+                ORDER BY t.created_at, r.idx
+                """, [root]
+            ).map { row in
+                let prompt = (try? JSONParser.parse(row["request_json"].string ?? "{}"))?["positivePrompt"]?.string ?? ""
+                return (row["video_uuid"].string ?? "", row["task_uuid"].string ?? "", row["parent_video_uuid"].string, prompt,
+                        row["state"].string ?? "", row["api_key_name"].string ?? "")
+            }
+        }
+    }
+
     // MARK: Leases
 
     /// Claims the next task to work on: a task whose lease expired (a crashed or stalled worker)

@@ -76,13 +76,16 @@ public final class WorkerPool: Sendable {
 
     private func process(_ task: TaskRecord, owner: String) async {
         let log = logger.with(["task": task.uuid, "model": task.model])
-        guard let job = makeJob(task) else {
+        guard var job = makeJob(task) else {
             _ = try? await fail(task, owner: owner, code: "internalError", message: "stored request could not be read", log: log)
             return
         }
         guard let route = chooseRoute(task) else {
             _ = try? await fail(task, owner: owner, code: "unknownModel", message: "no provider routes \(task.model)", log: log)
             return
+        }
+        if let videoId = job.request.inputs.videoId {
+            job.previousInteractionID = await previousInteraction(of: videoId, on: route.provider.name)
         }
         // The heartbeat keeps the lease while this worker is alive; losing it (cancel, or a
         // stall long enough for another worker to take over) stops this worker's processing.
@@ -263,6 +266,17 @@ public final class WorkerPool: Sendable {
         return ProviderJob(
             taskUUID: task.uuid, request: request, upstreamModel: upstreamModel,
             results: task.results.map { (videoUUID: $0.videoUUID, seed: $0.seed) })
+    }
+
+    /// Conversational editing (SPEC §9): the upstream interaction that produced `videoUUID`, when
+    /// that was on `provider` (the upstream id lists one interaction per result, in order).
+    /// Elsewhere there is no upstream state to continue, and the adapter works from the request.
+    private func previousInteraction(of videoUUID: String, on provider: String) async -> String? {
+        guard let (result, taskUUID) = try? await store.findResult(videoUUID), let source = try? await store.find(taskUUID),
+            source.provider == provider, let upstream = source.upstreamID
+        else { return nil }
+        let ids = upstream.split(separator: ",").map(String.init)
+        return ids.indices.contains(result.index) ? ids[result.index] : ids.last
     }
 
     /// The provider already used if there is one (resume), else the first route.
