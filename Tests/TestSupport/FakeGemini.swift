@@ -26,6 +26,8 @@ public final class FakeGemini: Sendable {
         public var flatOutputs = false
         /// A completed interaction instead fails with this message in its model_output step.
         public var failWith: String?
+        /// Random faults per request (seeded): 5xx, 429 with Retry-After, hang, garbage.
+        public var chaos: (error5xx: Double, rateLimited: Double, hang: Double, garbage: Double)?
         public init() {}
     }
 
@@ -39,6 +41,8 @@ public final class FakeGemini: Sendable {
 
     private struct State {
         var interactions: [String: (status: String, polls: Int)] = [:]
+        var maxInProgress = 0
+        var rng = SplitMix(seed: 42)
         var next = 1
         var log: [Recorded] = []
         var faults: [Fault] = []
@@ -74,13 +78,25 @@ public final class FakeGemini: Sendable {
     public func inject(_ faults: [Fault]) { state.withLock { $0.faults += faults } }
 
     public var requests: [Recorded] { state.withLock { $0.log } }
+    /// The most interactions that were in progress at once.
+    public var maxInProgress: Int { state.withLock { $0.maxInProgress } }
     public var creates: [Recorded] { requests.filter { $0.method == "POST" && $0.path.hasSuffix("/interactions") } }
 
     private func handle(_ request: Request) async -> HTTPResponse {
+        let chaos = settings.withLock { $0.chaos }
         let fault: Fault? = state.withLock { s in
             s.log.append(Recorded(method: request.method, path: request.path, headers: request.headers, body: request.body,
                                   at: Date().timeIntervalSince1970))
-            return s.faults.isEmpty ? nil : s.faults.removeFirst()
+            if !s.faults.isEmpty { return s.faults.removeFirst() }
+            guard let chaos, !request.path.hasPrefix("/storage/") else { return nil }
+            let roll = s.rng.next()
+            if roll < chaos.error5xx { return .status(503, body: #"{"error":{"code":503,"message":"The service is currently unavailable.","status":"UNAVAILABLE"}}"#) }
+            if roll < chaos.error5xx + chaos.rateLimited {
+                return .status(429, body: #"{"error":{"code":"rate_limit_exceeded","message":"slow down"}}"#, headers: [("Retry-After", "0")])
+            }
+            if roll < chaos.error5xx + chaos.rateLimited + chaos.hang { return .hang }
+            if roll < chaos.error5xx + chaos.rateLimited + chaos.hang + chaos.garbage { return .garbage }
+            return nil
         }
         switch fault {
         case .status(let code, let body, let headers)?:
@@ -117,6 +133,7 @@ public final class FakeGemini: Sendable {
                 let id = "v1_fake\(s.next)"
                 s.next += 1
                 s.interactions[id] = ("in_progress", 0)
+                s.maxInProgress = max(s.maxInProgress, s.interactions.values.filter { $0.status == "in_progress" }.count)
                 return id
             }
             return .jsonBytes(Array(#"{"id":"\#(newID)","status":"in_progress","object":"interaction"}"#.utf8))
@@ -162,5 +179,18 @@ public final class FakeGemini: Sendable {
 
     private func error(_ status: Int, _ code: String, _ message: String) -> HTTPResponse {
         .jsonBytes(Array(#"{"error":{"code":"\#(code)","message":\#(JSONText.quote(message))}}"#.utf8), status: HTTPStatus(status))
+    }
+}
+
+/// A small seeded generator, so chaos runs repeat.
+struct SplitMix: Sendable {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> Double {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
     }
 }

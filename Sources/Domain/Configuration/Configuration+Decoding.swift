@@ -73,9 +73,12 @@ extension Configuration.Workers {
     public init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(["count", "transferThreads"], in: "workers")
+        try c.refuseUnknown(["count", "transferThreads", "retryBaseSeconds", "retryMaxSeconds", "maxAttempts"], in: "workers")
         count = try c.value("count", count)
         transferThreads = try c.value("transferThreads", transferThreads)
+        retryBaseSeconds = try c.value("retryBaseSeconds", retryBaseSeconds)
+        retryMaxSeconds = try c.value("retryMaxSeconds", retryMaxSeconds)
+        maxAttempts = try c.value("maxAttempts", maxAttempts)
     }
 }
 
@@ -95,9 +98,10 @@ extension Configuration.Simulator {
     public init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(["latencySeconds", "failureRate"], in: "providers.simulator")
+        try c.refuseUnknown(["latencySeconds", "failureRate", "limits"], in: "providers.simulator")
         latencySeconds = try c.value("latencySeconds", latencySeconds)
         failureRate = try c.value("failureRate", failureRate)
+        limits = try c.value("limits", limits)
     }
 }
 
@@ -105,7 +109,10 @@ extension Configuration.Gemini {
     public init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(["apiKey", "baseURL", "apiVersion", "pollIntervalSeconds", "model"], in: "providers.gemini")
+        try c.refuseUnknown(["apiKey", "baseURL", "apiVersion", "pollIntervalSeconds", "model", "requestTimeoutSeconds", "limits"],
+                            in: "providers.gemini")
+        requestTimeoutSeconds = try c.value("requestTimeoutSeconds", requestTimeoutSeconds)
+        limits = try c.value("limits", limits)
         apiKey = try c.value("apiKey", apiKey)
         baseURL = try c.value("baseURL", baseURL)
         apiVersion = try c.value("apiVersion", apiVersion)
@@ -156,5 +163,17 @@ extension Configuration.Server {
         bodyTimeoutSeconds = try c.value("bodyTimeoutSeconds", bodyTimeoutSeconds)
         maxBodyBytes = try c.value("maxBodyBytes", maxBodyBytes)
         shutdownGraceSeconds = try c.value("shutdownGraceSeconds", shutdownGraceSeconds)
+    }
+}
+
+extension Configuration.ProviderLimits {
+    public init(from decoder: any Decoder) throws {
+        self.init(maxConcurrent: 16, requestsPerMinute: 300)
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        try c.refuseUnknown(["maxConcurrent", "requestsPerMinute", "breakerThreshold", "breakerCooldownSeconds"], in: "providers.*.limits")
+        maxConcurrent = try c.value("maxConcurrent", maxConcurrent)
+        requestsPerMinute = try c.value("requestsPerMinute", requestsPerMinute)
+        breakerThreshold = try c.value("breakerThreshold", breakerThreshold)
+        breakerCooldownSeconds = try c.value("breakerCooldownSeconds", breakerCooldownSeconds)
     }
 }

@@ -62,7 +62,24 @@ public struct Configuration: Sendable, Equatable, Codable {
         public var count = 8
         /// Threads doing outbound HTTP transfers.
         public var transferThreads = 8
+        /// Backoff for retryable upstream faults: base and cap of the exponential, and attempts.
+        public var retryBaseSeconds: Double = 1
+        public var retryMaxSeconds: Double = 60
+        public var maxAttempts = 8
         public init() {}
+    }
+
+    /// What one provider may be asked for (SPEC §8): jobs at once, requests per minute (a
+    /// token bucket: tasks wait rather than provoke 429s), and when to stop calling it.
+    public struct ProviderLimits: Sendable, Equatable, Codable {
+        public var maxConcurrent: Int
+        public var requestsPerMinute: Int
+        public var breakerThreshold = 5
+        public var breakerCooldownSeconds: Double = 30
+        public init(maxConcurrent: Int, requestsPerMinute: Int) {
+            self.maxConcurrent = maxConcurrent
+            self.requestsPerMinute = requestsPerMinute
+        }
     }
 
     public struct Providers: Sendable, Equatable, Codable {
@@ -76,6 +93,7 @@ public struct Configuration: Sendable, Equatable, Codable {
     public struct Simulator: Sendable, Equatable, Codable {
         public var latencySeconds: Double = 3
         public var failureRate: Double = 0
+        public var limits = ProviderLimits(maxConcurrent: 1_000_000, requestsPerMinute: 100_000_000)
         public init() {}
     }
 
@@ -87,6 +105,9 @@ public struct Configuration: Sendable, Equatable, Codable {
         public var pollIntervalSeconds: Double = 5
         /// The upstream model `google:gemini@omni-flash` maps to.
         public var model = "gemini-omni-flash-preview"
+        /// Limit for one create or poll call.
+        public var requestTimeoutSeconds: Double = 60
+        public var limits = ProviderLimits(maxConcurrent: 16, requestsPerMinute: 300)
         public init() {}
     }
 

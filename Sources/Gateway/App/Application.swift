@@ -83,7 +83,8 @@ public final class Application: Sendable {
         if let key = gemini.apiKey, !key.isEmpty {
             providers["gemini"] = GeminiProvider(
                 apiKey: key, baseURL: gemini.baseURL, version: gemini.apiVersion, curl: curl,
-                workDirectory: "\(configuration.dataDir)/upstream/gemini", pollInterval: gemini.pollIntervalSeconds)
+                workDirectory: "\(configuration.dataDir)/upstream/gemini", pollInterval: gemini.pollIntervalSeconds,
+                requestTimeout: gemini.requestTimeoutSeconds)
         }
         let modelRouter = ModelRouter.make(configuration: configuration, providers: providers) { logger.info("route", ["detail": $0]) }
 
@@ -101,9 +102,13 @@ public final class Application: Sendable {
         janitor = try MediaJanitor(store: store, maxBytes: configuration.media.maxBytes, logger: logger)
         var settings = WorkerPool.Settings()
         settings.workers = configuration.workers.count
+        settings.retry = RetryPolicy(
+            base: configuration.workers.retryBaseSeconds, cap: configuration.workers.retryMaxSeconds, maxAttempts: configuration.workers.maxAttempts)
+        var gates = ["simulator": ProviderGate(name: "simulator", limits: configuration.providers.simulator.limits)]
+        if providers["gemini"] != nil { gates["gemini"] = ProviderGate(name: "gemini", limits: configuration.providers.gemini.limits) }
         let janitor = self.janitor
         let deliveries = self.deliveries
-        workers = WorkerPool(store: store, media: media, router: modelRouter, settings: settings, logger: logger,
+        workers = WorkerPool(store: store, media: media, router: modelRouter, settings: settings, logger: logger, gates: gates,
                              onStored: { janitor.stored(bytes: $0) }, onDeliveries: { deliveries.notifyNewWork() })
 
         let validator = VideoInferenceValidator(knownModels: modelRouter.models) { url, parameter in

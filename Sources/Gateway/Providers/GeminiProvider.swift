@@ -17,8 +17,11 @@ public struct GeminiProvider: VideoProvider {
     /// Where poll responses are kept until their video is decoded.
     let workDirectory: String
     public let pollInterval: Double
+    let requestTimeout: Duration
 
-    public init(apiKey: String, baseURL: String, version: String, curl: CurlClient, workDirectory: String, pollInterval: Double = 5) {
+    public init(apiKey: String, baseURL: String, version: String, curl: CurlClient, workDirectory: String, pollInterval: Double = 5,
+                requestTimeout: Double = 60) {
+        self.requestTimeout = .seconds(requestTimeout)
         self.apiKey = apiKey
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.version = version
@@ -91,7 +94,7 @@ public struct GeminiProvider: VideoProvider {
             let body = Array(try createBody(job, resultIndex: index).serialized().utf8)
             let response = try await call(CurlRequest(
                 method: "POST", url: "\(baseURL)/\(version)/interactions", headers: headers, body: .bytes(body),
-                sink: .memory(maxBytes: 4 << 20), totalTimeout: .seconds(60)))
+                sink: .memory(maxBytes: 4 << 20), totalTimeout: requestTimeout))
             let json = try? JSONParser.parse(response.body)
             try UpstreamHTTP.check(response, body: json, provider: name)
             guard let id = json?["id"]?.string, !id.isEmpty, !id.contains(",") else {
@@ -111,7 +114,7 @@ public struct GeminiProvider: VideoProvider {
             let file = "\(workDirectory)/\(Self.safeName(id)).json"
             let response = try await call(CurlRequest(
                 url: "\(baseURL)/\(version)/interactions/\(id)", headers: headers, sink: .file(path: file, maxBytes: 1 << 30),
-                totalTimeout: .seconds(300), lowSpeed: (1024, 30)))
+                totalTimeout: requestTimeout * 5, lowSpeed: (1024, 30)))
             let json: JSONValue
             do {
                 json = try LargeJSONReader.parse(path: file)

@@ -235,9 +235,19 @@ public final class TaskStore: Sendable {
         }
     }
 
-    /// Puts a task back in the queue after a retryable fault, to be tried at `at`.
-    public func requeue(_ uuid: String, owner: String, at: Double, reason: String) async throws -> Bool {
-        try await update(uuid, owner: owner, to: .queued, detail: reason, fields: ["next_attempt_at": at, "lease_owner": SQLiteValue.null])
+    /// Puts a task back in the queue after a retryable fault, to be tried at `at`. `refund` gives
+    /// the attempt back (waiting for provider capacity is not a failed attempt).
+    public func requeue(_ uuid: String, owner: String, at: Double, reason: String, refund: Bool = false) async throws -> Bool {
+        var fields: [String: any SQLiteBindable] = ["next_attempt_at": at, "lease_owner": SQLiteValue.null]
+        if refund { fields["attempts"] = SQLiteValue.null }
+        guard refund else { return try await update(uuid, owner: owner, to: .queued, detail: reason, fields: fields) }
+        let now = clock()
+        return try await pool.write { db in
+            try db.execute(
+                "UPDATE tasks SET state = 'queued', updated_at = ?, next_attempt_at = ?, lease_owner = NULL, attempts = max(attempts - 1, 0) WHERE uuid = ? AND lease_owner = ?",
+                [now, at, uuid, owner])
+            return db.changes == 1
+        }
     }
 
     /// Progress of the task's unfinished results.

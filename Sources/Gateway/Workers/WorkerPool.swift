@@ -28,9 +28,11 @@ public final class WorkerPool: Sendable {
     let owner: String
     let onStored: @Sendable (Int64) -> Void
     let onDeliveries: @Sendable () -> Void
+    let gates: [String: ProviderGate]
 
-    public init(store: TaskStore, media: MediaStore, router: ModelRouter, settings: Settings, logger: Logger,
+    init(store: TaskStore, media: MediaStore, router: ModelRouter, settings: Settings, logger: Logger, gates: [String: ProviderGate] = [:],
                 onStored: @escaping @Sendable (Int64) -> Void = { _ in }, onDeliveries: @escaping @Sendable () -> Void = {}) {
+        self.gates = gates
         self.onStored = onStored
         self.onDeliveries = onDeliveries
         self.store = store
@@ -80,7 +82,8 @@ public final class WorkerPool: Sendable {
             _ = try? await fail(task, owner: owner, code: "internalError", message: "stored request could not be read", log: log)
             return
         }
-        guard let route = chooseRoute(task) else {
+        let routes = candidateRoutes(task)
+        guard let route = routes.first else {
             _ = try? await fail(task, owner: owner, code: "unknownModel", message: "no provider routes \(task.model)", log: log)
             return
         }
@@ -96,9 +99,11 @@ public final class WorkerPool: Sendable {
             }
         }
         defer { heartbeat.cancel() }
+        let slot = SlotHolder()
+        defer { slot.release() }
 
         do {
-            try await drive(task, job: job, route: route, owner: owner, log: log)
+            try await drive(task, job: job, routes: routes, slot: slot, owner: owner, log: log)
         } catch let error as LeaseLost {
             log.info("stopped: lease lost", ["reason": error.reason])
         } catch is CancellationError {
@@ -111,33 +116,95 @@ public final class WorkerPool: Sendable {
 
     struct LeaseLost: Error { let reason: String }
 
-    private func drive(_ original: TaskRecord, job: ProviderJob, route: ModelRouter.Route, owner: String, log: Logger) async throws {
+    /// Holds a provider job slot for the time a job runs upstream, released on every exit path.
+    final class SlotHolder: @unchecked Sendable {
+        private var gate: ProviderGate?
+        var isEmpty: Bool { gate == nil }
+        func hold(_ gate: ProviderGate) { self.gate = gate }
+        func release() {
+            gate?.releaseSlot()
+            gate = nil
+        }
+    }
+
+    private func drive(_ original: TaskRecord, job original_job: ProviderJob, routes: [ModelRouter.Route], slot: SlotHolder, owner: String, log: Logger)
+        async throws
+    {
         var task = original
-        let provider = route.provider
+        var job = original_job
+        var route = routes[0]
         let now = store.now
 
-        if task.state == .dispatching {
-            var upstreamID = task.upstreamID
-            if upstreamID == nil {
-                if task.attempts > 1 {
-                    log.warning("resubmitting: the previous attempt may have reached the provider", ["attempt": "\(task.attempts)"])
+        if task.state == .dispatching, task.upstreamID == nil {
+            if task.attempts > 1 {
+                log.warning("resubmitting: the previous attempt may have reached the provider", ["attempt": "\(task.attempts)"])
+            }
+            // Routes in order. The next is tried only after a retryable failure here, before any
+            // upstream accepted (and billed) the job; a full provider is waited for, not skipped.
+            var lastError: ProviderError?
+            var upstreamID: String?
+            for (index, candidate) in routes.enumerated() {
+                let gate = gates[candidate.provider.name]
+                if let gate, !gate.allowCall() {
+                    lastError = .retryable("\(candidate.provider.name): circuit open after repeated failures", retryAfter: gate.retryAfter())
+                    continue
                 }
+                if let gate, !gate.acquireSlot() {
+                    if index == 0 || lastError == nil {
+                        log.info("waiting for provider capacity", ["provider": candidate.provider.name])
+                        guard try await store.requeue(task.uuid, owner: owner, at: store.now + 0.25, reason: "waiting for \(candidate.provider.name) capacity",
+                                                      refund: true)
+                        else { throw LeaseLost(reason: "while waiting for capacity") }
+                        return
+                    }
+                    continue
+                }
+                if let gate { slot.hold(gate) }
+                job.upstreamModel = candidate.upstreamModel
                 do {
-                    upstreamID = try await provider.submit(job)
-                } catch {
-                    try await handleProviderError(error, task: task, owner: owner, log: log)
-                    return
+                    try await gate?.spend(max(job.results.count, 1))
+                    upstreamID = try await candidate.provider.submit(job)
+                    gate?.record(success: true)
+                    route = candidate
+                    if index > 0 { log.warning("served by a fallback route", ["provider": candidate.provider.name, "after": lastError?.message ?? ""]) }
+                    break
+                } catch let error as ProviderError {
+                    slot.release()
+                    guard error.kind == .retryable else {
+                        try await fail(task, owner: owner, code: error.code, message: error.message, log: log)
+                        return
+                    }
+                    gate?.record(success: false)
+                    lastError = error
+                    if index + 1 < routes.count {
+                        log.warning("falling back", ["provider": candidate.provider.name, "error": error.message])
+                    }
                 }
+            }
+            guard let upstreamID else {
+                try await handleProviderError(lastError ?? .retryable("no provider available"), task: task, owner: owner, log: log)
+                return
             }
             let deadline = task.deadlineAt ?? now + settings.deadlineSeconds
             guard try await store.update(
-                task.uuid, owner: owner, to: .running, detail: "upstream \(provider.name) accepted \(upstreamID!)",
-                fields: ["provider": provider.name, "upstream_id": upstreamID!, "dispatched_at": task.dispatchedAt ?? now, "deadline_at": deadline])
+                task.uuid, owner: owner, to: .running, detail: "upstream \(route.provider.name) accepted \(upstreamID)",
+                fields: ["provider": route.provider.name, "upstream_id": upstreamID, "dispatched_at": task.dispatchedAt ?? now, "deadline_at": deadline])
             else { throw LeaseLost(reason: "while recording submit") }
             task.state = .running
             task.upstreamID = upstreamID
             task.deadlineAt = deadline
-            log.info("dispatched", ["provider": provider.name, "upstream": upstreamID!])
+            log.info("dispatched", ["provider": route.provider.name, "upstream": upstreamID])
+        } else if task.state == .dispatching {
+            guard try await store.update(task.uuid, owner: owner, to: .running, detail: "resuming the stored upstream job")
+            else { throw LeaseLost(reason: "while resuming") }
+            task.state = .running
+        }
+        let provider = route.provider
+        let gate = gates[provider.name]
+        if let gate, task.state == .running, slot.isEmpty {
+            // A job resumed after a restart runs upstream whether counted or not: count it.
+            _ = gate.acquireSlot(force: true)
+            slot.hold(gate)
         }
 
         guard let upstreamID = task.upstreamID else {
@@ -154,10 +221,17 @@ public final class WorkerPool: Sendable {
                 try await fail(task, owner: owner, code: "timeoutProvider", message: "the provider did not finish before the task deadline", log: log)
                 return
             }
+            if let gate, !gate.allowCall() {
+                try await Task.sleep(for: .seconds(max(provider.pollInterval, min(gate.retryAfter(), 5))))
+                continue
+            }
+            try await gate?.spend(upstreamID.split(separator: ",").count)
             let status: ProviderStatus
             do {
                 status = try await provider.poll(upstreamID: upstreamID, job: job)
+                gate?.record(success: true)
             } catch {
+                if error.kind == .retryable { gate?.record(success: false) }
                 if error.kind == .retryable {
                     log.warning("poll failed; will poll again", ["error": error.message])
                     try await Task.sleep(for: .seconds(max(provider.pollInterval, error.retryAfter ?? 0)))
@@ -183,6 +257,7 @@ public final class WorkerPool: Sendable {
             break
         }
 
+        slot.release()  // the upstream job is done: its slot is free for the next
         if task.state == .running {
             guard try await store.update(task.uuid, owner: owner, to: .fetching, detail: "upstream finished")
             else { throw LeaseLost(reason: "while recording finish") }
@@ -277,6 +352,17 @@ public final class WorkerPool: Sendable {
         else { return nil }
         let ids = upstream.split(separator: ",").map(String.init)
         return ids.indices.contains(result.index) ? ids[result.index] : ids.last
+    }
+
+    /// The routes to try: only the provider already used when a job was stored upstream (it is
+    /// billed there), else every route of the model in order.
+    private func candidateRoutes(_ task: TaskRecord) -> [ModelRouter.Route] {
+        let routes = router.routes(for: task.model)
+        if let used = task.provider, task.upstreamID != nil {
+            // Resume there or nowhere: another provider knows nothing of that job.
+            return routes.first { $0.provider.name == used }.map { [$0] } ?? []
+        }
+        return routes
     }
 
     /// The provider already used if there is one (resume), else the first route.
