@@ -1,4 +1,6 @@
 import Crypto
+import HTTP1
+import HTTPServer
 import Domain
 import Foundation
 import Gateway
@@ -214,6 +216,82 @@ struct EditingTests {
         #expect(nodes[branch]?["prompt"] == "make it night")
         #expect(try await gw.request("GET", "/v1/videos/\(deeper)/lineage", key: TestGateway.bob).status == 404)
         #expect(try await gw.request("GET", "/v1/videos/\(UUID().uuidString.lowercased())/lineage").status == 404)
+        await gw.stop()
+    }
+}
+
+@Suite("Gemini inputs: fetched, inline or through the Files API", .timeLimit(.minutes(2)))
+struct GeminiInputTests {
+    static func pngBytes(size: Int) -> [UInt8] {
+        [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + (0..<max(0, size - 8)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+    }
+
+    static func startGateway(_ fake: FakeGemini) async throws -> TestGateway {
+        try await TestGateway.start { config in
+            config.providers.gemini.apiKey = "fake-gemini-key"
+            config.providers.gemini.baseURL = fake.baseURL
+            config.providers.gemini.pollIntervalSeconds = 0.05
+            config.providers.simulator.latencySeconds = 0.05
+            config.network.allowHTTP = true
+            config.network.allowHosts = ["127.0.0.1/32"]
+        }
+    }
+
+    @Test func largeUploadedImageGoesThroughTheFilesAPI() async throws {
+        let fake = try FakeGemini(video: fakeVideo)
+        let gw = try await Self.startGateway(fake)
+        let big = Self.pngBytes(size: 3 << 20)
+        let upload = try await gw.post([["taskType": "imageUpload", "taskUUID": .string(UUID().uuidString.lowercased()),
+                                         "image": .string(Data(big).base64EncodedString())]])
+        let imageUUID = try #require(upload.data.first?["imageUUID"]?.string)
+        let (uuid, _) = try await gw.submit(["model": "google:gemini@omni-flash", "inputs": ["referenceImages": [.string(imageUUID)]]])
+        let result = try await gw.waitUntilDone(uuid).data.first
+        #expect(result?["status"] == "success", "\(String(describing: result))")
+        let file = try #require(fake.uploads["files/up1"])
+        #expect(file.mime == "image/png" && file.bytes == big)
+        let body = try JSONParser.parse(try #require(fake.creates.first).body)
+        let image = body["input"]?.array?.first?["content"]?.array?.last
+        #expect(image == ["type": "image", "mime_type": "image/png", "uri": "https://generativelanguage.googleapis.com/v1beta/files/up1"])
+        await gw.stop()
+    }
+
+    @Test func urlImagesAreFetchedThroughTheGuardAndCheckedByContent() async throws {
+        let small = Self.pngBytes(size: 5000)
+        let router = Router()
+        router.get("/cat.png") { _ in HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "image/png")]), bytes: small) }
+        router.get("/lies.png") { _ in HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "image/png")]), bytes: Array("<html>".utf8)) }
+        let images = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router)
+        try images.start()
+        let fake = try FakeGemini(video: fakeVideo)
+        let gw = try await Self.startGateway(fake)
+        let (ok, _) = try await gw.submit(["model": "google:gemini@omni-flash",
+                                           "inputs": ["frameImages": [.string("http://127.0.0.1:\(images.port)/cat.png")]]])
+        #expect(try await gw.waitUntilDone(ok).data.first?["status"] == "success")
+        let body = try JSONParser.parse(try #require(fake.creates.first).body)
+        #expect(body["input"]?.array?.first?["content"]?.array?.last?["data"]?.string == Data(small).base64EncodedString())
+        let (bad, _) = try await gw.submit(["model": "google:gemini@omni-flash",
+                                            "inputs": ["frameImages": [.string("http://127.0.0.1:\(images.port)/lies.png")]]])
+        let error = try #require(try await gw.waitUntilDone(bad).data.first?["error"])
+        #expect(error["code"] == "invalidInput" && error["message"]?.string?.contains("not png, jpeg or webp") == true)
+        await gw.stop()
+        await images.shutdown(gracePeriod: .milliseconds(10))
+    }
+
+    @Test func editingAnotherProvidersVideoUploadsTheSource() async throws {
+        let fake = try FakeGemini(video: fakeVideo)
+        let gw = try await Self.startGateway(fake)
+        let (rootTask, _) = try await gw.submit(["model": "reelgate:simulator@1"])
+        let root = try #require(try await gw.waitUntilDone(rootTask).data.first?["videoUUID"]?.string)
+        let (edit, _) = try await gw.submit(["model": "google:gemini@omni-flash", "positivePrompt": "add snow", "inputs": ["videoId": .string(root)]])
+        #expect(try await gw.waitUntilDone(edit).data.first?["status"] == "success")
+        let body = try JSONParser.parse(try #require(fake.creates.first).body)
+        #expect(body["previous_interaction_id"] == nil)  // no Gemini state to continue
+        #expect(body["generation_config"]?["video_config"]?["task"] == "edit")
+        let video = body["input"]?.array?.first?["content"]?.array?.last
+        #expect(video?["type"] == "video" && video?["uri"]?.string?.hasSuffix("/files/up1") == true)
+        #expect(fake.uploads["files/up1"]?.mime == "video/mp4")
+        #expect(Array(fake.uploads["files/up1"]?.bytes.prefix(8).dropFirst(4) ?? []) == Array("ftyp".utf8))
+        #expect(fake.requests.contains { $0.method == "GET" && $0.path == "/v1beta/files/up1" })  // waited for ACTIVE
         await gw.stop()
     }
 }

@@ -42,6 +42,8 @@ public final class FakeGemini: Sendable {
     private struct State {
         var interactions: [String: (status: String, polls: Int)] = [:]
         var maxInProgress = 0
+        var uploads: [String: (mime: String, bytes: [UInt8], polls: Int)] = [:]
+        var nextUpload = 1
         var rng = SplitMix(seed: 42)
         var next = 1
         var log: [Recorded] = []
@@ -66,6 +68,7 @@ public final class FakeGemini: Sendable {
             router.addAsync(method, "/:version/interactions/:id/cancel", handle)
             router.addAsync(method, "/:version/files/:file", handle)
             router.addAsync(method, "/storage/:id", handle)
+            router.addAsync(method, "/upload/:version/files", handle)
         }
         server = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router)
         box.withLock { $0 = self }
@@ -78,6 +81,9 @@ public final class FakeGemini: Sendable {
     public func inject(_ faults: [Fault]) { state.withLock { $0.faults += faults } }
 
     public var requests: [Recorded] { state.withLock { $0.log } }
+    /// Files uploaded through the resumable Files API, by name (`files/upN`).
+    public var uploads: [String: (mime: String, bytes: [UInt8])] { state.withLock { $0.uploads.mapValues { ($0.mime, $0.bytes) } } }
+
     /// The most interactions that were in progress at once.
     public var maxInProgress: Int { state.withLock { $0.maxInProgress } }
     public var creates: [Recorded] { requests.filter { $0.method == "POST" && $0.path.hasSuffix("/interactions") } }
@@ -115,12 +121,26 @@ public final class FakeGemini: Sendable {
         if request.path.hasPrefix("/storage/") {
             return HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "video/mp4")]), bytes: video)
         }
-        guard request.headers["x-goog-api-key"] == settings.apiKey else {
+        // The upload hop of a resumable upload is authorised by its upload id, not the key (the SDK
+        // does not send it there); everything else needs the key.
+        let uploadHop = request.path.hasPrefix("/upload/") && request.queryParameters["upload_id"] != nil
+        guard uploadHop || request.headers["x-goog-api-key"] == settings.apiKey else {
             return error(401, "authentication", "API key not valid. Please pass a valid API key.")
         }
         let id = request.pathParameters["id"] ?? ""
+        if request.path.hasPrefix("/upload/") { return upload(request) }
+        if let file = request.pathParameters["file"], !file.hasSuffix(":download") {
+            // File metadata: uploaded videos are PROCESSING for one poll, then ACTIVE.
+            let entry: (mime: String, bytes: Int, state: String)? = state.withLock { s in
+                guard var upload = s.uploads["files/\(file)"] else { return nil }
+                upload.polls += 1
+                s.uploads["files/\(file)"] = upload
+                return (upload.mime, upload.bytes.count, upload.mime.hasPrefix("video/") && upload.polls < 2 ? "PROCESSING" : "ACTIVE")
+            }
+            guard let entry else { return error(404, "not_found", "no file \(file)") }
+            return .jsonBytes(Array(fileJSON(name: "files/\(file)", mime: entry.mime, size: entry.bytes, state: entry.state).utf8))
+        }
         if let file = request.pathParameters["file"] {
-            guard file.hasSuffix(":download") else { return error(404, "not_found", "no file \(file)") }
             var redirect = HTTPResponse(status: HTTPStatus(302))
             redirect.headers.add(name: "Location", value: "\(baseURL)/storage/\(file.dropLast(9))")
             return redirect
@@ -170,6 +190,45 @@ public final class FakeGemini: Sendable {
             ? #"{"id":"\#(id)","status":"completed","object":"interaction","outputs":[\#(block)]}"#
             : #"{"id":"\#(id)","status":"completed","object":"interaction","steps":[{"type":"user_input","content":[{"type":"text","text":"x"}]},{"type":"thought","summary":[{"type":"text","text":"planning"}]},{"type":"model_output","content":[\#(block)]}],"usage":{"total_tokens":479}}"#
         return .jsonBytes(Array(body.utf8))
+    }
+
+    /// The resumable upload: `start` answers with an absolute upload URL; `upload, finalize` with
+    /// `x-goog-upload-status: final` and the file resource (upstreams.md §2).
+    private func upload(_ request: Request) -> HTTPResponse {
+        let command = request.headers["x-goog-upload-command"] ?? ""
+        if command == "start" {
+            guard request.headers["x-goog-upload-protocol"] == "resumable" else { return error(400, "invalid_request", "resumable uploads only") }
+            let mime = request.headers["x-goog-upload-header-content-type"] ?? "application/octet-stream"
+            let number = state.withLock { s -> Int in
+                defer { s.nextUpload += 1 }
+                s.uploads["files/up\(s.nextUpload)"] = (mime, [], 0)
+                return s.nextUpload
+            }
+            var response = HTTPResponse.jsonBytes(Array("{}".utf8))
+            response.headers.add(name: "x-goog-upload-url", value: "\(baseURL)/upload/v1beta/files?upload_id=\(number)")
+            response.headers.add(name: "x-goog-upload-status", value: "active")
+            return response
+        }
+        guard command.contains("finalize"), let number = request.queryParameters["upload_id"] else {
+            return error(400, "invalid_request", "expected upload, finalize with an upload_id")
+        }
+        let name = "files/up\(number)"
+        let mime: String? = state.withLock { s in
+            guard var entry = s.uploads[name] else { return nil }
+            entry.bytes = request.body
+            s.uploads[name] = entry
+            return entry.mime
+        }
+        guard let mime else { return error(404, "not_found", "unknown upload") }
+        let initial = mime.hasPrefix("video/") ? "PROCESSING" : "ACTIVE"
+        var response = HTTPResponse.jsonBytes(Array(#"{"file":\#(fileJSON(name: name, mime: mime, size: request.body.count, state: initial))}"#.utf8))
+        response.headers.add(name: "x-goog-upload-status", value: "final")
+        return response
+    }
+
+    private func fileJSON(name: String, mime: String, size: Int, state: String) -> String {
+        let id = name.dropFirst(6)
+        return #"{"name":"\#(name)","displayName":"input","mimeType":"\#(mime)","sizeBytes":"\#(size)","uri":"https://generativelanguage.googleapis.com/v1beta/files/\#(id)","state":"\#(state)","source":"UPLOADED"}"#
     }
 
     /// Files API ids are lower-case letters and digits (the SDK's download parser insists).

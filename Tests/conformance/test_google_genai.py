@@ -90,3 +90,19 @@ def test_cancel_and_errors(fake):
     with pytest.raises(Exception) as missing:
         c.interactions.get("v1_nope")
     assert "not found" in str(missing.value)
+
+
+def test_files_api_resumable_upload(tmp_path):
+    proc, url = start()
+    try:
+        c = client(url)
+        path = tmp_path / "frame.png"
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(1000))
+        uploaded = c.files.upload(file=str(path), config={"mime_type": "image/png"})
+        assert uploaded.uri.startswith("https://generativelanguage.googleapis.com/v1beta/files/")
+        assert uploaded.state.name == "ACTIVE"
+        again = c.files.get(name=uploaded.name)
+        assert again.mime_type == "image/png" and int(again.size_bytes) == 1008
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=10)

@@ -73,6 +73,9 @@ public final class Application: Sendable {
         let signingKey = try store.setting("media.signingKey") { Crypto.hex(Crypto.randomBytes(32)) }
         media = try MediaStore(directory: "\(configuration.dataDir)/media", publicURL: publicURL, key: Array(signingKey.utf8))
 
+        let urlGuard = URLGuard(
+            allowHTTP: configuration.network.allowHTTP, allowHosts: configuration.network.allowHosts, resolver: resolver ?? SystemResolver())
+        self.urlGuard = urlGuard
         let curl = CurlClient(threads: configuration.workers.transferThreads)
         self.curl = curl
         var providers: [String: any VideoProvider] = [
@@ -84,13 +87,11 @@ public final class Application: Sendable {
             providers["gemini"] = GeminiProvider(
                 apiKey: key, baseURL: gemini.baseURL, version: gemini.apiVersion, curl: curl,
                 workDirectory: "\(configuration.dataDir)/upstream/gemini", pollInterval: gemini.pollIntervalSeconds,
-                requestTimeout: gemini.requestTimeoutSeconds)
+                requestTimeout: gemini.requestTimeoutSeconds,
+                inputs: InputFetcher(store: store, media: media, urlGuard: urlGuard, curl: curl, scratch: "\(configuration.dataDir)/upstream/gemini"))
         }
         let modelRouter = ModelRouter.make(configuration: configuration, providers: providers) { logger.info("route", ["detail": $0]) }
 
-        let urlGuard = URLGuard(
-            allowHTTP: configuration.network.allowHTTP, allowHosts: configuration.network.allowHosts, resolver: resolver ?? SystemResolver())
-        self.urlGuard = urlGuard
         var deliverySettings = DeliveryWorker.Settings()
         // As many deliveries in flight as there are transfer threads to carry them.
         deliverySettings.workers = configuration.workers.transferThreads

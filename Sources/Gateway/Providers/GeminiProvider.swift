@@ -18,10 +18,15 @@ public struct GeminiProvider: VideoProvider {
     let workDirectory: String
     public let pollInterval: Double
     let requestTimeout: Duration
+    /// Fetches URL, uploaded and earlier-result inputs; without one, only inline images are sent.
+    let inputs: InputFetcher?
+    /// Images up to this size travel inline in the create body; larger ones through the Files API.
+    static let inlineImageLimit: Int64 = 2 << 20
 
-    public init(apiKey: String, baseURL: String, version: String, curl: CurlClient, workDirectory: String, pollInterval: Double = 5,
-                requestTimeout: Double = 60) {
+    init(apiKey: String, baseURL: String, version: String, curl: CurlClient, workDirectory: String, pollInterval: Double = 5,
+         requestTimeout: Double = 60, inputs: InputFetcher? = nil) {
         self.requestTimeout = .seconds(requestTimeout)
+        self.inputs = inputs
         self.apiKey = apiKey
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.version = version
@@ -37,29 +42,86 @@ public struct GeminiProvider: VideoProvider {
 
     // MARK: Submit
 
-    /// The create body for one result (exposed for tests that check the wire format).
+    /// The media blocks of a job and the task they make (text_to_video, image_to_video, …).
+    struct PreparedMedia {
+        var blocks: [JSONValue] = []
+        var task = "text_to_video"
+        var temporaryFiles: [String] = []
+    }
+
+    /// Images inline when small, else uploaded; the input or source video uploaded (SPEC §8.2).
+    func prepareMedia(_ job: ProviderJob) async throws(ProviderError) -> PreparedMedia {
+        let request = job.request
+        var prepared = PreparedMedia()
+        if let frame = request.inputs.frameImage {
+            prepared.blocks.append(try await imageBlock(frame.image, &prepared))
+            prepared.task = "image_to_video"
+        } else if !request.inputs.referenceImages.isEmpty {
+            for reference in request.inputs.referenceImages { prepared.blocks.append(try await imageBlock(reference, &prepared)) }
+            prepared.task = "reference_to_video"
+        }
+        if request.inputs.videoId != nil || request.inputs.video != nil {
+            prepared.task = "edit"
+            // Continuing a stored interaction needs no video; anything else sends the source.
+            let source = job.previousInteractionID == nil ? (request.inputs.video ?? request.inputs.videoId) : request.inputs.video
+            if let source {
+                guard let inputs else {
+                    throw ProviderError(kind: .permanent, code: "invalidInput", message: "gemini: video inputs need the Files API")
+                }
+                let local = try await inputs.video(source)
+                if local.temporary { prepared.temporaryFiles.append(local.path) }
+                let uri = try await uploadFile(local, waitUntilActive: true)
+                prepared.blocks.append(["type": "video", "mime_type": .string(local.mimeType), "uri": .string(uri)])
+            }
+        }
+        return prepared
+    }
+
+    /// Data URIs and base64 go inline as given; URLs and uploads are fetched first, then sent
+    /// inline when small or through the Files API when large.
+    private func imageBlock(_ input: VideoInferenceRequest.ImageInput, _ prepared: inout PreparedMedia) async throws(ProviderError) -> JSONValue {
+        switch input {
+        case .dataURI, .base64:
+            return try inlineImage(input)
+        case .url, .uploaded:
+            guard let inputs else { return try inlineImage(input) }
+            let local = try await inputs.image(input)
+            if local.temporary { prepared.temporaryFiles.append(local.path) }
+            if local.bytes <= Self.inlineImageLimit, let data = FileManager.default.contents(atPath: local.path) {
+                return ["type": "image", "mime_type": .string(local.mimeType), "data": .string(data.base64EncodedString())]
+            }
+            let uri = try await uploadFile(local, waitUntilActive: false)
+            return ["type": "image", "mime_type": .string(local.mimeType), "uri": .string(uri)]
+        }
+    }
+
+    /// The create body for one result with inline images only (for tests of the wire format).
     public func createBody(_ job: ProviderJob, resultIndex: Int) throws(ProviderError) -> JSONValue {
+        var media = PreparedMedia()
+        if let frame = job.request.inputs.frameImage {
+            media.blocks = [try inlineImage(frame.image)]
+            media.task = "image_to_video"
+        } else if !job.request.inputs.referenceImages.isEmpty {
+            for input in job.request.inputs.referenceImages { media.blocks.append(try inlineImage(input)) }
+            media.task = "reference_to_video"
+        }
+        if job.request.inputs.videoId != nil || job.request.inputs.video != nil { media.task = "edit" }
+        return createBody(job, resultIndex: resultIndex, media: media)
+    }
+
+    func createBody(_ job: ProviderJob, resultIndex: Int, media: PreparedMedia) -> JSONValue {
         let request = job.request
         var prompt = request.positivePrompt
         if let negative = request.negativePrompt { prompt += "\n\nAvoid: \(negative)" }  // Omni has no negative prompt
-        var content: [JSONValue] = [["type": "text", "text": .string(prompt)]]
-        var task = "text_to_video"
-        if let frame = request.inputs.frameImage {
-            content.append(try image(frame.image))
-            task = "image_to_video"
-        } else if !request.inputs.referenceImages.isEmpty {
-            for reference in request.inputs.referenceImages { content.append(try image(reference)) }
-            task = "reference_to_video"
-        }
-        if request.inputs.videoId != nil || request.inputs.video != nil { task = "edit" }
+        let content: [JSONValue] = [["type": "text", "text": .string(prompt)]] + media.blocks
         var format: [String: JSONValue] = [
             "type": "video", "aspect_ratio": .string(request.effectiveAspectRatio == "9:16" ? "9:16" : "16:9"),
             "duration": .string("\(request.duration)s"), "resolution": .string(request.resolution ?? "720p"),
         ]
         format["delivery"] = "inline"
-        var config: [String: JSONValue] = ["video_config": ["task": .string(task)]]
-        if let result = job.results.indices.contains(resultIndex) ? job.results[resultIndex] : nil {
-            config["seed"] = .int(result.seed & 0x7FFF_FFFF)
+        var config: [String: JSONValue] = ["video_config": ["task": .string(media.task)]]
+        if job.results.indices.contains(resultIndex) {
+            config["seed"] = .int(job.results[resultIndex].seed & 0x7FFF_FFFF)
         }
         var body: [String: JSONValue] = [
             "model": .string(job.upstreamModel), "background": true, "store": true,
@@ -73,7 +135,7 @@ public struct GeminiProvider: VideoProvider {
         return .object(body)
     }
 
-    private func image(_ input: VideoInferenceRequest.ImageInput) throws(ProviderError) -> JSONValue {
+    private func inlineImage(_ input: VideoInferenceRequest.ImageInput) throws(ProviderError) -> JSONValue {
         switch input {
         case .dataURI(let uri):
             let comma = uri.firstIndex(of: ",")!
@@ -83,15 +145,63 @@ public struct GeminiProvider: VideoProvider {
             let mime = Data(base64Encoded: String(data.prefix(64)).padding(toLength: 64, withPad: "=", startingAt: 0)).flatMap(ImageSniffer.kind) ?? "image/png"
             return ["type": "image", "mime_type": .string(mime), "data": .string(data)]
         case .url, .uploaded:
-            throw ProviderError(kind: .permanent, code: "invalidInput",
-                                message: "gemini: image URLs and uploaded images are not sent to Gemini yet; pass the image inline (data URI or base64)")
+            throw ProviderError(kind: .permanent, code: "invalidInput", message: "gemini: this image must be fetched first")
         }
     }
 
+    // MARK: Files API
+
+    /// The resumable upload (upstreams.md §2): start, then upload+finalize streamed from disk;
+    /// videos are then polled until `ACTIVE`. Returns the file's `uri`.
+    func uploadFile(_ input: InputFetcher.LocalInput, waitUntilActive: Bool) async throws(ProviderError) -> String {
+        let startBody = JSONValue.object(["file": ["display_name": "reelgate-input", "mime_type": .string(input.mimeType)]])
+        let start = try await call(CurlRequest(
+            method: "POST", url: "\(baseURL)/upload/\(version)/files",
+            headers: headers + [("X-Goog-Upload-Protocol", "resumable"), ("X-Goog-Upload-Command", "start"),
+                                ("X-Goog-Upload-Header-Content-Length", String(input.bytes)), ("X-Goog-Upload-Header-Content-Type", input.mimeType)],
+            body: .bytes(Array(startBody.serialized().utf8)), totalTimeout: requestTimeout))
+        try UpstreamHTTP.check(start, body: try? JSONParser.parse(start.body), provider: name)
+        // Our bytes go where this header says: only ever back to the configured origin.
+        guard let uploadURL = start.header("x-goog-upload-url"), Self.origin(uploadURL) == Self.origin(baseURL) else {
+            throw ProviderError.retryable("gemini: the upload start gave no upload URL on \(Self.origin(baseURL))")
+        }
+        let upload = try await call(CurlRequest(
+            method: "POST", url: uploadURL,
+            headers: [("X-Goog-Upload-Command", "upload, finalize"), ("X-Goog-Upload-Offset", "0"), ("Content-Type", input.mimeType)],
+            body: .file(path: input.path), sink: .memory(maxBytes: 1 << 20), totalTimeout: nil, lowSpeed: (1024, 60)))
+        let json = try? JSONParser.parse(upload.body)
+        try UpstreamHTTP.check(upload, body: json, provider: name)
+        guard upload.header("x-goog-upload-status") == "final", let file = json?["file"], let uri = file["uri"]?.string,
+            let fileName = file["name"]?.string
+        else { throw ProviderError.retryable("gemini: the upload did not finalize") }
+        var state = file["state"]?.string ?? "ACTIVE"
+        let deadline = Date().addingTimeInterval(600)
+        while waitUntilActive, state == "PROCESSING" || state == "STATE_UNSPECIFIED" {
+            guard Date() < deadline else { throw ProviderError.retryable("gemini: the uploaded video did not become ACTIVE") }
+            try? await Task.sleep(for: .seconds(pollInterval))
+            let poll = try await call(CurlRequest(url: "\(baseURL)/\(version)/\(fileName)", headers: headers, totalTimeout: requestTimeout))
+            let body = try? JSONParser.parse(poll.body)
+            try UpstreamHTTP.check(poll, body: body, provider: name)
+            state = body?["state"]?.string ?? "ACTIVE"
+        }
+        guard state != "FAILED" else {
+            throw ProviderError(kind: .permanent, code: "invalidInput", message: "gemini: the uploaded file could not be processed")
+        }
+        return uri
+    }
+
+    static func origin(_ url: String) -> String {
+        guard let range = url.range(of: "://") else { return "" }
+        let rest = url[range.upperBound...]
+        return url[..<range.upperBound].lowercased() + rest.prefix { $0 != "/" && $0 != "?" }.lowercased()
+    }
+
     public func submit(_ job: ProviderJob) async throws(ProviderError) -> String {
+        let media = try await prepareMedia(job)
+        defer { for file in media.temporaryFiles { try? FileManager.default.removeItem(atPath: file) } }
         var ids: [String] = []
         for index in job.results.indices {
-            let body = Array(try createBody(job, resultIndex: index).serialized().utf8)
+            let body = Array(createBody(job, resultIndex: index, media: media).serialized().utf8)
             let response = try await call(CurlRequest(
                 method: "POST", url: "\(baseURL)/\(version)/interactions", headers: headers, body: .bytes(body),
                 sink: .memory(maxBytes: 4 << 20), totalTimeout: requestTimeout))
