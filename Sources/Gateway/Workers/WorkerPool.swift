@@ -214,6 +214,9 @@ public final class WorkerPool: Sendable {
         // Poll until done (also on resume in `fetching`, which needs the outputs again).
         var outputs: [String] = []
         var lastProgress = -1
+        // Polls back off from the provider's interval to six times it (Gemini: 5 s → 30 s), so a
+        // long generation does not spend the request budget on questions with the same answer.
+        var pollDelay = provider.pollInterval
         while true {
             try Task.checkCancellation()
             if let deadline = task.deadlineAt, store.now > deadline {
@@ -246,7 +249,8 @@ public final class WorkerPool: Sendable {
                     lastProgress = progress
                     try await store.setProgress(task.uuid, progress: progress)
                 }
-                try await Task.sleep(for: .seconds(provider.pollInterval))
+                try await Task.sleep(for: .seconds(pollDelay))
+                pollDelay = min(pollDelay * 1.3, provider.pollInterval * 6)
                 continue
             case .failed(let error):
                 try await fail(task, owner: owner, code: error.code, message: error.message, log: log)
