@@ -86,7 +86,8 @@ extension Configuration.Providers {
     public init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(["simulator", "gemini", "fal", "runware"], in: "providers")
+        try c.refuseUnknown(["simulator", "gemini", "fal", "runware", "taskapi"], in: "providers")
+        taskapi = try c.value("taskapi", taskapi)
         simulator = try c.value("simulator", simulator)
         gemini = try c.value("gemini", gemini)
         fal = try c.value("fal", fal)
@@ -125,9 +126,11 @@ extension Configuration.Fal {
     public init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(["key", "baseURL"], in: "providers.fal")
+        try c.refuseUnknown(["key", "baseURL", "pollIntervalSeconds", "limits"], in: "providers.fal")
         key = try c.value("key", key)
         baseURL = try c.value("baseURL", baseURL)
+        pollIntervalSeconds = try c.value("pollIntervalSeconds", pollIntervalSeconds)
+        limits = try c.value("limits", limits)
     }
 }
 
@@ -135,9 +138,11 @@ extension Configuration.Runware {
     public init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(["apiKey", "baseURL"], in: "providers.runware")
+        try c.refuseUnknown(["apiKey", "baseURL", "pollIntervalSeconds", "limits"], in: "providers.runware")
         apiKey = try c.value("apiKey", apiKey)
         baseURL = try c.value("baseURL", baseURL)
+        pollIntervalSeconds = try c.value("pollIntervalSeconds", pollIntervalSeconds)
+        limits = try c.value("limits", limits)
     }
 }
 

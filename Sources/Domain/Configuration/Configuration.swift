@@ -87,7 +87,37 @@ public struct Configuration: Sendable, Equatable, Codable {
         public var gemini = Gemini()
         public var fal = Fal()
         public var runware = Runware()
+        /// Generic create-then-query providers, each named for use in `models` routes.
+        public var taskapi: [TaskAPI] = []
         public init() {}
+    }
+
+    /// A task-style provider: create returns an id, query returns status, progress and result
+    /// URLs. Everything not given falls back to the built-in `gemini-omni-flash-image-to-video`
+    /// profile (taskapi.md). Field names are dotted paths into the JSON.
+    public struct TaskAPI: Sendable, Equatable, Codable {
+        public var name: String
+        public var baseURL: String
+        public var apiKey: String?
+        public var createPath: String?
+        public var queryPath: String?
+        public var authHeader: String?
+        public var authPrefix: String?
+        public var promptField: String?
+        public var imagesField: String?
+        public var durationField: String?
+        public var aspectRatioField: String?
+        public var idField: String?
+        public var statusField: String?
+        public var progressField: String?
+        public var resultsField: String?
+        public var errorMessageField: String?
+        public var limits: ProviderLimits?
+        public var pollIntervalSeconds: Double?
+        public init(name: String, baseURL: String) {
+            self.name = name
+            self.baseURL = baseURL
+        }
     }
 
     public struct Simulator: Sendable, Equatable, Codable {
@@ -114,12 +144,16 @@ public struct Configuration: Sendable, Equatable, Codable {
     public struct Fal: Sendable, Equatable, Codable {
         public var key: String?
         public var baseURL = "https://queue.fal.run"
+        public var pollIntervalSeconds: Double = 3
+        public var limits = ProviderLimits(maxConcurrent: 8, requestsPerMinute: 300)
         public init() {}
     }
 
     public struct Runware: Sendable, Equatable, Codable {
         public var apiKey: String?
         public var baseURL = "https://api.runware.ai/v1"
+        public var pollIntervalSeconds: Double = 3
+        public var limits = ProviderLimits(maxConcurrent: 16, requestsPerMinute: 600)
         public init() {}
     }
 

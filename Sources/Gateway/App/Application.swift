@@ -90,6 +90,21 @@ public final class Application: Sendable {
                 requestTimeout: gemini.requestTimeoutSeconds,
                 inputs: InputFetcher(store: store, media: media, urlGuard: urlGuard, curl: curl, scratch: "\(configuration.dataDir)/upstream/gemini"))
         }
+        let fetcher = InputFetcher(store: store, media: media, urlGuard: urlGuard, curl: curl, scratch: "\(configuration.dataDir)/upstream/inputs")
+        try FileManager.default.createDirectory(atPath: "\(configuration.dataDir)/upstream/inputs", withIntermediateDirectories: true)
+        let fal = configuration.providers.fal
+        if let key = fal.key, !key.isEmpty {
+            providers["fal"] = FalProvider(key: key, baseURL: fal.baseURL, curl: curl, urlGuard: urlGuard, inputs: fetcher,
+                                           pollInterval: fal.pollIntervalSeconds)
+        }
+        let runware = configuration.providers.runware
+        if let key = runware.apiKey, !key.isEmpty {
+            providers["runware"] = RunwareProvider(apiKey: key, baseURL: runware.baseURL, curl: curl, urlGuard: urlGuard, inputs: fetcher,
+                                                   pollInterval: runware.pollIntervalSeconds)
+        }
+        for entry in configuration.providers.taskapi {
+            providers[entry.name] = TaskAPIProvider(settings: entry, curl: curl, urlGuard: urlGuard, inputs: fetcher)
+        }
         let modelRouter = ModelRouter.make(configuration: configuration, providers: providers) { logger.info("route", ["detail": $0]) }
 
         var deliverySettings = DeliveryWorker.Settings()
@@ -107,6 +122,11 @@ public final class Application: Sendable {
             base: configuration.workers.retryBaseSeconds, cap: configuration.workers.retryMaxSeconds, maxAttempts: configuration.workers.maxAttempts)
         var gates = ["simulator": ProviderGate(name: "simulator", limits: configuration.providers.simulator.limits)]
         if providers["gemini"] != nil { gates["gemini"] = ProviderGate(name: "gemini", limits: configuration.providers.gemini.limits) }
+        if providers["fal"] != nil { gates["fal"] = ProviderGate(name: "fal", limits: configuration.providers.fal.limits) }
+        if providers["runware"] != nil { gates["runware"] = ProviderGate(name: "runware", limits: configuration.providers.runware.limits) }
+        for entry in configuration.providers.taskapi {
+            gates[entry.name] = ProviderGate(name: entry.name, limits: entry.limits ?? Configuration.ProviderLimits(maxConcurrent: 8, requestsPerMinute: 300))
+        }
         let janitor = self.janitor
         let deliveries = self.deliveries
         workers = WorkerPool(store: store, media: media, router: modelRouter, settings: settings, logger: logger, gates: gates,

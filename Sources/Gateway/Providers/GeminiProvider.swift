@@ -162,8 +162,8 @@ public struct GeminiProvider: VideoProvider {
             body: .bytes(Array(startBody.serialized().utf8)), totalTimeout: requestTimeout))
         try UpstreamHTTP.check(start, body: try? JSONParser.parse(start.body), provider: name)
         // Our bytes go where this header says: only ever back to the configured origin.
-        guard let uploadURL = start.header("x-goog-upload-url"), Self.origin(uploadURL) == Self.origin(baseURL) else {
-            throw ProviderError.retryable("gemini: the upload start gave no upload URL on \(Self.origin(baseURL))")
+        guard let uploadURL = start.header("x-goog-upload-url"), UpstreamHTTP.origin(uploadURL) == UpstreamHTTP.origin(baseURL) else {
+            throw ProviderError.retryable("gemini: the upload start gave no upload URL on \(UpstreamHTTP.origin(baseURL))")
         }
         let upload = try await call(CurlRequest(
             method: "POST", url: uploadURL,
@@ -190,11 +190,6 @@ public struct GeminiProvider: VideoProvider {
         return uri
     }
 
-    static func origin(_ url: String) -> String {
-        guard let range = url.range(of: "://") else { return "" }
-        let rest = url[range.upperBound...]
-        return url[..<range.upperBound].lowercased() + rest.prefix { $0 != "/" && $0 != "?" }.lowercased()
-    }
 
     public func submit(_ job: ProviderJob) async throws(ProviderError) -> String {
         let media = try await prepareMedia(job)
@@ -330,11 +325,7 @@ public struct GeminiProvider: VideoProvider {
     }
 
     private func call(_ request: CurlRequest) async throws(ProviderError) -> CurlResponse {
-        do {
-            return try await curl.perform(request)
-        } catch {
-            throw UpstreamHTTP.transport(error, provider: name)
-        }
+        try await UpstreamHTTP.call(curl, request, provider: name)
     }
 
     /// `files/<id>` in a Files API URI (ids are lower-case letters and digits).

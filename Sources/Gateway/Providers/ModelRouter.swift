@@ -25,21 +25,30 @@ public struct ModelRouter: Sendable {
 
     /// The default routes: the simulator always; Gemini Omni Flash to Gemini when a key is set,
     /// else to the simulator (the startup log says which); config routes override both.
+    /// The default routes: the simulator always; `google:gemini@omni-flash` to every configured
+    /// upstream in order (Gemini, fal, Runware), falling back down that list, or to the simulator
+    /// when none is configured (the startup log says which). `models` in config overrides both.
     public static func make(configuration: Configuration, providers: [String: any VideoProvider], log: (String) -> Void) -> ModelRouter {
-        let geminiModel = configuration.providers.gemini.model
         var routes: [String: [Route]] = [:]
         if let simulator = providers["simulator"] {
             routes["reelgate:simulator@1"] = [Route(provider: simulator, upstreamModel: "simulator")]
-            if let gemini = providers["gemini"] {
-                routes["google:gemini@omni-flash"] = [Route(provider: gemini, upstreamModel: geminiModel)]
-                log("google:gemini@omni-flash routes to gemini")
-            } else {
-                routes["google:gemini@omni-flash"] = [Route(provider: simulator, upstreamModel: "simulator")]
-                log("google:gemini@omni-flash routes to the simulator (GEMINI_API_KEY is not set)")
-            }
         }
+        var omni: [Route] = []
+        if let gemini = providers["gemini"] { omni.append(Route(provider: gemini, upstreamModel: configuration.providers.gemini.model)) }
+        if let fal = providers["fal"] { omni.append(Route(provider: fal, upstreamModel: "google/gemini-omni-flash")) }
+        if let runware = providers["runware"] { omni.append(Route(provider: runware, upstreamModel: "google:gemini@omni-flash")) }
+        if omni.isEmpty, let simulator = providers["simulator"] {
+            omni = [Route(provider: simulator, upstreamModel: "simulator")]
+            log("google:gemini@omni-flash routes to the simulator (no GEMINI_API_KEY, FAL_KEY or RUNWARE_API_KEY is set)")
+        } else {
+            log("google:gemini@omni-flash routes to " + omni.map(\.provider.name).joined(separator: ", then "))
+        }
+        routes["google:gemini@omni-flash"] = omni
         for (model, configured) in configuration.models {
             let resolved = configured.compactMap { route in providers[route.provider].map { Route(provider: $0, upstreamModel: route.model) } }
+            if resolved.count < configured.count {
+                log("models.\(model): some routes name providers that are not configured and are skipped")
+            }
             if !resolved.isEmpty { routes[model] = resolved }
         }
         return ModelRouter(routes: routes)

@@ -41,6 +41,10 @@ enum UpstreamHTTP {
             if let message = error["message"]?.string { return message }
             if let text = error.string { return text }
         }
+        if let first = body["errors"]?.array?.first?["message"]?.string { return first }  // Runware
+        if let items = body["detail"]?.array {  // fal validation errors: [{loc, msg, type}]
+            return items.compactMap { $0["msg"]?.string }.joined(separator: "; ")
+        }
         return body["message"]?.string ?? body["detail"]?.string
     }
 
@@ -64,5 +68,57 @@ enum UpstreamHTTP {
     static func isSafety(_ message: String) -> Bool {
         let lower = message.lowercased()
         return ["safety", "blocked", "prohibited", "responsible ai", "content policy", "policy violation"].contains { lower.contains($0) }
+    }
+}
+
+extension UpstreamHTTP {
+    /// Downloads a result video from a URL an upstream returned (usually a CDN): checked by the
+    /// URL guard and pinned like any other outbound URL, capped, streamed to `path`.
+    static func downloadResult(_ url: String, to path: String, curl: CurlClient, urlGuard: URLGuard, provider: String) async throws(ProviderError) {
+        let checked: CheckedURL
+        do {
+            checked = try await urlGuard.check(url)
+        } catch {
+            throw ProviderError(kind: .permanent, code: "providerError", message: "\(provider): result URL refused: \(error.reason)")
+        }
+        let response: CurlResponse
+        do {
+            response = try await curl.perform(CurlRequest(
+                url: url, headers: [("User-Agent", DeliveryWorker.userAgent)], sink: .file(path: path, maxBytes: 8 << 30),
+                totalTimeout: nil, lowSpeed: (1024, 60), pinnedAddress: checked.address.description))
+        } catch {
+            throw transport(error, provider: provider)
+        }
+        try check(response, body: nil, provider: provider)
+    }
+
+    /// Scheme, host and port of a URL, lower-cased, for same-origin checks on URLs an upstream
+    /// hands back (where our requests, and keys, will go).
+    static func origin(_ url: String) -> String {
+        guard let range = url.range(of: "://") else { return "" }
+        let rest = url[range.upperBound...]
+        return url[..<range.upperBound].lowercased() + rest.prefix { $0 != "/" && $0 != "?" }.lowercased()
+    }
+
+    static func call(_ curl: CurlClient, _ request: CurlRequest, provider: String) async throws(ProviderError) -> CurlResponse {
+        do {
+            return try await curl.perform(request)
+        } catch {
+            throw transport(error, provider: provider)
+        }
+    }
+
+    /// An inline image as a data URI (what task-style APIs accept in place of a URL).
+    static func imageReference(_ input: VideoInferenceRequest.ImageInput, inputs: InputFetcher?) async throws(ProviderError) -> String {
+        switch input {
+        case .url(let url): return url
+        case .dataURI(let uri): return uri
+        case .base64, .uploaded:
+            guard let inputs else { throw ProviderError(kind: .permanent, code: "invalidInput", message: "image inputs need a fetcher") }
+            let local = try await inputs.image(input)
+            defer { if local.temporary { try? FileManager.default.removeItem(atPath: local.path) } }
+            guard let data = FileManager.default.contents(atPath: local.path) else { throw ProviderError.retryable("reading the image failed") }
+            return "data:\(local.mimeType);base64,\(data.base64EncodedString())"
+        }
     }
 }

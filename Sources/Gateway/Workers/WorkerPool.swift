@@ -213,6 +213,7 @@ public final class WorkerPool: Sendable {
 
         // Poll until done (also on resume in `fetching`, which needs the outputs again).
         var outputs: [String] = []
+        var providerCost: Double?
         var lastProgress = -1
         // Polls back off from the provider's interval to six times it (Gemini: 5 s → 30 s), so a
         // long generation does not spend the request budget on questions with the same answer.
@@ -255,8 +256,9 @@ public final class WorkerPool: Sendable {
             case .failed(let error):
                 try await fail(task, owner: owner, code: error.code, message: error.message, log: log)
                 return
-            case .succeeded(let outs, _):
+            case .succeeded(let outs, let cost):
                 outputs = outs
+                providerCost = cost
             }
             break
         }
@@ -293,7 +295,8 @@ public final class WorkerPool: Sendable {
             let bytes = (try? FileManager.default.attributesOfItem(atPath: final)[.size] as? Int64) ?? 0
             try await store.markResultReady(
                 result.videoUUID, path: final, bytes: bytes, expiresAt: store.now + Double(request.ttl),
-                cost: PriceTable.cost(model: task.model, seconds: request.duration))
+                // The provider's own cost when it reports one (split over the results), else the price table.
+                cost: providerCost.map { $0 / Double(max(outputs.count, 1)) } ?? PriceTable.cost(model: task.model, seconds: request.duration))
             onStored(bytes)
         }
 
