@@ -112,14 +112,16 @@ struct ProviderLimitsTests {
         }
         #expect(states.allSatisfy { $0 == "success" || $0 == "error" })
         #expect(states.filter { $0 == "success" }.count >= 15, "\(states)")
-        // The budget: in any window of W seconds, at most RPM/60 × (W + 1) requests.
+        // The budget: tokens are spent before each request, so within W seconds at most
+        // RPM/60 × (W + 1) requests leave the gateway. They are timed here on arrival at the fake,
+        // which can bunch them by scheduling delay: allow 250 ms of arrival jitter, no more.
         let times = fake.requests.filter { !$0.path.hasPrefix("/storage/") }.map(\.at).sorted()
         let perSecond = Double(rpm) / 60
         for window in [1.0, 5.0] {
             var start = 0
             for end in times.indices {
                 while times[end] - times[start] > window { start += 1 }
-                #expect(Double(end - start + 1) <= perSecond * (window + 1) + 1, "\(end - start + 1) requests within \(window) s")
+                #expect(Double(end - start + 1) <= perSecond * (window + 1 + 0.25), "\(end - start + 1) requests within \(window) s")
             }
         }
         await gw.stop()
