@@ -7,7 +7,7 @@ BUILD_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libssl-dev pkg-config
 TEST_PACKAGES := python3 python3-venv ffmpeg
 BENCH_PACKAGES := wrk nginx-light sqlite3 time
 
-.PHONY: all deps test-deps bench-deps build build-debug run test bench bench-http bench-submit clean help
+.PHONY: all deps test-deps bench-deps build build-debug run test bench bench-http bench-submit fuzz clean help
 
 all: build
 
@@ -64,6 +64,11 @@ bench-http: bench-deps build
 
 bench-submit: bench-deps build
 	bench/submit/run.sh
+
+# libFuzzer on the HTTP/1.1 and JSON parsers (FUZZ_SECONDS, default 600).
+fuzz: deps
+	Fuzz/build.sh
+	Fuzz/run.sh $(or $(FUZZ_SECONDS),600)
 
 clean:
 	rm -rf .build

@@ -50,3 +50,4 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
