@@ -40,7 +40,7 @@ let package = Package(
                 swiftSettings: strict),
         // The fake Gemini server as a program, for the google-genai conformance test.
         .executableTarget(name: "fake-gemini", dependencies: ["TestSupport"], path: "Tests/FakeGeminiServer", swiftSettings: strict),
-        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"], exclude: ["FuzzRegressions"], swiftSettings: strict),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CurlTests", dependencies: ["Curl", "Crypto", "HTTPServer", "TestSupport"], swiftSettings: strict),

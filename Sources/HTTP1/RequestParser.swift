@@ -199,6 +199,9 @@ public struct RequestParser: Sendable {
         let end = buffer.count
         while i < end {
             let byte = buffer[i]
+            // The limit is checked at the first byte past it, as the scan goes: which error a
+            // stream gets (414 vs a later bare LF's 400) must not depend on where it was split.
+            if byte != 0x0A, byte != 0x0D, i - readIndex + 1 > limit { throw overflow }
             if byte == 0x0A {
                 guard i > readIndex, buffer[i - 1] == 0x0D else { throw .bareLF }
                 if i - 1 - readIndex > limit { throw overflow }

@@ -1,3 +1,4 @@
+import Foundation
 import HTTP1
 import Testing
 
@@ -303,5 +304,24 @@ struct ResponseEncoderTests {
     ])
     func imfFixdate(seconds: Int64, expected: String) {
         #expect(HTTPDate.format(epochSeconds: seconds) == expected)
+    }
+}
+
+/// Inputs the fuzzer (`make fuzz`) found, kept so they stay fixed.
+@Suite("RequestParser: fuzz regressions")
+struct FuzzRegressionTests {
+    /// An over-long request line with a bare LF far past the limit: whole it said bareLF (400),
+    /// split before the LF it said 414. The limit now fires at the first byte past it.
+    @Test func overLongLineThenBareLFGivesOneAnswerHoweverSplit() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("FuzzRegressions/long-line-then-bare-lf.bin")
+        let bytes = [UInt8](try Data(contentsOf: path))
+        let limits = ParserLimits(maxRequestTargetBytes: 512, maxHeaderBytes: 2048, maxHeaderCount: 20, maxBodyBytes: 4096)
+        #expect(parseAllSplits(bytes, limits: limits).error == .requestTargetTooLong)
+    }
+
+    @Test func headerLineOverTheLimitThenBareLF() {
+        let limits = ParserLimits(maxHeaderBytes: 64)
+        let raw = "GET / HTTP/1.1\r\nHost: a\r\nX: " + String(repeating: "v", count: 100) + "\nmore"
+        #expect(parseAllSplits(raw, limits: limits).error == .headerSectionTooLarge)
     }
 }

@@ -20,13 +20,14 @@ public final class Application: Sendable {
     public let logger: Logger
     let database: DatabasePool
     let server: HTTPServer
-    let router: Router
+    public let router: Router
     public let store: TaskStore
     let media: MediaStore
     let workers: WorkerPool
     public let janitor: MediaJanitor
     public let urlGuard: URLGuard
     let curl: CurlClient
+    public let metrics = Metrics()
     let deliveries: DeliveryWorker
     private let deliveryTask = Mutex<Task<Void, Never>?>(nil)
     let publicURL = PublicURL("")
@@ -114,22 +115,24 @@ public final class Application: Sendable {
         deliverySettings.webhookTimeout = configuration.webhooks.timeoutSeconds
         deliveries = DeliveryWorker(
             store: store, media: media, urlGuard: urlGuard, curl: curl, signer: configuration.webhooks.secret.map(WebhookSigner.init),
-            settings: deliverySettings, logger: logger)
+            settings: deliverySettings, logger: logger, metrics: metrics)
         janitor = try MediaJanitor(store: store, maxBytes: configuration.media.maxBytes, logger: logger)
         var settings = WorkerPool.Settings()
         settings.workers = configuration.workers.count
         settings.retry = RetryPolicy(
             base: configuration.workers.retryBaseSeconds, cap: configuration.workers.retryMaxSeconds, maxAttempts: configuration.workers.maxAttempts)
-        var gates = ["simulator": ProviderGate(name: "simulator", limits: configuration.providers.simulator.limits)]
-        if providers["gemini"] != nil { gates["gemini"] = ProviderGate(name: "gemini", limits: configuration.providers.gemini.limits) }
-        if providers["fal"] != nil { gates["fal"] = ProviderGate(name: "fal", limits: configuration.providers.fal.limits) }
-        if providers["runware"] != nil { gates["runware"] = ProviderGate(name: "runware", limits: configuration.providers.runware.limits) }
+        let metrics = self.metrics
+        var gates = ["simulator": ProviderGate(name: "simulator", limits: configuration.providers.simulator.limits, metrics: metrics)]
+        if providers["gemini"] != nil { gates["gemini"] = ProviderGate(name: "gemini", limits: configuration.providers.gemini.limits, metrics: metrics) }
+        if providers["fal"] != nil { gates["fal"] = ProviderGate(name: "fal", limits: configuration.providers.fal.limits, metrics: metrics) }
+        if providers["runware"] != nil { gates["runware"] = ProviderGate(name: "runware", limits: configuration.providers.runware.limits, metrics: metrics) }
         for entry in configuration.providers.taskapi {
-            gates[entry.name] = ProviderGate(name: entry.name, limits: entry.limits ?? Configuration.ProviderLimits(maxConcurrent: 8, requestsPerMinute: 300))
+            gates[entry.name] = ProviderGate(
+                name: entry.name, limits: entry.limits ?? Configuration.ProviderLimits(maxConcurrent: 8, requestsPerMinute: 300), metrics: metrics)
         }
         let janitor = self.janitor
         let deliveries = self.deliveries
-        workers = WorkerPool(store: store, media: media, router: modelRouter, settings: settings, logger: logger, gates: gates,
+        workers = WorkerPool(store: store, media: media, router: modelRouter, settings: settings, logger: logger, gates: gates, metrics: metrics,
                              onStored: { janitor.stored(bytes: $0) }, onDeliveries: { deliveries.notifyNewWork() })
 
         let validator = VideoInferenceValidator(knownModels: modelRouter.models) { url, parameter in
@@ -145,6 +148,8 @@ public final class Application: Sendable {
                 dataDir: configuration.dataDir, logger: logger, keys: configuration.apiKeys, janitor: janitor, urlGuard: urlGuard)
             .register(on: router)
         MediaRoutes.register(on: router, media: media, clock: { Date().timeIntervalSince1970 })
+        OpenAPIDocument.register(on: router)
+        MetricsRoute.register(on: router, metrics: metrics, store: store, gates: gates, janitor: janitor, dbPath: dbPath)
         OpsRoutes(store: store, media: media, authenticator: authenticator, router: modelRouter, deliveries: deliveries).register(on: router)
     }
 

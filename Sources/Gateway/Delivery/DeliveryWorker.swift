@@ -26,11 +26,14 @@ public final class DeliveryWorker: Sendable {
     let signer: WebhookSigner?
     let settings: Settings
     let logger: Logger
+    let metrics: Metrics?
     let wake = WakeSignal()
     let owner = "delivery-\(getpid())-\(UUID().uuidString.prefix(8))"
     static let userAgent = "reelgate/\(Application.version)"
 
-    init(store: TaskStore, media: MediaStore, urlGuard: URLGuard, curl: CurlClient, signer: WebhookSigner?, settings: Settings, logger: Logger) {
+    init(store: TaskStore, media: MediaStore, urlGuard: URLGuard, curl: CurlClient, signer: WebhookSigner?, settings: Settings, logger: Logger,
+         metrics: Metrics? = nil) {
+        self.metrics = metrics
         self.store = store
         self.media = media
         self.urlGuard = urlGuard
@@ -106,6 +109,12 @@ public final class DeliveryWorker: Sendable {
         } catch {
             log.error("recording a delivery attempt failed", ["error": "\(error)"])
         }
+        let outcomeName = switch outcome {
+        case .delivered: "delivered"
+        case .retry: "retry"
+        case .failed: "failed"
+        }
+        metrics?.increment("reelgate_deliveries_total", [("kind", delivery.kind.rawValue), ("outcome", outcomeName)])
         switch outcome {
         case .delivered: log.info("delivered", ["attempt": "\(delivery.attempts)", "status": "\(record.statusCode ?? 0)"])
         case .retry(let at): log.warning("delivery attempt failed; will retry", ["error": record.error ?? "", "in": String(format: "%.1f", at - started)])

@@ -11,8 +11,12 @@ final class ProviderGate: Sendable {
     private let breaker: Mutex<CircuitBreaker>
     private let clock: @Sendable () -> Double
 
-    init(name: String, limits: Configuration.ProviderLimits, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+    let metrics: Metrics?
+
+    init(name: String, limits: Configuration.ProviderLimits, metrics: Metrics? = nil,
+         clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.name = name
+        self.metrics = metrics
         maxConcurrent = max(limits.maxConcurrent, 1)
         // One second's worth of burst: no window of W seconds ever sees more than RPM/60 × (W + 1)
         // requests (a minute-sized bucket would allow twice the RPM within one minute).
@@ -41,6 +45,8 @@ final class ProviderGate: Sendable {
         while true {
             let wait = bucket.withLock { $0.take(Double(count), now: clock()) }
             guard let wait else { return }
+            metrics?.increment("reelgate_provider_budget_waits_total", [("provider", name)])
+            metrics?.increment("reelgate_provider_budget_wait_seconds_total", [("provider", name)], by: min(wait, 5))
             try await Task.sleep(for: .seconds(min(wait, 5)))
         }
     }

@@ -144,6 +144,18 @@ public final class TaskStore: Sendable {
         }
     }
 
+    /// Task counts by state and model, and the queued tasks due now (for /metrics).
+    public func gauges() async throws -> (byStateAndModel: [(state: String, model: String, count: Int)], queueDepth: Int) {
+        let now = clock()
+        return try await pool.read { db in
+            let rows = try db.query("SELECT state, model, count(*) AS n FROM tasks GROUP BY state, model").map {
+                (state: $0["state"].string ?? "", model: $0["model"].string ?? "", count: $0["n"].int ?? 0)
+            }
+            let depth = try db.scalar("SELECT count(*) FROM tasks WHERE state = 'queued' AND next_attempt_at <= ?", [now]).int ?? 0
+            return (rows, depth)
+        }
+    }
+
     // MARK: Leases
 
     /// Claims the next task to work on: a task whose lease expired (a crashed or stalled worker)

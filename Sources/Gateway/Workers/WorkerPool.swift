@@ -29,10 +29,13 @@ public final class WorkerPool: Sendable {
     let onStored: @Sendable (Int64) -> Void
     let onDeliveries: @Sendable () -> Void
     let gates: [String: ProviderGate]
+    let metrics: Metrics?
 
     init(store: TaskStore, media: MediaStore, router: ModelRouter, settings: Settings, logger: Logger, gates: [String: ProviderGate] = [:],
+         metrics: Metrics? = nil,
                 onStored: @escaping @Sendable (Int64) -> Void = { _ in }, onDeliveries: @escaping @Sendable () -> Void = {}) {
         self.gates = gates
+        self.metrics = metrics
         self.onStored = onStored
         self.onDeliveries = onDeliveries
         self.store = store
@@ -163,7 +166,14 @@ public final class WorkerPool: Sendable {
                 job.upstreamModel = candidate.upstreamModel
                 do {
                     try await gate?.spend(max(job.results.count, 1))
-                    upstreamID = try await candidate.provider.submit(job)
+                    let started = Date()
+                    do {
+                        upstreamID = try await candidate.provider.submit(job)
+                        recordCall(candidate.provider.name, "submit", "ok", since: started)
+                    } catch {
+                        recordCall(candidate.provider.name, "submit", error.code, since: started)
+                        throw error
+                    }
                     gate?.record(success: true)
                     route = candidate
                     if index > 0 { log.warning("served by a fallback route", ["provider": candidate.provider.name, "after": lastError?.message ?? ""]) }
@@ -231,10 +241,13 @@ public final class WorkerPool: Sendable {
             }
             try await gate?.spend(upstreamID.split(separator: ",").count)
             let status: ProviderStatus
+            let pollStarted = Date()
             do {
                 status = try await provider.poll(upstreamID: upstreamID, job: job)
+                recordCall(provider.name, "poll", "ok", since: pollStarted)
                 gate?.record(success: true)
             } catch {
+                recordCall(provider.name, "poll", error.code, since: pollStarted)
                 if error.kind == .retryable { gate?.record(success: false) }
                 if error.kind == .retryable {
                     log.warning("poll failed; will poll again", ["error": error.message])
@@ -313,6 +326,7 @@ public final class WorkerPool: Sendable {
         guard try await store.finishFetching(task.uuid, owner: owner, deliveries: deliveries)
         else { throw LeaseLost(reason: "while recording success") }
         if !deliveries.isEmpty { onDeliveries() }
+        metrics?.observe("reelgate_task_seconds", [("model", task.model), ("outcome", "succeeded")], store.now - task.createdAt)
         log.info(deliveries.isEmpty ? "succeeded" : "stored; delivering", ["results": "\(task.results.count)"])
     }
 
@@ -327,12 +341,18 @@ public final class WorkerPool: Sendable {
         else { throw LeaseLost(reason: "while requeueing") }
     }
 
+    private func recordCall(_ provider: String, _ operation: String, _ outcome: String, since started: Date) {
+        metrics?.increment("reelgate_upstream_calls_total", [("provider", provider), ("operation", operation), ("outcome", outcome)])
+        metrics?.observe("reelgate_upstream_call_seconds", [("provider", provider), ("operation", operation)], Date().timeIntervalSince(started))
+    }
+
     @discardableResult
     private func fail(_ task: TaskRecord, owner: String, code: String, message: String, log: Logger) async throws -> Bool {
         // A failed task still tells its webhook, with `{"errors":[…]}`.
         let webhookURL = (try? JSONParser.parse(task.requestJSON))?["webhookURL"]?.string
         let webhook = webhookURL.map { NewDelivery(videoUUID: nil, kind: .webhook, url: $0, messageID: "msg_\(task.uuid)_failed") }
         let recorded = try await store.failTask(task.uuid, owner: owner, code: code, message: message, webhook: webhook)
+        if recorded { metrics?.observe("reelgate_task_seconds", [("model", task.model), ("outcome", "failed")], store.now - task.createdAt) }
         if recorded, webhook != nil { onDeliveries() }
         log.warning("failed", ["code": code, "error": message])
         return recorded
