@@ -108,3 +108,42 @@ struct ProcessTests {
         #expect(gateway.standardOutput.hasPrefix("reelgate 0."))
     }
 }
+
+@Suite("logs", .timeLimit(.minutes(2)))
+struct LogTests {
+    @Test func logsAreJSONLinesWithTaskIdsAndNeverSecrets() async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let secrets = ["client-secret-key-0123456789", "ops-secret-key-0123456789", "whsec_c2VjcmV0LXNpZ25pbmcta2V5", "gemini-secret-api-key-42"]
+        let receiver = try Receiver(statuses: [500])
+        let config = dir.file("config.json")
+        try #"{"providers":{"simulator":{"latencySeconds":0.1},"gemini":{"baseURL":"http://127.0.0.1:1","pollIntervalSeconds":0.05}},"network":{"allowHTTP":true,"allowHosts":["127.0.0.1/32"]},"webhooks":{"retrySchedule":[0.05]},"workers":{"retryBaseSeconds":0.05,"retryMaxSeconds":0.1,"maxAttempts":2}}"#
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let gateway = try GatewayProcess(arguments: ["serve", "--config", config], environment: [
+            "REELGATE_LISTEN": "127.0.0.1:0", "REELGATE_DATA_DIR": dir.file("data"),
+            "REELGATE_API_KEYS": "app:\(secrets[0]):client,ops:\(secrets[1]):ops", "REELGATE_WEBHOOK_SECRET": secrets[2], "GEMINI_API_KEY": secrets[3],
+        ], workingDirectory: dir.path)
+        let port = try await gateway.waitForListening()
+        func post(_ body: String, key: String) async throws -> RawResponse {
+            let client = try RawHTTPClient(port: port)
+            try await client.send("POST /v1 HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(key)\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            return try await client.readResponse()
+        }
+        // A success with a webhook (retried once), a Gemini task failing against a dead upstream, a bad key.
+        let ok = UUID().uuidString.lowercased(), bad = UUID().uuidString.lowercased()
+        _ = try await post(#"[{"taskType":"videoInference","taskUUID":"\#(ok)","model":"reelgate:simulator@1","positivePrompt":"log me","webhookURL":"http://127.0.0.1:\#(receiver.server.port)/hook"}]"#, key: secrets[0])
+        _ = try await post(#"[{"taskType":"videoInference","taskUUID":"\#(bad)","model":"google:gemini@omni-flash","positivePrompt":"fail me"}]"#, key: secrets[0])
+        #expect(try await post(#"[{"taskType":"ping"}]"#, key: "wrong-\(secrets[1])").status == 401)
+        try await gateway.waitForLog("\"msg\":\"delivered\"")
+        try await gateway.waitForLog("\"task\":\"\(bad)\"")
+        gateway.signal(SIGTERM)
+        #expect(try await gateway.waitForExit() == 0)
+        let log = gateway.standardError
+        for secret in secrets { #expect(!log.contains(secret), "a secret reached the log") }
+        for line in log.split(separator: "\n") {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object?["ts"] != nil && object?["level"] != nil && object?["msg"] != nil, "\(line)")
+        }
+        #expect(log.split(separator: "\n").contains { $0.contains("\"msg\":\"delivered\"") && $0.contains("\"task\":\"\(ok)\"") && $0.contains("\"result\":") })
+    }
+}

@@ -380,3 +380,46 @@ struct ConnectionStateMachineTests {
         #expect(!keptAlive)
     }
 }
+
+@Suite("slow clients", .timeLimit(.minutes(2)))
+struct SlowClientTests {
+    /// SPEC §13: 500 idle and slowloris connections do not stop a normal client from being
+    /// served, and the head and idle timeouts close them.
+    @Test func fiveHundredSlowConnectionsDoNotStarveANormalClient() async throws {
+        let server = try makeServer { config in
+            config.headTimeout = .seconds(2)
+            config.idleTimeout = .seconds(2)
+        }
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        var hogs: [RawHTTPClient] = []
+        for i in 0..<500 {
+            let client = try RawHTTPClient(port: server.port)
+            if i % 2 == 1 { try await client.send("GET /hello HTTP/1.1\r\nHost: t\r\nX-Slow: ") }  // a head that never ends
+            hogs.append(client)
+        }
+        // Fifty of the slow heads keep trickling a byte every 100 ms, as slowloris does.
+        let tricklers = hogs.enumerated().filter { $0.offset % 2 == 1 }.prefix(50).map(\.element)
+        let trickle = Task {
+            for _ in 0..<100 {
+                for client in tricklers { try? await client.send("x") }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        defer { trickle.cancel() }
+        let started = ContinuousClock.now
+        let normal = try RawHTTPClient(port: server.port)
+        try await normal.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(try await normal.readResponse().bodyText == "hello")
+        #expect(ContinuousClock.now - started < .seconds(1))
+        // The timeouts then close every slow connection (the trickling ones too: the head
+        // deadline is absolute).
+        var remaining = server.connectionCount
+        for _ in 0..<100 where remaining > 1 {
+            try await Task.sleep(for: .milliseconds(100))
+            remaining = server.connectionCount
+        }
+        #expect(remaining <= 1, "\(remaining) connections still open")
+        #expect(try await hogs[1].waitForClose())
+        #expect(try await hogs[0].waitForClose())
+    }
+}
