@@ -58,6 +58,7 @@ bench: bench-deps build
 	bench/submit/run.sh
 	bench/delivery/run.sh
 	bench/delivery/transfer.sh
+	bench/scale/run.sh
 
 bench-http: bench-deps build
 	bench/http/run.sh

@@ -97,7 +97,7 @@ public enum ConfigurationLoader {
             throw ConfigurationError("webhooks.retrySchedule: up to 20 non-negative delays in seconds")
         }
         guard config.webhooks.timeoutSeconds > 0 else { throw ConfigurationError("webhooks.timeoutSeconds must be positive") }
-        guard config.workers.count >= 1, config.workers.count <= 1024 else { throw ConfigurationError("workers.count must be 1…1024") }
+        guard config.workers.count >= 1, config.workers.count <= 100_000 else { throw ConfigurationError("workers.count must be 1…100000") }
         guard config.workers.transferThreads >= 1, config.workers.transferThreads <= 256 else {
             throw ConfigurationError("workers.transferThreads must be 1…256")
         }
