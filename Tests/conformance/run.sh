@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=.build/venv-conformance
-if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import runware, google.genai' 2>/dev/null; then
+if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import runware, google.genai, schemathesis' 2>/dev/null; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check 'runware-sdk>=1.8,<1.9' 'google-genai>=3.3,<4' 'pytest>=8'
+  "$venv/bin/pip" install -q --disable-pip-version-check 'runware-sdk>=1.8,<1.9' 'google-genai>=3.3,<4' 'schemathesis>=4,<5' 'pytest>=8'
 fi
 REELGATE_BIN=${REELGATE_BIN:-$(swift build --show-bin-path)/reelgate} \
   "$venv/bin/pytest" -q -p no:cacheprovider Tests/conformance "$@"
