@@ -15,6 +15,21 @@ public final class FakeGemini: Sendable {
         case hang
         /// A 200 whose body is not JSON.
         case garbage
+
+        /// What a fake answers when this fault is due.
+        public func response() async -> HTTPResponse {
+            switch self {
+            case .status(let code, let body, let headers):
+                var response = HTTPResponse.jsonBytes(Array(body.utf8), status: HTTPStatus(code))
+                for (name, value) in headers { response.headers.add(name: name, value: value) }
+                return response
+            case .hang:
+                try? await Task.sleep(for: .seconds(60))
+                return .text(.ok, "late")
+            case .garbage:
+                return HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "application/json")]), bytes: Array("<html>oops".utf8))
+            }
+        }
     }
 
     public struct Settings: Sendable {
@@ -104,19 +119,7 @@ public final class FakeGemini: Sendable {
             if roll < chaos.error5xx + chaos.rateLimited + chaos.hang + chaos.garbage { return .garbage }
             return nil
         }
-        switch fault {
-        case .status(let code, let body, let headers)?:
-            var response = HTTPResponse.jsonBytes(Array(body.utf8), status: HTTPStatus(code))
-            for (name, value) in headers { response.headers.add(name: name, value: value) }
-            return response
-        case .hang?:
-            try? await Task.sleep(for: .seconds(60))
-            return .text(.ok, "late")
-        case .garbage?:
-            return HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "application/json")]), bytes: Array("<html>oops".utf8))
-        case nil:
-            break
-        }
+        if let fault { return await fault.response() }
         let settings = self.settings.withLock { $0 }
         if request.path.hasPrefix("/storage/") {
             return HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "video/mp4")]), bytes: video)

@@ -45,19 +45,8 @@ public class FakeUpstream: @unchecked Sendable {
             s.log.append(Recorded(method: request.method, path: request.path, headers: request.headers, body: request.body))
             return s.faults.isEmpty ? nil : s.faults.removeFirst()
         }
-        switch fault {
-        case .status(let code, let body, let headers)?:
-            var response = HTTPResponse.jsonBytes(Array(body.utf8), status: HTTPStatus(code))
-            for (name, value) in headers { response.headers.add(name: name, value: value) }
-            return response
-        case .hang?:
-            try? await Task.sleep(for: .seconds(60))
-            return .text(.ok, "late")
-        case .garbage?:
-            return HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "application/json")]), bytes: Array("<html>".utf8))
-        case nil:
-            return handle(request)
-        }
+        if let fault { return await fault.response() }
+        return handle(request)
     }
 
     func handle(_ request: Request) -> HTTPResponse { .text(.notFound, "") }

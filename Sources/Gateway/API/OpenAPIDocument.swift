@@ -1,3 +1,4 @@
+import Domain
 import HTTP1
 import HTTPServer
 
@@ -5,8 +6,19 @@ import HTTPServer
 /// knows is described here, so the document cannot fall behind the code.
 enum OpenAPIDocument {
     static func register(on router: Router) {
-        let bytes = Array(json.utf8)
+        let bytes = Array(document.serialized().utf8)
         router.get("/openapi.json") { _ in .jsonBytes(bytes) }
+    }
+
+    /// The document, with `POST /` described as the alias of `POST /v1` it is.
+    static var document: JSONValue {
+        guard case .object(var root) = (try? JSONParser.parse(json)) ?? .null, case .object(var paths) = root["paths"] ?? .null,
+            case .object(var alias) = paths["/v1"]?["post"] ?? .null
+        else { return .null }
+        alias["summary"] = "Alias of POST /v1"
+        paths["/"] = ["post": .object(alias)]
+        root["paths"] = .object(paths)
+        return .object(root)
     }
 
     static let json = #"""
@@ -57,19 +69,6 @@ enum OpenAPIDocument {
             "401": {"description": "Missing or invalid key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskResponse"}}}},
             "404": {"description": "Unknown task", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskResponse"}}}},
             "409": {"description": "taskUUID reused with another body", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskResponse"}}}},
-            "413": {"$ref": "#/components/responses/Errors"},
-            "429": {"description": "Rate limited", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskResponse"}}}},
-            "503": {"description": "Overloaded", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskResponse"}}}},
-            "507": {"description": "Media storage full", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskResponse"}}}}}}},
-        "/": {"post": {"summary": "Alias of POST /v1", "security": [{"bearer": []}],
-          "requestBody": {"required": true, "content": {"application/json": {"schema": {"oneOf": [
-            {"type": "array", "items": {"$ref": "#/components/schemas/Task"}}, {"$ref": "#/components/schemas/Task"}]}}}},
-          "responses": {
-            "200": {"description": "Every task accepted", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskResponse"}}}},
-            "400": {"description": "Invalid task", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskResponse"}}}},
-            "401": {"description": "Missing or invalid key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskResponse"}}}},
-            "404": {"description": "Unknown task", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskResponse"}}}},
-            "409": {"description": "taskUUID reused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskResponse"}}}},
             "413": {"$ref": "#/components/responses/Errors"},
             "429": {"description": "Rate limited", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskResponse"}}}},
             "503": {"description": "Overloaded", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskResponse"}}}},
