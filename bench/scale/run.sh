@@ -9,7 +9,7 @@ TASKS=${TASKS:-10000}
 ROWS=${ROWS:-100000}
 export BENCH_KEY
 
-start_reelgate "{\"providers\":{\"simulator\":{\"latencySeconds\":60}},\"workers\":{\"count\":$TASKS}}"
+start_reelgate "{\"providers\":{\"simulator\":{\"latencySeconds\":60}}}"   # default 8 workers: parked tasks wait in the store
 pid=${pids[-1]}
 python3 - "$GW_URL" "$BENCH_KEY" "$TASKS" <<'PY'
 import json, sys, urllib.request, uuid

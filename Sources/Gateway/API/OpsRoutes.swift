@@ -12,6 +12,7 @@ struct OpsRoutes: Sendable {
     let authenticator: Authenticator
     let router: ModelRouter
     let deliveries: DeliveryWorker
+    let workers: WorkerPool
 
     func register(on http: Router) {
         http.addAsync("GET", "/v1/tasks/:id", taskRoute("reading the task failed", show))
@@ -118,6 +119,7 @@ struct OpsRoutes: Sendable {
         if !before.state.isTerminal, let upstream = before.upstreamID, let name = before.provider, let provider = router.provider(named: name) {
             await provider.cancel(upstreamID: upstream)
         }
+        workers.taskEnded(task.uuid)  // a parked job's slot is held by no worker: free it here
         let now = try await store.find(task.uuid) ?? before
         return .jsonBytes(Array(JSONValue.object(summary(now)).serialized().utf8))
     }

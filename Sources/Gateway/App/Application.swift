@@ -150,7 +150,7 @@ public final class Application: Sendable {
         MediaRoutes.register(on: router, media: media, clock: { Date().timeIntervalSince1970 })
         OpenAPIDocument.register(on: router)
         MetricsRoute.register(on: router, metrics: metrics, store: store, gates: gates, janitor: janitor, dbPath: dbPath)
-        OpsRoutes(store: store, media: media, authenticator: authenticator, router: modelRouter, deliveries: deliveries).register(on: router)
+        OpsRoutes(store: store, media: media, authenticator: authenticator, router: modelRouter, deliveries: deliveries, workers: workers).register(on: router)
     }
 
     /// Binds and serves; prints the ready line `listening on http://HOST:PORT` to stdout.

@@ -6,7 +6,9 @@ import Synchronization
 final class ProviderGate: Sendable {
     let name: String
     let maxConcurrent: Int
-    private let slots = Mutex(0)
+    /// The tasks holding a job slot: a set of task ids, so a parked job keeps its slot and a
+    /// slot can be reconciled with the store.
+    private let slots = Mutex<Set<String>>([])
     private let bucket: Mutex<TokenBucket>
     private let breaker: Mutex<CircuitBreaker>
     private let clock: @Sendable () -> Double
@@ -26,19 +28,20 @@ final class ProviderGate: Sendable {
         self.clock = clock
     }
 
-    /// A job slot, if one is free; `force` takes one anyway (a job already running upstream,
-    /// resumed after a restart, is running whether we count it or not).
-    func acquireSlot(force: Bool = false) -> Bool {
+    /// A job slot for `task`, if one is free (or it already has one); `force` takes one anyway
+    /// (a job already running upstream is running whether we count it or not).
+    func acquireSlot(for task: String, force: Bool = false) -> Bool {
         slots.withLock { used in
-            guard force || used < maxConcurrent else { return false }
-            used += 1
+            if used.contains(task) { return true }
+            guard force || used.count < maxConcurrent else { return false }
+            used.insert(task)
             return true
         }
     }
 
-    func releaseSlot() { slots.withLock { $0 = max(0, $0 - 1) } }
+    func releaseSlot(for task: String) { _ = slots.withLock { $0.remove(task) } }
 
-    var slotsInUse: Int { slots.withLock { $0 } }
+    var slotsInUse: Int { slots.withLock { $0.count } }
 
     /// Waits until `count` requests fit the per-minute budget, then spends them.
     func spend(_ count: Int = 1) async throws {

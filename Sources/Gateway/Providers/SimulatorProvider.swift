@@ -11,7 +11,7 @@ public struct SimulatorProvider: VideoProvider {
     public let latency: Double
     public let failureRate: Double
     public let clock: @Sendable () -> Double
-    public var pollInterval: Double { min(max(latency / 10, 0.05), 1) }
+    public var pollInterval: Double { min(max(latency / 10, 0.05), 5) }
 
     public init(latency: Double, failureRate: Double, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.latency = latency

@@ -122,6 +122,8 @@ public enum Schema {
             ) STRICT;
             CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id);
             """)
+        // 5: a running task waiting for its next poll is parked in the store, not in memory.
+        m.add("ALTER TABLE tasks ADD COLUMN poll_interval REAL")
         return m
     }
 }

@@ -20,6 +20,8 @@ public struct TaskRecord: Sendable {
     public var upstreamID: String?
     public var errorCode: String?
     public var errorMessage: String?
+    /// The wait before the next poll of a parked running task.
+    public var pollInterval: Double?
     public var results: [ResultRecord] = []
 
     init(row: Row) {
@@ -40,6 +42,7 @@ public struct TaskRecord: Sendable {
         upstreamID = row["upstream_id"].string
         errorCode = row["error_code"].string
         errorMessage = row["error_message"].string
+        pollInterval = row["poll_interval"].double
     }
 }
 

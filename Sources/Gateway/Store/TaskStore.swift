@@ -167,6 +167,15 @@ public final class TaskStore: Sendable {
             var uuid = try db.scalar(
                 "SELECT uuid FROM tasks WHERE state IN (\(leased)) AND lease_expires_at < ? LIMIT 1", [now]).string
             let resumed = uuid != nil
+            // A parked running task whose next poll is due: not an attempt, and no event (a
+            // poll is routine; the log would grow with every one).
+            var parked = false
+            if uuid == nil {
+                uuid = try db.scalar(
+                    "SELECT uuid FROM tasks WHERE state = 'running' AND lease_owner IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 1",
+                    [now]).string
+                parked = uuid != nil
+            }
             if uuid == nil {
                 uuid = try db.scalar(
                     "SELECT uuid FROM tasks WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 1",
@@ -176,11 +185,13 @@ public final class TaskStore: Sendable {
             try db.execute(
                 """
                 UPDATE tasks SET state = CASE WHEN state = 'queued' THEN 'dispatching' ELSE state END,
-                    lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1, updated_at = ?
+                    lease_owner = ?, lease_expires_at = ?, attempts = attempts + ?, updated_at = ?
                 WHERE uuid = ?
-                """, [owner, now + leaseSeconds, now, uuid])
+                """, [owner, now + leaseSeconds, parked ? 0 : 1, now, uuid])
             let task = try Self.load(db, uuid)
-            try Self.appendEvent(db, uuid, now, task?.state ?? .dispatching, resumed ? "lease expired; resumed by \(owner)" : "claimed by \(owner)")
+            if !parked {
+                try Self.appendEvent(db, uuid, now, task?.state ?? .dispatching, resumed ? "lease expired; resumed by \(owner)" : "claimed by \(owner)")
+            }
             return task
         }
     }
@@ -205,6 +216,20 @@ public final class TaskStore: Sendable {
             // A delivery in flight at the crash is attempted again: at-least-once.
             try db.execute("UPDATE deliveries SET lease_expires_at = 0 WHERE state = 'sending'")
             return tasks + db.changes
+        }
+    }
+
+    /// Parks a running task until its next poll: the lease goes, the task waits in the store
+    /// (not in a worker's memory) and any worker takes it up when `at` comes.
+    public func park(_ uuid: String, owner: String, until at: Double, pollInterval: Double) async throws -> Bool {
+        let now = clock()
+        return try await pool.write { db in
+            try db.execute(
+                """
+                UPDATE tasks SET next_attempt_at = ?, poll_interval = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+                WHERE uuid = ? AND lease_owner = ? AND state = 'running'
+                """, [at, pollInterval, now, uuid, owner])
+            return db.changes == 1
         }
     }
 

@@ -119,15 +119,27 @@ public final class WorkerPool: Sendable {
 
     struct LeaseLost: Error { let reason: String }
 
-    /// Holds a provider job slot for the time a job runs upstream, released on every exit path.
+    /// Holds a task's provider job slot while it runs upstream: released on every exit path,
+    /// except when the task is parked for its next poll, which keeps the slot.
     final class SlotHolder: @unchecked Sendable {
         private var gate: ProviderGate?
+        private var task = ""
         var isEmpty: Bool { gate == nil }
-        func hold(_ gate: ProviderGate) { self.gate = gate }
+        func hold(_ gate: ProviderGate, task: String) {
+            self.gate = gate
+            self.task = task
+        }
         func release() {
-            gate?.releaseSlot()
+            gate?.releaseSlot(for: task)
             gate = nil
         }
+        /// Parked: the slot stays taken, but this worker no longer holds it.
+        func keepForParkedTask() { gate = nil }
+    }
+
+    /// Frees the job slots of a task that ended outside a worker (ops cancel of a parked task).
+    public func taskEnded(_ uuid: String) {
+        for gate in gates.values { gate.releaseSlot(for: uuid) }
     }
 
     private func drive(_ original: TaskRecord, job original_job: ProviderJob, routes: [ModelRouter.Route], slot: SlotHolder, owner: String, log: Logger)
@@ -152,7 +164,7 @@ public final class WorkerPool: Sendable {
                     lastError = .retryable("\(candidate.provider.name): circuit open after repeated failures", retryAfter: gate.retryAfter())
                     continue
                 }
-                if let gate, !gate.acquireSlot() {
+                if let gate, !gate.acquireSlot(for: task.uuid) {
                     if index == 0 || lastError == nil {
                         log.info("waiting for provider capacity", ["provider": candidate.provider.name])
                         guard try await store.requeue(task.uuid, owner: owner, at: store.now + 0.25, reason: "waiting for \(candidate.provider.name) capacity",
@@ -162,7 +174,7 @@ public final class WorkerPool: Sendable {
                     }
                     continue
                 }
-                if let gate { slot.hold(gate) }
+                if let gate { slot.hold(gate, task: task.uuid) }
                 job.upstreamModel = candidate.upstreamModel
                 do {
                     try await gate?.spend(max(job.results.count, 1))
@@ -213,8 +225,8 @@ public final class WorkerPool: Sendable {
         let gate = gates[provider.name]
         if let gate, task.state == .running, slot.isEmpty {
             // A job resumed after a restart runs upstream whether counted or not: count it.
-            _ = gate.acquireSlot(force: true)
-            slot.hold(gate)
+            _ = gate.acquireSlot(for: task.uuid, force: true)
+            slot.hold(gate, task: task.uuid)
         }
 
         guard let upstreamID = task.upstreamID else {
@@ -225,9 +237,17 @@ public final class WorkerPool: Sendable {
         var outputs: [String] = []
         var providerCost: Double?
         var lastProgress = -1
-        // Polls back off from the provider's interval to six times it (Gemini: 5 s → 30 s), so a
-        // long generation does not spend the request budget on questions with the same answer.
-        var pollDelay = provider.pollInterval
+        let pollDelay = task.pollInterval ?? provider.pollInterval
+        let nextDelay = min(pollDelay * 1.3, provider.pollInterval * 6)
+        /// Parks the task until its next poll: the worker is free for other tasks meanwhile.
+        func park(after delay: Double, next: Double) async throws {
+            let at = store.now + delay
+            guard try await store.park(task.uuid, owner: owner, until: at, pollInterval: next)
+            else { throw LeaseLost(reason: "while parking") }
+            slot.keepForParkedTask()
+            let wake = self.wake
+            DispatchQueue.global().asyncAfter(deadline: .now() + delay) { wake.signal() }
+        }
         while true {
             try Task.checkCancellation()
             if let deadline = task.deadlineAt, store.now > deadline {
@@ -236,8 +256,8 @@ public final class WorkerPool: Sendable {
                 return
             }
             if let gate, !gate.allowCall() {
-                try await Task.sleep(for: .seconds(max(provider.pollInterval, min(gate.retryAfter(), 5))))
-                continue
+                try await park(after: max(provider.pollInterval, min(gate.retryAfter(), 30)), next: pollDelay)
+                return
             }
             try await gate?.spend(upstreamID.split(separator: ",").count)
             let status: ProviderStatus
@@ -251,8 +271,8 @@ public final class WorkerPool: Sendable {
                 if error.kind == .retryable { gate?.record(success: false) }
                 if error.kind == .retryable {
                     log.warning("poll failed; will poll again", ["error": error.message])
-                    try await Task.sleep(for: .seconds(max(provider.pollInterval, error.retryAfter ?? 0)))
-                    continue
+                    try await park(after: max(pollDelay, error.retryAfter ?? 0), next: pollDelay)
+                    return
                 }
                 try await fail(task, owner: owner, code: error.code, message: error.message, log: log)
                 return
@@ -263,9 +283,9 @@ public final class WorkerPool: Sendable {
                     lastProgress = progress
                     try await store.setProgress(task.uuid, progress: progress)
                 }
-                try await Task.sleep(for: .seconds(pollDelay))
-                pollDelay = min(pollDelay * 1.3, provider.pollInterval * 6)
-                continue
+                // Polls back off from the provider's interval to six times it (Gemini: 5 s → 30 s).
+                try await park(after: pollDelay, next: nextDelay)
+                return
             case .failed(let error):
                 try await fail(task, owner: owner, code: error.code, message: error.message, log: log)
                 return
