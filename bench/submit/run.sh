@@ -5,8 +5,9 @@
 source "$(dirname "$0")/../lib.sh"
 export BENCH_KEY
 
-# 60 s simulator latency: workers claim and poll as in production, nothing finishes mid-run.
-start_reelgate '{"providers":{"simulator":{"latencySeconds":60}}}'
+# 60 s simulator latency and a 64-job cap, like a real provider: accepted tasks queue durably
+# behind the cap while workers poll the running ones, and nothing finishes mid-run.
+start_reelgate '{"providers":{"simulator":{"latencySeconds":60,"limits":{"maxConcurrent":64,"requestsPerMinute":100000}}}}'
 start_nginx
 
 read -r sub_rps sub_p99 sub_err < <(measure "$GW_URL" -s bench/submit/submit.lua)

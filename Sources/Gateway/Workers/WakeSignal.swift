@@ -21,7 +21,9 @@ final class WakeSignal: Sendable {
                     s.waiters[id] = nil
                     woken.append(waiter)
                 } else {
-                    s.pending += 1
+                    // Banked wake-ups are capped: a burst of submits must not leave thousands of
+                    // empty claims for later.
+                    s.pending = min(s.pending + 1, 64)
                 }
             }
             return woken

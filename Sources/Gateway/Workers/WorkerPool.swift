@@ -103,7 +103,12 @@ public final class WorkerPool: Sendable {
         }
         defer { heartbeat.cancel() }
         let slot = SlotHolder()
-        defer { slot.release() }
+        defer {
+            if !slot.isEmpty {
+                slot.release()
+                wake.signal()  // a job slot came free: a task waiting for capacity can go
+            }
+        }
 
         do {
             try await drive(task, job: job, routes: routes, slot: slot, owner: owner, log: log)
@@ -166,10 +171,14 @@ public final class WorkerPool: Sendable {
                 }
                 if let gate, !gate.acquireSlot(for: task.uuid) {
                     if index == 0 || lastError == nil {
-                        log.info("waiting for provider capacity", ["provider": candidate.provider.name])
-                        guard try await store.requeue(task.uuid, owner: owner, at: store.now + 0.25, reason: "waiting for \(candidate.provider.name) capacity",
+                        log.debug("waiting for provider capacity", ["provider": candidate.provider.name])
+                        guard try await store.requeue(task.uuid, owner: owner, at: store.now + 1, reason: "waiting for \(candidate.provider.name) capacity",
                                                       refund: true)
                         else { throw LeaseLost(reason: "while waiting for capacity") }
+                        // Do not claim again at once, nor on the next new-work wake-up: the next
+                        // queued task would most likely meet the same full provider, and the queue
+                        // would churn (two writes per claim) at the rate tasks arrive.
+                        try? await Task.sleep(for: .milliseconds(250))
                         return
                     }
                     continue
@@ -296,7 +305,10 @@ public final class WorkerPool: Sendable {
             break
         }
 
-        slot.release()  // the upstream job is done: its slot is free for the next
+        if !slot.isEmpty {
+            slot.release()  // the upstream job is done: its slot is free for the next
+            wake.signal()
+        }
         if task.state == .running {
             guard try await store.update(task.uuid, owner: owner, to: .fetching, detail: "upstream finished")
             else { throw LeaseLost(reason: "while recording finish") }
