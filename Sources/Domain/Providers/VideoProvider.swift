@@ -70,4 +70,12 @@ public protocol VideoProvider: Sendable {
     func cancel(upstreamID: String) async
     /// How long to wait between polls.
     var pollInterval: Double { get }
+    /// How many upstream requests one poll of `upstreamID` makes (at least): the worker spends
+    /// them from the provider's request budget before polling. Only the adapter knows how its
+    /// upstream id lists the jobs behind it.
+    func pollCalls(upstreamID: String) -> Int
+}
+
+extension VideoProvider {
+    public func pollCalls(upstreamID: String) -> Int { 1 }
 }

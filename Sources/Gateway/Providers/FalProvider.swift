@@ -80,6 +80,9 @@ public struct FalProvider: VideoProvider {
         return model + (job.request.inputs.frameImage != nil || !job.request.inputs.referenceImages.isEmpty ? "/image-to-video" : "/text-to-video")
     }
 
+    /// One status request per result handle (a completed one adds its response request).
+    public func pollCalls(upstreamID: String) -> Int { upstreamID.split(separator: "\n").count }
+
     public func poll(upstreamID: String, job: ProviderJob) async throws(ProviderError) -> ProviderStatus {
         var outputs: [String] = []
         var progress = 100

@@ -61,6 +61,9 @@ public struct TaskAPIProvider: VideoProvider {
         return ids.joined(separator: ",")
     }
 
+    /// One request per job in the comma-separated upstream id.
+    public func pollCalls(upstreamID: String) -> Int { upstreamID.split(separator: ",").count }
+
     public func poll(upstreamID: String, job: ProviderJob) async throws(ProviderError) -> ProviderStatus {
         var outputs: [String] = []
         var progress = 100

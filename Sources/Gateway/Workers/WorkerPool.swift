@@ -268,7 +268,7 @@ public final class WorkerPool: Sendable {
                 try await park(after: max(provider.pollInterval, min(gate.retryAfter(), 30)), next: pollDelay)
                 return
             }
-            try await gate?.spend(upstreamID.split(separator: ",").count)
+            try await gate?.spend(provider.pollCalls(upstreamID: upstreamID))
             let status: ProviderStatus
             let pollStarted = Date()
             do {
