@@ -202,23 +202,20 @@ public struct GeminiProvider: VideoProvider {
                 sink: .memory(maxBytes: 4 << 20), totalTimeout: requestTimeout))
             let json = try? JSONParser.parse(response.body)
             try UpstreamHTTP.check(response, body: json, provider: name)
-            guard let id = json?["id"]?.string, !id.isEmpty, !id.contains(",") else {
-                throw ProviderError.retryable("gemini: create answered without an interaction id")
-            }
-            ids.append(id)
+            ids.append(try UpstreamJobList.jobID(json?["id"]?.string, provider: name, noun: "an interaction id"))
         }
-        return ids.joined(separator: ",")
+        return UpstreamJobList.joined(ids)
     }
 
     // MARK: Poll
 
     /// One request per job in the comma-separated upstream id.
-    public func pollCalls(upstreamID: String) -> Int { upstreamID.split(separator: ",").count }
+    public func pollCalls(upstreamID: String) -> Int { UpstreamJobList.ids(upstreamID).count }
 
     public func poll(upstreamID: String, job: ProviderJob) async throws(ProviderError) -> ProviderStatus {
         var outputs: [String] = []
         var progress = 100
-        for id in upstreamID.split(separator: ",").map(String.init) {
+        for id in UpstreamJobList.ids(upstreamID) {
             let file = "\(workDirectory)/\(Self.safeName(id)).json"
             let response = try await call(CurlRequest(
                 url: "\(baseURL)/\(version)/interactions/\(id)", headers: headers, sink: .file(path: file, maxBytes: 1 << 30),
@@ -320,7 +317,7 @@ public struct GeminiProvider: VideoProvider {
     }
 
     public func cancel(upstreamID: String) async {
-        for id in upstreamID.split(separator: ",") {
+        for id in UpstreamJobList.ids(upstreamID) {
             _ = try? await curl.perform(CurlRequest(
                 method: "POST", url: "\(baseURL)/\(version)/interactions/\(id)/cancel", headers: headers, body: .bytes([]),
                 totalTimeout: .seconds(30)))

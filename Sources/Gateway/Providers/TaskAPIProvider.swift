@@ -53,21 +53,18 @@ public struct TaskAPIProvider: VideoProvider {
                 totalTimeout: .seconds(60)), provider: name)
             let json = try? JSONParser.parse(response.body)
             try UpstreamHTTP.check(response, body: json, provider: name)
-            guard let id = json.flatMap({ Self.get($0, settings.idField ?? "id") })?.string, !id.isEmpty, !id.contains(",") else {
-                throw ProviderError.retryable("\(name): create answered without a task id")
-            }
-            ids.append(id)
+            ids.append(try UpstreamJobList.jobID(json.flatMap({ Self.get($0, settings.idField ?? "id") })?.string, provider: name, noun: "a task id"))
         }
-        return ids.joined(separator: ",")
+        return UpstreamJobList.joined(ids)
     }
 
     /// One request per job in the comma-separated upstream id.
-    public func pollCalls(upstreamID: String) -> Int { upstreamID.split(separator: ",").count }
+    public func pollCalls(upstreamID: String) -> Int { UpstreamJobList.ids(upstreamID).count }
 
     public func poll(upstreamID: String, job: ProviderJob) async throws(ProviderError) -> ProviderStatus {
         var outputs: [String] = []
         var progress = 100
-        for id in upstreamID.split(separator: ",") {
+        for id in UpstreamJobList.ids(upstreamID) {
             let path = (settings.queryPath ?? "/v1/tasks/{id}").replacingOccurrences(of: "{id}", with: String(id))
             let response = try await UpstreamHTTP.call(curl, CurlRequest(url: base + path, headers: headers, totalTimeout: .seconds(60)), provider: name)
             let json = try? JSONParser.parse(response.body)

@@ -409,7 +409,7 @@ public final class WorkerPool: Sendable {
         guard let (result, taskUUID) = try? await store.findResult(videoUUID), let source = try? await store.find(taskUUID),
             source.provider == provider, let upstream = source.upstreamID
         else { return nil }
-        let ids = upstream.split(separator: ",").map(String.init)
+        let ids = UpstreamJobList.ids(upstream)
         return ids.indices.contains(result.index) ? ids[result.index] : ids.last
     }
 
