@@ -66,7 +66,7 @@ final class EasyHandle {
             context = TransferContext(maxBytes: max, cancelled: cancel)
             // Media: large receive buffer, so a video is written in 512 KiB pieces, not 16 KiB.
             largeBuffer = true
-            context.sinkFD = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            context.sinkFD = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
             if context.sinkFD < 0 { return fail(.localFile, 0, "cannot create \(path): errno \(errno)") }
         }
         defer {

@@ -9,7 +9,7 @@ enum Socket {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST  // never a DNS lookup
         var result: UnsafeMutablePointer<addrinfo>?
         let name = host == "localhost" ? "127.0.0.1" : host
         let rc = getaddrinfo(name, String(port), &hints, &result)

@@ -78,15 +78,72 @@ struct ProcessTests {
     }
 
     @Test func checkConfigPrintsTheEffectiveConfigWithSecretsMasked() async throws {
-        let gateway = try GatewayProcess(arguments: ["check-config"], environment: [
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let path = dir.file("config.json")
+        try #"{"providers":{"taskapi":[{"name":"agg","baseURL":"https://agg.example","apiKey":"taskapi-secret-value"}]}}"#
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let gateway = try GatewayProcess(arguments: ["check-config", "--config", path], environment: [
             "REELGATE_API_KEYS": "ops:very-secret-api-key:ops", "GEMINI_API_KEY": "gemini-secret-value",
-            "REELGATE_WEBHOOK_SECRET": "whsec_secretvalue",
-        ], workingDirectory: FileManager.default.temporaryDirectory.path)
+            "REELGATE_WEBHOOK_SECRET": "whsec_c2VjcmV0dmFsdWUtc2VjcmV0dmFsdWU=",
+        ], workingDirectory: dir.path)
         #expect(try await gateway.waitForExit() == 0)
         let out = gateway.standardOutput
         #expect(out.contains("\"listen\""))
         #expect(out.contains("\"name\" : \"ops\""))
-        for secret in ["very-secret-api-key", "gemini-secret-value", "whsec_secretvalue"] { #expect(!out.contains(secret)) }
+        #expect(out.contains("\"name\" : \"agg\""))
+        for secret in ["very-secret-api-key", "gemini-secret-value", "c2VjcmV0dmFsdWUtc2VjcmV0dmFsdWU", "taskapi-secret-value"] {
+            #expect(!out.contains(secret), "check-config printed \(secret)")
+        }
+        // A key in the role's place is not echoed by the error either.
+        let bad = try GatewayProcess(arguments: ["check-config"], environment: ["REELGATE_API_KEYS": "app:ops:sk-live-key-0123456789abcdef"],
+                                     workingDirectory: dir.path)
+        #expect(try await bad.waitForExit() == 2)
+        #expect(!bad.standardError.contains("sk-live") && !bad.standardOutput.contains("sk-live"))
+        #expect(bad.standardError.contains("REELGATE_API_KEYS entry 1"))
+    }
+
+    /// Started with umask 000, the gateway still keeps its data private: the directory 0700, the
+    /// database, its WAL and every stored video and image 0600.
+    @Test func dataStaysPrivateWhateverTheUmask() async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let data = dir.file("data")
+        let key = "ops-key-0123456789abcdef"
+        let gateway = try GatewayProcess(environment: [
+            "REELGATE_LISTEN": "127.0.0.1:0", "REELGATE_DATA_DIR": data, "REELGATE_API_KEYS": "ops:\(key):ops",
+        ], workingDirectory: dir.path, umask: 0)
+        let port = try await gateway.waitForListening()
+        func post(_ body: String) async throws -> RawResponse {
+            let client = try RawHTTPClient(port: port)
+            try await client.send("POST /v1 HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(key)\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            return try await client.readResponse()
+        }
+        let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+        #expect(try await post(#"[{"taskType":"imageUpload","taskUUID":"\#(UUID().uuidString.lowercased())","image":"\#(png)"}]"#).status == 200)
+        let task = UUID().uuidString.lowercased()
+        #expect(try await post(#"[{"taskType":"videoInference","taskUUID":"\#(task)","model":"reelgate:simulator@1","positivePrompt":"private"}]"#).status == 200)
+        try await gateway.waitForLog("\"msg\":\"succeeded\"")
+        gateway.signal(SIGTERM)
+        #expect(try await gateway.waitForExit() == 0)
+        func mode(_ path: String) -> mode_t {
+            var info = stat()
+            return lstat(path, &info) == 0 ? info.st_mode & 0o777 : 0o7777
+        }
+        #expect(mode(data) == 0o700)
+        var files = 0, directories = 0
+        for name in FileManager.default.enumerator(atPath: data)?.allObjects as? [String] ?? [] {
+            var info = stat()
+            guard lstat("\(data)/\(name)", &info) == 0 else { continue }
+            if info.st_mode & S_IFMT == S_IFDIR {
+                directories += 1
+                #expect(info.st_mode & 0o777 == 0o700, "\(name) is \(String(info.st_mode & 0o777, radix: 8))")
+            } else {
+                files += 1
+                #expect(info.st_mode & 0o777 == 0o600, "\(name) is \(String(info.st_mode & 0o777, radix: 8))")
+            }
+        }
+        #expect(files >= 3 && directories >= 2)  // db (+ wal), a video, an image; media/, images/
     }
 
     @Test func invalidConfigFileIsAClearError() async throws {

@@ -25,9 +25,16 @@ public final class GatewayProcess: @unchecked Sendable {
         return packageRoot + "/.build/debug/reelgate"
     }
 
-    public init(arguments: [String] = ["serve"], environment: [String: String], workingDirectory: String? = nil) throws {
-        process.executableURL = URL(fileURLWithPath: GatewayProcess.binaryPath)
-        process.arguments = arguments
+    /// - Parameter umask: the file mode mask to start the binary with (through `/bin/sh`), when
+    ///   not this process's own.
+    public init(arguments: [String] = ["serve"], environment: [String: String], workingDirectory: String? = nil, umask: mode_t? = nil) throws {
+        if let umask {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "umask \(String(umask, radix: 8)); exec \"$0\" \"$@\"", GatewayProcess.binaryPath] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: GatewayProcess.binaryPath)
+            process.arguments = arguments
+        }
         var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
         env.merge(environment) { $1 }
         process.environment = env

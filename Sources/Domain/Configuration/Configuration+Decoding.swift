@@ -1,12 +1,16 @@
 import Foundation
 
 /// Decoding that fills defaults for missing keys and refuses unknown ones: a misspelt key in a
-/// config file must be an error at start, not a silently ignored setting.
+/// config file must be an error at start, not a silently ignored setting. Every section names
+/// itself by its real place in the file (`providers.taskapi[1].limits`), from the decoder's path.
 struct AnyKey: CodingKey {
     var stringValue: String
-    var intValue: Int? { nil }
+    var intValue: Int?
     init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
+    init?(intValue: Int) {
+        stringValue = "[\(intValue)]"
+        self.intValue = intValue
+    }
 }
 
 public struct ConfigurationError: Error, Sendable, CustomStringConvertible, Equatable {
@@ -15,25 +19,73 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible, Equa
     public var description: String { message }
 }
 
-extension KeyedDecodingContainer where K == AnyKey {
-    func refuseUnknown(_ known: [String], in section: String) throws {
-        for key in allKeys where !known.contains(key.stringValue) {
-            throw ConfigurationError("unknown configuration key \(section.isEmpty ? "" : section + ".")\(key.stringValue)")
+/// `a.b[2].c` for a decoder's coding path.
+func configurationPath(_ keys: [any CodingKey]) -> String {
+    var path = ""
+    for key in keys {
+        if let index = key.intValue {
+            path += "[\(index)]"
+        } else {
+            path += (path.isEmpty ? "" : ".") + key.stringValue
         }
     }
+    return path
+}
 
+extension Decoder {
+    /// This section's keys, after refusing any key it does not know.
+    func section(_ known: [String]) throws -> KeyedDecodingContainer<AnyKey> {
+        let c = try container(keyedBy: AnyKey.self)
+        let path = configurationPath(codingPath)
+        for key in c.allKeys where !known.contains(key.stringValue) {
+            throw ConfigurationError("unknown configuration key \(path.isEmpty ? "" : path + ".")\(key.stringValue)")
+        }
+        return c
+    }
+}
+
+extension KeyedDecodingContainer where K == AnyKey {
     func value<T: Decodable>(_ key: String, _ fallback: T) throws -> T {
         try decodeIfPresent(T.self, forKey: AnyKey(stringValue: key)) ?? fallback
+    }
+
+    /// A provider's `limits`: the keys given replace that provider's defaults, the rest stay.
+    func limits(_ defaults: Configuration.ProviderLimits) throws -> Configuration.ProviderLimits {
+        try decodeIfPresent(PartialProviderLimits.self, forKey: AnyKey(stringValue: "limits"))?.applied(to: defaults) ?? defaults
+    }
+}
+
+/// `limits` as written in a file: only the keys present.
+struct PartialProviderLimits: Decodable {
+    var maxConcurrent: Int?
+    var requestsPerMinute: Int?
+    var breakerThreshold: Int?
+    var breakerCooldownSeconds: Double?
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.section(["maxConcurrent", "requestsPerMinute", "breakerThreshold", "breakerCooldownSeconds"])
+        maxConcurrent = try c.value("maxConcurrent", nil)
+        requestsPerMinute = try c.value("requestsPerMinute", nil)
+        breakerThreshold = try c.value("breakerThreshold", nil)
+        breakerCooldownSeconds = try c.value("breakerCooldownSeconds", nil)
+    }
+
+    func applied(to defaults: Configuration.ProviderLimits) -> Configuration.ProviderLimits {
+        var limits = defaults
+        if let maxConcurrent { limits.maxConcurrent = maxConcurrent }
+        if let requestsPerMinute { limits.requestsPerMinute = requestsPerMinute }
+        if let breakerThreshold { limits.breakerThreshold = breakerThreshold }
+        if let breakerCooldownSeconds { limits.breakerCooldownSeconds = breakerCooldownSeconds }
+        return limits
     }
 }
 
 extension Configuration {
     public init(from decoder: any Decoder) throws {
         self.init()
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(
+        let c = try decoder.section(
             ["listen", "dataDir", "publicURL", "apiKeys", "webhooks", "network", "workers", "providers", "models", "media",
-             "server", "$comment"], in: "")
+             "server", "$comment"])
         listen = try c.value("listen", listen)
         dataDir = try c.value("dataDir", dataDir)
         publicURL = try c.value("publicURL", publicURL)
@@ -48,32 +100,62 @@ extension Configuration {
     }
 }
 
+extension Configuration.APIKey {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.section(["name", "key", "role", "tasksPerMinute", "maxInFlight"])
+        let path = configurationPath(decoder.codingPath)
+        func required<T: Decodable>(_ key: String) throws -> T {
+            guard let value = try c.decodeIfPresent(T.self, forKey: AnyKey(stringValue: key)) else {
+                throw ConfigurationError("configuration key \(path).\(key) is required")
+            }
+            return value
+        }
+        name = try required("name")
+        key = try required("key")
+        let roleText: String = try required("role")
+        // The value is not echoed: a key pasted into the wrong field must not reach a log.
+        guard let role = Configuration.Role(rawValue: roleText) else {
+            throw ConfigurationError("\(path).role must be client or ops")
+        }
+        self.role = role
+        tasksPerMinute = try c.value("tasksPerMinute", nil)
+        maxInFlight = try c.value("maxInFlight", nil)
+    }
+}
+
 extension Configuration.Webhooks {
     public init(from decoder: any Decoder) throws {
         self.init()
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(["secret", "retrySchedule", "timeoutSeconds"], in: "webhooks")
+        let c = try decoder.section(
+            ["secret", "retrySchedule", "timeoutSeconds", "concurrency", "maxConcurrentPerKey", "maxConcurrentPerHost",
+             "uploadTimeoutSeconds", "uploadMinBytesPerSecond", "redeliveriesPerKeyPerMinute", "redeliveryIntervalSeconds"])
         secret = try c.value("secret", secret)
         retrySchedule = try c.value("retrySchedule", retrySchedule)
         timeoutSeconds = try c.value("timeoutSeconds", timeoutSeconds)
+        concurrency = try c.value("concurrency", concurrency)
+        maxConcurrentPerKey = try c.value("maxConcurrentPerKey", maxConcurrentPerKey)
+        maxConcurrentPerHost = try c.value("maxConcurrentPerHost", maxConcurrentPerHost)
+        uploadTimeoutSeconds = try c.value("uploadTimeoutSeconds", uploadTimeoutSeconds)
+        uploadMinBytesPerSecond = try c.value("uploadMinBytesPerSecond", uploadMinBytesPerSecond)
+        redeliveriesPerKeyPerMinute = try c.value("redeliveriesPerKeyPerMinute", redeliveriesPerKeyPerMinute)
+        redeliveryIntervalSeconds = try c.value("redeliveryIntervalSeconds", redeliveryIntervalSeconds)
     }
 }
 
 extension Configuration.Network {
     public init(from decoder: any Decoder) throws {
         self.init()
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(["allowHTTP", "allowHosts"], in: "network")
+        let c = try decoder.section(["allowHTTP", "allowHosts", "egressProxy"])
         allowHTTP = try c.value("allowHTTP", allowHTTP)
         allowHosts = try c.value("allowHosts", allowHosts)
+        egressProxy = try c.value("egressProxy", egressProxy)
     }
 }
 
 extension Configuration.Workers {
     public init(from decoder: any Decoder) throws {
         self.init()
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(["count", "transferThreads", "retryBaseSeconds", "retryMaxSeconds", "maxAttempts"], in: "workers")
+        let c = try decoder.section(["count", "transferThreads", "retryBaseSeconds", "retryMaxSeconds", "maxAttempts"])
         count = try c.value("count", count)
         transferThreads = try c.value("transferThreads", transferThreads)
         retryBaseSeconds = try c.value("retryBaseSeconds", retryBaseSeconds)
@@ -85,8 +167,7 @@ extension Configuration.Workers {
 extension Configuration.Providers {
     public init(from decoder: any Decoder) throws {
         self.init()
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(["simulator", "gemini", "fal", "runware", "taskapi"], in: "providers")
+        let c = try decoder.section(["simulator", "gemini", "fal", "runware", "taskapi"])
         taskapi = try c.value("taskapi", taskapi)
         simulator = try c.value("simulator", simulator)
         gemini = try c.value("gemini", gemini)
@@ -95,25 +176,66 @@ extension Configuration.Providers {
     }
 }
 
+extension Configuration.TaskAPI {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.section(
+            ["name", "baseURL", "apiKey", "createPath", "queryPath", "authHeader", "authPrefix", "promptField", "imagesField",
+             "durationField", "aspectRatioField", "idField", "statusField", "progressField", "resultsField", "errorMessageField",
+             "limits", "pollIntervalSeconds"])
+        let path = configurationPath(decoder.codingPath)
+        guard let name = try c.decodeIfPresent(String.self, forKey: AnyKey(stringValue: "name")) else {
+            throw ConfigurationError("configuration key \(path).name is required")
+        }
+        guard let baseURL = try c.decodeIfPresent(String.self, forKey: AnyKey(stringValue: "baseURL")) else {
+            throw ConfigurationError("configuration key \(path).baseURL is required")
+        }
+        self.init(name: name, baseURL: baseURL)
+        apiKey = try c.value("apiKey", nil)
+        createPath = try c.value("createPath", nil)
+        queryPath = try c.value("queryPath", nil)
+        authHeader = try c.value("authHeader", nil)
+        authPrefix = try c.value("authPrefix", nil)
+        promptField = try c.value("promptField", nil)
+        imagesField = try c.value("imagesField", nil)
+        durationField = try c.value("durationField", nil)
+        aspectRatioField = try c.value("aspectRatioField", nil)
+        idField = try c.value("idField", nil)
+        statusField = try c.value("statusField", nil)
+        progressField = try c.value("progressField", nil)
+        resultsField = try c.value("resultsField", nil)
+        errorMessageField = try c.value("errorMessageField", nil)
+        limits = try c.limits(limits)
+        pollIntervalSeconds = try c.value("pollIntervalSeconds", nil)
+    }
+}
+
+extension Configuration.ModelRoute {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.section(["provider", "model"])
+        let path = configurationPath(decoder.codingPath)
+        guard let provider = try c.decodeIfPresent(String.self, forKey: AnyKey(stringValue: "provider")),
+            let model = try c.decodeIfPresent(String.self, forKey: AnyKey(stringValue: "model"))
+        else { throw ConfigurationError("\(path): a route needs provider and model") }
+        self.init(provider: provider, model: model)
+    }
+}
+
 extension Configuration.Simulator {
     public init(from decoder: any Decoder) throws {
         self.init()
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(["latencySeconds", "failureRate", "limits"], in: "providers.simulator")
+        let c = try decoder.section(["latencySeconds", "failureRate", "limits"])
         latencySeconds = try c.value("latencySeconds", latencySeconds)
         failureRate = try c.value("failureRate", failureRate)
-        limits = try c.value("limits", limits)
+        limits = try c.limits(limits)
     }
 }
 
 extension Configuration.Gemini {
     public init(from decoder: any Decoder) throws {
         self.init()
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(["apiKey", "baseURL", "apiVersion", "pollIntervalSeconds", "model", "requestTimeoutSeconds", "limits"],
-                            in: "providers.gemini")
+        let c = try decoder.section(["apiKey", "baseURL", "apiVersion", "pollIntervalSeconds", "model", "requestTimeoutSeconds", "limits"])
         requestTimeoutSeconds = try c.value("requestTimeoutSeconds", requestTimeoutSeconds)
-        limits = try c.value("limits", limits)
+        limits = try c.limits(limits)
         apiKey = try c.value("apiKey", apiKey)
         baseURL = try c.value("baseURL", baseURL)
         apiVersion = try c.value("apiVersion", apiVersion)
@@ -125,60 +247,55 @@ extension Configuration.Gemini {
 extension Configuration.Fal {
     public init(from decoder: any Decoder) throws {
         self.init()
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(["key", "baseURL", "pollIntervalSeconds", "limits"], in: "providers.fal")
+        let c = try decoder.section(["key", "baseURL", "pollIntervalSeconds", "limits"])
         key = try c.value("key", key)
         baseURL = try c.value("baseURL", baseURL)
         pollIntervalSeconds = try c.value("pollIntervalSeconds", pollIntervalSeconds)
-        limits = try c.value("limits", limits)
+        limits = try c.limits(limits)
     }
 }
 
 extension Configuration.Runware {
     public init(from decoder: any Decoder) throws {
         self.init()
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(["apiKey", "baseURL", "pollIntervalSeconds", "limits"], in: "providers.runware")
+        let c = try decoder.section(["apiKey", "baseURL", "pollIntervalSeconds", "limits"])
         apiKey = try c.value("apiKey", apiKey)
         baseURL = try c.value("baseURL", baseURL)
         pollIntervalSeconds = try c.value("pollIntervalSeconds", pollIntervalSeconds)
-        limits = try c.value("limits", limits)
+        limits = try c.limits(limits)
     }
 }
 
 extension Configuration.Media {
     public init(from decoder: any Decoder) throws {
         self.init()
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(["maxBytes"], in: "media")
+        let c = try decoder.section(["maxBytes", "imageTTLSeconds", "maxImageUploadsPerRequest"])
         maxBytes = try c.value("maxBytes", maxBytes)
+        imageTTLSeconds = try c.value("imageTTLSeconds", imageTTLSeconds)
+        maxImageUploadsPerRequest = try c.value("maxImageUploadsPerRequest", maxImageUploadsPerRequest)
     }
 }
 
 extension Configuration.Server {
     public init(from decoder: any Decoder) throws {
         self.init()
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(
-            ["maxConnections", "headTimeoutSeconds", "idleTimeoutSeconds", "bodyTimeoutSeconds", "maxBodyBytes",
-             "shutdownGraceSeconds"], in: "server")
+        let c = try decoder.section(
+            ["maxConnections", "maxConnectionsPerClient", "headTimeoutSeconds", "idleTimeoutSeconds", "bodyTimeoutSeconds",
+             "bodyDeadlineSeconds", "minBodyBytesPerSecond", "maxBodyBytes", "unauthenticatedBodyBytes", "maxBufferedBodyBytes",
+             "maxTasksPerRequest", "maxInlineResponseBytes", "maxStoredRequestBytes", "shutdownGraceSeconds"])
         maxConnections = try c.value("maxConnections", maxConnections)
+        maxConnectionsPerClient = try c.value("maxConnectionsPerClient", maxConnectionsPerClient)
         headTimeoutSeconds = try c.value("headTimeoutSeconds", headTimeoutSeconds)
         idleTimeoutSeconds = try c.value("idleTimeoutSeconds", idleTimeoutSeconds)
         bodyTimeoutSeconds = try c.value("bodyTimeoutSeconds", bodyTimeoutSeconds)
+        bodyDeadlineSeconds = try c.value("bodyDeadlineSeconds", bodyDeadlineSeconds)
+        minBodyBytesPerSecond = try c.value("minBodyBytesPerSecond", minBodyBytesPerSecond)
         maxBodyBytes = try c.value("maxBodyBytes", maxBodyBytes)
+        unauthenticatedBodyBytes = try c.value("unauthenticatedBodyBytes", unauthenticatedBodyBytes)
+        maxBufferedBodyBytes = try c.value("maxBufferedBodyBytes", maxBufferedBodyBytes)
+        maxTasksPerRequest = try c.value("maxTasksPerRequest", maxTasksPerRequest)
+        maxInlineResponseBytes = try c.value("maxInlineResponseBytes", maxInlineResponseBytes)
+        maxStoredRequestBytes = try c.value("maxStoredRequestBytes", maxStoredRequestBytes)
         shutdownGraceSeconds = try c.value("shutdownGraceSeconds", shutdownGraceSeconds)
-    }
-}
-
-extension Configuration.ProviderLimits {
-    public init(from decoder: any Decoder) throws {
-        self.init(maxConcurrent: 16, requestsPerMinute: 300)
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(["maxConcurrent", "requestsPerMinute", "breakerThreshold", "breakerCooldownSeconds"], in: "providers.*.limits")
-        maxConcurrent = try c.value("maxConcurrent", maxConcurrent)
-        requestsPerMinute = try c.value("requestsPerMinute", requestsPerMinute)
-        breakerThreshold = try c.value("breakerThreshold", breakerThreshold)
-        breakerCooldownSeconds = try c.value("breakerCooldownSeconds", breakerCooldownSeconds)
     }
 }

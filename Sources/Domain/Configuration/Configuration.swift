@@ -47,6 +47,21 @@ public struct Configuration: Sendable, Equatable, Codable {
         /// Seconds to wait before each retry after the first attempt.
         public var retrySchedule: [Double] = [1, 2, 4]
         public var timeoutSeconds: Double = 10
+        /// Deliveries (uploads and webhooks) in flight at once, on transfer threads of their own:
+        /// upstream calls never wait behind a slow receiver.
+        public var concurrency = 16
+        /// Deliveries of one API key's tasks in flight at once, so one tenant's slow receivers
+        /// cannot take every delivery slot.
+        public var maxConcurrentPerKey = 4
+        /// Deliveries to one target host in flight at once.
+        public var maxConcurrentPerHost = 4
+        /// An upload may take `uploadTimeoutSeconds` plus its size at `uploadMinBytesPerSecond`.
+        public var uploadTimeoutSeconds: Double = 60
+        public var uploadMinBytesPerSecond = 256 * 1024
+        /// `redeliver` calls one key may make per minute, and the least time between two
+        /// redeliveries of one task.
+        public var redeliveriesPerKeyPerMinute = 30
+        public var redeliveryIntervalSeconds: Double = 10
         public init() {}
     }
 
@@ -55,6 +70,10 @@ public struct Configuration: Sendable, Equatable, Codable {
         public var allowHTTP = false
         /// Hosts or CIDRs exempt from the private-address rule.
         public var allowHosts: [String] = []
+        /// An HTTP proxy every outbound request goes through (`http://host:port`). Absent, the
+        /// proxy environment variables are ignored: a proxy that resolves names itself would undo
+        /// the address pinning of SPEC §7.
+        public var egressProxy: String?
         public init() {}
     }
 
@@ -70,7 +89,9 @@ public struct Configuration: Sendable, Equatable, Codable {
     }
 
     /// What one provider may be asked for (SPEC §8): jobs at once, requests per minute (a
-    /// token bucket: tasks wait rather than provoke 429s), and when to stop calling it.
+    /// token bucket: tasks wait rather than provoke 429s), and when to stop calling it. In a file,
+    /// a partial `limits` object changes only the keys it names; the rest keep that provider's
+    /// own defaults.
     public struct ProviderLimits: Sendable, Equatable, Codable {
         public var maxConcurrent: Int
         public var requestsPerMinute: Int
@@ -112,7 +133,7 @@ public struct Configuration: Sendable, Equatable, Codable {
         public var progressField: String?
         public var resultsField: String?
         public var errorMessageField: String?
-        public var limits: ProviderLimits?
+        public var limits = ProviderLimits(maxConcurrent: 8, requestsPerMinute: 300)
         public var pollIntervalSeconds: Double?
         public init(name: String, baseURL: String) {
             self.name = name
@@ -167,17 +188,40 @@ public struct Configuration: Sendable, Equatable, Codable {
     }
 
     public struct Media: Sendable, Equatable, Codable {
-        /// Disk budget for stored results; new work is refused with 507 beyond it.
+        /// Disk budget for stored results and uploaded images; new work is refused with 507 beyond it.
         public var maxBytes: Int64 = 10 << 30
+        /// How long an `imageUpload` image is kept before the sweeper removes it.
+        public var imageTTLSeconds: Double = 86_400
+        /// `imageUpload` tasks in one request.
+        public var maxImageUploadsPerRequest = 8
         public init() {}
     }
 
+    /// The HTTP server's limits and timeouts (SPEC §12).
     public struct Server: Sendable, Equatable, Codable {
         public var maxConnections = 1024
+        /// Open connections from one client address; past it, that address gets 503.
+        public var maxConnectionsPerClient = 128
         public var headTimeoutSeconds: Double = 10
         public var idleTimeoutSeconds: Double = 15
+        /// Longest pause between two pieces of a request body.
         public var bodyTimeoutSeconds: Double = 30
+        /// Longest a whole request body may take, however steadily it trickles.
+        public var bodyDeadlineSeconds: Double = 300
+        /// The slowest average rate a body may arrive at, counted from 5 s after it starts.
+        public var minBodyBytesPerSecond = 4096
         public var maxBodyBytes = 25 * 1024 * 1024
+        /// What is read of a `/v1` body before the caller's key is known (no `Authorization`
+        /// header): enough for an authentication task and a few small tasks.
+        public var unauthenticatedBodyBytes = 16 * 1024
+        /// Request body bytes held in memory across all connections at once.
+        public var maxBufferedBodyBytes = 256 * 1024 * 1024
+        /// Tasks in one `POST /v1` request.
+        public var maxTasksPerRequest = 100
+        /// Inline video (`base64Data`/`dataURI`) in one response, before base64.
+        public var maxInlineResponseBytes: Int64 = 256 * 1024 * 1024
+        /// The stored form of one task (its request JSON, inline images included).
+        public var maxStoredRequestBytes = 8 * 1024 * 1024
         /// How long in-flight requests may take to finish after SIGTERM.
         public var shutdownGraceSeconds: Double = 10
         public init() {}

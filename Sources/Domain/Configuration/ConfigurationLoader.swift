@@ -6,8 +6,8 @@ public enum ConfigurationLoader {
     /// The environment variables that override file keys (SPEC §11).
     public static let environmentKeys = [
         "REELGATE_LISTEN", "REELGATE_DATA_DIR", "REELGATE_PUBLIC_URL", "REELGATE_API_KEYS", "REELGATE_WEBHOOK_SECRET",
-        "REELGATE_ALLOW_HTTP", "REELGATE_ALLOW_HOSTS", "GEMINI_API_KEY", "GEMINI_BASE_URL", "FAL_KEY", "FAL_BASE_URL",
-        "RUNWARE_API_KEY", "RUNWARE_BASE_URL",
+        "REELGATE_ALLOW_HTTP", "REELGATE_ALLOW_HOSTS", "REELGATE_EGRESS_PROXY", "GEMINI_API_KEY", "GEMINI_BASE_URL", "FAL_KEY",
+        "FAL_BASE_URL", "RUNWARE_API_KEY", "RUNWARE_BASE_URL",
     ]
 
     /// The key the example config ships with; refused beyond loopback.
@@ -43,31 +43,29 @@ public enum ConfigurationLoader {
         if let v = env["REELGATE_LISTEN"] { config.listen = v }
         if let v = env["REELGATE_DATA_DIR"] { config.dataDir = v }
         if let v = env["REELGATE_PUBLIC_URL"] { config.publicURL = v }
-        if let v = env["REELGATE_API_KEYS"] { config.apiKeys = try parseKeys(v) }
-        if let v = env["REELGATE_WEBHOOK_SECRET"] { config.webhooks.secret = v }
         if let v = env["REELGATE_ALLOW_HTTP"] { config.network.allowHTTP = ["1", "true", "yes"].contains(v.lowercased()) }
         if let v = env["REELGATE_ALLOW_HOSTS"] {
             config.network.allowHosts = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
-        if let v = env["GEMINI_API_KEY"] { config.providers.gemini.apiKey = v }
         if let v = env["GEMINI_BASE_URL"] { config.providers.gemini.baseURL = v }
-        if let v = env["FAL_KEY"] { config.providers.fal.key = v }
         if let v = env["FAL_BASE_URL"] { config.providers.fal.baseURL = v }
-        if let v = env["RUNWARE_API_KEY"] { config.providers.runware.apiKey = v }
         if let v = env["RUNWARE_BASE_URL"] { config.providers.runware.baseURL = v }
+        try SecretField.applyEnvironment(env, to: &config)
     }
 
-    /// `name:key:role,…`; the key may itself contain colons (name is before the first, role after the last).
+    /// `name:key:role,…`; the key may itself contain colons (name is before the first, role after
+    /// the last). Errors name the entry by position and never echo its text: a key in the wrong
+    /// place must not end up in a log.
     static func parseKeys(_ text: String) throws -> [Configuration.APIKey] {
-        try text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.map { entry in
+        let entries = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return try entries.enumerated().map { index, entry in
             guard let first = entry.firstIndex(of: ":"), let last = entry.lastIndex(of: ":"), first < last else {
-                throw ConfigurationError("REELGATE_API_KEYS entry must be name:key:role")
+                throw ConfigurationError("REELGATE_API_KEYS entry \(index + 1) must be name:key:role")
             }
             let name = String(entry[..<first])
             let key = String(entry[entry.index(after: first)..<last])
-            let roleText = String(entry[entry.index(after: last)...])
-            guard let role = Configuration.Role(rawValue: roleText) else {
-                throw ConfigurationError("REELGATE_API_KEYS entry \(name): role must be client or ops, not \(roleText)")
+            guard let role = Configuration.Role(rawValue: String(entry[entry.index(after: last)...])) else {
+                throw ConfigurationError("REELGATE_API_KEYS entry \(index + 1): the role (after the last colon) must be client or ops")
             }
             return Configuration.APIKey(name: name, key: key, role: role)
         }
@@ -76,13 +74,15 @@ public enum ConfigurationLoader {
     public static func validate(_ config: Configuration) throws {
         let address = try ListenAddress(parsing: config.listen)
         var names = Set<String>(), keys = Set<String>()
-        for key in config.apiKeys {
-            guard !key.name.isEmpty else { throw ConfigurationError("apiKeys: a key has an empty name") }
-            guard key.key.count >= 16 else { throw ConfigurationError("apiKeys.\(key.name): key must be at least 16 characters") }
-            guard names.insert(key.name).inserted else { throw ConfigurationError("apiKeys: duplicate name \(key.name)") }
-            guard keys.insert(key.key).inserted else { throw ConfigurationError("apiKeys: the same key is configured twice") }
-            if let rate = key.tasksPerMinute, rate < 1 { throw ConfigurationError("apiKeys.\(key.name).tasksPerMinute must be at least 1") }
-            if let cap = key.maxInFlight, cap < 1 { throw ConfigurationError("apiKeys.\(key.name).maxInFlight must be at least 1") }
+        // Keys are named by position: a name can be a key pasted into the wrong field.
+        for (index, key) in config.apiKeys.enumerated() {
+            let at = "apiKeys[\(index)]"
+            guard !key.name.isEmpty else { throw ConfigurationError("\(at): the name is empty") }
+            guard key.key.count >= 16 else { throw ConfigurationError("\(at): key must be at least 16 characters") }
+            guard names.insert(key.name).inserted else { throw ConfigurationError("\(at): the same name is used by an earlier key") }
+            guard keys.insert(key.key).inserted else { throw ConfigurationError("\(at): the same key is configured twice") }
+            if let rate = key.tasksPerMinute, rate < 1 { throw ConfigurationError("\(at).tasksPerMinute must be at least 1") }
+            if let cap = key.maxInFlight, cap < 1 { throw ConfigurationError("\(at).maxInFlight must be at least 1") }
         }
         if !address.isLoopback {
             guard !config.apiKeys.isEmpty else {
@@ -93,10 +93,55 @@ public enum ConfigurationLoader {
                 throw ConfigurationError("refusing to listen on \(config.listen) with the example API key; set a real one")
             }
         }
+        if let secret = config.webhooks.secret {
+            guard let key = WebhookSecret.keyBytes(secret), key.count >= WebhookSecret.minimumBytes else {
+                throw ConfigurationError(
+                    "webhooks.secret: a whsec_ secret must be base64 of at least \(WebhookSecret.minimumBytes) random bytes "
+                        + "(and a plain one at least \(WebhookSecret.minimumBytes) bytes long)")
+            }
+        }
+        if let proxy = config.network.egressProxy {
+            let lower = proxy.lowercased()
+            guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
+                throw ConfigurationError("network.egressProxy must be an http:// or https:// URL")
+            }
+        }
         guard config.webhooks.retrySchedule.allSatisfy({ $0 >= 0 }), config.webhooks.retrySchedule.count <= 20 else {
             throw ConfigurationError("webhooks.retrySchedule: up to 20 non-negative delays in seconds")
         }
-        guard config.webhooks.timeoutSeconds > 0 else { throw ConfigurationError("webhooks.timeoutSeconds must be positive") }
+        let positive: [(String, Double)] = [
+            ("webhooks.timeoutSeconds", config.webhooks.timeoutSeconds),
+            ("webhooks.uploadTimeoutSeconds", config.webhooks.uploadTimeoutSeconds),
+            ("webhooks.uploadMinBytesPerSecond", Double(config.webhooks.uploadMinBytesPerSecond)),
+            ("server.headTimeoutSeconds", config.server.headTimeoutSeconds),
+            ("server.idleTimeoutSeconds", config.server.idleTimeoutSeconds),
+            ("server.bodyTimeoutSeconds", config.server.bodyTimeoutSeconds),
+            ("server.bodyDeadlineSeconds", config.server.bodyDeadlineSeconds),
+            ("media.imageTTLSeconds", config.media.imageTTLSeconds),
+        ]
+        for (name, value) in positive where !(value > 0) { throw ConfigurationError("\(name) must be positive") }
+        let atLeastOne: [(String, Int)] = [
+            ("webhooks.concurrency", config.webhooks.concurrency),
+            ("webhooks.maxConcurrentPerKey", config.webhooks.maxConcurrentPerKey),
+            ("webhooks.maxConcurrentPerHost", config.webhooks.maxConcurrentPerHost),
+            ("webhooks.redeliveriesPerKeyPerMinute", config.webhooks.redeliveriesPerKeyPerMinute),
+            ("server.maxConnections", config.server.maxConnections),
+            ("server.maxConnectionsPerClient", config.server.maxConnectionsPerClient),
+            ("server.maxBodyBytes", config.server.maxBodyBytes),
+            ("server.unauthenticatedBodyBytes", config.server.unauthenticatedBodyBytes),
+            ("server.maxBufferedBodyBytes", config.server.maxBufferedBodyBytes),
+            ("server.maxTasksPerRequest", config.server.maxTasksPerRequest),
+            ("server.maxStoredRequestBytes", config.server.maxStoredRequestBytes),
+            ("media.maxImageUploadsPerRequest", config.media.maxImageUploadsPerRequest),
+        ]
+        for (name, value) in atLeastOne where value < 1 { throw ConfigurationError("\(name) must be at least 1") }
+        guard config.webhooks.redeliveryIntervalSeconds >= 0 else { throw ConfigurationError("webhooks.redeliveryIntervalSeconds must not be negative") }
+        guard config.webhooks.concurrency <= 256 else { throw ConfigurationError("webhooks.concurrency must be 1…256") }
+        guard config.server.minBodyBytesPerSecond >= 0 else { throw ConfigurationError("server.minBodyBytesPerSecond must not be negative") }
+        guard config.server.maxInlineResponseBytes >= 0 else { throw ConfigurationError("server.maxInlineResponseBytes must not be negative") }
+        guard config.server.maxBufferedBodyBytes >= config.server.unauthenticatedBodyBytes else {
+            throw ConfigurationError("server.maxBufferedBodyBytes must be at least server.unauthenticatedBodyBytes")
+        }
         guard config.workers.count >= 1, config.workers.count <= 100_000 else { throw ConfigurationError("workers.count must be 1…100000") }
         guard config.workers.transferThreads >= 1, config.workers.transferThreads <= 256 else {
             throw ConfigurationError("workers.transferThreads must be 1…256")
@@ -105,25 +150,23 @@ public enum ConfigurationLoader {
             throw ConfigurationError("providers.simulator.failureRate must be between 0 and 1")
         }
         guard config.media.maxBytes > 0 else { throw ConfigurationError("media.maxBytes must be positive") }
-        guard config.server.maxConnections >= 1 else { throw ConfigurationError("server.maxConnections must be at least 1") }
         if let url = config.publicURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
             throw ConfigurationError("publicURL must start with http:// or https://")
         }
         for (model, routes) in config.models where routes.isEmpty {
             throw ConfigurationError("models.\(model): at least one route is needed")
         }
+        var providerNames: Set<String> = ["simulator", "gemini", "fal", "runware"]
+        for (index, entry) in config.providers.taskapi.enumerated() {
+            guard !entry.name.isEmpty, providerNames.insert(entry.name).inserted else {
+                throw ConfigurationError("providers.taskapi[\(index)].name must be non-empty and differ from every other provider's")
+            }
+        }
     }
 
     /// The configuration as JSON with every secret replaced, for `check-config` and the startup log.
     public static func maskedJSON(_ config: Configuration) -> String {
-        var masked = config
-        masked.apiKeys = config.apiKeys.map {
-            Configuration.APIKey(name: $0.name, key: mask($0.key), role: $0.role, tasksPerMinute: $0.tasksPerMinute, maxInFlight: $0.maxInFlight)
-        }
-        masked.webhooks.secret = config.webhooks.secret.map(mask)
-        masked.providers.gemini.apiKey = config.providers.gemini.apiKey.map(mask)
-        masked.providers.fal.key = config.providers.fal.key.map(mask)
-        masked.providers.runware.apiKey = config.providers.runware.apiKey.map(mask)
+        let masked = SecretField.rewriting(config, mask)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(masked)) ?? Data()
@@ -133,11 +176,7 @@ public enum ConfigurationLoader {
     static func mask(_ secret: String) -> String { "****(\(secret.count) chars)" }
 
     /// Every secret in the configuration, so logs can be scrubbed of them.
-    public static func secrets(_ config: Configuration) -> [String] {
-        (config.apiKeys.map(\.key)
-            + [config.webhooks.secret, config.providers.gemini.apiKey, config.providers.fal.key, config.providers.runware.apiKey]
-            .compactMap { $0 }).filter { !$0.isEmpty }
-    }
+    public static func secrets(_ config: Configuration) -> [String] { SecretField.values(in: config) }
 }
 
 /// `host:port`, `[v6]:port`; port 0 means any free port.
@@ -163,12 +202,22 @@ public struct ListenAddress: Sendable, Equatable {
             throw ConfigurationError("listen: port must be 0…65535, got \(portPart)")
         }
         guard !hostPart.isEmpty else { throw ConfigurationError("listen: host is empty") }
+        // An IP literal or `localhost`: a name would be resolved at bind time, and could resolve
+        // anywhere (`127.attacker.example` is not loopback).
+        guard hostPart == "localhost" || IPAddress(literal: String(hostPart)) != nil else {
+            throw ConfigurationError("listen: the host must be an IP address or localhost, got \(hostPart)")
+        }
         host = String(hostPart)
         self.port = port
     }
 
     public var isLoopback: Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        if host == "localhost" { return true }
+        switch IPAddress(literal: host) {
+        case .v4(let a)?: return a >> 24 == 127
+        case let v6?: return v6 == IPAddress(literal: "::1") || v6.embeddedIPv4.map { $0 >> 24 == 127 } == true
+        case nil: return false
+        }
     }
 
     /// How to write the address in a URL.

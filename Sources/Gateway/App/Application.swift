@@ -41,10 +41,15 @@ public final class Application: Sendable {
         self.logger = logger
         let address = try ListenAddress(parsing: configuration.listen)
 
+        // Everything this process writes is its own: the data dir 0700, files 0600, whatever
+        // umask it was started with (tasks, keys' media and the signing key live there).
+        umask(0o077)
         try FileManager.default.createDirectory(atPath: configuration.dataDir, withIntermediateDirectories: true)
+        try PrivateFiles.restrict(directory: configuration.dataDir)
         dataDirLock = try DataDirectoryLock(directory: configuration.dataDir)
         let dbPath = (configuration.dataDir as NSString).appendingPathComponent("reelgate.db")
         database = try DatabasePool(path: dbPath, readers: 2, migrator: Schema.migrator)
+        try PrivateFiles.restrict(directory: configuration.dataDir)
         try database.writeUnbatched { db in
             try db.execute(
                 "INSERT INTO instance_starts (started_at, version) VALUES (?, ?)",
@@ -127,8 +132,7 @@ public final class Application: Sendable {
         if providers["fal"] != nil { gates["fal"] = ProviderGate(name: "fal", limits: configuration.providers.fal.limits, metrics: metrics) }
         if providers["runware"] != nil { gates["runware"] = ProviderGate(name: "runware", limits: configuration.providers.runware.limits, metrics: metrics) }
         for entry in configuration.providers.taskapi {
-            gates[entry.name] = ProviderGate(
-                name: entry.name, limits: entry.limits ?? Configuration.ProviderLimits(maxConcurrent: 8, requestsPerMinute: 300), metrics: metrics)
+            gates[entry.name] = ProviderGate(name: entry.name, limits: entry.limits, metrics: metrics)
         }
         let janitor = self.janitor
         let deliveries = self.deliveries
