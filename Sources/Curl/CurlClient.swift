@@ -28,6 +28,8 @@ public final class CurlClient: Sendable {
     private let queue = Mutex(Queue())
     private let condition = NSCondition()
     public let threadCount: Int
+    /// The egress proxy every transfer goes through, if one is configured; never one from the environment.
+    public let proxy: String?
 
     /// Initialises libcurl once per process; thread-safe in libcurl ≥ 7.84, and called before any
     /// transfer thread starts.
@@ -35,12 +37,15 @@ public final class CurlClient: Sendable {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT))
     }()
 
-    public init(threads: Int = 8) {
+    /// - Parameter name: names the threads (`reelgate.<name>.<n>`), so a stack dump tells
+    ///   upstream transfers from deliveries.
+    public init(threads: Int = 8, proxy: String? = nil, name: String = "curl") {
         _ = CurlClient.globalInit
         threadCount = max(threads, 1)
+        self.proxy = proxy
         for i in 0..<threadCount {
             let thread = Thread { [self] in runWorker() }
-            thread.name = "reelgate.curl.\(i)"
+            thread.name = "reelgate.\(name).\(i)"
             thread.stackSize = 512 * 1024
             thread.start()
         }
@@ -111,7 +116,7 @@ public final class CurlClient: Sendable {
                                                   host: job.request.hostAndPort?.host ?? "?")))
                 continue
             }
-            job.completion(handle.perform(job.request, cancel: job.cancel))
+            job.completion(handle.perform(job.request, cancel: job.cancel, proxy: proxy))
         }
     }
 }

@@ -39,8 +39,6 @@ public final class CancelFlag: Sendable {
 final class EasyHandle {
     private let handle: UnsafeMutableRawPointer
     private var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-    /// `host:port` keys the previous transfer pinned in this handle's DNS cache.
-    private var pinnedKeys: [String] = []
 
     init() {
         guard let h = curl_easy_init() else { fatalError("curl_easy_init failed") }
@@ -49,7 +47,10 @@ final class EasyHandle {
 
     deinit { curl_easy_cleanup(handle) }
 
-    func perform(_ request: CurlRequest, cancel: CancelFlag) -> Result<CurlResponse, CurlError> {
+    /// An IPv6 literal in brackets, as curl's host:port lists want it.
+    static func bracketed(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
+
+    func perform(_ request: CurlRequest, cancel: CancelFlag, proxy: String? = nil) -> Result<CurlResponse, CurlError> {
         curl_easy_reset(handle)
         let parts = URLParts(request.url)
         let hostName = parts?.host ?? "?"
@@ -114,24 +115,25 @@ final class EasyHandle {
         if largeBuffer { setLong(CURLOPT_BUFFERSIZE, 512 * 1024) }
         if case .file = request.body { setLong(CURLOPT_UPLOAD_BUFFERSIZE, 512 * 1024) }
 
-        // Address pinning. Pins live in the handle's DNS cache, so drop those of earlier transfers
-        // first. A pinned transfer also never shares a connection either way: it neither reuses
-        // a cached one (made to whatever DNS said) nor leaves its own in the cache, where a later
-        // unpinned request to the same name would silently reuse it.
-        var resolve: [String] = pinnedKeys.map { "-\($0)" }
-        pinnedKeys = []
+        // Address pinning: CONNECT_TO sends the connection to the checked address, whatever DNS
+        // says by then; TLS still verifies the certificate against the URL's host name. Through
+        // an egress proxy the same option makes curl tunnel with `CONNECT <address>:<port>`, so
+        // the proxy never resolves the name itself. A pinned transfer never shares a
+        // connection: it neither reuses a cached one (made to whatever DNS said) nor leaves its
+        // own in the cache for a later unpinned request to the same name.
         if let parts, let address = request.pinnedAddress {
-            let key = "\(parts.host):\(parts.port)"
-            let literal = address.contains(":") ? "[\(address)]" : address
-            resolve.append("\(key):\(literal)")
-            pinnedKeys = [key]
+            let entry = "\(Self.bracketed(parts.host)):\(parts.port):\(Self.bracketed(address)):\(parts.port)"
+            if let list = makeList([entry]) {
+                lists.append(list)
+                _ = ccurl_setopt_slist(handle, CURLOPT_CONNECT_TO, list)
+            }
             setLong(CURLOPT_FRESH_CONNECT, 1)
             setLong(CURLOPT_FORBID_REUSE, 1)
         }
-        if !resolve.isEmpty, let list = makeList(resolve) {
-            lists.append(list)
-            _ = ccurl_setopt_slist(handle, CURLOPT_RESOLVE, list)
-        }
+        // The proxy environment variables are never read: a proxy that resolves names itself
+        // would undo the pinning. Only an explicitly configured proxy is used ("" disables).
+        setString(CURLOPT_PROXY, proxy ?? "")
+        if proxy != nil, request.pinnedAddress != nil { setLong(CURLOPT_HTTPPROXYTUNNEL, 1) }
 
         // Method and body.
         switch request.method {

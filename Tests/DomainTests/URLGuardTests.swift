@@ -45,6 +45,8 @@ struct URLGuardTests {
         "https://[::ffff:127.0.0.1]/", "https://[::ffff:7f00:1]/", "https://[::ffff:10.0.0.1]/", "https://[::127.0.0.1]/",
         "https://[64:ff9b::127.0.0.1]/", "https://[64:ff9b::a9fe:a9fe]/", "https://[64:ff9b:1::c0a8:1]/",
         "https://[2002:7f00:1::]/", "https://[2002:c0a8:101::1]/",
+        // IPv4-translated ::ffff:0:0/96 (RFC 2765)
+        "https://[::ffff:0:7f00:1]/", "https://[::ffff:0:127.0.0.1]/", "https://[::ffff:0:a9fe:a9fe]/", "https://[::ffff:0:a00:1]/",
         // names: loopback names, names resolving to private addresses (rebinding), unresolvable
         "https://localhost/", "https://LOCALHOST./", "https://api.localhost/", "https://rebind.example/hook",
         "https://metadata.example/", "https://mixed.example/", "https://mapped.example/", "https://nxdomain.example/",
@@ -89,6 +91,8 @@ struct URLGuardTests {
         #expect(IPAddress.parseLenientIPv4("0x7f.1") == 0x7F00_0001)
         #expect(IPAddress.parseLenientIPv4("0177.0.0.1") == 0x7F00_0001)
         #expect(IPAddress(literal: "::ffff:1.2.3.4")?.embeddedIPv4 == 0x0102_0304)
+        #expect(IPAddress(literal: "::ffff:0:1.2.3.4")?.embeddedIPv4 == 0x0102_0304)
+        #expect(IPAddress(literal: "::ffff:0:808:808")?.isPublic == true)
         #expect(IPAddress(literal: "2002:0102:0304::")?.embeddedIPv4 == 0x0102_0304)
         #expect(IPAddress(literal: "1.2.3.4")?.isPublic == true)
         #expect(IPAddress(literal: "01.2.3.4") == nil)  // leading zeros are not canonical

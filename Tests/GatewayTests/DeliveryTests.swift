@@ -23,7 +23,8 @@ final class Receiver: Sendable {
     /// Status to answer for the n-th hit (0-based); 200 after the list runs out.
     private let script: Mutex<[Int]>
 
-    init(statuses: [Int] = []) throws {
+    init(statuses: [Int] = [], host: String = "127.0.0.1") throws {
+        self.host = host
         script = Mutex(statuses)
         let router = Router()
         let box = Mutex<Receiver?>(nil)
@@ -31,12 +32,13 @@ final class Receiver: Sendable {
         router.post("/hook", handler)
         router.add("PUT", "/upload", handler)
         router.get("/moved-here") { _ in .text(.ok, "should never be reached") }
-        server = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router)
+        server = HTTPServer(configuration: ServerConfiguration(host: host, port: 0), responder: router)
         box.withLock { $0 = self }
         try server.start()
     }
 
-    var base: String { "http://127.0.0.1:\(server.port)" }
+    let host: String
+    var base: String { "http://\(host.contains(":") ? "[\(host)]" : host):\(server.port)" }
     var received: [Hit] { hits.withLock { $0 } }
 
     func setScript(_ statuses: [Int]) { script.withLock { $0 = statuses } }

@@ -12,7 +12,8 @@ import Testing
         let guardrail = URLGuard(allowHTTP: true, allowHosts: [], resolver: SystemResolver())
         let fal = FalProvider(key: "k", baseURL: "http://127.0.0.1:1", curl: curl, urlGuard: guardrail, inputs: nil)
         #expect(fal.pollCalls(upstreamID: "http://q/s1 http://q/r1 http://q/c1\nhttp://q/s2 http://q/r2 ") == 2)
-        let gemini = GeminiProvider(apiKey: "k", baseURL: "http://127.0.0.1:1", version: "v1beta", curl: curl, workDirectory: "/tmp")
+        let gemini = GeminiProvider(apiKey: "k", baseURL: "http://127.0.0.1:1", version: "v1beta", curl: curl,
+                                    urlGuard: URLGuard(allowHTTP: false, allowHosts: [], resolver: SystemResolver()), workDirectory: "/tmp")
         #expect(gemini.pollCalls(upstreamID: "v1_a,v1_b,v1_c") == 3)
         let simulator = SimulatorProvider(latency: 1, failureRate: 0)
         #expect(simulator.pollCalls(upstreamID: "sim:1,2:1000") == 1)

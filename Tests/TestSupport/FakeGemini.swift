@@ -41,6 +41,9 @@ public final class FakeGemini: Sendable {
         public var flatOutputs = false
         /// A completed interaction instead fails with this message in its model_output step.
         public var failWith: String?
+        /// Where the Files download redirects to (another origin, like Google's storage); this
+        /// fake's own `/storage/` when nil.
+        public var storageBaseURL: String?
         /// Random faults per request (seeded): 5xx, 429 with Retry-After, hang, garbage.
         public var chaos: (error5xx: Double, rateLimited: Double, hang: Double, garbage: Double)?
         public init() {}
@@ -145,7 +148,7 @@ public final class FakeGemini: Sendable {
         }
         if let file = request.pathParameters["file"] {
             var redirect = HTTPResponse(status: HTTPStatus(302))
-            redirect.headers.add(name: "Location", value: "\(baseURL)/storage/\(file.dropLast(9))")
+            redirect.headers.add(name: "Location", value: "\(settings.storageBaseURL ?? baseURL)/storage/\(file.dropLast(9))")
             return redirect
         }
         if request.method == "POST", request.path.hasSuffix("/interactions") {

@@ -45,12 +45,14 @@ public enum IPAddress: Sendable, Equatable, Hashable, CustomStringConvertible {
     ]
 
     /// The IPv4 address an IPv6 address carries, if it is one of the forms that embed one:
-    /// IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::/96` and
-    /// `64:ff9b:1::/48`, 6to4 `2002:AABB:CCDD::/48`.
+    /// IPv4-mapped `::ffff:a.b.c.d`, IPv4-translated `::ffff:0:a.b.c.d` (RFC 2765),
+    /// IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::/96` and `64:ff9b:1::/48`, 6to4
+    /// `2002:AABB:CCDD::/48`.
     public var embeddedIPv4: UInt32? {
         guard case .v6(let b) = self else { return nil }
         func v4(at i: Int) -> UInt32 { UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3]) }
         if b[0..<10].allSatisfy({ $0 == 0 }), b[10] == 0xFF, b[11] == 0xFF { return v4(at: 12) }
+        if b[0..<8].allSatisfy({ $0 == 0 }), b[8] == 0xFF, b[9] == 0xFF, b[10] == 0, b[11] == 0 { return v4(at: 12) }
         if b[0..<12].allSatisfy({ $0 == 0 }), v4(at: 12) > 1 { return v4(at: 12) }
         if b[0] == 0x00, b[1] == 0x64, b[2] == 0xFF, b[3] == 0x9B, b[4..<12].allSatisfy({ $0 == 0 }) { return v4(at: 12) }
         if b[0] == 0x00, b[1] == 0x64, b[2] == 0xFF, b[3] == 0x9B, b[4] == 0x00, b[5] == 0x01 { return v4(at: 12) }

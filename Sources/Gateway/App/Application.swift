@@ -82,7 +82,7 @@ public final class Application: Sendable {
         let urlGuard = URLGuard(
             allowHTTP: configuration.network.allowHTTP, allowHosts: configuration.network.allowHosts, resolver: resolver ?? SystemResolver())
         self.urlGuard = urlGuard
-        let curl = CurlClient(threads: configuration.workers.transferThreads)
+        let curl = CurlClient(threads: configuration.workers.transferThreads, proxy: configuration.network.egressProxy, name: "upstream")
         self.curl = curl
         var providers: [String: any VideoProvider] = [
             "simulator": SimulatorProvider(
@@ -91,7 +91,7 @@ public final class Application: Sendable {
         let gemini = configuration.providers.gemini
         if let key = gemini.apiKey, !key.isEmpty {
             providers["gemini"] = GeminiProvider(
-                apiKey: key, baseURL: gemini.baseURL, version: gemini.apiVersion, curl: curl,
+                apiKey: key, baseURL: gemini.baseURL, version: gemini.apiVersion, curl: curl, urlGuard: urlGuard,
                 workDirectory: "\(configuration.dataDir)/upstream/gemini", pollInterval: gemini.pollIntervalSeconds,
                 requestTimeout: gemini.requestTimeoutSeconds,
                 inputs: InputFetcher(store: store, media: media, urlGuard: urlGuard, curl: curl, scratch: "\(configuration.dataDir)/upstream/gemini"))

@@ -20,11 +20,14 @@ public struct GeminiProvider: VideoProvider {
     let requestTimeout: Duration
     /// Fetches URL, uploaded and earlier-result inputs; without one, only inline images are sent.
     let inputs: InputFetcher?
+    /// Checks every hop of a Files download that leaves the configured origin (SPEC §7).
+    let urlGuard: URLGuard
     /// Images up to this size travel inline in the create body; larger ones through the Files API.
     static let inlineImageLimit: Int64 = 2 << 20
 
-    init(apiKey: String, baseURL: String, version: String, curl: CurlClient, workDirectory: String, pollInterval: Double = 5,
+    init(apiKey: String, baseURL: String, version: String, curl: CurlClient, urlGuard: URLGuard, workDirectory: String, pollInterval: Double = 5,
          requestTimeout: Double = 60, inputs: InputFetcher? = nil) {
+        self.urlGuard = urlGuard
         self.requestTimeout = .seconds(requestTimeout)
         self.inputs = inputs
         self.apiKey = apiKey
@@ -297,15 +300,11 @@ public struct GeminiProvider: VideoProvider {
                 }
             } else if reference.hasPrefix("uri:") {
                 // As the SDK does: a Files API URI names a file, downloaded from *our configured*
-                // base URL (never from a host an upstream response names), which then redirects
-                // to storage; the key travels as a header.
+                // base URL (never from a host an upstream response names).
                 guard let file = Self.fileID(in: String(reference.dropFirst(4))) else {
                     throw ProviderError(kind: .permanent, code: "providerError", message: "gemini: output uri is not a Files API file")
                 }
-                let response = try await call(CurlRequest(
-                    url: "\(baseURL)/\(version)/files/\(file):download?alt=media", headers: [("x-goog-api-key", apiKey)],
-                    sink: .file(path: path, maxBytes: 8 << 30), totalTimeout: nil, lowSpeed: (1024, 60), followRedirects: true))
-                try UpstreamHTTP.check(response, body: nil, provider: name)
+                try await download("\(baseURL)/\(version)/files/\(file):download?alt=media", to: path)
             } else {
                 throw ProviderError(kind: .permanent, code: "providerError", message: "gemini: unknown output reference")
             }
@@ -314,6 +313,38 @@ public struct GeminiProvider: VideoProvider {
         } catch {
             throw ProviderError.retryable("gemini: storing the video failed: \(error)")
         }
+    }
+
+    /// The Files download, which redirects to storage: followed hop by hop, at most five. A hop
+    /// on the configured origin carries the key; any other hop is a URL from a response, so it
+    /// passes the URL guard, is pinned to the address checked, and never sees the key.
+    func download(_ start: String, to path: String) async throws(ProviderError) {
+        var url = start
+        for _ in 0...5 {
+            let onOrigin = UpstreamHTTP.origin(url) == UpstreamHTTP.origin(baseURL)
+            var pinned: String?
+            if !onOrigin {
+                do {
+                    pinned = try await urlGuard.check(url).address.description
+                } catch {
+                    throw ProviderError(kind: .permanent, code: "providerError",
+                                        message: "gemini: the video download redirect to \(URLGuardHost.host(of: url)) was refused: \(error.reason)")
+                }
+            }
+            let response = try await call(CurlRequest(
+                url: url, headers: onOrigin ? [("x-goog-api-key", apiKey)] : [("User-Agent", DeliveryWorker.userAgent)],
+                sink: .file(path: path, maxBytes: 8 << 30), totalTimeout: nil, lowSpeed: (1024, 60), pinnedAddress: pinned))
+            if (300..<400).contains(response.status), let location = response.header("location") {
+                guard let next = UpstreamHTTP.resolve(location, against: url) else {
+                    throw ProviderError(kind: .permanent, code: "providerError", message: "gemini: the video download redirected to an unusable location")
+                }
+                url = next
+                continue
+            }
+            try UpstreamHTTP.check(response, body: nil, provider: onOrigin ? name : "gemini storage at \(URLGuardHost.host(of: url))")
+            return
+        }
+        throw ProviderError(kind: .permanent, code: "providerError", message: "gemini: the video download redirected more than 5 times")
     }
 
     public func cancel(upstreamID: String) async {

@@ -100,6 +100,21 @@ extension UpstreamHTTP {
         return url[..<range.upperBound].lowercased() + rest.prefix { $0 != "/" && $0 != "?" }.lowercased()
     }
 
+    /// A `Location` header made absolute against the URL that sent it (RFC 9110 §10.2.2);
+    /// nil for anything but http(s).
+    static func resolve(_ location: String, against base: String) -> String? {
+        let lower = location.lowercased()
+        if lower.hasPrefix("https://") || lower.hasPrefix("http://") { return location }
+        if lower.contains("://") { return nil }
+        let baseOrigin = origin(base)
+        guard !baseOrigin.isEmpty else { return nil }
+        if location.hasPrefix("//") { return String(baseOrigin.prefix { $0 != ":" }) + ":" + location }
+        if location.hasPrefix("/") { return baseOrigin + location }
+        let path = base.dropFirst(baseOrigin.count).prefix { $0 != "?" && $0 != "#" }
+        let directory = path.lastIndex(of: "/").map { path[...$0] } ?? "/"
+        return baseOrigin + directory + location
+    }
+
     static func call(_ curl: CurlClient, _ request: CurlRequest, provider: String) async throws(ProviderError) -> CurlResponse {
         do {
             return try await curl.perform(request)
