@@ -12,7 +12,7 @@ struct SimulatorTests {
             "outputFormat": .string(format), "aspectRatio": .string(aspect),
         ]).get()
         return ProviderJob(taskUUID: request.taskUUID, request: request, upstreamModel: "simulator",
-                           results: [(videoUUID: "a0a4d711-9215-4e68-a5ea-56da9b8658f0", seed: seed)])
+                           results: [(videoUUID: "a0a4d711-9215-4e68-a5ea-56da9b8658f0", seed: seed)], mediaOwner: .key("test"))
     }
 
     static let ffprobe = ["/usr/bin/ffprobe", "/usr/local/bin/ffprobe"].first { FileManager.default.isExecutableFile(atPath: $0) }

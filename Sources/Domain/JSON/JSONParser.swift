@@ -1,7 +1,17 @@
 /// Why a body is not acceptable JSON, with the byte offset where parsing stopped.
 public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// Not JSON.
+        case syntax
+        /// A top-level array longer than the caller allows.
+        case tooManyItems(limit: Int)
+        /// More values in the whole document than the caller allows.
+        case tooManyValues(limit: Int)
+    }
+
     public let message: String
     public let offset: Int
+    public var kind: Kind = .syntax
     public var description: String { "\(message) at byte \(offset)" }
 }
 
@@ -10,13 +20,22 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 /// Refuses what lenient parsers let through and two readers could read differently: duplicate
 /// object keys, trailing bytes, leading zeros, lone surrogates, control characters in strings,
 /// and nesting deeper than `maxDepth` (which also keeps a hostile body from exhausting the stack).
+///
+/// For bodies from clients, `maxTopLevelItems` and `maxValues` stop parsing as soon as a body
+/// holds more than a request may (a 25 MB body of `[1,1,1,…]` would otherwise become millions of
+/// values in memory before anything could refuse it).
 public struct JSONParser {
     private let bytes: [UInt8]
     private var i = 0
     private let maxDepth: Int
+    private let maxTopLevelItems: Int
+    private let maxValues: Int
+    private var values = 0
 
-    public static func parse(_ bytes: [UInt8], maxDepth: Int = 64) throws(JSONParseError) -> JSONValue {
-        var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
+    public static func parse(
+        _ bytes: [UInt8], maxDepth: Int = 64, maxTopLevelItems: Int = .max, maxValues: Int = .max
+    ) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes, maxDepth: maxDepth, maxTopLevelItems: maxTopLevelItems, maxValues: maxValues)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -26,9 +45,11 @@ public struct JSONParser {
 
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue { try parse(Array(text.utf8)) }
 
-    private init(bytes: [UInt8], maxDepth: Int) {
+    private init(bytes: [UInt8], maxDepth: Int, maxTopLevelItems: Int, maxValues: Int) {
         self.bytes = bytes
         self.maxDepth = maxDepth
+        self.maxTopLevelItems = maxTopLevelItems
+        self.maxValues = maxValues
     }
 
     private func error(_ message: String) -> JSONParseError { JSONParseError(message: message, offset: i) }
@@ -38,6 +59,12 @@ public struct JSONParser {
     }
 
     private mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
+        values += 1
+        if values > maxValues {
+            var failure = error("more than \(maxValues) values")
+            failure.kind = .tooManyValues(limit: maxValues)
+            throw failure
+        }
         guard i < bytes.count else { throw error("unexpected end of input") }
         switch bytes[i] {
         case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
@@ -104,6 +131,11 @@ public struct JSONParser {
         }
         while true {
             skipWhitespace()
+            if depth == 1, array.count == maxTopLevelItems {
+                var failure = error("more than \(maxTopLevelItems) items")
+                failure.kind = .tooManyItems(limit: maxTopLevelItems)
+                throw failure
+            }
             array.append(try parseValue(depth: depth))
             skipWhitespace()
             guard i < bytes.count else { throw error("unexpected end of input") }

@@ -1,3 +1,18 @@
+/// Whose stored media (uploaded images, earlier results) a job may read: the key that submitted
+/// the task, or anyone's for an ops key. Checked again where a worker loads the file, not only at
+/// submit (SPEC §12).
+public enum MediaOwner: Sendable, Equatable {
+    case key(String)
+    case anyone
+
+    public func mayRead(mediaOf keyName: String) -> Bool {
+        switch self {
+        case .anyone: true
+        case .key(let name): name == keyName
+        }
+    }
+}
+
 /// What a provider is asked to make: the validated request plus the results' identities.
 public struct ProviderJob: Sendable {
     public var taskUUID: String
@@ -8,9 +23,12 @@ public struct ProviderJob: Sendable {
     public var results: [(videoUUID: String, seed: Int64)]
     /// For an edit on the same provider: the upstream interaction that made the source video.
     public var previousInteractionID: String?
+    /// Whose stored media the job's inputs may name.
+    public var mediaOwner: MediaOwner
 
     public init(taskUUID: String, request: VideoInferenceRequest, upstreamModel: String, results: [(videoUUID: String, seed: Int64)],
-                previousInteractionID: String? = nil) {
+                mediaOwner: MediaOwner, previousInteractionID: String? = nil) {
+        self.mediaOwner = mediaOwner
         self.taskUUID = taskUUID
         self.request = request
         self.upstreamModel = upstreamModel

@@ -30,6 +30,16 @@ public struct APIErrorItem: Error, Sendable, Equatable {
         APIErrorItem(code: code ?? "invalid" + capitalized(parameter), message: message, parameter: .one(parameter), allowedValues: allowed)
     }
 
+    /// Client text quoted in an error, cut to 64 characters: an error must never be a way to
+    /// make the server send back (and build in memory) whatever a client sent.
+    public static func echo(_ text: some StringProtocol) -> String {
+        let scalars = text.unicodeScalars
+        guard scalars.count > 64 else { return String(text) }
+        var cut = String.UnicodeScalarView()
+        cut.append(contentsOf: scalars.prefix(64))
+        return String(cut) + "…"
+    }
+
     static func capitalized(_ path: String) -> String {
         let leaf = path.split(separator: ".").last.map(String.init) ?? path
         let name = leaf.prefix { $0 != "[" }

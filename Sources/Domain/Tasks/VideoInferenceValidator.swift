@@ -10,11 +10,23 @@ public struct VideoInferenceValidator: Sendable {
     public var knownModels: [String]?
     /// Checks an outbound URL (webhook, upload, input); returns why it is refused, or nil.
     public var checkURL: @Sendable (_ url: String, _ parameter: String) -> APIErrorItem?
+    /// Fields each provider's `providerSettings` section may not set, by section (`google`,
+    /// `fal`): reelgate owns them (the model, the input, the interaction an edit continues, …).
+    public var reservedProviderSettings: [String: Set<String>]
 
-    public init(knownModels: [String]?, checkURL: @escaping @Sendable (String, String) -> APIErrorItem? = VideoInferenceValidator.basicURLCheck) {
+    public init(
+        knownModels: [String]?, reservedProviderSettings: [String: Set<String>] = [:],
+        checkURL: @escaping @Sendable (String, String) -> APIErrorItem? = VideoInferenceValidator.basicURLCheck
+    ) {
         self.knownModels = knownModels
+        self.reservedProviderSettings = reservedProviderSettings
         self.checkURL = checkURL
     }
+
+    /// Prompt lengths: characters are Unicode code points (a combining mark is one), and the
+    /// UTF-8 size is bounded as well, so a prompt cannot be a few "characters" and megabytes.
+    public static let maxPromptCharacters = 3000
+    public static let maxPromptBytes = 12_000
 
     static let knownKeys: Set<String> = [
         "taskType", "taskUUID", "model", "positivePrompt", "negativePrompt", "duration", "width", "height", "aspectRatio",
@@ -41,7 +53,8 @@ public struct VideoInferenceValidator: Sendable {
         let taskUUID = try Self.taskUUID(t)
         for key in t.keys.sorted() where !Self.knownKeys.contains(key) {
             throw APIErrorItem(
-                code: "unsupportedParameter", message: "parameter \(key) is not supported by videoInference", parameter: .one(key))
+                code: "unsupportedParameter", message: "parameter \(APIErrorItem.echo(key)) is not supported by videoInference",
+                parameter: .one(APIErrorItem.echo(key)))
         }
 
         guard let modelValue = t["model"] else {
@@ -59,10 +72,8 @@ public struct VideoInferenceValidator: Sendable {
         guard let promptValue = t["positivePrompt"] else {
             throw APIErrorItem(code: "missingPositivePrompt", message: "positivePrompt is required", parameter: .one("positivePrompt"))
         }
-        guard let prompt = promptValue.string, (2...3000).contains(prompt.count) else {
-            throw .invalid("positivePrompt", "positivePrompt must be a string of 2 to 3000 characters")
-        }
-        let negative = try optionalString(t, "negativePrompt", maxLength: 3000)
+        let prompt = try promptText(promptValue, "positivePrompt", minimum: 2)
+        let negative = try t["negativePrompt"].map { value throws(APIErrorItem) in try promptText(value, "negativePrompt", minimum: 1) }
 
         let duration = try int(t, "duration", 3...10, default: 10)
         let width = try optionalInt(t, "width", 256...4096)
@@ -141,7 +152,8 @@ public struct VideoInferenceValidator: Sendable {
         if let value = t["safety"] {
             guard let safety = value.object else { throw .invalid("safety", "safety must be an object") }
             for key in safety.keys.sorted() where key != "checkContent" && key != "mode" {
-                throw APIErrorItem(code: "unsupportedParameter", message: "safety.\(key) is not supported", parameter: .one("safety.\(key)"))
+                throw APIErrorItem(code: "unsupportedParameter", message: "safety.\(APIErrorItem.echo(key)) is not supported",
+                                   parameter: .one("safety.\(APIErrorItem.echo(key))"))
             }
             if let v = safety["checkContent"] {
                 guard let b = v.bool else { throw .invalid("safety.checkContent", "safety.checkContent must be a boolean", code: "invalidSafety") }
@@ -157,6 +169,18 @@ public struct VideoInferenceValidator: Sendable {
         var providerSettings: [String: JSONValue] = [:]
         if let value = t["providerSettings"] {
             guard let o = value.object else { throw .invalid("providerSettings", "providerSettings must be an object") }
+            for (section, reserved) in reservedProviderSettings.sorted(by: { $0.key < $1.key }) {
+                guard let settings = o[section] else { continue }
+                guard let fields = settings.object else {
+                    throw .invalid("providerSettings.\(section)", "providerSettings.\(section) must be an object", code: "invalidProviderSettings")
+                }
+                for field in fields.keys.sorted() where reserved.contains(field) {
+                    throw APIErrorItem(
+                        code: "unsupportedParameter",
+                        message: "providerSettings.\(section).\(field) is set by reelgate and cannot be overridden",
+                        parameter: .one("providerSettings.\(section).\(field)"))
+                }
+            }
             providerSettings = o
         }
 
@@ -190,7 +214,8 @@ public struct VideoInferenceValidator: Sendable {
             }
         }
         for key in object.keys.sorted() where !["referenceImages", "frameImages", "video", "videoId"].contains(key) {
-            throw APIErrorItem(code: "unsupportedParameter", message: "inputs.\(key) is not supported by this model", parameter: .one("inputs.\(key)"))
+            throw APIErrorItem(code: "unsupportedParameter", message: "inputs.\(APIErrorItem.echo(key)) is not supported by this model",
+                               parameter: .one("inputs.\(APIErrorItem.echo(key))"))
         }
         if let value = object["referenceImages"] {
             guard let items = value.array, (1...7).contains(items.count) else {
@@ -236,7 +261,8 @@ public struct VideoInferenceValidator: Sendable {
             throw .invalid(parameter, "a frame image is an image or {image, frame|timestamp}", code: "invalidFrameImages")
         }
         for key in o.keys.sorted() where !["image", "inputImage", "frame", "timestamp"].contains(key) {
-            throw APIErrorItem(code: "unsupportedParameter", message: "\(parameter).\(key) is not supported", parameter: .one("\(parameter).\(key)"))
+            throw APIErrorItem(code: "unsupportedParameter", message: "\(parameter).\(APIErrorItem.echo(key)) is not supported",
+                               parameter: .one("\(parameter).\(APIErrorItem.echo(key))"))
         }
         guard let imageValue = o["image"] ?? o["inputImage"] else {
             throw APIErrorItem(code: "missingFrameImage", message: "\(parameter).image is required", parameter: .one("\(parameter).image"))
@@ -281,7 +307,7 @@ public struct VideoInferenceValidator: Sendable {
             }
             let mime = text[text.index(text.startIndex, offsetBy: 5)..<comma].dropLast(7).lowercased()
             guard ["image/png", "image/jpeg", "image/jpg", "image/webp"].contains(mime) else {
-                throw .invalid(parameter, "images must be png, jpeg or webp, not \(mime)", code: code)
+                throw .invalid(parameter, "images must be png, jpeg or webp, not \(APIErrorItem.echo(mime))", code: code)
             }
             try checkImageBytes(String(text[text.index(after: comma)...]), parameter: parameter, code: code)
             return .dataURI(text)
@@ -315,6 +341,17 @@ public struct VideoInferenceValidator: Sendable {
             throw .invalid(key, "\(key) must be an integer from \(range.lowerBound) to \(range.upperBound)")
         }
         return Int(v)
+    }
+
+    /// A prompt: `minimum`…3000 code points and at most 12,000 bytes of UTF-8.
+    private func promptText(_ value: JSONValue, _ key: String, minimum: Int) throws(APIErrorItem) -> String {
+        guard let text = value.string, text.utf8.count <= Self.maxPromptBytes,
+            (minimum...Self.maxPromptCharacters).contains(text.unicodeScalars.count)
+        else {
+            throw .invalid(key, "\(key) must be a string of \(minimum) to \(Self.maxPromptCharacters) characters "
+                + "(Unicode code points) and at most \(Self.maxPromptBytes) bytes of UTF-8")
+        }
+        return text
     }
 
     private func optionalString(_ t: [String: JSONValue], _ key: String, maxLength: Int) throws(APIErrorItem) -> String? {

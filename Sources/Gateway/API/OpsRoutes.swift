@@ -13,11 +13,12 @@ struct OpsRoutes: Sendable {
     let router: ModelRouter
     let deliveries: DeliveryWorker
     let workers: WorkerPool
+    let redeliveries: RedeliveryLimiter
 
     func register(on http: Router) {
-        http.addAsync("GET", "/v1/tasks/:id", taskRoute("reading the task failed", show))
+        http.addAsync("GET", "/v1/tasks/:id", taskRoute("reading the task failed") { task, _ in try await show(task) })
         http.addAsync("GET", "/v1/tasks") { request in await authorized(request) { principal in await list(request, principal) } }
-        http.addAsync("POST", "/v1/tasks/:id/cancel", taskRoute("cancelling failed", cancel))
+        http.addAsync("POST", "/v1/tasks/:id/cancel", taskRoute("cancelling failed") { task, _ in try await cancel(task) })
         http.addAsync("POST", "/v1/tasks/:id/redeliver", taskRoute("redelivery failed", redeliver))
         http.addAsync("GET", "/v1/videos/:id/lineage") { request in await authorized(request) { principal in await lineage(request, principal) } }
     }
@@ -33,7 +34,7 @@ struct OpsRoutes: Sendable {
     }
 
     /// A route about one task: authenticated, the task visible to the key (else 404), errors 500.
-    private func taskRoute(_ failure: String, _ body: @escaping @Sendable (TaskRecord) async throws -> HTTPResponse) -> Router.AsyncHandler {
+    private func taskRoute(_ failure: String, _ body: @escaping @Sendable (TaskRecord, Principal) async throws -> HTTPResponse) -> Router.AsyncHandler {
         { request in
             await authorized(request) { principal in
                 let uuid = (request.pathParameters["id"] ?? "").lowercased()
@@ -41,7 +42,7 @@ struct OpsRoutes: Sendable {
                     guard let task = try await store.find(uuid), principal.isOps || task.apiKeyName == principal.name else {
                         return APIError.response(status: .notFound, code: "taskNotFound", message: "no task \(uuid)")
                     }
-                    return try await body(task)
+                    return try await body(task, principal)
                 } catch {
                     return APIError.response(status: .internalServerError, code: "internalError", message: failure)
                 }
@@ -52,7 +53,7 @@ struct OpsRoutes: Sendable {
     private func show(_ task: TaskRecord) async throws -> HTTPResponse {
         let events = try await store.events(task.uuid)
         var body = summary(task)
-        body["request"] = (try? JSONParser.parse(task.requestJSON)) ?? .null
+        body["request"] = (try? JSONParser.parse(task.requestJSON)).map(Self.forDisplay) ?? .null
         let media = self.media
         let items = try await BlockingIO.run { try ResultItems.items(for: task, media: media) }
         body["results"] = .array(items.enumerated().map { index, item in
@@ -78,6 +79,30 @@ struct OpsRoutes: Sendable {
             return .object(o)
         })
         return .jsonBytes(Array(JSONValue.object(body).serialized().utf8))
+    }
+
+    /// The stored request as ops see it: outbound URLs without their query strings and
+    /// fragments (presigned signatures, tokens), inline images as their size.
+    static func forDisplay(_ request: JSONValue) -> JSONValue {
+        func redact(_ value: JSONValue) -> JSONValue {
+            switch value {
+            case .string(let text):
+                let lower = text.prefix(8).lowercased()
+                if lower.hasPrefix("https://") || lower.hasPrefix("http://") {
+                    return .string(String(text.prefix { $0 != "?" && $0 != "#" }))
+                }
+                if text.utf8.count > 1024 { return .string("[inline data, \(text.utf8.count) bytes]") }
+                return value
+            case .array(let items): return .array(items.map(redact))
+            case .object(let fields): return .object(fields.mapValues(redact))
+            default: return value
+            }
+        }
+        guard var fields = request.object else { return request }
+        for key in ["webhookURL", "uploadEndpoint", "inputs", "frameImages", "referenceImages"] {
+            if let value = fields[key] { fields[key] = redact(value) }
+        }
+        return .object(fields)
     }
 
     private func list(_ request: Request, _ principal: Principal) async -> HTTPResponse {
@@ -149,7 +174,14 @@ struct OpsRoutes: Sendable {
         }
     }
 
-    private func redeliver(_ task: TaskRecord) async throws -> HTTPResponse {
+    private func redeliver(_ task: TaskRecord, by principal: Principal) async throws -> HTTPResponse {
+        if let wait = redeliveries.admit(key: principal.name, task: task.uuid) {
+            var response = APIError.response(
+                status: .tooManyRequests, code: "rateLimitExceeded",
+                message: "redelivery is rate-limited per key and per task; retry in \(Int(wait.rounded(.up))) s")
+            response.headers.set(name: "Retry-After", value: String(Int(wait.rounded(.up))))
+            return response
+        }
         let count = try await store.redeliver(task.uuid)
         deliveries.notifyNewWork()
         return .jsonBytes(Array(JSONValue.object(["taskUUID": .string(task.uuid), "deliveries": .int(Int64(count))]).serialized().utf8))

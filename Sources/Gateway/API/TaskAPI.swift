@@ -9,6 +9,14 @@ import HTTPServer
 /// Tasks in one request succeed or fail independently; the body holds `data` and/or `errors`
 /// (never an empty `errors`), and the status is 200 or that of the first error.
 final class TaskAPI: Sendable {
+    /// What one request may ask for (SPEC §12).
+    struct Limits: Sendable {
+        var maxTasksPerRequest = 100
+        var maxStoredRequestBytes = 8 << 20
+        var maxImageUploadsPerRequest = 8
+        var imageTTLSeconds = 86_400.0
+    }
+
     let store: TaskStore
     let media: MediaStore
     let authenticator: Authenticator
@@ -20,9 +28,11 @@ final class TaskAPI: Sendable {
     let janitor: MediaJanitor
     let urlGuard: URLGuard
     let maxInFlight: [String: Int]
+    let limits: Limits
 
     init(store: TaskStore, media: MediaStore, authenticator: Authenticator, validator: VideoInferenceValidator, workers: WorkerPool,
-         dataDir: String, logger: Logger, keys: [Configuration.APIKey], janitor: MediaJanitor, urlGuard: URLGuard) {
+         dataDir: String, logger: Logger, keys: [Configuration.APIKey], janitor: MediaJanitor, urlGuard: URLGuard, limits: Limits = Limits()) {
+        self.limits = limits
         self.janitor = janitor
         self.urlGuard = urlGuard
         rateLimiter = KeyRateLimiter(keys: keys)
@@ -50,9 +60,19 @@ final class TaskAPI: Sendable {
     func handle(_ request: Request) async -> HTTPResponse {
         let parsed: JSONValue
         do {
-            parsed = try JSONParser.parse(request.body)
+            // One more item than the cap: an authentication task may lead the array.
+            parsed = try JSONParser.parse(
+                request.body, maxTopLevelItems: limits.maxTasksPerRequest + 1, maxValues: max(10_000, limits.maxTasksPerRequest * 1_000))
         } catch {
-            return Self.render(Reply(errors: [APIErrorItem(code: "invalidJSON", message: "request body is not valid JSON: \(error)")]))
+            switch error.kind {
+            case .tooManyItems:
+                return Self.render(Reply(errors: [tooManyTasks]))
+            case .tooManyValues(let limit):
+                return Self.render(Reply(errors: [APIErrorItem(
+                    code: "invalidRequest", message: "the request holds more than \(limit) JSON values; send fewer or smaller tasks")]))
+            case .syntax:
+                return Self.render(Reply(errors: [APIErrorItem(code: "invalidJSON", message: "request body is not valid JSON: \(error)")]))
+            }
         }
         var tasks: [JSONValue]
         switch parsed {
@@ -80,6 +100,8 @@ final class TaskAPI: Sendable {
         guard !tasks.isEmpty else {
             return Self.render(Reply(errors: [APIErrorItem(code: "invalidRequest", message: "the request holds no task")]))
         }
+        guard tasks.count <= limits.maxTasksPerRequest else { return Self.render(Reply(errors: [tooManyTasks])) }
+        var imageUploads = 0
 
         var reply = Reply()
         var pending: [(index: Int, task: NewTask)] = []
@@ -119,7 +141,13 @@ final class TaskAPI: Sendable {
             case "ping":
                 slots[index] = .array([["taskType": "ping", "pong": true]])
             case "imageUpload":
+                imageUploads += 1
                 do {
+                    guard imageUploads <= limits.maxImageUploadsPerRequest else {
+                        throw APIErrorItem(
+                            code: "tooManyImageUploads",
+                            message: "a request may hold at most \(limits.maxImageUploadsPerRequest) imageUpload tasks (media.maxImageUploadsPerRequest)")
+                    }
                     slots[index] = .array([try await imageUpload(task, principal: principal)])
                 } catch let error as APIErrorItem {
                     slotErrors[index] = error.on(taskType: taskType, taskUUID: taskUUID)
@@ -132,8 +160,8 @@ final class TaskAPI: Sendable {
                 slotErrors[index] = APIErrorItem(code: "missingTaskType", message: "taskType is required", parameter: .one("taskType"), taskUUID: taskUUID)
             case let other?:
                 slotErrors[index] = APIErrorItem(
-                    code: "unsupportedTaskType", message: "taskType \(other) is not supported", parameter: .one("taskType"), taskType: other,
-                    taskUUID: taskUUID, allowedValues: ["videoInference", "getResponse", "imageUpload", "ping"])
+                    code: "unsupportedTaskType", message: "taskType \(APIErrorItem.echo(other)) is not supported", parameter: .one("taskType"),
+                    taskType: APIErrorItem.echo(other), taskUUID: taskUUID, allowedValues: ["videoInference", "getResponse", "imageUpload", "ping"])
             }
         }
 
@@ -185,6 +213,12 @@ final class TaskAPI: Sendable {
         return Self.render(reply)
     }
 
+    private var tooManyTasks: APIErrorItem {
+        APIErrorItem(
+            code: "tooManyTasks",
+            message: "a request may hold at most \(limits.maxTasksPerRequest) tasks (server.maxTasksPerRequest); send the rest in another request")
+    }
+
     // MARK: videoInference
 
     /// A referenced upload or earlier video that does not exist (or belongs to another key), or
@@ -212,11 +246,15 @@ final class TaskAPI: Sendable {
                 return APIErrorItem(code: "imageNotFound", message: "no uploaded image \(uuid); upload it with imageUpload first", parameter: .one(parameter))
             }
         }
-        if let videoId = request.inputs.videoId {
-            guard let (_, taskUUID) = try? await store.findResult(videoId), let owner = try? await store.find(taskUUID),
+        // Earlier results, by videoId (an edit) or as the input video: only the key's own.
+        var videos: [(String, String)] = []
+        if let videoId = request.inputs.videoId { videos.append((videoId, "inputs.videoId")) }
+        if let video = request.inputs.video, VideoInferenceValidator.isUUID(video) { videos.append((video, "inputs.video")) }
+        for (videoUUID, parameter) in videos {
+            guard let (_, taskUUID) = try? await store.findResult(videoUUID), let owner = try? await store.find(taskUUID),
                 principal.isOps || owner.apiKeyName == principal.name
             else {
-                return APIErrorItem(code: "videoNotFound", message: "no earlier result with videoUUID \(videoId)", parameter: .one("inputs.videoId"))
+                return APIErrorItem(code: "videoNotFound", message: "no earlier result with videoUUID \(videoUUID)", parameter: .one(parameter))
             }
         }
         return nil
@@ -230,6 +268,12 @@ final class TaskAPI: Sendable {
             var canonical = task
             canonical["taskUUID"] = .string(request.taskUUID)
             let json = JSONValue.object(canonical).serialized()
+            guard json.utf8.count <= limits.maxStoredRequestBytes else {
+                return .failure(APIErrorItem(
+                    code: "requestTooLarge",
+                    message: "this task is \(json.utf8.count) bytes, over the \(limits.maxStoredRequestBytes) a task may be "
+                        + "(server.maxStoredRequestBytes); upload large images with imageUpload and pass their imageUUID"))
+            }
             let seedBase = Int64.random(in: 1...Int64(Int32.max))
             return .success((NewTask(
                 uuid: request.taskUUID, apiKeyName: principal.name, model: request.model, requestJSON: json,
@@ -260,6 +304,13 @@ final class TaskAPI: Sendable {
         guard let image = task["image"]?.string, !image.isEmpty else {
             throw APIErrorItem(code: "missingImage", message: "image is required (data URI or base64)", parameter: .one("image"))
         }
+        // An upload is written to the key's storage like a task: rate-limited and budgeted.
+        if let wait = rateLimiter.admit(principal.name, count: 1) {
+            throw APIErrorItem(code: "rateLimitExceeded", message: "this key may upload more in \(Int(wait.rounded(.up))) s")
+        }
+        guard await janitor.admit(now: Date().timeIntervalSince1970) else {
+            throw APIErrorItem(code: "insufficientStorage", message: "the gateway's media storage is full; retry later")
+        }
         var base64 = Substring(image)
         if image.hasPrefix("data:"), let comma = image.firstIndex(of: ",") { base64 = image[image.index(after: comma)...] }
         guard let data = Data(base64Encoded: String(base64), options: .ignoreUnknownCharacters), !data.isEmpty else {
@@ -276,7 +327,10 @@ final class TaskAPI: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = "\(directory)/\(imageUUID)"
         try await BlockingIO.run { try data.write(to: URL(fileURLWithPath: path), options: .atomic) }
-        try await store.storeImage(uuid: imageUUID, keyName: principal.name, path: path, mime: mime, bytes: data.count)
+        try await store.storeImage(
+            uuid: imageUUID, keyName: principal.name, path: path, mime: mime, bytes: data.count,
+            expiresAt: Date().timeIntervalSince1970 + limits.imageTTLSeconds)
+        janitor.stored(bytes: Int64(data.count))
         return ["taskType": "imageUpload", "taskUUID": .string(taskUUID), "imageUUID": .string(imageUUID)]
     }
 

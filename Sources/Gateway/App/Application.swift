@@ -137,9 +137,13 @@ public final class Application: Sendable {
         let janitor = self.janitor
         let deliveries = self.deliveries
         workers = WorkerPool(store: store, media: media, router: modelRouter, settings: settings, logger: logger, gates: gates, metrics: metrics,
+                             opsKeys: Set(configuration.apiKeys.filter { $0.role == .ops }.map(\.name)),
                              onStored: { janitor.stored(bytes: $0) }, onDeliveries: { deliveries.notifyNewWork() })
 
-        let validator = VideoInferenceValidator(knownModels: modelRouter.models) { url, parameter in
+        let reserved = [GeminiProvider.reservedSettings, FalProvider.reservedSettings]
+        let validator = VideoInferenceValidator(
+            knownModels: modelRouter.models, reservedProviderSettings: Dictionary(uniqueKeysWithValues: reserved.map { ($0.section, $0.fields) })
+        ) { url, parameter in
             do throws(URLRefusal) {
                 _ = try urlGuard.parse(url)
                 return nil
@@ -148,13 +152,19 @@ public final class Application: Sendable {
             }
         }
         let authenticator = Authenticator(keys: configuration.apiKeys)
+        let limits = TaskAPI.Limits(
+            maxTasksPerRequest: configuration.server.maxTasksPerRequest, maxStoredRequestBytes: configuration.server.maxStoredRequestBytes,
+            maxImageUploadsPerRequest: configuration.media.maxImageUploadsPerRequest, imageTTLSeconds: configuration.media.imageTTLSeconds)
         TaskAPI(store: store, media: media, authenticator: authenticator, validator: validator, workers: workers,
-                dataDir: configuration.dataDir, logger: logger, keys: configuration.apiKeys, janitor: janitor, urlGuard: urlGuard)
+                dataDir: configuration.dataDir, logger: logger, keys: configuration.apiKeys, janitor: janitor, urlGuard: urlGuard, limits: limits)
             .register(on: router)
         MediaRoutes.register(on: router, media: media, clock: { Date().timeIntervalSince1970 })
         OpenAPIDocument.register(on: router)
         MetricsRoute.register(on: router, metrics: metrics, store: store, gates: gates, janitor: janitor, dbPath: dbPath)
-        OpsRoutes(store: store, media: media, authenticator: authenticator, router: modelRouter, deliveries: deliveries, workers: workers).register(on: router)
+        OpsRoutes(store: store, media: media, authenticator: authenticator, router: modelRouter, deliveries: deliveries, workers: workers,
+                  redeliveries: RedeliveryLimiter(perKeyPerMinute: configuration.webhooks.redeliveriesPerKeyPerMinute,
+                                                  taskInterval: configuration.webhooks.redeliveryIntervalSeconds))
+            .register(on: router)
     }
 
     /// Binds and serves; prints the ready line `listening on http://HOST:PORT` to stdout.

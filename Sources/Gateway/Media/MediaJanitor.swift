@@ -23,19 +23,30 @@ public final class MediaJanitor: Sendable {
 
     func stored(bytes: Int64) { usage.withLock { $0 += bytes } }
 
-    /// Deletes media whose URLs expired before `now`; returns how many files went.
+    /// Deletes media whose URLs expired before `now`, and uploaded images past their lifetime;
+    /// returns how many files went.
     @discardableResult
     public func sweep(now: Double, limit: Int = 1000) async throws -> Int {
         let expired = try await store.expiredMedia(before: now, limit: limit)
         for item in expired {
-            try await BlockingIO.run {
-                if unlink(item.path) != 0, errno != ENOENT { throw CocoaError(.fileWriteUnknown) }
-            }
+            try await Self.delete(item.path)
             try await store.mediaRemoved(item.videoUUID)
             usage.withLock { $0 = max(0, $0 - item.bytes) }
         }
-        if !expired.isEmpty { logger.info("media swept", ["files": "\(expired.count)"]) }
-        return expired.count
+        let images = try await store.expiredImages(before: now, limit: limit)
+        for image in images {
+            try await Self.delete(image.path)
+            try await store.imageRemoved(image.uuid)
+            usage.withLock { $0 = max(0, $0 - image.bytes) }
+        }
+        if !expired.isEmpty || !images.isEmpty { logger.info("media swept", ["files": "\(expired.count)", "images": "\(images.count)"]) }
+        return expired.count + images.count
+    }
+
+    private static func delete(_ path: String) async throws {
+        try await BlockingIO.run {
+            if unlink(path) != 0, errno != ENOENT { throw CocoaError(.fileWriteUnknown) }
+        }
     }
 
     /// Whether new work may be accepted: under budget, after evicting expired media if needed.

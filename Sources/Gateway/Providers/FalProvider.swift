@@ -27,6 +27,12 @@ public struct FalProvider: VideoProvider {
         self.requestTimeout = .seconds(requestTimeout)
     }
 
+    /// `providerSettings.fal` may add input fields, but not replace the ones reelgate fills in
+    /// (or `sync_mode`, which would change how the result comes back).
+    public static let reservedSettings: (section: String, fields: Set<String>) = (
+        "fal", ["prompt", "image_url", "image_urls", "aspect_ratio", "duration", "resolution", "seed", "sync_mode"]
+    )
+
     private var headers: [(name: String, value: String)] {
         [("Authorization", "Key \(key)"), ("Content-Type", "application/json"), ("Accept", "application/json"), ("User-Agent", DeliveryWorker.userAgent)]
     }
@@ -42,10 +48,10 @@ public struct FalProvider: VideoProvider {
         if let resolution = request.resolution { body["resolution"] = .string(resolution) }
         if job.results.indices.contains(resultIndex) { body["seed"] = .int(job.results[resultIndex].seed & 0x7FFF_FFFF) }
         if let frame = request.inputs.frameImage {
-            body["image_url"] = .string(try await UpstreamHTTP.imageReference(frame.image, inputs: inputs))
+            body["image_url"] = .string(try await UpstreamHTTP.imageReference(frame.image, inputs: inputs, owner: job.mediaOwner))
         } else if !request.inputs.referenceImages.isEmpty {
             var urls: [JSONValue] = []
-            for image in request.inputs.referenceImages { urls.append(.string(try await UpstreamHTTP.imageReference(image, inputs: inputs))) }
+            for image in request.inputs.referenceImages { urls.append(.string(try await UpstreamHTTP.imageReference(image, inputs: inputs, owner: job.mediaOwner))) }
             body["image_urls"] = .array(urls)
         }
         for (key, value) in request.providerSettings["fal"]?.object ?? [:] where body[key] == nil { body[key] = value }

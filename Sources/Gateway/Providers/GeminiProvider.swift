@@ -24,6 +24,11 @@ public struct GeminiProvider: VideoProvider {
     let urlGuard: URLGuard
     /// Images up to this size travel inline in the create body; larger ones through the Files API.
     static let inlineImageLimit: Int64 = 2 << 20
+    /// `providerSettings.google` may add to the create body, but not set what reelgate owns:
+    /// which model, what input, which interaction an edit continues, how the video comes back.
+    public static let reservedSettings: (section: String, fields: Set<String>) = (
+        "google", ["model", "agent", "input", "previous_interaction_id", "response_format", "generation_config", "background", "store", "stream"]
+    )
 
     init(apiKey: String, baseURL: String, version: String, curl: CurlClient, urlGuard: URLGuard, workDirectory: String, pollInterval: Double = 5,
          requestTimeout: Double = 60, inputs: InputFetcher? = nil) {
@@ -57,10 +62,10 @@ public struct GeminiProvider: VideoProvider {
         let request = job.request
         var prepared = PreparedMedia()
         if let frame = request.inputs.frameImage {
-            prepared.blocks.append(try await imageBlock(frame.image, &prepared))
+            prepared.blocks.append(try await imageBlock(frame.image, owner: job.mediaOwner, &prepared))
             prepared.task = "image_to_video"
         } else if !request.inputs.referenceImages.isEmpty {
-            for reference in request.inputs.referenceImages { prepared.blocks.append(try await imageBlock(reference, &prepared)) }
+            for reference in request.inputs.referenceImages { prepared.blocks.append(try await imageBlock(reference, owner: job.mediaOwner, &prepared)) }
             prepared.task = "reference_to_video"
         }
         if request.inputs.videoId != nil || request.inputs.video != nil {
@@ -71,7 +76,7 @@ public struct GeminiProvider: VideoProvider {
                 guard let inputs else {
                     throw ProviderError(kind: .permanent, code: "invalidInput", message: "gemini: video inputs need the Files API")
                 }
-                let local = try await inputs.video(source)
+                let local = try await inputs.video(source, owner: job.mediaOwner)
                 if local.temporary { prepared.temporaryFiles.append(local.path) }
                 let uri = try await uploadFile(local, waitUntilActive: true)
                 prepared.blocks.append(["type": "video", "mime_type": .string(local.mimeType), "uri": .string(uri)])
@@ -82,13 +87,15 @@ public struct GeminiProvider: VideoProvider {
 
     /// Data URIs and base64 go inline as given; URLs and uploads are fetched first, then sent
     /// inline when small or through the Files API when large.
-    private func imageBlock(_ input: VideoInferenceRequest.ImageInput, _ prepared: inout PreparedMedia) async throws(ProviderError) -> JSONValue {
+    private func imageBlock(_ input: VideoInferenceRequest.ImageInput, owner: MediaOwner, _ prepared: inout PreparedMedia) async throws(ProviderError)
+        -> JSONValue
+    {
         switch input {
         case .dataURI, .base64:
             return try inlineImage(input)
         case .url, .uploaded:
             guard let inputs else { return try inlineImage(input) }
-            let local = try await inputs.image(input)
+            let local = try await inputs.image(input, owner: owner)
             if local.temporary { prepared.temporaryFiles.append(local.path) }
             if local.bytes <= Self.inlineImageLimit, let data = FileManager.default.contents(atPath: local.path) {
                 return ["type": "image", "mime_type": .string(local.mimeType), "data": .string(data.base64EncodedString())]

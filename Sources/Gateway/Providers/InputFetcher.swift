@@ -24,10 +24,14 @@ struct InputFetcher: Sendable {
     static let maxImageBytes: Int64 = 20 * 1024 * 1024
     static let maxVideoBytes: Int64 = 2 << 30
 
-    func image(_ input: VideoInferenceRequest.ImageInput) async throws(ProviderError) -> LocalInput {
+    /// An image input as a local file; an uploaded image only if `owner` may read it (another
+    /// key's image is reported exactly like a missing one).
+    func image(_ input: VideoInferenceRequest.ImageInput, owner: MediaOwner) async throws(ProviderError) -> LocalInput {
         switch input {
         case .uploaded(let uuid):
-            guard let image = try? await store.image(uuid) else { throw invalid("uploaded image \(uuid) no longer exists") }
+            guard let image = try? await store.image(uuid), owner.mayRead(mediaOf: image.keyName) else {
+                throw invalid("uploaded image \(uuid) does not exist (or has expired)")
+            }
             return LocalInput(path: image.path, mimeType: image.mime, bytes: size(image.path), temporary: false)
         case .dataURI(let uri):
             guard let comma = uri.firstIndex(of: ",") else { throw invalid("malformed data URI") }
@@ -44,10 +48,12 @@ struct InputFetcher: Sendable {
         }
     }
 
-    /// `inputs.video`: a URL, or the videoUUID of an earlier result.
-    func video(_ reference: String) async throws(ProviderError) -> LocalInput {
+    /// `inputs.video`: a URL, or the videoUUID of an earlier result that `owner` may read.
+    func video(_ reference: String, owner: MediaOwner) async throws(ProviderError) -> LocalInput {
         if VideoInferenceValidator.isUUID(reference) {
-            guard let (result, _) = try? await store.findResult(reference), let path = result.mediaPath else {
+            guard let (result, taskUUID) = try? await store.findResult(reference), let path = result.mediaPath,
+                let source = try? await store.find(taskUUID), owner.mayRead(mediaOf: source.apiKeyName)
+            else {
                 throw invalid("video \(reference) is not stored (expired or unknown)")
             }
             let format = VideoInferenceRequest.OutputFormat(rawValue: result.format) ?? .mp4

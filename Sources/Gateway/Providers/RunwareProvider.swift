@@ -43,11 +43,11 @@ public struct RunwareProvider: VideoProvider {
         if let seed = job.results.first?.seed { task["seed"] = .int(seed) }
         var inputsObject: [String: JSONValue] = [:]
         if let frame = r.inputs.frameImage {
-            inputsObject["frameImages"] = [["image": .string(try await UpstreamHTTP.imageReference(frame.image, inputs: inputs)), "frame": "first"]]
+            inputsObject["frameImages"] = [["image": .string(try await UpstreamHTTP.imageReference(frame.image, inputs: inputs, owner: job.mediaOwner)), "frame": "first"]]
         }
         if !r.inputs.referenceImages.isEmpty {
             var images: [JSONValue] = []
-            for image in r.inputs.referenceImages { images.append(.string(try await UpstreamHTTP.imageReference(image, inputs: inputs))) }
+            for image in r.inputs.referenceImages { images.append(.string(try await UpstreamHTTP.imageReference(image, inputs: inputs, owner: job.mediaOwner))) }
             inputsObject["referenceImages"] = .array(images)
         }
         if !inputsObject.isEmpty { task["inputs"] = .object(inputsObject) }

@@ -39,7 +39,7 @@ public struct TaskAPIProvider: VideoProvider {
         let aspect = ["16:9", "9:16"].contains(r.effectiveAspectRatio) ? r.effectiveAspectRatio : "auto"
         Self.set(&body, settings.aspectRatioField ?? "aspect_ratio", .string(aspect))
         if let image = r.inputs.frameImage?.image ?? r.inputs.referenceImages.first {
-            Self.set(&body, settings.imagesField ?? "image_urls", [.string(try await UpstreamHTTP.imageReference(image, inputs: inputs))])
+            Self.set(&body, settings.imagesField ?? "image_urls", [.string(try await UpstreamHTTP.imageReference(image, inputs: inputs, owner: job.mediaOwner))])
         }
         return .object(body)
     }

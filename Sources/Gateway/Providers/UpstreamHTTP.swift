@@ -124,13 +124,15 @@ extension UpstreamHTTP {
     }
 
     /// An inline image as a data URI (what task-style APIs accept in place of a URL).
-    static func imageReference(_ input: VideoInferenceRequest.ImageInput, inputs: InputFetcher?) async throws(ProviderError) -> String {
+    static func imageReference(_ input: VideoInferenceRequest.ImageInput, inputs: InputFetcher?, owner: MediaOwner) async throws(ProviderError)
+        -> String
+    {
         switch input {
         case .url(let url): return url
         case .dataURI(let uri): return uri
         case .base64, .uploaded:
             guard let inputs else { throw ProviderError(kind: .permanent, code: "invalidInput", message: "image inputs need a fetcher") }
-            let local = try await inputs.image(input)
+            let local = try await inputs.image(input, owner: owner)
             defer { if local.temporary { try? FileManager.default.removeItem(atPath: local.path) } }
             guard let data = FileManager.default.contents(atPath: local.path) else { throw ProviderError.retryable("reading the image failed") }
             return "data:\(local.mimeType);base64,\(data.base64EncodedString())"

@@ -124,6 +124,12 @@ public enum Schema {
             """)
         // 5: a running task waiting for its next poll is parked in the store, not in memory.
         m.add("ALTER TABLE tasks ADD COLUMN poll_interval REAL")
+        // 6: uploaded images expire (media.imageTTLSeconds); those from before get the default day.
+        m.add("""
+            ALTER TABLE images ADD COLUMN expires_at REAL;
+            UPDATE images SET expires_at = created_at + 86400;
+            CREATE INDEX images_expiry ON images (expires_at);
+            """)
         return m
     }
 }

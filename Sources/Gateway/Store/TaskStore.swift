@@ -498,9 +498,13 @@ public final class TaskStore: Sendable {
         try await pool.write { db in try db.execute("UPDATE results SET media_path = NULL WHERE video_uuid = ?", [videoUUID]) }
     }
 
-    /// Bytes of stored media.
+    /// Bytes of stored media: results and uploaded images.
     public func mediaBytesInUse() throws -> Int64 {
-        try pool.readBlocking { db in try db.scalar("SELECT coalesce(sum(media_bytes), 0) FROM results WHERE media_path IS NOT NULL").int64 ?? 0 }
+        try pool.readBlocking { db in
+            let results = try db.scalar("SELECT coalesce(sum(media_bytes), 0) FROM results WHERE media_path IS NOT NULL").int64 ?? 0
+            let images = try db.scalar("SELECT coalesce(sum(bytes), 0) FROM images").int64 ?? 0
+            return results + images
+        }
     }
 
     // MARK: Settings and images
@@ -515,19 +519,35 @@ public final class TaskStore: Sendable {
         }
     }
 
-    public func storeImage(uuid: String, keyName: String, path: String, mime: String, bytes: Int) async throws {
+    public func storeImage(uuid: String, keyName: String, path: String, mime: String, bytes: Int, expiresAt: Double) async throws {
         let now = clock()
         try await pool.write { db in
-            try db.execute("INSERT INTO images (uuid, api_key_name, path, mime, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                           [uuid, keyName, path, mime, bytes, now])
+            try db.execute("INSERT INTO images (uuid, api_key_name, path, mime, bytes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [uuid, keyName, path, mime, bytes, now, expiresAt])
         }
     }
 
+    /// An uploaded image that has not expired.
     public func image(_ uuid: String) async throws -> (path: String, mime: String, keyName: String)? {
-        try await pool.read { db in
-            try db.query("SELECT path, mime, api_key_name FROM images WHERE uuid = ?", [uuid]).first.map {
+        let now = clock()
+        return try await pool.read { db in
+            try db.query("SELECT path, mime, api_key_name FROM images WHERE uuid = ? AND expires_at > ?", [uuid, now]).first.map {
                 ($0["path"].string ?? "", $0["mime"].string ?? "", $0["api_key_name"].string ?? "")
             }
         }
+    }
+
+    /// Uploaded images past their lifetime, oldest first.
+    public func expiredImages(before now: Double, limit: Int) async throws -> [(uuid: String, path: String, bytes: Int64)] {
+        try await pool.read { db in
+            try db.query("SELECT uuid, path, bytes FROM images WHERE expires_at <= ? ORDER BY expires_at LIMIT ?", [now, limit]).map {
+                ($0["uuid"].string ?? "", $0["path"].string ?? "", $0["bytes"].int64 ?? 0)
+            }
+        }
+    }
+
+    /// An image's file was deleted: forget it.
+    public func imageRemoved(_ uuid: String) async throws {
+        try await pool.write { db in try db.execute("DELETE FROM images WHERE uuid = ?", [uuid]) }
     }
 }

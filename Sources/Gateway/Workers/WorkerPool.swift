@@ -30,10 +30,13 @@ public final class WorkerPool: Sendable {
     let onDeliveries: @Sendable () -> Void
     let gates: [String: ProviderGate]
     let metrics: Metrics?
+    /// Names of the ops keys, whose tasks may use any key's stored media.
+    let opsKeys: Set<String>
 
     init(store: TaskStore, media: MediaStore, router: ModelRouter, settings: Settings, logger: Logger, gates: [String: ProviderGate] = [:],
-         metrics: Metrics? = nil,
+         metrics: Metrics? = nil, opsKeys: Set<String> = [],
                 onStored: @escaping @Sendable (Int64) -> Void = { _ in }, onDeliveries: @escaping @Sendable () -> Void = {}) {
+        self.opsKeys = opsKeys
         self.gates = gates
         self.metrics = metrics
         self.onStored = onStored
@@ -91,7 +94,7 @@ public final class WorkerPool: Sendable {
             return
         }
         if let videoId = job.request.inputs.videoId {
-            job.previousInteractionID = await previousInteraction(of: videoId, on: route.provider.name)
+            job.previousInteractionID = await previousInteraction(of: videoId, on: route.provider.name, owner: job.mediaOwner)
         }
         // The heartbeat keeps the lease while this worker is alive; losing it (cancel, or a
         // stall long enough for another worker to take over) stops this worker's processing.
@@ -399,15 +402,16 @@ public final class WorkerPool: Sendable {
         let upstreamModel = chooseRoute(task)?.upstreamModel ?? ""
         return ProviderJob(
             taskUUID: task.uuid, request: request, upstreamModel: upstreamModel,
-            results: task.results.map { (videoUUID: $0.videoUUID, seed: $0.seed) })
+            results: task.results.map { (videoUUID: $0.videoUUID, seed: $0.seed) },
+            mediaOwner: opsKeys.contains(task.apiKeyName) ? .anyone : .key(task.apiKeyName))
     }
 
     /// Conversational editing (SPEC §9): the upstream interaction that produced `videoUUID`, when
     /// that was on `provider` (the upstream id lists one interaction per result, in order).
     /// Elsewhere there is no upstream state to continue, and the adapter works from the request.
-    private func previousInteraction(of videoUUID: String, on provider: String) async -> String? {
+    private func previousInteraction(of videoUUID: String, on provider: String, owner: MediaOwner) async -> String? {
         guard let (result, taskUUID) = try? await store.findResult(videoUUID), let source = try? await store.find(taskUUID),
-            source.provider == provider, let upstream = source.upstreamID
+            owner.mayRead(mediaOf: source.apiKeyName), source.provider == provider, let upstream = source.upstreamID
         else { return nil }
         let ids = UpstreamJobList.ids(upstream)
         return ids.indices.contains(result.index) ? ids[result.index] : ids.last

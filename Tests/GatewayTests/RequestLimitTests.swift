@@ -1,0 +1,242 @@
+import Crypto
+import Domain
+import Foundation
+import Gateway
+import TestSupport
+import Testing
+
+/// What one request may ask for, with any client key (issue 10, points 3, 4, 6, 7, 8, 12).
+@Suite("request limits and tenant isolation", .timeLimit(.minutes(2)))
+struct RequestLimitTests {
+    static let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+    // MARK: Tasks per request
+
+    @Test func moreTasksThanTheCapIsOneSmallError() async throws {
+        let gw = try await TestGateway.start()
+        let ping: JSONValue = ["taskType": "ping", "ping": true]
+        let hundred = try await gw.post(.array(Array(repeating: ping, count: 100)))
+        #expect(hundred.status == 200 && hundred.data.count == 100)
+        let over = try await gw.post(.array(Array(repeating: ping, count: 101)))
+        #expect(over.status == 400)
+        #expect(over.errors.count == 1)
+        #expect(over.errors.first?["code"] == "tooManyTasks")
+        #expect(over.errors.first?["message"]?.string?.contains("100") == true)
+        // 4 MB of junk items: refused after the 101st, with one small error (not one per item).
+        let junk = "[" + Array(repeating: #""x""#, count: 1_000_000).joined(separator: ",") + "]"
+        let reply = try await gw.request("POST", "/v1", body: junk)
+        #expect(reply.status == 400)
+        #expect(reply.errors.count == 1 && reply.errors.first?["code"] == "tooManyTasks")
+        #expect(reply.body.serialized().utf8.count < 512)
+        await gw.stop()
+    }
+
+    @Test func aFewTasksHoldingMillionsOfValuesAreRefusedWhileParsing() async throws {
+        let gw = try await TestGateway.start()
+        let numbers = Array(repeating: "1", count: 500_000).joined(separator: ",")
+        let body = #"[{"taskType":"videoInference","taskUUID":"\#(UUID().uuidString.lowercased())","model":"reelgate:simulator@1","positivePrompt":"xx","inputs":{"referenceImages":[\#(numbers)]}}]"#
+        let reply = try await gw.request("POST", "/v1", body: body)
+        #expect(reply.status == 400)
+        #expect(reply.errors.count == 1 && reply.errors.first?["code"] == "invalidRequest")
+        #expect(reply.errors.first?["message"]?.string?.contains("JSON values") == true)
+        await gw.stop()
+    }
+
+    @Test func errorsNeverEchoMoreThanAShortQuote() async throws {
+        let gw = try await TestGateway.start()
+        let long = String(repeating: "Z", count: 100_000)
+        let reply = try await gw.post([
+            ["taskType": .string(long), "taskUUID": .string(UUID().uuidString.lowercased())],
+            ["taskType": "videoInference", "taskUUID": .string(UUID().uuidString.lowercased()), "model": "reelgate:simulator@1",
+             "positivePrompt": "xx", .init(stringLiteral: long): 1],
+        ])
+        #expect(reply.errors.count == 2)
+        #expect(reply.body.serialized().utf8.count < 2048)
+        #expect(reply.errors.last?["code"] == "unsupportedParameter")
+        await gw.stop()
+    }
+
+    // MARK: Bytes, not only characters
+
+    @Test func promptsAreLimitedInCodePointsAndBytes() async throws {
+        let gw = try await TestGateway.start()
+        let combining = "a" + String(repeating: "\u{0301}", count: 2_000_000) + "b"  // 2 "characters", 4 MB
+        #expect(combining.count == 2)
+        for field in ["positivePrompt", "negativePrompt"] {
+            var task: [String: JSONValue] = ["positivePrompt": "a fine prompt"]
+            task[field] = .string(combining)
+            let (_, reply) = try await gw.submit(task)
+            #expect(reply.status == 400)
+            #expect(reply.errors.first?["parameter"]?.string == field)
+            #expect(reply.errors.first?["message"]?.string?.contains("bytes") == true)
+        }
+        // 3000 two-byte characters are fine (6000 bytes); 3001 are not.
+        let (_, fine) = try await gw.submit(["positivePrompt": .string(String(repeating: "é", count: 3000))])
+        #expect(fine.status == 200)
+        let (_, long) = try await gw.submit(["positivePrompt": .string(String(repeating: "é", count: 3001))])
+        #expect(long.status == 400)
+        await gw.stop()
+    }
+
+    @Test func theStoredRequestHasASizeCap() async throws {
+        let gw = try await TestGateway.start { $0.server.maxStoredRequestBytes = 4096 }
+        let (_, reply) = try await gw.submit(["positivePrompt": .string(String(repeating: "é", count: 2500))])
+        #expect(reply.status == 413)
+        #expect(reply.errors.first?["code"] == "requestTooLarge")
+        #expect(reply.errors.first?["message"]?.string?.contains("imageUpload") == true)
+        await gw.stop()
+    }
+
+    // MARK: providerSettings
+
+    @Test(arguments: [
+        ("google", "previous_interaction_id"), ("google", "model"), ("google", "input"), ("google", "response_format"),
+        ("google", "generation_config"), ("fal", "prompt"), ("fal", "image_url"), ("fal", "sync_mode"),
+    ])
+    func providerSettingsCannotSetWhatReelgateOwns(section: String, field: String) async throws {
+        let gw = try await TestGateway.start()
+        let (_, reply) = try await gw.submit(["providerSettings": [.init(stringLiteral: section): [.init(stringLiteral: field): "v1_someone_elses"]]])
+        #expect(reply.status == 400)
+        #expect(reply.errors.first?["code"] == "unsupportedParameter")
+        #expect(reply.errors.first?["parameter"]?.string == "providerSettings.\(section).\(field)")
+        let (_, fine) = try await gw.submit(["providerSettings": ["google": ["generateAudio": true]]])
+        #expect(fine.status == 200)
+        await gw.stop()
+    }
+
+    // MARK: Another key's media
+
+    @Test func anotherKeysVideoCannotBeAnInput() async throws {
+        let gw = try await TestGateway.start()
+        let (bobsTask, _) = try await gw.submit([:], key: TestGateway.bob)
+        let bobsVideo = try #require(try await gw.waitUntilDone(bobsTask, key: TestGateway.bob).data.first?["videoUUID"]?.string)
+        for field in ["video", "videoId"] {
+            let (_, reply) = try await gw.submit(["inputs": [.init(stringLiteral: field): .string(bobsVideo)]], key: TestGateway.alice)
+            #expect(reply.status == 400)
+            #expect(reply.errors.first?["code"] == "videoNotFound")
+            #expect(reply.errors.first?["parameter"]?.string == "inputs.\(field)")
+            // Bob's own, and an ops key, may.
+            let (_, own) = try await gw.submit(["inputs": [.init(stringLiteral: field): .string(bobsVideo)]], key: TestGateway.bob)
+            #expect(own.status == 200)
+            let (_, ops) = try await gw.submit(["inputs": [.init(stringLiteral: field): .string(bobsVideo)]], key: TestGateway.opsKey)
+            #expect(ops.status == 200)
+        }
+        await gw.stop()
+    }
+
+    /// A task that names another key's media and reached the store anyway (an older version
+    /// accepted it, say) is checked again where the worker loads the file: nothing is uploaded.
+    @Test func theWorkerChecksTheOwnerAgainWhenItLoadsTheFile() async throws {
+        let fake = try FakeGemini(video: fakeVideo)
+        let gw = try await TestGateway.startWithGemini(fake)
+        let (bobsTask, _) = try await gw.submit([:], key: TestGateway.bob)
+        let bobsVideo = try #require(try await gw.waitUntilDone(bobsTask, key: TestGateway.bob).data.first?["videoUUID"]?.string)
+        let upload = try await gw.post([["taskType": "imageUpload", "taskUUID": .string(UUID().uuidString.lowercased()), "image": .string(Self.png)]],
+                                       key: TestGateway.bob)
+        let bobsImage = try #require(upload.data.first?["imageUUID"]?.string)
+        for inputs: JSONValue in [["video": .string(bobsVideo)], ["frameImages": [.string(bobsImage)]]] {
+            let uuid = UUID().uuidString.lowercased()
+            let request: JSONValue = ["taskType": "videoInference", "taskUUID": .string(uuid), "model": "google:gemini@omni-flash",
+                                      "positivePrompt": "steal", "inputs": inputs]
+            let json = request.serialized()
+            _ = try await gw.app.store.submit([NewTask(
+                uuid: uuid, apiKeyName: "alice", model: "google:gemini@omni-flash", requestJSON: json, requestHash: Crypto.hex(Crypto.sha256(json)),
+                format: "MP4", seeds: [1], videoUUIDs: [UUID().uuidString.lowercased()], parentVideoUUID: nil, maxInFlight: nil)])
+            let done = try await gw.waitUntilDone(uuid)
+            #expect(done.data.first?["status"] == "error")
+            #expect(done.data.first?["error"]?["code"] == "invalidInput", "\(done.body)")
+        }
+        #expect(fake.uploads.isEmpty)
+        #expect(fake.creates.isEmpty)
+        await gw.stop()
+    }
+
+    // MARK: imageUpload is budgeted
+
+    @Test func imageUploadsCountTowardTheRateLimitAndPerRequestCap() async throws {
+        let gw = try await TestGateway.start { config in
+            config.apiKeys[1].tasksPerMinute = 2
+            config.media.maxImageUploadsPerRequest = 3
+        }
+        func upload() -> JSONValue { ["taskType": "imageUpload", "taskUUID": .string(UUID().uuidString.lowercased()), "image": .string(Self.png)] }
+        let two = try await gw.post([upload(), upload()])
+        #expect(two.status == 200 && two.data.count == 2)
+        let third = try await gw.post([upload()])
+        #expect(third.status == 429)
+        #expect(third.errors.first?["code"] == "rateLimitExceeded")
+        #expect(third.headers["retry-after"] != nil)
+        let many = try await gw.post([upload(), upload(), upload(), upload()], key: TestGateway.bob)
+        #expect(many.data.count == 3)
+        #expect(many.errors.map { $0["code"] } == ["tooManyImageUploads"])
+        await gw.stop()
+    }
+
+    @Test func imageUploadsCountTowardTheMediaBudgetAndExpire() async throws {
+        let gw = try await TestGateway.start { config in
+            config.media.maxBytes = 100
+            config.media.imageTTLSeconds = 3600
+        }
+        func upload() -> JSONValue { ["taskType": "imageUpload", "taskUUID": .string(UUID().uuidString.lowercased()), "image": .string(Self.png)] }
+        let first = try await gw.post([upload()])
+        let image = try #require(first.data.first?["imageUUID"]?.string)
+        #expect(gw.app.janitor.bytesInUse == 70)
+        _ = try await gw.post([upload()])
+        let full = try await gw.post([upload()])
+        #expect(full.status == 507)
+        #expect(full.errors.first?["code"] == "insufficientStorage")
+        // An hour later the sweeper removes them: file, row and budget.
+        let removed = try await gw.app.janitor.sweep(now: Date().timeIntervalSince1970 + 3601)
+        #expect(removed == 2)
+        #expect(gw.app.janitor.bytesInUse == 0)
+        #expect(!FileManager.default.fileExists(atPath: gw.dir.file("images/\(image)")))
+        let (_, reference) = try await gw.submit(["inputs": ["frameImages": [.string(image)]]])
+        #expect(reference.status == 400)
+        #expect(reference.errors.first?["code"] == "imageNotFound")
+        #expect(try await gw.post([upload()]).status == 200)
+        await gw.stop()
+    }
+
+    // MARK: Redelivery
+
+    @Test func redeliveryIsRateLimitedPerTaskAndPerKey() async throws {
+        let gw = try await TestGateway.start { config in
+            config.webhooks.redeliveriesPerKeyPerMinute = 3
+            config.webhooks.redeliveryIntervalSeconds = 600
+        }
+        var tasks: [String] = []
+        for _ in 0..<4 { tasks.append(try await gw.submit([:]).0) }
+        let first = try await gw.request("POST", "/v1/tasks/\(tasks[0])/redeliver")
+        #expect(first.status == 200)
+        let again = try await gw.request("POST", "/v1/tasks/\(tasks[0])/redeliver")
+        #expect(again.status == 429)
+        #expect(again.errors.first?["code"] == "rateLimitExceeded")
+        #expect(Int(again.headers["retry-after"] ?? "") ?? 0 > 500)
+        #expect(try await gw.request("POST", "/v1/tasks/\(tasks[1])/redeliver").status == 200)
+        #expect(try await gw.request("POST", "/v1/tasks/\(tasks[2])/redeliver").status == 200)
+        let overKey = try await gw.request("POST", "/v1/tasks/\(tasks[3])/redeliver")
+        #expect(overKey.status == 429)
+        // Another key has its own budget.
+        let (bobs, _) = try await gw.submit([:], key: TestGateway.bob)
+        #expect(try await gw.request("POST", "/v1/tasks/\(bobs)/redeliver", key: TestGateway.bob).status == 200)
+        await gw.stop()
+    }
+
+    // MARK: The ops view
+
+    @Test func theTaskViewShowsOutboundURLsWithoutTheirQueryStrings() async throws {
+        let gw = try await TestGateway.start { config in
+            config.network.allowHTTP = true
+            config.network.allowHosts = ["127.0.0.1/32"]
+        }
+        let (uuid, _) = try await gw.submit([
+            "webhookURL": "http://127.0.0.1:1/hook?token=hook-secret-token",
+            "uploadEndpoint": "http://127.0.0.1:1/bucket/v.mp4?X-Amz-Signature=presigned-signature&X-Amz-Date=20260101T000000Z",
+        ])
+        let view = try await gw.request("GET", "/v1/tasks/\(uuid)")
+        #expect(view.body["request"]?["webhookURL"] == "http://127.0.0.1:1/hook")
+        #expect(view.body["request"]?["uploadEndpoint"] == "http://127.0.0.1:1/bucket/v.mp4")
+        let text = view.body.serialized()
+        #expect(!text.contains("hook-secret-token") && !text.contains("presigned-signature"))
+        await gw.stop()
+    }
+}
