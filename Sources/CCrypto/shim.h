@@ -1,5 +1,6 @@
 #ifndef REELGATE_CCRYPTO_SHIM_H
 #define REELGATE_CCRYPTO_SHIM_H
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -19,4 +20,28 @@ static inline int ccrypto_sha1(const void *data, size_t len, unsigned char *out)
     unsigned int out_len = 0;
     return EVP_Digest(data, len, out, &out_len, EVP_sha1(), NULL);
 }
+/* An incremental HMAC-SHA256 (EVP_MAC): for bodies streamed from disk, never held whole. */
+static inline EVP_MAC_CTX *ccrypto_hmac_sha256_new(const void *key, size_t key_len) {
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL) return NULL;
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);
+    if (ctx == NULL) return NULL;
+    OSSL_PARAM params[2];
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (EVP_MAC_init(ctx, key, key_len, params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+static inline int ccrypto_hmac_update(EVP_MAC_CTX *ctx, const void *data, size_t len) {
+    return EVP_MAC_update(ctx, data, len);
+}
+static inline int ccrypto_hmac_final(EVP_MAC_CTX *ctx, unsigned char *out) {
+    size_t out_len = 0;
+    return EVP_MAC_final(ctx, out, &out_len, 32);
+}
+static inline void ccrypto_hmac_free(EVP_MAC_CTX *ctx) { EVP_MAC_CTX_free(ctx); }
 #endif

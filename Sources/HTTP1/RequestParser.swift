@@ -45,6 +45,8 @@ public struct RequestParser: Sendable {
     private var headers = HTTPHeaders()
     private var headerBytes = 0
     private var bodyBytes = 0
+    /// The current request's body limit, when the server narrowed it after seeing the head.
+    private var requestBodyLimit: Int?
     private var trailerBytes = 0
     private var emptyLinesSkipped = 0
 
@@ -69,6 +71,13 @@ public struct RequestParser: Sendable {
         case .failed: false
         default: true
         }
+    }
+
+    /// Narrows the body limit of the request whose head was just returned (a caller without a
+    /// key may send only a little): a chunked body past it fails with `bodyTooLarge`. A
+    /// Content-Length body is the caller's to check against the head.
+    public mutating func limitBody(to maxBytes: Int) {
+        requestBodyLimit = min(maxBytes, limits.maxBodyBytes)
     }
 
     public mutating func append(_ bytes: some Sequence<UInt8>) {
@@ -142,7 +151,7 @@ public struct RequestParser: Sendable {
                     state = .trailers
                     continue
                 }
-                if size > limits.maxBodyBytes - bodyBytes { throw .bodyTooLarge }
+                if size > (requestBodyLimit ?? limits.maxBodyBytes) - bodyBytes { throw .bodyTooLarge }
                 bodyBytes += size
                 state = .chunkData(remaining: size)
 
@@ -409,6 +418,7 @@ public struct RequestParser: Sendable {
         headers = HTTPHeaders()
         headerBytes = 0
         bodyBytes = 0
+        requestBodyLimit = nil
         trailerBytes = 0
         emptyLinesSkipped = 0
     }

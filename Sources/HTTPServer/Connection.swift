@@ -18,6 +18,8 @@ final class Connection: @unchecked Sendable {
     private static let lingerDiscardLimit = 64 * 1024
 
     let id: UInt64
+    /// The peer's address without the port, for the per-client connection cap.
+    let clientAddress: String
     let queue: DispatchQueue
     /// When the current deadline passes (monotonic ns), 0 for none. Read by the server's sweeper.
     let deadline = Atomic<UInt64>(0)
@@ -45,7 +47,12 @@ final class Connection: @unchecked Sendable {
     private var outbound: [UInt8] = []
     private var outboundOffset = 0
     private var fileBody: (fd: Int32, offset: Int64, remaining: Int64)?
+    private var streamBody: (source: any ResponseBodySource, remaining: Int64)?
     private var keepAliveAfterWrite = true
+    /// Bytes of the global body budget this connection holds for the current request.
+    private var reservedBodyBytes = 0
+    /// What to answer if the current body outgrows what its admission allowed.
+    private var overLimitResponse: HTTPResponse?
 
     // Re-entrancy guards: a handler may answer inline, and finishing a response may start the
     // next pipelined request; both are flattened into the loop in `processBuffered`.
@@ -54,10 +61,11 @@ final class Connection: @unchecked Sendable {
     private var isProcessing = false
     private var lingerDiscarded = 0
 
-    init(id: UInt64, fd: Int32, peer: String, server: HTTPServer, timeouts: ConnectionStateMachine.Timeouts) {
+    init(id: UInt64, fd: Int32, peer: String, clientAddress: String, server: HTTPServer, timeouts: ConnectionStateMachine.Timeouts) {
         self.id = id
         self.fd = fd
         self.peer = peer
+        self.clientAddress = clientAddress
         self.server = server
         queue = DispatchQueue(label: "reelgate.connection", target: server.ioQueue)
         queue.setSpecific(key: Connection.queueKey, value: id)
@@ -128,7 +136,11 @@ final class Connection: @unchecked Sendable {
             do {
                 event = try parser.next()
             } catch {
-                fail(status: error.status, code: String(describing: error), message: error.message)
+                if error == .bodyTooLarge, let response = overLimitResponse {
+                    fail(with: response)
+                } else {
+                    fail(status: error.status, code: String(describing: error), message: error.message)
+                }
                 return
             }
             guard let event else { break }
@@ -138,17 +150,27 @@ final class Connection: @unchecked Sendable {
                     fail(status: .expectationFailed, code: "expectationFailed", message: "only 100-continue is supported")
                     return
                 }
+                guard admit(head) else { return }
                 currentHead = head
                 body = []
                 if case .contentLength(let n) = head.framing { body.reserveCapacity(min(n, 1 << 20)) }
                 machine.headReceived(now: monotonicNanos())
                 if head.expectsContinue, head.hasBody, parser.bufferedByteCount == 0 {
-                    // RFC 9110 §10.1.1: the client waits for this before sending the body.
+                    // RFC 9110 §10.1.1: the client waits for this before sending the body; it is
+                    // sent only once the head has been admitted.
                     outbound.append(contentsOf: ResponseEncoder.continueHead)
                     flushInterim()
                 }
             case .body(let bytes):
+                if case .chunked? = currentHead?.framing {
+                    guard server.bodyBudget.reserve(bytes.count) else {
+                        failBusy()
+                        return
+                    }
+                    reservedBodyBytes += bytes.count
+                }
                 body.append(contentsOf: bytes)
+                machine.bodyReceived(count: bytes.count, now: monotonicNanos())
             case .end:
                 dispatch()
             }
@@ -169,6 +191,40 @@ final class Connection: @unchecked Sendable {
             resumeReading()
         }
         publishDeadline()
+    }
+
+    /// Asks the responder how much of this body may be read, from the head alone; answers and
+    /// closes if nothing may. A Content-Length body is reserved from the global budget whole.
+    private func admit(_ head: HTTPRequestHead) -> Bool {
+        let admission = server.responder.admit(head)
+        if let rejection = admission.rejection {
+            fail(with: rejection)
+            return false
+        }
+        let limit = min(admission.maxBytes ?? parser.limits.maxBodyBytes, parser.limits.maxBodyBytes)
+        overLimitResponse = admission.overLimit
+        if case .contentLength(let length) = head.framing {
+            guard length <= limit else {
+                if let response = admission.overLimit {
+                    fail(with: response)
+                } else {
+                    fail(status: .contentTooLarge, code: "bodyTooLarge", message: HTTPParseError.bodyTooLarge.message)
+                }
+                return false
+            }
+            guard server.bodyBudget.reserve(length) else {
+                failBusy()
+                return false
+            }
+            reservedBodyBytes += length
+        }
+        parser.limitBody(to: limit)
+        return true
+    }
+
+    private func releaseBodyBudget() {
+        server.bodyBudget.release(reservedBodyBytes)
+        reservedBodyBytes = 0
     }
 
     private func dispatch() {
@@ -225,8 +281,14 @@ final class Connection: @unchecked Sendable {
         ResponseEncoder.encodeHead(
             response, contentLength: response.body.count, keepAlive: keepAlive, date: server.dates.current(),
             into: &outbound)
-        if case .bytes(let bytes) = response.body, !requestIsHead, !response.status.forbidsBody {
+        let sendsBody = !requestIsHead && !response.status.forbidsBody
+        switch response.body {
+        case .bytes(let bytes) where sendsBody:
             outbound.append(contentsOf: bytes)
+        case .stream(let length, let source):
+            if sendsBody, length > 0 { streamBody = (source, length) } else { source.close() }
+        default:
+            break
         }
         fileBody = file
         keepAliveAfterWrite = keepAlive
@@ -236,15 +298,7 @@ final class Connection: @unchecked Sendable {
     /// Writes what is pending; arms the write source when the socket is full.
     private func flush() {
         machine.writeProgress(now: monotonicNanos())
-        switch sendOutbound() {
-        case .done: break
-        case .wouldBlock:
-            armWrite()
-            return
-        case .failed:
-            close()
-            return
-        }
+        guard drainOutbound() else { return }
         while var file = fileBody, file.remaining > 0 {
             var offset = off_t(file.offset)
             let n = sendfile(fd, file.fd, &offset, Int(min(file.remaining, 1 << 20)))
@@ -267,6 +321,27 @@ final class Connection: @unchecked Sendable {
             Glibc.close(file.fd)
             fileBody = nil
         }
+        // A streamed body: pull the next piece once the last one is out, so at most one piece
+        // (256 KiB) of it is ever in memory.
+        while let stream = streamBody, stream.remaining > 0 {
+            do {
+                try stream.source.next(into: &outbound, maxBytes: Int(min(stream.remaining, 256 << 10)))
+            } catch {
+                close()
+                return
+            }
+            let produced = Int64(outbound.count)
+            guard produced > 0, produced <= stream.remaining else {
+                close()  // the source ended early or ran over: the framing promise is broken
+                return
+            }
+            streamBody?.remaining -= produced
+            guard drainOutbound() else { return }
+        }
+        if let stream = streamBody {
+            stream.source.close()
+            streamBody = nil
+        }
         disarmWrite()
         finishResponse()
     }
@@ -275,6 +350,17 @@ final class Connection: @unchecked Sendable {
     /// the rest goes out ahead of the final response.
     private func flushInterim() {
         _ = sendOutbound()
+    }
+
+    /// Sends what `outbound` holds; false when the socket is full (the write source is then
+    /// armed) or the send failed (the connection is then closed).
+    private func drainOutbound() -> Bool {
+        switch sendOutbound() {
+        case .done: return true
+        case .wouldBlock: armWrite()
+        case .failed: close()
+        }
+        return false
     }
 
     private enum SendOutcome { case done, wouldBlock, failed }
@@ -301,6 +387,8 @@ final class Connection: @unchecked Sendable {
     }
 
     private func finishResponse() {
+        releaseBodyBudget()
+        overLimitResponse = nil
         if machine.responseFinished(now: monotonicNanos(), keepAlive: keepAliveAfterWrite) {
             publishDeadline()
             // The caller (or the write source handler) continues with processBuffered().
@@ -340,12 +428,23 @@ final class Connection: @unchecked Sendable {
 
     /// Answers a request that cannot be served and closes after it.
     private func fail(status: HTTPStatus, code: String, message: String) {
+        fail(with: server.configuration.errorResponse(status, code, message))
+    }
+
+    private func fail(with response: HTTPResponse) {
         currentHead = nil
         body = []
         requestKeepAlive = false
         requestIsHead = false
         suspendReading()
-        send(server.configuration.errorResponse(status, code, message))
+        send(response)
+    }
+
+    /// The global body budget is spent: a 503 the client can retry.
+    private func failBusy() {
+        var response = server.configuration.errorResponse(.serviceUnavailable, "serverBusy", "the server is holding too many request bodies; retry")
+        response.headers.set(name: "Retry-After", value: "1")
+        fail(with: response)
     }
 
     /// Called on the queue when the sweeper saw the deadline pass.
@@ -415,6 +514,11 @@ final class Connection: @unchecked Sendable {
             Glibc.close(file.fd)
             fileBody = nil
         }
+        if let stream = streamBody {
+            stream.source.close()
+            streamBody = nil
+        }
+        releaseBodyBudget()
         if let source = writeSource {
             if !writeArmed { source.resume() }
             writeArmed = true

@@ -29,15 +29,29 @@ public struct ConnectionStateMachine: Sendable, Equatable {
     public struct Timeouts: Sendable, Equatable {
         public var head: UInt64
         public var idle: UInt64
+        /// The longest pause between two pieces of a body.
         public var body: UInt64
         public var write: UInt64
         public var linger: UInt64
-        public init(head: UInt64, idle: UInt64, body: UInt64, write: UInt64, linger: UInt64) {
+        /// The longest a whole body may take from its head, however steadily it arrives.
+        public var bodyDeadline: UInt64
+        /// The slowest average body rate (bytes per second), counted from `minimumRateGrace`
+        /// after the head; 0 for none. A body trickling a byte every few seconds never pauses
+        /// long enough for `body`, but falls behind this at once.
+        public var minimumBodyRate: UInt64
+        public var minimumRateGrace: UInt64
+        public init(
+            head: UInt64, idle: UInt64, body: UInt64, write: UInt64, linger: UInt64, bodyDeadline: UInt64 = .max,
+            minimumBodyRate: UInt64 = 0, minimumRateGrace: UInt64 = 5_000_000_000
+        ) {
             self.head = head
             self.idle = idle
             self.body = body
             self.write = write
             self.linger = linger
+            self.bodyDeadline = bodyDeadline
+            self.minimumBodyRate = minimumBodyRate
+            self.minimumRateGrace = minimumRateGrace
         }
     }
 
@@ -46,25 +60,32 @@ public struct ConnectionStateMachine: Sendable, Equatable {
     public private(set) var deadline: UInt64?
     public private(set) var draining = false
     let timeouts: Timeouts
+    /// The current body: when its head ended, when a piece last arrived, bytes so far.
+    private var bodyStarted: UInt64 = 0
+    private var lastBodyActivity: UInt64 = 0
+    private var bodyBytes: UInt64 = 0
 
     public init(timeouts: Timeouts, now: UInt64) {
         self.timeouts = timeouts
         deadline = now + timeouts.idle
     }
 
-    /// Bytes arrived. `midRequest` says whether they began or continue a request head or body.
+    /// Bytes arrived. `inBody` says whether they continue a request body (else they begin or
+    /// continue a head).
     public mutating func bytesReceived(now: UInt64, inBody: Bool) {
         switch phase {
         case .idle:
-            phase = inBody ? .readingBody : .readingHead
-            deadline = inBody ? now + timeouts.body : now + timeouts.head
-        case .readingHead:
             if inBody {
-                phase = .readingBody
-                deadline = now + timeouts.body
-            }  // else the absolute head deadline stands: trickling bytes does not extend it.
+                startBody(now: now)
+            } else {
+                phase = .readingHead
+                deadline = now + timeouts.head
+            }
+        case .readingHead:
+            if inBody { startBody(now: now) }  // else the absolute head deadline stands: trickling bytes does not extend it.
         case .readingBody:
-            deadline = now + timeouts.body
+            lastBodyActivity = now
+            deadline = bodyDeadline()
         default:
             break
         }
@@ -73,8 +94,35 @@ public struct ConnectionStateMachine: Sendable, Equatable {
     /// The head is complete and the body (if any) is next.
     public mutating func headReceived(now: UInt64) {
         guard phase == .readingHead || phase == .idle else { return }
+        startBody(now: now)
+    }
+
+    /// `count` bytes of body content arrived.
+    public mutating func bodyReceived(count: Int, now: UInt64) {
+        guard phase == .readingBody else { return }
+        bodyBytes += UInt64(count)
+        lastBodyActivity = now
+        deadline = bodyDeadline()
+    }
+
+    private mutating func startBody(now: UInt64) {
         phase = .readingBody
-        deadline = now + timeouts.body
+        bodyStarted = now
+        lastBodyActivity = now
+        bodyBytes = 0
+        deadline = bodyDeadline()
+    }
+
+    /// The earliest of: the pause limit, the whole-body limit, and the moment the body falls
+    /// behind the minimum rate.
+    private func bodyDeadline() -> UInt64 {
+        func plus(_ a: UInt64, _ b: UInt64) -> UInt64 { a > .max - b ? .max : a + b }
+        var deadline = min(plus(lastBodyActivity, timeouts.body), plus(bodyStarted, timeouts.bodyDeadline))
+        if timeouts.minimumBodyRate > 0 {
+            let earned = bodyBytes >= .max / 1_000_000_000 ? .max : bodyBytes * 1_000_000_000 / timeouts.minimumBodyRate
+            deadline = min(deadline, plus(plus(bodyStarted, timeouts.minimumRateGrace), earned))
+        }
+        return deadline
     }
 
     public mutating func requestDispatched() {

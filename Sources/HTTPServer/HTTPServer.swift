@@ -12,6 +12,8 @@ public final class HTTPServer: @unchecked Sendable {
     public let configuration: ServerConfiguration
     let responder: any Responder
     let dates = DateCache()
+    /// Request body bytes in memory across all connections.
+    let bodyBudget: BufferBudget
     /// Connections' queues target this, so work spreads over the cores without a thread each.
     let ioQueue = DispatchQueue(label: "reelgate.io", attributes: .concurrent)
     private let controlQueue = DispatchQueue(label: "reelgate.accept")
@@ -22,6 +24,8 @@ public final class HTTPServer: @unchecked Sendable {
         var acceptSource: SourceBox<any DispatchSourceRead>?
         var sweeper: SourceBox<any DispatchSourceTimer>?
         var connections: [UInt64: Connection] = [:]
+        /// Open connections per client address.
+        var perClient: [String: Int] = [:]
         var nextID: UInt64 = 1
         var draining = false
         var stopped = false
@@ -34,10 +38,13 @@ public final class HTTPServer: @unchecked Sendable {
     public init(configuration: ServerConfiguration, responder: any Responder) {
         self.configuration = configuration
         self.responder = responder
+        bodyBudget = BufferBudget(capacity: configuration.maxBufferedBodyBytes)
         timeouts = ConnectionStateMachine.Timeouts(
             head: configuration.headTimeout.nanoseconds, idle: configuration.idleTimeout.nanoseconds,
             body: configuration.bodyTimeout.nanoseconds, write: configuration.writeTimeout.nanoseconds,
-            linger: configuration.lingerTimeout.nanoseconds)
+            linger: configuration.lingerTimeout.nanoseconds, bodyDeadline: configuration.bodyDeadline.nanoseconds,
+            minimumBodyRate: UInt64(max(configuration.minimumBodyBytesPerSecond, 0)),
+            minimumRateGrace: configuration.minimumRateGrace.nanoseconds)
     }
 
     /// The bound port (after ``start()``).
@@ -45,6 +52,9 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// Open connections, including ones lingering after an error.
     public var connectionCount: Int { state.withLock { $0.connections.count } }
+
+    /// Request body bytes currently held in memory.
+    public var bufferedBodyBytes: Int { bodyBudget.inUse }
 
     public var isDraining: Bool { state.withLock { $0.draining } }
 
@@ -95,31 +105,42 @@ public final class HTTPServer: @unchecked Sendable {
     private var listenerFD: Int32 { state.withLock { $0.listener } }
 
     private func register(fd: Int32, peer: String) {
-        enum Decision { case accept(Connection), refuse, drop }
+        enum Decision { case accept(Connection), refuse(String), drop }
+        let client = Self.clientAddress(of: peer)
         let decision: Decision = state.withLock { s in
             if s.draining { return .drop }
-            if s.connections.count >= configuration.maxConnections { return .refuse }
+            if s.connections.count >= configuration.maxConnections { return .refuse("too many open connections") }
+            if s.perClient[client, default: 0] >= configuration.maxConnectionsPerClient {
+                return .refuse("too many open connections from this address")
+            }
             let id = s.nextID
             s.nextID += 1
-            let connection = Connection(id: id, fd: fd, peer: peer, server: self, timeouts: timeouts)
+            let connection = Connection(id: id, fd: fd, peer: peer, clientAddress: client, server: self, timeouts: timeouts)
             s.connections[id] = connection
+            s.perClient[client, default: 0] += 1
             return .accept(connection)
         }
         switch decision {
         case .accept(let connection):
             connection.start()
-        case .refuse:
-            refuseOverCapacity(fd)
+        case .refuse(let reason):
+            refuseOverCapacity(fd, reason: reason)
         case .drop:
             Glibc.close(fd)
         }
     }
 
-    /// Over the connection cap: a best-effort 503 without holding any resources for the peer.
-    private func refuseOverCapacity(_ fd: Int32) {
+    /// `ip` of `ip:port` or `[v6]:port`.
+    static func clientAddress(of peer: String) -> String {
+        guard let colon = peer.lastIndex(of: ":") else { return peer }
+        return String(peer[..<colon])
+    }
+
+    /// Over a connection cap: a best-effort 503 without holding any resources for the peer.
+    private func refuseOverCapacity(_ fd: Int32, reason: String) {
         var discard = [UInt8](repeating: 0, count: 4096)
         _ = recv(fd, &discard, discard.count, Int32(MSG_DONTWAIT))  // unread input would turn close into RST
-        var response = configuration.errorResponse(.serviceUnavailable, "serverBusy", "too many open connections")
+        var response = configuration.errorResponse(.serviceUnavailable, "serverBusy", reason)
         response.headers.add(name: "Retry-After", value: "1")
         var bytes: [UInt8] = []
         ResponseEncoder.encodeHead(response, contentLength: response.body.count, keepAlive: false, date: dates.current(), into: &bytes)
@@ -153,7 +174,10 @@ public final class HTTPServer: @unchecked Sendable {
 
     func connectionClosed(_ id: UInt64) {
         let waiters: [CheckedContinuation<Void, Never>] = state.withLock { s in
-            s.connections[id] = nil
+            if let client = s.connections.removeValue(forKey: id)?.clientAddress {
+                let left = s.perClient[client, default: 1] - 1
+                s.perClient[client] = left > 0 ? left : nil
+            }
             guard s.connections.isEmpty, s.draining else { return [] }
             defer { s.emptyWaiters = [] }
             return s.emptyWaiters

@@ -15,11 +15,15 @@ public final class Router: Responder, @unchecked Sendable {
         case async(AsyncHandler)
     }
 
+    /// Decides how much body a request may send, from its head (see ``BodyAdmission``).
+    public typealias Admission = @Sendable (HTTPRequestHead) -> BodyAdmission
+
     struct Route: Sendable {
         let method: String
         let pattern: String
         let segments: [Segment]
         let handler: Handler
+        let admission: Admission?
     }
 
     enum Segment: Sendable, Equatable {
@@ -32,22 +36,28 @@ public final class Router: Responder, @unchecked Sendable {
     // Routes are registered before the server starts and only read afterwards.
     private var routes: [Route] = []
     private let notFound: @Sendable (Request) -> HTTPResponse
+    /// For routes without an admission of their own, and for requests no route takes.
+    private let defaultAdmission: Admission
 
-    public init(notFound: @escaping @Sendable (Request) -> HTTPResponse = { request in
-        ServerConfiguration.plainJSONError(.notFound, "notFound", "no route for \(request.method) \(request.path)")
-    }) {
+    public init(
+        notFound: @escaping @Sendable (Request) -> HTTPResponse = { request in
+            ServerConfiguration.plainJSONError(.notFound, "notFound", "no route for \(request.method) \(request.path)")
+        },
+        defaultAdmission: @escaping Admission = { _ in .serverLimit }
+    ) {
         self.notFound = notFound
+        self.defaultAdmission = defaultAdmission
     }
 
     /// Every registered route as `(method, pattern)`, for the OpenAPI coverage test.
     public var registeredRoutes: [(method: String, pattern: String)] { routes.map { ($0.method, $0.pattern) } }
 
-    public func add(_ method: String, _ pattern: String, _ handler: @escaping SyncHandler) {
-        routes.append(Route(method: method, pattern: pattern, segments: Self.parse(pattern), handler: .sync(handler)))
+    public func add(_ method: String, _ pattern: String, admission: Admission? = nil, _ handler: @escaping SyncHandler) {
+        routes.append(Route(method: method, pattern: pattern, segments: Self.parse(pattern), handler: .sync(handler), admission: admission))
     }
 
-    public func addAsync(_ method: String, _ pattern: String, _ handler: @escaping AsyncHandler) {
-        routes.append(Route(method: method, pattern: pattern, segments: Self.parse(pattern), handler: .async(handler)))
+    public func addAsync(_ method: String, _ pattern: String, admission: Admission? = nil, _ handler: @escaping AsyncHandler) {
+        routes.append(Route(method: method, pattern: pattern, segments: Self.parse(pattern), handler: .async(handler), admission: admission))
     }
 
     public func get(_ pattern: String, _ handler: @escaping SyncHandler) { add("GET", pattern, handler) }
@@ -57,6 +67,15 @@ public final class Router: Responder, @unchecked Sendable {
         pattern.split(separator: "/").map { part in
             part.hasPrefix(":") ? .parameter(String(part.dropFirst())) : .literal(String(part))
         }
+    }
+
+    public func admit(_ head: HTTPRequestHead) -> BodyAdmission {
+        let pathSegments = head.path.split(separator: "/", omittingEmptySubsequences: true)
+        for route in routes where route.method == head.method || (head.method == "HEAD" && route.method == "GET") {
+            guard Self.match(route.segments, pathSegments) != nil else { continue }
+            return (route.admission ?? defaultAdmission)(head)
+        }
+        return defaultAdmission(head)
     }
 
     public func respond(to request: Request, completion: @escaping @Sendable (HTTPResponse) -> Void) {

@@ -14,6 +14,15 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeout: Duration
     /// Longest pause between body bytes.
     public var bodyTimeout: Duration
+    /// Longest a whole body may take, however steadily it trickles.
+    public var bodyDeadline: Duration
+    /// Slowest average body rate, from `minimumRateGrace` after the head; 0 for none.
+    public var minimumBodyBytesPerSecond: Int
+    public var minimumRateGrace: Duration
+    /// Request body bytes held in memory across all connections at once; past it, requests get 503.
+    public var maxBufferedBodyBytes: Int
+    /// Open connections from one client address; past it, that address gets 503.
+    public var maxConnectionsPerClient: Int
     /// Longest pause while the peer is not reading our response.
     public var writeTimeout: Duration
     /// Open connections beyond this are answered 503 and closed.
@@ -30,6 +39,11 @@ public struct ServerConfiguration: Sendable {
         headTimeout: Duration = .seconds(10),
         idleTimeout: Duration = .seconds(15),
         bodyTimeout: Duration = .seconds(30),
+        bodyDeadline: Duration = .seconds(300),
+        minimumBodyBytesPerSecond: Int = 0,
+        minimumRateGrace: Duration = .seconds(5),
+        maxBufferedBodyBytes: Int = 256 * 1024 * 1024,
+        maxConnectionsPerClient: Int = .max,
         writeTimeout: Duration = .seconds(30),
         maxConnections: Int = 1024,
         lingerTimeout: Duration = .seconds(2),
@@ -41,6 +55,11 @@ public struct ServerConfiguration: Sendable {
         self.headTimeout = headTimeout
         self.idleTimeout = idleTimeout
         self.bodyTimeout = bodyTimeout
+        self.bodyDeadline = bodyDeadline
+        self.minimumBodyBytesPerSecond = minimumBodyBytesPerSecond
+        self.minimumRateGrace = minimumRateGrace
+        self.maxBufferedBodyBytes = maxBufferedBodyBytes
+        self.maxConnectionsPerClient = maxConnectionsPerClient
         self.writeTimeout = writeTimeout
         self.maxConnections = maxConnections
         self.lingerTimeout = lingerTimeout

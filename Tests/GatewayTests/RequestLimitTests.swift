@@ -240,3 +240,115 @@ struct RequestLimitTests {
         await gw.stop()
     }
 }
+
+/// A request without a valid key costs almost nothing (issue 10, point 1).
+@Suite("requests without a key", .timeLimit(.minutes(2)))
+struct UnauthenticatedRequestTests {
+    /// Sends only a head announcing `length` bytes and returns the answer, which must come from
+    /// the head alone: not one byte of the body is sent.
+    func headOnly(_ gw: TestGateway, _ headers: String, length: Int = 20_000_000) async throws -> RawResponse {
+        let client = try RawHTTPClient(port: gw.port)
+        try await client.send("POST /v1 HTTP/1.1\r\nHost: t\r\n\(headers)Content-Length: \(length)\r\n\r\n")
+        return try await client.readResponse()
+    }
+
+    @Test func aLargeBodyWithoutAKeyIsRefusedFromTheHead() async throws {
+        let gw = try await TestGateway.start()
+        let missing = try await headOnly(gw, "")
+        #expect(missing.status == 401)
+        let body = try JSONParser.parse(missing.body)
+        #expect(body["errors"]?.array?.first?["code"] == "missingApiKey")
+        #expect(body["errors"]?.array?.first?["taskType"] == "authentication")
+        #expect(body["errors"]?.array?.first?["message"]?.string?.contains("Authorization") == true)
+        let wrong = try await headOnly(gw, "Authorization: Bearer not-a-key-0123456789\r\n")
+        #expect(wrong.status == 401)
+        #expect(try JSONParser.parse(wrong.body)["errors"]?.array?.first?["code"] == "invalidApiKey")
+        // A bad key is refused however small the body.
+        let small = try await headOnly(gw, "Authorization: Bearer not-a-key-0123456789\r\n", length: 10)
+        #expect(small.status == 401)
+        await gw.stop()
+    }
+
+    @Test func expectContinueWithoutAKeyGetsNo100Continue() async throws {
+        let gw = try await TestGateway.start()
+        let anonymous = try await headOnly(gw, "Expect: 100-continue\r\n", length: 100)
+        #expect(anonymous.status == 401)
+        let keyed = try await headOnly(gw, "Expect: 100-continue\r\nAuthorization: Bearer \(TestGateway.alice)\r\n", length: 100)
+        #expect(keyed.status == 100)
+        await gw.stop()
+    }
+
+    /// The authentication task still works for small bodies; past the small limit, it is a 401
+    /// naming the header, whether the body is sized or chunked.
+    @Test func aSmallBodyMayCarryItsKeyInAnAuthenticationTask() async throws {
+        let gw = try await TestGateway.start { $0.server.unauthenticatedBodyBytes = 2048 }
+        let body = #"[{"taskType":"authentication","apiKey":"\#(TestGateway.alice)"},{"taskType":"ping","ping":true}]"#
+        let ok = try await gw.request("POST", "/v1", body: body, key: nil)
+        #expect(ok.status == 200)
+        #expect(ok.data.first?["pong"] == true)
+        let padded = #"[{"taskType":"authentication","apiKey":"\#(TestGateway.alice)"},{"taskType":"ping","ping":true,"pad":"\#(String(repeating: "x", count: 3000))"}]"#
+        let large = try await gw.request("POST", "/v1", body: padded, key: nil)
+        #expect(large.status == 401)
+        #expect(large.errors.first?["message"]?.string?.contains("2048") == true)
+        let client = try RawHTTPClient(port: gw.port)
+        try await client.send("POST /v1 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n\(String(repeating: " ", count: 2048))\r\n10\r\n\(String(repeating: " ", count: 16))\r\n")
+        let chunked = try await client.readResponse()
+        #expect(chunked.status == 401)
+        await gw.stop()
+    }
+}
+
+/// Inline video answers are streamed and capped (issue 10, point 3).
+@Suite("inline video replies", .timeLimit(.minutes(2)))
+struct InlineReplyTests {
+    @Test func manyInlineItemsAreStreamedByteExact() async throws {
+        let gw = try await TestGateway.start()
+        let (uuid, _) = try await gw.submit(["outputType": "base64Data", "numberResults": 4])
+        _ = try await gw.waitUntilDone(uuid)
+        let poll: JSONValue = ["taskType": "getResponse", "taskUUID": .string(uuid)]
+        let reply = try await gw.post(.array(Array(repeating: poll, count: 100)))
+        #expect(reply.status == 200)
+        #expect(reply.data.count == 400)
+        let task = try #require(try await gw.app.store.find(uuid))
+        for (item, result) in zip(reply.data.prefix(4), task.results) {
+            let video = try #require(Data(base64Encoded: item["videoBase64Data"]?.string ?? ""))
+            #expect(video == FileManager.default.contents(atPath: result.mediaPath ?? ""))
+            #expect(item["status"] == "success" && item["videoUUID"]?.string == result.videoUUID)
+        }
+        await gw.stop()
+    }
+
+    @Test func inlineVideoPastTheCapIsAClearError() async throws {
+        let gw = try await TestGateway.start { $0.server.maxInlineResponseBytes = 20_000 }
+        let (uuid, _) = try await gw.submit(["outputType": "dataURI"])
+        _ = try await gw.waitUntilDone(uuid, timeout: 20)  // its first poll is within the cap: one ~13 KB clip
+        let reply = try await gw.post([["taskType": "getResponse", "taskUUID": .string(uuid)], ["taskType": "getResponse", "taskUUID": .string(uuid)]])
+        #expect(reply.data.count == 1)
+        #expect(reply.data.first?["videoDataURI"]?.string?.hasPrefix("data:video/mp4;base64,") == true)
+        #expect(reply.errors.first?["code"] == "responseTooLarge")
+        #expect(reply.errors.first?["taskUUID"]?.string == uuid)
+        await gw.stop()
+    }
+
+    /// A webhook carrying an inline video is spooled to disk, signed as it is written, and
+    /// arrives byte-exact with a valid signature.
+    @Test func aWebhookWithAnInlineVideoIsSignedAndByteExact() async throws {
+        let receiver = try Receiver()
+        let gw = try await TestGateway.startForDelivery()
+        let (uuid, _) = try await gw.submit(["webhookURL": .string("\(receiver.base)/hook"), "outputType": "base64Data"])
+        let view = try await gw.waitForDeliveries(uuid)
+        #expect(view.body["deliveries"]?.array?.first?["state"] == "delivered")
+        let hit = try #require(receiver.received.first)
+        let signer = WebhookSigner(secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        let id = try #require(hit.headers["webhook-id"])
+        let timestamp = try #require(Int64(hit.headers["webhook-timestamp"] ?? ""))
+        #expect(hit.headers["webhook-signature"] == signer.signature(id: id, timestamp: timestamp, body: hit.body))
+        let item = try #require(try JSONParser.parse(hit.body)["data"]?.array?.first)
+        let task = try #require(try await gw.app.store.find(uuid))
+        #expect(Data(base64Encoded: item["videoBase64Data"]?.string ?? "") == FileManager.default.contents(atPath: task.results[0].mediaPath ?? ""))
+        // The spool file is gone once the attempt is over.
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: gw.dir.file("spool")))?.isEmpty == true)
+        await gw.stop()
+        await receiver.server.shutdown(gracePeriod: .zero)
+    }
+}

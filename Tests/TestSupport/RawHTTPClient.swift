@@ -24,11 +24,25 @@ public final class RawHTTPClient: @unchecked Sendable {
     private let fd: Int32
     private var buffer: [UInt8] = []
 
-    public init(port: Int, host: String = "127.0.0.1", readTimeout: Double = 10) throws {
+    /// - Parameter sourceAddress: the local address to connect from (another 127.x.y.z is another
+    ///   client as far as the server's per-address limits go).
+    public init(port: Int, host: String = "127.0.0.1", readTimeout: Double = 10, sourceAddress: String? = nil) throws {
         // Stored only once connected: deinit runs even when an initialised class's init throws,
         // and closing here and there would close a number someone else may already reuse.
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RawClientError("socket failed") }
+        if let sourceAddress {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            inet_pton(AF_INET, sourceAddress, &local.sin_addr)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                Glibc.close(fd)
+                throw RawClientError("bind to \(sourceAddress) failed")
+            }
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = UInt16(port).bigEndian

@@ -54,10 +54,9 @@ struct OpsRoutes: Sendable {
         let events = try await store.events(task.uuid)
         var body = summary(task)
         body["request"] = (try? JSONParser.parse(task.requestJSON)).map(Self.forDisplay) ?? .null
-        let media = self.media
-        let items = try await BlockingIO.run { try ResultItems.items(for: task, media: media) }
+        let items = ResultItems.items(for: task, media: media)
         body["results"] = .array(items.enumerated().map { index, item in
-            var o = item.object ?? [:]
+            var o = item.fields
             let result = task.results[index]
             o["state"] = .string(result.state.rawValue)
             if let bytes = result.mediaBytes { o["bytes"] = .int(bytes) }

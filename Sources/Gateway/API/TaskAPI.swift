@@ -13,6 +13,7 @@ final class TaskAPI: Sendable {
     struct Limits: Sendable {
         var maxTasksPerRequest = 100
         var maxStoredRequestBytes = 8 << 20
+        var maxInlineResponseBytes: Int64 = 256 << 20
         var maxImageUploadsPerRequest = 8
         var imageTTLSeconds = 86_400.0
     }
@@ -46,14 +47,14 @@ final class TaskAPI: Sendable {
         self.logger = logger
     }
 
-    func register(on router: Router) {
+    func register(on router: Router, admission: RequestAdmission) {
         let handler: Router.AsyncHandler = { [self] request in await handle(request) }
-        router.addAsync("POST", "/v1", handler)
-        router.addAsync("POST", "/", handler)
+        router.addAsync("POST", "/v1", admission: admission.taskEndpoint, handler)
+        router.addAsync("POST", "/", admission: admission.taskEndpoint, handler)
     }
 
     private struct Reply {
-        var data: [JSONValue] = []
+        var data: [ResultItem] = []
         var errors: [APIErrorItem] = []
     }
 
@@ -88,15 +89,8 @@ final class TaskAPI: Sendable {
             presented = first["apiKey"]?.string ?? presented
             tasks.removeFirst()
         }
-        guard let key = presented else {
-            return Self.render(Reply(errors: [APIErrorItem(
-                code: "missingApiKey", message: "an API key is required: Authorization: Bearer <key>", parameter: .one("apiKey"),
-                taskType: "authentication")]))
-        }
-        guard let principal = authenticator.authenticate(key) else {
-            return Self.render(Reply(errors: [APIErrorItem(
-                code: "invalidApiKey", message: "the API key is not valid", parameter: .one("apiKey"), taskType: "authentication")]))
-        }
+        guard let key = presented else { return Self.authenticationError(.missingKey) }
+        guard let principal = authenticator.authenticate(key) else { return Self.authenticationError(.invalidKey) }
         guard !tasks.isEmpty else {
             return Self.render(Reply(errors: [APIErrorItem(code: "invalidRequest", message: "the request holds no task")]))
         }
@@ -105,7 +99,8 @@ final class TaskAPI: Sendable {
 
         var reply = Reply()
         var pending: [(index: Int, task: NewTask)] = []
-        var slots: [JSONValue?] = Array(repeating: nil, count: tasks.count)
+        var slots: [[ResultItem]?] = Array(repeating: nil, count: tasks.count)
+        var inlineBytes: Int64 = 0
         var slotErrors: [APIErrorItem?] = Array(repeating: nil, count: tasks.count)
 
         for (index, value) in tasks.enumerated() {
@@ -132,14 +127,23 @@ final class TaskAPI: Sendable {
                 }
             case "getResponse":
                 do {
-                    slots[index] = .array(try await getResponse(task, principal: principal))
+                    let items = try await getResponse(task, principal: principal)
+                    // Inline videos are streamed, but one reply still carries only so many.
+                    inlineBytes += items.reduce(0) { $0 + ($1.inline?.bytes ?? 0) }
+                    guard inlineBytes <= limits.maxInlineResponseBytes else {
+                        throw APIErrorItem(
+                            code: "responseTooLarge",
+                            message: "the inline videos asked for in this request exceed \(limits.maxInlineResponseBytes) bytes "
+                                + "(server.maxInlineResponseBytes); poll fewer tasks per request, or use outputType URL")
+                    }
+                    slots[index] = items
                 } catch let error as APIErrorItem {
                     slotErrors[index] = error.on(taskType: "getResponse", taskUUID: taskUUID)
                 } catch {
                     slotErrors[index] = APIErrorItem(code: "internalError", message: "reading the task failed", taskType: taskType, taskUUID: taskUUID)
                 }
             case "ping":
-                slots[index] = .array([["taskType": "ping", "pong": true]])
+                slots[index] = [ResultItem(fields: ["taskType": "ping", "pong": true])]
             case "imageUpload":
                 imageUploads += 1
                 do {
@@ -148,7 +152,7 @@ final class TaskAPI: Sendable {
                             code: "tooManyImageUploads",
                             message: "a request may hold at most \(limits.maxImageUploadsPerRequest) imageUpload tasks (media.maxImageUploadsPerRequest)")
                     }
-                    slots[index] = .array([try await imageUpload(task, principal: principal)])
+                    slots[index] = [ResultItem(fields: try await imageUpload(task, principal: principal))]
                 } catch let error as APIErrorItem {
                     slotErrors[index] = error.on(taskType: taskType, taskUUID: taskUUID)
                 } catch {
@@ -184,7 +188,7 @@ final class TaskAPI: Sendable {
                     switch outcome {
                     case .created, .duplicate:
                         if outcome == .created { created += 1 }
-                        slots[index] = .array([["taskType": "videoInference", "taskUUID": .string(task.uuid)]])
+                        slots[index] = [ResultItem(fields: ["taskType": "videoInference", "taskUUID": .string(task.uuid)])]
                     case .tooManyInFlight:
                         slotErrors[index] = APIErrorItem(
                             code: "tooManyTasksInFlight", message: "this key has its maximum of unfinished tasks; retry when some finish",
@@ -207,7 +211,7 @@ final class TaskAPI: Sendable {
         }
 
         for index in tasks.indices {
-            if let items = slots[index]?.array { reply.data += items }
+            if let items = slots[index] { reply.data += items }
             if let error = slotErrors[index] { reply.errors.append(error) }
         }
         return Self.render(reply)
@@ -286,20 +290,18 @@ final class TaskAPI: Sendable {
 
     // MARK: getResponse
 
-    private func getResponse(_ task: [String: JSONValue], principal: Principal) async throws -> [JSONValue] {
+    /// The task's items; inline videos are only described here, and read while the reply is sent.
+    private func getResponse(_ task: [String: JSONValue], principal: Principal) async throws -> [ResultItem] {
         let uuid = try VideoInferenceValidator.taskUUID(task)
         guard let record = try await store.find(uuid), principal.isOps || record.apiKeyName == principal.name else {
             throw APIErrorItem(code: "taskNotFound", message: "no task with taskUUID \(uuid)", parameter: .one("taskUUID"))
         }
-        // Only inline outputs read files; URL outputs are answered without leaving this thread.
-        guard ResultItems.readsFiles(record) else { return try ResultItems.items(for: record, media: media) }
-        let media = self.media
-        return try await BlockingIO.run { try ResultItems.items(for: record, media: media) }
+        return ResultItems.items(for: record, media: media)
     }
 
     // MARK: imageUpload
 
-    private func imageUpload(_ task: [String: JSONValue], principal: Principal) async throws -> JSONValue {
+    private func imageUpload(_ task: [String: JSONValue], principal: Principal) async throws -> [String: JSONValue] {
         let taskUUID = try VideoInferenceValidator.taskUUID(task)
         guard let image = task["image"]?.string, !image.isEmpty else {
             throw APIErrorItem(code: "missingImage", message: "image is required (data URI or base64)", parameter: .one("image"))
@@ -336,63 +338,29 @@ final class TaskAPI: Sendable {
 
     // MARK: Rendering
 
+    enum AuthenticationFailure {
+        case missingKey, invalidKey, missingKeyWithExpect
+        case missingKeyForLargeBody(Int)
+    }
+
+    /// The Runware answer to a request without a usable key (runware.md §2.2).
+    static func authenticationError(_ failure: AuthenticationFailure) -> HTTPResponse {
+        let (code, message) = switch failure {
+        case .missingKey: ("missingApiKey", "an API key is required: Authorization: Bearer <key>")
+        case .invalidKey: ("invalidApiKey", "the API key is not valid")
+        case .missingKeyWithExpect: ("missingApiKey", "an API key is required before the body is sent: Authorization: Bearer <key>")
+        case .missingKeyForLargeBody(let limit):
+            ("missingApiKey", "without an Authorization header at most \(limit) bytes of body are read; send the key as Authorization: Bearer <key>")
+        }
+        return render(Reply(errors: [APIErrorItem(code: code, message: message, parameter: .one("apiKey"), taskType: "authentication")]))
+    }
+
     private static func render(_ reply: Reply) -> HTTPResponse {
-        var body: [String: JSONValue] = [:]
-        if !reply.data.isEmpty || reply.errors.isEmpty { body["data"] = .array(reply.data) }
-        if !reply.errors.isEmpty { body["errors"] = .array(reply.errors.map(\.json)) }
         let status = reply.errors.first.map { HTTPStatus($0.status) } ?? .ok
-        var response = HTTPResponse.jsonBytes(Array(JSONValue.object(body).serialized().utf8), status: status)
+        var response = HTTPResponse(
+            status: status, headers: HTTPHeaders([("Content-Type", "application/json")]),
+            body: ReplyBody(data: reply.data, errors: reply.errors.map(\.json)).httpBody)
         if status.code == 429 || status.code == 503 { response.headers.add(name: "Retry-After", value: "1") }
         return response
-    }
-}
-
-/// `getResponse` items of a task (SPEC §2): one per result, always with its `videoUUID`.
-///
-/// Results are reported as `success` only once the whole task finished, all in the same
-/// response (the legacy SDK counts successes across polls and would double-count otherwise); ACK
-/// and processing items never carry a `*URL`/`*Base64Data`/`*DataURI` field.
-enum ResultItems {
-    /// Whether rendering reads media files (base64Data/dataURI outputs of a finished task).
-    static func readsFiles(_ task: TaskRecord) -> Bool {
-        task.state.isTerminal && !task.requestJSON.contains(#""outputType":"URL""#) && task.requestJSON.contains(#""outputType":"#)
-    }
-
-    static func items(for task: TaskRecord, media: MediaStore) throws -> [JSONValue] {
-        let request = (try? JSONParser.parse(task.requestJSON))?.object ?? [:]
-        let includeCost = request["includeCost"]?.bool ?? false
-        let outputType = request["outputType"]?.string ?? "URL"
-        return try task.results.map { result in
-            var item: [String: JSONValue] = [
-                "taskType": "videoInference", "taskUUID": .string(task.uuid), "videoUUID": .string(result.videoUUID),
-            ]
-            switch (task.state, result.state) {
-            case (.succeeded, .ready), (.delivering, .ready), (.failed, .ready), (.cancelled, .ready):
-                item["status"] = "success"
-                item["progress"] = 100
-                item["seed"] = .int(result.seed)
-                if includeCost, let cost = result.cost { item["cost"] = .double(cost) }
-                let ext = result.format.lowercased()
-                switch outputType {
-                case "base64Data", "dataURI":
-                    let data = try Data(contentsOf: URL(fileURLWithPath: result.mediaPath ?? media.path(videoUUID: result.videoUUID, ext: ext)))
-                    let base64 = data.base64EncodedString()
-                    let mime = VideoInferenceRequest.OutputFormat(rawValue: result.format)?.contentType ?? "video/mp4"
-                    if outputType == "base64Data" { item["videoBase64Data"] = .string(base64) } else {
-                        item["videoDataURI"] = .string("data:\(mime);base64,\(base64)")
-                    }
-                default:
-                    item["videoURL"] = .string(media.signedURL(videoUUID: result.videoUUID, ext: ext, expiresAt: Int64(result.expiresAt ?? 0)))
-                }
-            case (_, .failed), (.failed, _), (.cancelled, _):
-                item["status"] = "error"
-                item["error"] = ["code": .string(result.errorCode ?? task.errorCode ?? "providerError"),
-                                 "message": .string(result.errorMessage ?? task.errorMessage ?? "the task failed")]
-            default:
-                item["status"] = "processing"
-                item["progress"] = .int(Int64(min(result.progress, 99)))
-            }
-            return .object(item)
-        }
     }
 }

@@ -56,15 +56,21 @@ public final class Application: Sendable {
                 [Date().timeIntervalSince1970, Application.version])
         }
 
+        let authenticator = Authenticator(keys: configuration.apiKeys)
+        let admission = RequestAdmission(authenticator: authenticator, unauthenticatedBodyBytes: configuration.server.unauthenticatedBodyBytes)
         router = Router(notFound: { request in
             APIError.response(status: .notFound, code: "notFound", message: "no route for \(request.method) \(request.path)")
-        })
+        }, defaultAdmission: admission.otherRoutes)
         var serverConfig = ServerConfiguration(
             host: address.host, port: address.port,
             limits: ParserLimits(maxBodyBytes: configuration.server.maxBodyBytes),
             headTimeout: .seconds(configuration.server.headTimeoutSeconds),
             idleTimeout: .seconds(configuration.server.idleTimeoutSeconds),
             bodyTimeout: .seconds(configuration.server.bodyTimeoutSeconds),
+            bodyDeadline: .seconds(configuration.server.bodyDeadlineSeconds),
+            minimumBodyBytesPerSecond: configuration.server.minBodyBytesPerSecond,
+            maxBufferedBodyBytes: configuration.server.maxBufferedBodyBytes,
+            maxConnectionsPerClient: configuration.server.maxConnectionsPerClient,
             maxConnections: configuration.server.maxConnections)
         serverConfig.errorResponse = { status, code, message in
             APIError.response(status: status, code: code, message: message)
@@ -118,6 +124,8 @@ public final class Application: Sendable {
         deliverySettings.workers = configuration.workers.transferThreads
         deliverySettings.retrySchedule = configuration.webhooks.retrySchedule
         deliverySettings.webhookTimeout = configuration.webhooks.timeoutSeconds
+        deliverySettings.spoolDirectory = "\(configuration.dataDir)/spool"
+        try FileManager.default.createDirectory(atPath: deliverySettings.spoolDirectory, withIntermediateDirectories: true)
         deliveries = DeliveryWorker(
             store: store, media: media, urlGuard: urlGuard, curl: curl, signer: configuration.webhooks.secret.map(WebhookSigner.init),
             settings: deliverySettings, logger: logger, metrics: metrics)
@@ -151,13 +159,13 @@ public final class Application: Sendable {
                 return URLGuard.apiError(refusal, parameter: parameter)
             }
         }
-        let authenticator = Authenticator(keys: configuration.apiKeys)
         let limits = TaskAPI.Limits(
             maxTasksPerRequest: configuration.server.maxTasksPerRequest, maxStoredRequestBytes: configuration.server.maxStoredRequestBytes,
+            maxInlineResponseBytes: configuration.server.maxInlineResponseBytes,
             maxImageUploadsPerRequest: configuration.media.maxImageUploadsPerRequest, imageTTLSeconds: configuration.media.imageTTLSeconds)
         TaskAPI(store: store, media: media, authenticator: authenticator, validator: validator, workers: workers,
                 dataDir: configuration.dataDir, logger: logger, keys: configuration.apiKeys, janitor: janitor, urlGuard: urlGuard, limits: limits)
-            .register(on: router)
+            .register(on: router, admission: admission)
         MediaRoutes.register(on: router, media: media, clock: { Date().timeIntervalSince1970 })
         OpenAPIDocument.register(on: router)
         MetricsRoute.register(on: router, metrics: metrics, store: store, gates: gates, janitor: janitor, dbPath: dbPath)

@@ -1,3 +1,4 @@
+import Crypto
 import Curl
 import Domain
 import Foundation
@@ -16,6 +17,8 @@ public final class DeliveryWorker: Sendable {
         public var retrySchedule: [Double] = [1, 2, 4]
         public var webhookTimeout = 10.0
         public var idlePollSeconds = 0.25
+        /// Where webhook bodies that carry an inline video are written before they are sent.
+        public var spoolDirectory = "/tmp"
         public init() {}
     }
 
@@ -74,10 +77,13 @@ public final class DeliveryWorker: Sendable {
         let started = Date().timeIntervalSince1970
         var record = DeliveryAttempt(at: started, targetHost: "", statusCode: nil, latencyMilliseconds: 0, error: nil)
         let outcome: DeliveryOutcome
+        var spool: String?
+        defer { if let spool { unlink(spool) } }
         do {
             let checked = try await urlGuard.check(delivery.url)
             record.targetHost = checked.host
-            let request = try await makeRequest(delivery, checked: checked)
+            let request: CurlRequest
+            (request, spool) = try await makeRequest(delivery, checked: checked)
             let response = try await curl.perform(request)
             record.statusCode = response.status
             switch response.status {
@@ -134,7 +140,9 @@ public final class DeliveryWorker: Sendable {
 
     struct DeliveryFailure: Error { let reason: String }
 
-    private func makeRequest(_ delivery: DeliveryRecord, checked: CheckedURL) async throws -> CurlRequest {
+    /// The request for one attempt, and the file its body was spooled to, if it was (a webhook
+    /// with an inline video), for the caller to remove.
+    private func makeRequest(_ delivery: DeliveryRecord, checked: CheckedURL) async throws -> (CurlRequest, spool: String?) {
         guard let task = try await store.find(delivery.taskUUID) else { throw DeliveryFailure(reason: "the task no longer exists") }
         switch delivery.kind {
         case .upload:
@@ -143,39 +151,74 @@ public final class DeliveryWorker: Sendable {
                 throw DeliveryFailure(reason: "the video is no longer stored")
             }
             let contentType = VideoInferenceRequest.OutputFormat(rawValue: result.format)?.contentType ?? "video/mp4"
-            return CurlRequest(
+            return (CurlRequest(
                 method: "PUT", url: delivery.url, headers: [("Content-Type", contentType), ("User-Agent", Self.userAgent)],
                 body: .file(path: path), sink: .memory(maxBytes: 64 * 1024), connectTimeout: .seconds(10), totalTimeout: nil,
-                lowSpeed: (1024, 30), pinnedAddress: checked.address.description)
+                lowSpeed: (1024, 30), pinnedAddress: checked.address.description), nil)
         case .webhook:
-            let body = try await webhookBody(task, videoUUID: delivery.videoUUID)
             // webhook-id and webhook-timestamp always go out, so receivers can dedupe even unsigned;
             // webhook-signature is added when a secret is configured.
             let timestamp = Int64(Date().timeIntervalSince1970)
+            let mac = signer?.start(id: delivery.messageID, timestamp: timestamp)
+            let reply = webhookReply(task, videoUUID: delivery.videoUUID)
+            let body: CurlRequest.Body
+            var spool: String?
+            if case .bytes(let bytes) = reply.httpBody {
+                mac?.update(bytes)
+                body = .bytes(bytes)
+            } else {
+                // An inline video: the body goes to a file, signed as it is written, and is
+                // streamed from there; it is never in memory whole.
+                let path = "\(settings.spoolDirectory)/webhook-\(delivery.id)-\(UUID().uuidString)"
+                try await BlockingIO.run { try Self.spool(reply, to: path, mac: mac) }
+                spool = path
+                body = .file(path: path)
+            }
             var headers: [(name: String, value: String)] = [
                 ("Content-Type", "application/json"), ("User-Agent", Self.userAgent),
                 ("webhook-id", delivery.messageID), ("webhook-timestamp", String(timestamp)),
             ]
-            if let signer {
-                headers.append(("webhook-signature", signer.signature(id: delivery.messageID, timestamp: timestamp, body: body)))
-            }
-            return CurlRequest(
-                method: "POST", url: delivery.url, headers: headers, body: .bytes(body), sink: .memory(maxBytes: 64 * 1024),
+            if let mac { headers.append(("webhook-signature", WebhookSigner.header(mac.finalize()))) }
+            return (CurlRequest(
+                method: "POST", url: delivery.url, headers: headers, body: body, sink: .memory(maxBytes: 64 * 1024),
                 connectTimeout: .seconds(min(settings.webhookTimeout, 10)), totalTimeout: .seconds(settings.webhookTimeout),
-                pinnedAddress: checked.address.description)
+                pinnedAddress: checked.address.description), spool)
         }
     }
 
     /// `{"data":[<getResponse item>]}` for a result, `{"errors":[…]}` for a failed task.
-    private func webhookBody(_ task: TaskRecord, videoUUID: String?) async throws -> [UInt8] {
+    private func webhookReply(_ task: TaskRecord, videoUUID: String?) -> ReplyBody {
         guard let videoUUID else {
             let error: JSONValue = ["code": .string(task.errorCode ?? "providerError"), "message": .string(task.errorMessage ?? "the task failed"),
                                     "taskType": "videoInference", "taskUUID": .string(task.uuid)]
-            return Array(JSONValue.object(["errors": [error]]).serialized().utf8)
+            return ReplyBody(data: [], errors: [error])
         }
-        let media = self.media
-        let items = try await BlockingIO.run { try ResultItems.items(for: task, media: media) }
-        let item = items.first { $0["videoUUID"]?.string == videoUUID } ?? .null
-        return Array(JSONValue.object(["data": [item]]).serialized().utf8)
+        let item = ResultItems.items(for: task, media: media).first { $0.fields["videoUUID"]?.string == videoUUID }
+        return ReplyBody(data: item.map { [$0] } ?? [], errors: [])
+    }
+
+    /// Writes `reply` to `path` piece by piece, feeding `mac` as it goes.
+    private static func spool(_ reply: ReplyBody, to path: String, mac: IncrementalHMAC?) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw DeliveryFailure(reason: "cannot write the webhook body (errno \(errno))") }
+        defer { close(fd) }
+        let source = ReplyBodySource(segments: reply.segments)
+        defer { source.close() }
+        var remaining = reply.length
+        var piece: [UInt8] = []
+        while remaining > 0 {
+            piece.removeAll(keepingCapacity: true)
+            try source.next(into: &piece, maxBytes: Int(min(remaining, 256 << 10)))
+            guard !piece.isEmpty else { throw DeliveryFailure(reason: "the webhook body ended early") }
+            mac?.update(piece)
+            var written = 0
+            while written < piece.count {
+                let n = piece.withUnsafeBytes { write(fd, $0.baseAddress! + written, piece.count - written) }
+                if n < 0, errno == EINTR { continue }
+                guard n > 0 else { throw DeliveryFailure(reason: "cannot write the webhook body (errno \(errno))") }
+                written += n
+            }
+            remaining -= Int64(piece.count)
+        }
     }
 }

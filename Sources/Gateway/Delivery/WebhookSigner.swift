@@ -13,9 +13,20 @@ public struct WebhookSigner: Sendable {
     }
 
     public func signature(id: String, timestamp: Int64, body: [UInt8]) -> String {
-        let signed = Array("\(id).\(timestamp).".utf8) + body
-        return "v1," + Data(Crypto.hmacSHA256(key: key, message: signed)).base64EncodedString()
+        let mac = start(id: id, timestamp: timestamp)
+        mac.update(body)
+        return Self.header(mac.finalize())
     }
+
+    /// A signature over a body fed piece by piece (one streamed from disk): feed the body,
+    /// then pass the MAC to ``header(_:)``.
+    public func start(id: String, timestamp: Int64) -> IncrementalHMAC {
+        let mac = IncrementalHMAC(key: key)
+        mac.update(Array("\(id).\(timestamp).".utf8))
+        return mac
+    }
+
+    public static func header(_ mac: [UInt8]) -> String { "v1," + Data(mac).base64EncodedString() }
 
     /// The three headers of a signed delivery.
     public func headers(id: String, timestamp: Int64, body: [UInt8]) -> [(name: String, value: String)] {

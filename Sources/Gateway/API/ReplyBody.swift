@@ -1,0 +1,168 @@
+import Domain
+import Glibc
+import HTTP1
+
+/// A Runware reply, `{"data":[…],"errors":[…]}`, whose items may carry videos as base64.
+///
+/// Without inline videos it is bytes in memory. With them, it is a list of segments, JSON text
+/// and files, streamed as the socket drains: the base64 of a video is read and encoded 192 KiB
+/// at a time, so a reply with many videos never holds more than one piece of one of them.
+struct ReplyBody: Sendable {
+    enum Segment: Sendable {
+        case text([UInt8])
+        case base64(path: String, bytes: Int64)
+
+        var length: Int64 {
+            switch self {
+            case .text(let bytes): Int64(bytes.count)
+            case .base64(_, let bytes): (bytes + 2) / 3 * 4
+            }
+        }
+    }
+
+    let segments: [Segment]
+
+    init(data: [ResultItem], errors: [JSONValue]) {
+        var segments: [Segment] = []
+        var text = "{"
+        func flush() {
+            if !text.isEmpty { segments.append(.text(Array(text.utf8))) }
+            text = ""
+        }
+        let hasData = !data.isEmpty || errors.isEmpty
+        if hasData {
+            text += "\"data\":["
+            for (index, item) in data.enumerated() {
+                if index > 0 { text += "," }
+                guard let inline = item.inline else {
+                    item.json.write(to: &text)
+                    continue
+                }
+                // The fields, then the video as the last member: `{…,"videoBase64Data":"<base64>"}`.
+                var object = item.json.serialized()
+                object.removeLast()
+                text += object + (item.fields.isEmpty ? "" : ",") + JSONText.quote(inline.field) + ":\"" + inline.prefix
+                flush()
+                segments.append(.base64(path: inline.path, bytes: inline.bytes))
+                text = "\"}"
+            }
+            text += "]"
+        }
+        if !errors.isEmpty {
+            text += (hasData ? "," : "") + "\"errors\":"
+            JSONValue.array(errors).write(to: &text)
+        }
+        text += "}"
+        flush()
+        self.segments = segments
+    }
+
+    var length: Int64 { segments.reduce(0) { $0 + $1.length } }
+
+    /// The body for an HTTP response: bytes when nothing is inline, else a stream.
+    var httpBody: HTTPResponse.Body {
+        if segments.count == 1, case .text(let bytes) = segments[0] { return .bytes(bytes) }
+        return .stream(length: length, source: ReplyBodySource(segments: segments))
+    }
+}
+
+/// Produces a ``ReplyBody`` piece by piece. A connection calls it from its own queue, one call at
+/// a time (``ResponseBodySource``), which is what makes the mutable state safe.
+final class ReplyBodySource: ResponseBodySource, @unchecked Sendable {
+    struct Failed: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    private let segments: [ReplyBody.Segment]
+    private var index = 0
+    /// Progress inside the current segment: bytes of text sent, or bytes of the file encoded.
+    private var offset: Int64 = 0
+    private var fd: Int32 = -1
+    private var chunk: [UInt8] = []
+
+    init(segments: [ReplyBody.Segment]) { self.segments = segments }
+
+    deinit { close() }
+
+    func next(into buffer: inout [UInt8], maxBytes: Int) throws {
+        var room = maxBytes
+        while room > 0, index < segments.count {
+            switch segments[index] {
+            case .text(let bytes):
+                let n = min(room, bytes.count - Int(offset))
+                buffer.append(contentsOf: bytes[Int(offset)..<Int(offset) + n])
+                offset += Int64(n)
+                room -= n
+                if offset == Int64(bytes.count) { advance() }
+            case .base64(let path, let size):
+                // Whole 3-byte groups only, except for the file's last piece.
+                let left = size - offset
+                let take = Int(min(left, Int64(room / 4 * 3)))
+                guard take > 0 else { return }  // less room than one group: the next call continues
+                if fd < 0 {
+                    fd = open(path, O_RDONLY | O_CLOEXEC)
+                    guard fd >= 0 else { throw Failed(description: "cannot open \(path): errno \(errno)") }
+                }
+                try read(take)
+                Base64.append(chunk[0..<take], to: &buffer)
+                offset += Int64(take)
+                room -= (take + 2) / 3 * 4
+                if offset == size { advance() }
+            }
+        }
+    }
+
+    private func read(_ count: Int) throws {
+        if chunk.count < count { chunk = [UInt8](repeating: 0, count: count) }
+        var done = 0
+        while done < count {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, count - done) }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { throw Failed(description: "the video ended early (it was removed or truncated)") }
+            done += n
+        }
+    }
+
+    private func advance() {
+        if fd >= 0 {
+            Glibc.close(fd)
+            fd = -1
+        }
+        index += 1
+        offset = 0
+    }
+
+    func close() {
+        if fd >= 0 {
+            Glibc.close(fd)
+            fd = -1
+        }
+        index = segments.count
+    }
+}
+
+/// Standard base64 with padding (RFC 4648 §4), appended in place.
+enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func append(_ input: ArraySlice<UInt8>, to out: inout [UInt8]) {
+        out.reserveCapacity(out.count + (input.count + 2) / 3 * 4)
+        var i = input.startIndex
+        while i + 2 < input.endIndex {
+            let n = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
+            out.append(alphabet[Int(n >> 18 & 63)])
+            out.append(alphabet[Int(n >> 12 & 63)])
+            out.append(alphabet[Int(n >> 6 & 63)])
+            out.append(alphabet[Int(n & 63)])
+            i += 3
+        }
+        let rest = input.endIndex - i
+        if rest > 0 {
+            let n = UInt32(input[i]) << 16 | (rest > 1 ? UInt32(input[i + 1]) << 8 : 0)
+            out.append(alphabet[Int(n >> 18 & 63)])
+            out.append(alphabet[Int(n >> 12 & 63)])
+            out.append(rest > 1 ? alphabet[Int(n >> 6 & 63)] : UInt8(ascii: "="))
+            out.append(UInt8(ascii: "="))
+        }
+    }
+}

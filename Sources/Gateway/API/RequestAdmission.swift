@@ -1,0 +1,34 @@
+import Domain
+import HTTP1
+import HTTPServer
+
+/// Decides from a request's head how much of its body the server reads (SPEC §12): a request
+/// without a valid key costs almost nothing.
+///
+/// - A key in `Authorization` is checked before the body: a bad one is answered 401 at once.
+/// - Without one, only `unauthenticatedBodyBytes` are read (enough for an authentication task
+///   and a few small tasks), and `Expect: 100-continue` is answered 401 instead of `100
+///   Continue`: the client asked whether to send its body, and without a key it may not.
+struct RequestAdmission: Sendable {
+    let authenticator: Authenticator
+    let unauthenticatedBodyBytes: Int
+
+    /// `POST /v1` and `POST /`, where a key may also come in the body.
+    func taskEndpoint(_ head: HTTPRequestHead) -> BodyAdmission {
+        if let key = Authenticator.bearer(head.headers["authorization"]) {
+            guard authenticator.authenticate(key) != nil else { return .reject(TaskAPI.authenticationError(.invalidKey)) }
+            return .serverLimit
+        }
+        if head.expectsContinue { return .reject(TaskAPI.authenticationError(.missingKeyWithExpect)) }
+        return .limit(unauthenticatedBodyBytes, overLimit: TaskAPI.authenticationError(.missingKeyForLargeBody(unauthenticatedBodyBytes)))
+    }
+
+    /// Every other route: none takes a body beyond a small one, and none without a key.
+    func otherRoutes(_ head: HTTPRequestHead) -> BodyAdmission {
+        let keyed = Authenticator.bearer(head.headers["authorization"]).map { authenticator.authenticate($0) != nil } ?? false
+        if head.expectsContinue, !keyed {
+            return .reject(APIError.response(status: .unauthorized, code: "missingApiKey", message: "Authorization: Bearer <key> is required"))
+        }
+        return .limit(unauthenticatedBodyBytes)
+    }
+}

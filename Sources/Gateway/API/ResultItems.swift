@@ -1,0 +1,81 @@
+import Domain
+import Foundation
+import Glibc
+
+/// One `getResponse` item: its JSON fields and, for a finished `base64Data`/`dataURI` task, the
+/// video to inline, described (path and size) rather than loaded: the bytes are read and
+/// encoded only while the reply is sent (``ReplyBody``).
+struct ResultItem: Sendable {
+    var fields: [String: JSONValue]
+    var inline: InlineVideo?
+
+    init(fields: [String: JSONValue], inline: InlineVideo? = nil) {
+        self.fields = fields
+        self.inline = inline
+    }
+
+    /// The item without its inline video (the ops view; every item that has none).
+    var json: JSONValue { .object(fields) }
+}
+
+/// A stored video that goes into a reply as base64 under `field`, after `prefix`.
+struct InlineVideo: Sendable {
+    let field: String
+    let prefix: String
+    let path: String
+    let bytes: Int64
+
+    /// Its size in the reply: the prefix and the base64 text.
+    var encodedLength: Int64 { Int64(prefix.utf8.count) + (bytes + 2) / 3 * 4 }
+}
+
+/// `getResponse` items of a task (SPEC §2): one per result, always with its `videoUUID`.
+///
+/// Results are reported as `success` only once the whole task finished, all in the same
+/// response (the legacy SDK counts successes across polls and would double-count otherwise); ACK
+/// and processing items never carry a `*URL`/`*Base64Data`/`*DataURI` field.
+enum ResultItems {
+    static func items(for task: TaskRecord, media: MediaStore) -> [ResultItem] {
+        let request = (try? JSONParser.parse(task.requestJSON))?.object ?? [:]
+        let includeCost = request["includeCost"]?.bool ?? false
+        let outputType = request["outputType"]?.string ?? "URL"
+        return task.results.map { result in
+            var item: [String: JSONValue] = [
+                "taskType": "videoInference", "taskUUID": .string(task.uuid), "videoUUID": .string(result.videoUUID),
+            ]
+            switch (task.state, result.state) {
+            case (.succeeded, .ready), (.delivering, .ready), (.failed, .ready), (.cancelled, .ready):
+                let ext = result.format.lowercased()
+                var inline: InlineVideo?
+                if outputType == "base64Data" || outputType == "dataURI" {
+                    let path = result.mediaPath ?? media.path(videoUUID: result.videoUUID, ext: ext)
+                    var info = stat()
+                    guard stat(path, &info) == 0 else {
+                        item["status"] = "error"
+                        item["error"] = ["code": "mediaExpired", "message": "the video is no longer stored"]
+                        return ResultItem(fields: item, inline: nil)
+                    }
+                    let mime = VideoInferenceRequest.OutputFormat(rawValue: result.format)?.contentType ?? "video/mp4"
+                    inline = outputType == "base64Data"
+                        ? InlineVideo(field: "videoBase64Data", prefix: "", path: path, bytes: Int64(info.st_size))
+                        : InlineVideo(field: "videoDataURI", prefix: "data:\(mime);base64,", path: path, bytes: Int64(info.st_size))
+                } else {
+                    item["videoURL"] = .string(media.signedURL(videoUUID: result.videoUUID, ext: ext, expiresAt: Int64(result.expiresAt ?? 0)))
+                }
+                item["status"] = "success"
+                item["progress"] = 100
+                item["seed"] = .int(result.seed)
+                if includeCost, let cost = result.cost { item["cost"] = .double(cost) }
+                return ResultItem(fields: item, inline: inline)
+            case (_, .failed), (.failed, _), (.cancelled, _):
+                item["status"] = "error"
+                item["error"] = ["code": .string(result.errorCode ?? task.errorCode ?? "providerError"),
+                                 "message": .string(result.errorMessage ?? task.errorMessage ?? "the task failed")]
+            default:
+                item["status"] = "processing"
+                item["progress"] = .int(Int64(min(result.progress, 99)))
+            }
+            return ResultItem(fields: item, inline: nil)
+        }
+    }
+}
