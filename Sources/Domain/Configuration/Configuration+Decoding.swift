@@ -155,12 +155,13 @@ extension Configuration.Network {
 extension Configuration.Workers {
     public init(from decoder: any Decoder) throws {
         self.init()
-        let c = try decoder.section(["count", "transferThreads", "retryBaseSeconds", "retryMaxSeconds", "maxAttempts"])
+        let c = try decoder.section(["count", "transferThreads", "retryBaseSeconds", "retryMaxSeconds", "maxAttempts", "leaseSeconds"])
         count = try c.value("count", count)
         transferThreads = try c.value("transferThreads", transferThreads)
         retryBaseSeconds = try c.value("retryBaseSeconds", retryBaseSeconds)
         retryMaxSeconds = try c.value("retryMaxSeconds", retryMaxSeconds)
         maxAttempts = try c.value("maxAttempts", maxAttempts)
+        leaseSeconds = try c.value("leaseSeconds", leaseSeconds)
     }
 }
 

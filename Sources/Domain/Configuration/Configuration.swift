@@ -85,6 +85,9 @@ public struct Configuration: Sendable, Equatable, Codable {
         public var retryBaseSeconds: Double = 1
         public var retryMaxSeconds: Double = 60
         public var maxAttempts = 8
+        /// How long a claim on a task or a delivery lasts without renewal; the holder renews it
+        /// every third of this while it works, and a crashed holder's work is taken over after it.
+        public var leaseSeconds: Double = 30
         public init() {}
     }
 

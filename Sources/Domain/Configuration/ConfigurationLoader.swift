@@ -118,6 +118,7 @@ public enum ConfigurationLoader {
             ("server.bodyTimeoutSeconds", config.server.bodyTimeoutSeconds),
             ("server.bodyDeadlineSeconds", config.server.bodyDeadlineSeconds),
             ("media.imageTTLSeconds", config.media.imageTTLSeconds),
+            ("workers.leaseSeconds", config.workers.leaseSeconds),
         ]
         for (name, value) in positive where !(value > 0) { throw ConfigurationError("\(name) must be positive") }
         let atLeastOne: [(String, Int)] = [

@@ -27,6 +27,7 @@ public final class Application: Sendable {
     public let janitor: MediaJanitor
     public let urlGuard: URLGuard
     let curl: CurlClient
+    let deliveryCurl: CurlClient
     public let metrics = Metrics()
     let deliveries: DeliveryWorker
     private let deliveryTask = Mutex<Task<Void, Never>?>(nil)
@@ -120,18 +121,26 @@ public final class Application: Sendable {
         let modelRouter = ModelRouter.make(configuration: configuration, providers: providers) { logger.info("route", ["detail": $0]) }
 
         var deliverySettings = DeliveryWorker.Settings()
-        // As many deliveries in flight as there are transfer threads to carry them.
-        deliverySettings.workers = configuration.workers.transferThreads
+        deliverySettings.concurrency = configuration.webhooks.concurrency
+        deliverySettings.maxPerKey = configuration.webhooks.maxConcurrentPerKey
+        deliverySettings.maxPerHost = configuration.webhooks.maxConcurrentPerHost
+        deliverySettings.leaseSeconds = configuration.workers.leaseSeconds
+        deliverySettings.uploadTimeoutSeconds = configuration.webhooks.uploadTimeoutSeconds
+        deliverySettings.uploadMinBytesPerSecond = configuration.webhooks.uploadMinBytesPerSecond
         deliverySettings.retrySchedule = configuration.webhooks.retrySchedule
         deliverySettings.webhookTimeout = configuration.webhooks.timeoutSeconds
         deliverySettings.spoolDirectory = "\(configuration.dataDir)/spool"
         try FileManager.default.createDirectory(atPath: deliverySettings.spoolDirectory, withIntermediateDirectories: true)
+        // Deliveries have transfer threads of their own, as many as may be in flight: a slow
+        // receiver never makes an upstream call wait, nor the other way round.
+        deliveryCurl = CurlClient(threads: configuration.webhooks.concurrency, proxy: configuration.network.egressProxy, name: "delivery")
         deliveries = DeliveryWorker(
-            store: store, media: media, urlGuard: urlGuard, curl: curl, signer: configuration.webhooks.secret.map(WebhookSigner.init),
+            store: store, media: media, urlGuard: urlGuard, curl: deliveryCurl, signer: configuration.webhooks.secret.map(WebhookSigner.init),
             settings: deliverySettings, logger: logger, metrics: metrics)
         janitor = try MediaJanitor(store: store, maxBytes: configuration.media.maxBytes, logger: logger)
         var settings = WorkerPool.Settings()
         settings.workers = configuration.workers.count
+        settings.leaseSeconds = configuration.workers.leaseSeconds
         settings.retry = RetryPolicy(
             base: configuration.workers.retryBaseSeconds, cap: configuration.workers.retryMaxSeconds, maxAttempts: configuration.workers.maxAttempts)
         let metrics = self.metrics
@@ -212,6 +221,7 @@ public final class Application: Sendable {
             await task.value
         }
         curl.shutdown()
+        deliveryCurl.shutdown()
         logger.info("stopped")
     }
 

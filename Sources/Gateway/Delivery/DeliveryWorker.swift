@@ -2,6 +2,7 @@ import Crypto
 import Curl
 import Domain
 import Foundation
+import Synchronization
 
 /// Delivers results (SPEC §6): a presigned PUT of the video, then a signed webhook.
 ///
@@ -9,10 +10,21 @@ import Foundation
 /// flight at a crash is attempted again (at-least-once; receivers dedupe on `webhook-id`, which
 /// is stable per result). Every attempt re-checks the URL against SPEC §7 and pins the
 /// connection to the address it checked, so DNS cannot be switched after the check.
+///
+/// One dispatcher claims what the ``DeliveryQuota`` has room for and runs each attempt as a
+/// child task on the delivery transfer threads (upstream calls have threads of their own). An
+/// attempt renews its lease while it runs, so however long an upload takes, it is never
+/// claimed a second time while the first is still open.
 public final class DeliveryWorker: Sendable {
     public struct Settings: Sendable {
-        public var workers = 4
-        public var leaseSeconds = 120.0
+        /// Attempts in flight at once, and per key and per target host.
+        public var concurrency = 16
+        public var maxPerKey = 4
+        public var maxPerHost = 4
+        public var leaseSeconds = 30.0
+        /// An upload may take this plus its size at `uploadMinBytesPerSecond`.
+        public var uploadTimeoutSeconds = 60.0
+        public var uploadMinBytesPerSecond = 256 * 1024
         /// Waits before each retry after the first attempt (default 1 s, 2 s, 4 s).
         public var retrySchedule: [Double] = [1, 2, 4]
         public var webhookTimeout = 10.0
@@ -32,6 +44,7 @@ public final class DeliveryWorker: Sendable {
     let metrics: Metrics?
     let wake = WakeSignal()
     let owner = "delivery-\(getpid())-\(UUID().uuidString.prefix(8))"
+    private let quota: Mutex<DeliveryQuota>
     static let userAgent = "reelgate/\(Application.version)"
 
     init(store: TaskStore, media: MediaStore, urlGuard: URLGuard, curl: CurlClient, signer: WebhookSigner?, settings: Settings, logger: Logger,
@@ -44,26 +57,42 @@ public final class DeliveryWorker: Sendable {
         self.signer = signer
         self.settings = settings
         self.logger = logger
+        quota = Mutex(DeliveryQuota(total: settings.concurrency, perKey: settings.maxPerKey, perHost: settings.maxPerHost))
     }
 
-    public func notifyNewWork() { wake.signal(count: settings.workers) }
+    public func notifyNewWork() { wake.signal() }
 
+    /// Claims and attempts deliveries until the surrounding task is cancelled.
     public func run() async {
         await withDiscardingTaskGroup { group in
-            for index in 0..<settings.workers {
-                group.addTask { await self.loop("\(self.owner)-\(index)") }
+            while !Task.isCancelled {
+                let snapshot = quota.withLock { $0 }
+                guard snapshot.free > 0 else {
+                    await wake.wait(timeout: settings.idlePollSeconds)
+                    continue
+                }
+                let claimed: [DeliveryRecord]
+                do {
+                    claimed = try await store.claimDeliveries(owner: owner, leaseSeconds: settings.leaseSeconds, quota: snapshot)
+                } catch {
+                    logger.error("claiming deliveries failed", ["error": "\(error)"])
+                    claimed = []
+                }
+                guard !claimed.isEmpty else {
+                    await wake.wait(timeout: settings.idlePollSeconds)
+                    continue
+                }
+                for delivery in claimed {
+                    // Only this loop takes slots (attempts give them back), so what the store
+                    // chose against the snapshot still fits.
+                    quota.withLock { _ = $0.take(key: delivery.apiKeyName, host: delivery.targetHost) }
+                    group.addTask {
+                        await self.attempt(delivery)
+                        self.quota.withLock { $0.give(key: delivery.apiKeyName, host: delivery.targetHost) }
+                        self.wake.signal()  // a slot came free, and a finished upload may have made its webhook due
+                    }
+                }
             }
-        }
-    }
-
-    private func loop(_ owner: String) async {
-        while !Task.isCancelled {
-            guard let delivery = try? await store.claimDelivery(owner: owner, leaseSeconds: settings.leaseSeconds) else {
-                await wake.wait(timeout: settings.idlePollSeconds)
-                continue
-            }
-            await attempt(delivery, owner: owner)
-            wake.signal()  // a finished upload may have made its webhook due
         }
     }
 
@@ -72,7 +101,7 @@ public final class DeliveryWorker: Sendable {
         attempts >= 1 && attempts <= schedule.count ? schedule[attempts - 1] : nil
     }
 
-    private func attempt(_ delivery: DeliveryRecord, owner: String) async {
+    private func attempt(_ delivery: DeliveryRecord) async {
         let log = logger.with(["task": delivery.taskUUID, "result": delivery.videoUUID ?? "-", "delivery": delivery.kind.rawValue])
         let started = Date().timeIntervalSince1970
         var record = DeliveryAttempt(at: started, targetHost: "", statusCode: nil, latencyMilliseconds: 0, error: nil)
@@ -84,7 +113,12 @@ public final class DeliveryWorker: Sendable {
             record.targetHost = checked.host
             let request: CurlRequest
             (request, spool) = try await makeRequest(delivery, checked: checked)
-            let response = try await curl.perform(request)
+            let (store, curl, owner, lease) = (self.store, self.curl, self.owner, settings.leaseSeconds)
+            let response = try await withLeaseHeartbeat(every: .seconds(lease / 3), renew: {
+                try await store.renewDeliveryLease(delivery.id, owner: owner, leaseSeconds: lease)
+            }) {
+                try await curl.perform(request)
+            }
             record.statusCode = response.status
             switch response.status {
             case 200..<300:
@@ -96,6 +130,11 @@ public final class DeliveryWorker: Sendable {
                 record.error = (300..<400).contains(response.status) ? "redirect \(response.status) is not followed" : "HTTP \(response.status)"
                 outcome = retryOrGiveUp(delivery, reason: record.error!)
             }
+        } catch let lost as LeaseLost {
+            log.warning("delivery attempt abandoned", ["error": lost.description])
+            return
+        } catch where Task.isCancelled {
+            return  // shutting down: the lease lapses and the next start attempts it again
         } catch let refusal as URLRefusal {
             record.error = "refused: \(refusal.reason)"
             outcome = .failed(record.error!)
@@ -151,9 +190,14 @@ public final class DeliveryWorker: Sendable {
                 throw DeliveryFailure(reason: "the video is no longer stored")
             }
             let contentType = VideoInferenceRequest.OutputFormat(rawValue: result.format)?.contentType ?? "video/mp4"
+            // A total limit that grows with the size: a receiver reading a byte a second cannot
+            // hold a delivery slot for a day.
+            var info = stat()
+            let bytes = stat(path, &info) == 0 ? Double(info.st_size) : 0
+            let total = settings.uploadTimeoutSeconds + bytes / Double(max(settings.uploadMinBytesPerSecond, 1))
             return (CurlRequest(
                 method: "PUT", url: delivery.url, headers: [("Content-Type", contentType), ("User-Agent", Self.userAgent)],
-                body: .file(path: path), sink: .memory(maxBytes: 64 * 1024), connectTimeout: .seconds(10), totalTimeout: nil,
+                body: .file(path: path), sink: .memory(maxBytes: 64 * 1024), connectTimeout: .seconds(10), totalTimeout: .seconds(total),
                 lowSpeed: (1024, 30), pinnedAddress: checked.address.description), nil)
         case .webhook:
             // webhook-id and webhook-timestamp always go out, so receivers can dedupe even unsigned;

@@ -397,28 +397,45 @@ public final class TaskStore: Sendable {
         }
     }
 
-    /// Claims the next due delivery. A webhook is not due while its result's upload is
-    /// unfinished (SPEC §6: the object is there before anyone is told).
-    public func claimDelivery(owner: String, leaseSeconds: Double) async throws -> DeliveryRecord? {
+    /// Claims due deliveries, as many as `quota` has room for, in due order, skipping those
+    /// whose key or target host is at its limit. A webhook is not due while its result's upload
+    /// is unfinished (SPEC §6: the object is there before anyone is told).
+    public func claimDeliveries(owner: String, leaseSeconds: Double, quota: DeliveryQuota) async throws -> [DeliveryRecord] {
         let now = clock()
+        guard quota.free > 0 else { return [] }
         return try await pool.write { db in
-            let row = try db.query(
+            var quota = quota
+            let rows = try db.query(
                 """
-                SELECT * FROM deliveries d
+                SELECT d.*, t.api_key_name FROM deliveries d JOIN tasks t ON t.uuid = d.task_uuid
                 WHERE ((d.state = 'pending' AND d.next_attempt_at <= ?) OR (d.state = 'sending' AND d.lease_expires_at < ?))
                   AND NOT (d.kind = 'webhook' AND EXISTS (
                       SELECT 1 FROM deliveries u WHERE u.task_uuid = d.task_uuid AND u.video_uuid IS d.video_uuid
                         AND u.kind = 'upload' AND u.state IN ('pending', 'sending')))
-                ORDER BY d.next_attempt_at LIMIT 1
-                """, [now, now]).first
-            guard let row, let id = row["id"].int64 else { return nil }
-            try db.execute(
-                "UPDATE deliveries SET state = 'sending', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1 WHERE id = ?",
-                [owner, now + leaseSeconds, id])
-            var record = DeliveryRecord(row: row)
-            record.state = .sending
-            record.attempts += 1
-            return record
+                ORDER BY d.next_attempt_at LIMIT ?
+                """, [now, now, max(quota.free * 8, 64)])
+            var claimed: [DeliveryRecord] = []
+            for row in rows where quota.free > 0 {
+                var record = DeliveryRecord(row: row)
+                guard quota.take(key: record.apiKeyName, host: record.targetHost) else { continue }
+                try db.execute(
+                    "UPDATE deliveries SET state = 'sending', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1 WHERE id = ?",
+                    [owner, now + leaseSeconds, record.id])
+                record.state = .sending
+                record.attempts += 1
+                claimed.append(record)
+            }
+            return claimed
+        }
+    }
+
+    /// Extends the lease of a delivery being attempted; false if it is no longer this owner's.
+    public func renewDeliveryLease(_ id: Int64, owner: String, leaseSeconds: Double) async throws -> Bool {
+        let now = clock()
+        return try await pool.write { db in
+            try db.execute("UPDATE deliveries SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? AND state = 'sending'",
+                           [now + leaseSeconds, id, owner])
+            return db.changes == 1
         }
     }
 
