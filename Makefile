@@ -7,7 +7,7 @@ BUILD_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libssl-dev pkg-config
 TEST_PACKAGES := python3 python3-venv ffmpeg
 BENCH_PACKAGES := wrk nginx-light sqlite3 time
 
-.PHONY: all deps test-deps bench-deps build build-debug run test bench bench-http bench-submit fuzz clean help
+.PHONY: all deps test-deps bench-deps build build-debug run test bench bench-http bench-submit bench-abuse fuzz clean help
 
 all: build
 
@@ -59,12 +59,17 @@ bench: bench-deps build
 	bench/delivery/run.sh
 	bench/delivery/transfer.sh
 	bench/scale/run.sh
+	bench/abuse/run.sh
 
 bench-http: bench-deps build
 	bench/http/run.sh
 
 bench-submit: bench-deps build
 	bench/submit/run.sh
+
+# The security review's attacks; BASELINE_BIN=<an older build> puts its figures beside these.
+bench-abuse: build
+	bench/abuse/run.sh
 
 # libFuzzer on the HTTP/1.1 and JSON parsers (FUZZ_SECONDS, default 600).
 fuzz: deps

@@ -203,8 +203,10 @@ public struct Configuration: Sendable, Equatable, Codable {
     /// The HTTP server's limits and timeouts (SPEC §12).
     public struct Server: Sendable, Equatable, Codable {
         public var maxConnections = 1024
-        /// Open connections from one client address; past it, that address gets 503.
-        public var maxConnectionsPerClient = 128
+        /// Open connections from one client address; past it, that address gets 503. Unset, a
+        /// quarter of `maxConnections`. Behind a reverse proxy every client is the proxy: set
+        /// it to `maxConnections` there.
+        public var maxConnectionsPerClient: Int?
         public var headTimeoutSeconds: Double = 10
         public var idleTimeoutSeconds: Double = 15
         /// Longest pause between two pieces of a request body.
@@ -228,5 +230,8 @@ public struct Configuration: Sendable, Equatable, Codable {
         /// How long in-flight requests may take to finish after SIGTERM.
         public var shutdownGraceSeconds: Double = 10
         public init() {}
+
+        /// `maxConnectionsPerClient`, or its default.
+        public var effectiveMaxConnectionsPerClient: Int { maxConnectionsPerClient ?? max(1, maxConnections / 4) }
     }
 }

@@ -127,7 +127,7 @@ public enum ConfigurationLoader {
             ("webhooks.maxConcurrentPerHost", config.webhooks.maxConcurrentPerHost),
             ("webhooks.redeliveriesPerKeyPerMinute", config.webhooks.redeliveriesPerKeyPerMinute),
             ("server.maxConnections", config.server.maxConnections),
-            ("server.maxConnectionsPerClient", config.server.maxConnectionsPerClient),
+            ("server.maxConnectionsPerClient", config.server.effectiveMaxConnectionsPerClient),
             ("server.maxBodyBytes", config.server.maxBodyBytes),
             ("server.unauthenticatedBodyBytes", config.server.unauthenticatedBodyBytes),
             ("server.maxBufferedBodyBytes", config.server.maxBufferedBodyBytes),

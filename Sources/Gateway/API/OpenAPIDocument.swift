@@ -25,7 +25,7 @@ enum OpenAPIDocument {
     {
       "openapi": "3.1.0",
       "info": {"title": "reelgate", "version": "0.1.0",
-               "description": "Self-hosted gateway for AI video generation with a Runware-compatible task API."},
+               "description": "Self-hosted gateway for AI video generation with a Runware-compatible task API. Every route may also answer 503 (serverBusy: a connection or buffered-body limit, with Retry-After) and 408 (a request not received in time)."},
       "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {
@@ -93,7 +93,8 @@ enum OpenAPIDocument {
         "/v1/tasks/{id}/redeliver": {"post": {"summary": "Run the task's uploads and webhooks again", "security": [{"bearer": []}],
           "parameters": [{"$ref": "#/components/parameters/taskId"}],
           "responses": {"200": {"description": "Deliveries reset", "content": {"application/json": {"schema": {"type": "object"}}}},
-                        "401": {"$ref": "#/components/responses/Errors"}, "404": {"$ref": "#/components/responses/Errors"}}}},
+                        "401": {"$ref": "#/components/responses/Errors"}, "404": {"$ref": "#/components/responses/Errors"},
+                        "429": {"$ref": "#/components/responses/Errors"}}}},
         "/v1/videos/{id}/lineage": {"get": {"summary": "The edit tree around a video", "security": [{"bearer": []}],
           "parameters": [{"$ref": "#/components/parameters/taskId"}],
           "responses": {"200": {"description": "Lineage", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Lineage"}}}},

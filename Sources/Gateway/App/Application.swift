@@ -71,7 +71,7 @@ public final class Application: Sendable {
             bodyDeadline: .seconds(configuration.server.bodyDeadlineSeconds),
             minimumBodyBytesPerSecond: configuration.server.minBodyBytesPerSecond,
             maxBufferedBodyBytes: configuration.server.maxBufferedBodyBytes,
-            maxConnectionsPerClient: configuration.server.maxConnectionsPerClient,
+            maxConnectionsPerClient: configuration.server.effectiveMaxConnectionsPerClient,
             maxConnections: configuration.server.maxConnections)
         serverConfig.errorResponse = { status, code, message in
             APIError.response(status: status, code: code, message: message)
