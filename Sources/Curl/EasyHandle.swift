@@ -121,9 +121,11 @@ final class EasyHandle {
         // the proxy never resolves the name itself. A pinned transfer never shares a
         // connection: it neither reuses a cached one (made to whatever DNS said) nor leaves its
         // own in the cache for a later unpinned request to the same name.
-        if let parts, let address = request.pinnedAddress {
-            let entry = "\(Self.bracketed(parts.host)):\(parts.port):\(Self.bracketed(address)):\(parts.port)"
-            if let list = makeList([entry]) {
+        if let address = request.pinnedAddress {
+            // Empty host and port match whatever curl makes of the URL's host (a trailing dot,
+            // case): the pin can never silently miss. Redirects are off, so no other host is
+            // ever asked for on this handle.
+            if let list = makeList(["::\(Self.bracketed(address)):\(parts?.port ?? 443)"]) {
                 lists.append(list)
                 _ = ccurl_setopt_slist(handle, CURLOPT_CONNECT_TO, list)
             }
@@ -133,6 +135,7 @@ final class EasyHandle {
         // The proxy environment variables are never read: a proxy that resolves names itself
         // would undo the pinning. Only an explicitly configured proxy is used ("" disables).
         setString(CURLOPT_PROXY, proxy ?? "")
+        setString(CURLOPT_NOPROXY, "")  // and NO_PROXY cannot route around a configured proxy
         if proxy != nil, request.pinnedAddress != nil { setLong(CURLOPT_HTTPPROXYTUNNEL, 1) }
 
         // Method and body.

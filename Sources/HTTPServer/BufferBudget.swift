@@ -3,9 +3,8 @@ import Synchronization
 /// Request body bytes held in memory across every connection, with a ceiling: a thousand slow
 /// uploads cannot together take the process's memory, whatever each one's own limit.
 ///
-/// A connection reserves a Content-Length body whole when its head arrives (and is refused at
-/// once if it does not fit), a chunked body piece by piece; it gives the bytes back when its
-/// response has been sent or it closes.
+/// A connection reserves body bytes as they arrive (a head that only promises a large body
+/// holds nothing) and gives them back when its response has been sent or it closes.
 final class BufferBudget: Sendable {
     let capacity: Int
     private let used = Atomic<Int>(0)

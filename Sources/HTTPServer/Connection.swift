@@ -18,7 +18,7 @@ final class Connection: @unchecked Sendable {
     private static let lingerDiscardLimit = 64 * 1024
 
     let id: UInt64
-    /// The peer's address without the port, for the per-client connection cap.
+    /// Who the peer is for the per-client connection cap (``Socket/clientKey(_:)``).
     let clientAddress: String
     let queue: DispatchQueue
     /// When the current deadline passes (monotonic ns), 0 for none. Read by the server's sweeper.
@@ -153,7 +153,7 @@ final class Connection: @unchecked Sendable {
                 guard admit(head) else { return }
                 currentHead = head
                 body = []
-                if case .contentLength(let n) = head.framing { body.reserveCapacity(min(n, 1 << 20)) }
+                if case .contentLength(let n) = head.framing { body.reserveCapacity(min(n, 64 << 10)) }
                 machine.headReceived(now: monotonicNanos())
                 if head.expectsContinue, head.hasBody, parser.bufferedByteCount == 0 {
                     // RFC 9110 §10.1.1: the client waits for this before sending the body; it is
@@ -162,13 +162,13 @@ final class Connection: @unchecked Sendable {
                     flushInterim()
                 }
             case .body(let bytes):
-                if case .chunked? = currentHead?.framing {
-                    guard server.bodyBudget.reserve(bytes.count) else {
-                        failBusy()
-                        return
-                    }
-                    reservedBodyBytes += bytes.count
+                // Counted as it arrives, not as announced: a head promising 25 MB and sending
+                // nothing holds nothing.
+                guard server.bodyBudget.reserve(bytes.count) else {
+                    failBusy()
+                    return
                 }
+                reservedBodyBytes += bytes.count
                 body.append(contentsOf: bytes)
                 machine.bodyReceived(count: bytes.count, now: monotonicNanos())
             case .end:
@@ -194,7 +194,7 @@ final class Connection: @unchecked Sendable {
     }
 
     /// Asks the responder how much of this body may be read, from the head alone; answers and
-    /// closes if nothing may. A Content-Length body is reserved from the global budget whole.
+    /// closes if nothing may.
     private func admit(_ head: HTTPRequestHead) -> Bool {
         let admission = server.responder.admit(head)
         if let rejection = admission.rejection {
@@ -212,11 +212,6 @@ final class Connection: @unchecked Sendable {
                 }
                 return false
             }
-            guard server.bodyBudget.reserve(length) else {
-                failBusy()
-                return false
-            }
-            reservedBodyBytes += length
         }
         parser.limitBody(to: limit)
         return true
@@ -303,6 +298,7 @@ final class Connection: @unchecked Sendable {
             var offset = off_t(file.offset)
             let n = sendfile(fd, file.fd, &offset, Int(min(file.remaining, 1 << 20)))
             if n > 0 {
+                machine.writeProgress(now: monotonicNanos(), bytes: n)
                 file.offset = Int64(offset)
                 file.remaining -= Int64(n)
                 fileBody = file
@@ -322,10 +318,10 @@ final class Connection: @unchecked Sendable {
             fileBody = nil
         }
         // A streamed body: pull the next piece once the last one is out, so at most one piece
-        // (256 KiB) of it is ever in memory.
+        // (64 KiB) of it is ever in memory.
         while let stream = streamBody, stream.remaining > 0 {
             do {
-                try stream.source.next(into: &outbound, maxBytes: Int(min(stream.remaining, 256 << 10)))
+                try stream.source.next(into: &outbound, maxBytes: Int(min(stream.remaining, 64 << 10)))
             } catch {
                 close()
                 return
@@ -373,6 +369,8 @@ final class Connection: @unchecked Sendable {
             }
             if n > 0 {
                 outboundOffset += n
+                // A response's bytes count toward its write rate; a 100 Continue is not one.
+                if machine.phase == .writing { machine.writeProgress(now: monotonicNanos(), bytes: n) }
             } else if n < 0, errno == EINTR {
                 continue
             } else if n < 0, errno == EAGAIN || errno == EWOULDBLOCK {

@@ -64,6 +64,10 @@ public struct ConnectionStateMachine: Sendable, Equatable {
     private var bodyStarted: UInt64 = 0
     private var lastBodyActivity: UInt64 = 0
     private var bodyBytes: UInt64 = 0
+    /// The current response: when writing began, when bytes last went out, bytes so far.
+    private var writeStarted: UInt64 = 0
+    private var lastWrite: UInt64 = 0
+    private var writtenBytes: UInt64 = 0
 
     public init(timeouts: Timeouts, now: UInt64) {
         self.timeouts = timeouts
@@ -116,24 +120,37 @@ public struct ConnectionStateMachine: Sendable, Equatable {
     /// The earliest of: the pause limit, the whole-body limit, and the moment the body falls
     /// behind the minimum rate.
     private func bodyDeadline() -> UInt64 {
-        func plus(_ a: UInt64, _ b: UInt64) -> UInt64 { a > .max - b ? .max : a + b }
-        var deadline = min(plus(lastBodyActivity, timeouts.body), plus(bodyStarted, timeouts.bodyDeadline))
-        if timeouts.minimumBodyRate > 0 {
-            let earned = bodyBytes >= .max / 1_000_000_000 ? .max : bodyBytes * 1_000_000_000 / timeouts.minimumBodyRate
-            deadline = min(deadline, plus(plus(bodyStarted, timeouts.minimumRateGrace), earned))
-        }
-        return deadline
+        min(plus(lastBodyActivity, timeouts.body), plus(bodyStarted, timeouts.bodyDeadline),
+            rateDeadline(started: bodyStarted, bytes: bodyBytes))
     }
+
+    /// When a transfer that began at `started` and moved `bytes` falls behind the minimum rate.
+    private func rateDeadline(started: UInt64, bytes: UInt64) -> UInt64 {
+        guard timeouts.minimumBodyRate > 0 else { return .max }
+        let earned = bytes >= .max / 1_000_000_000 ? .max : bytes * 1_000_000_000 / timeouts.minimumBodyRate
+        return plus(plus(started, timeouts.minimumRateGrace), earned)
+    }
+
+    private func plus(_ a: UInt64, _ b: UInt64) -> UInt64 { a > .max - b ? .max : a + b }
 
     public mutating func requestDispatched() {
         phase = .handling
         deadline = nil
     }
 
-    public mutating func writeProgress(now: UInt64) {
+    /// The response is being written; `bytes` more went out. A reader must keep up with the
+    /// pause limit and the minimum rate, as a body sender must: a client reading a byte now
+    /// and then cannot hold a connection (and the response's buffers) for ever.
+    public mutating func writeProgress(now: UInt64, bytes: Int = 0) {
         guard phase != .lingering, phase != .closed else { return }
-        phase = .writing
-        deadline = now + timeouts.write
+        if phase != .writing {
+            phase = .writing
+            writeStarted = now
+            writtenBytes = 0
+        }
+        writtenBytes += UInt64(bytes)
+        lastWrite = now
+        deadline = min(plus(lastWrite, timeouts.write), rateDeadline(started: writeStarted, bytes: writtenBytes))
     }
 
     /// The response went out. Returns whether the connection stays open for another request.

@@ -96,17 +96,16 @@ public final class HTTPServer: @unchecked Sendable {
                     pauseAccepting(for: .milliseconds(100))
                 }
                 return
-            case .accepted(let fd, let peer):
-                register(fd: fd, peer: peer)
+            case .accepted(let fd, let peer, let client):
+                register(fd: fd, peer: peer, client: client)
             }
         }
     }
 
     private var listenerFD: Int32 { state.withLock { $0.listener } }
 
-    private func register(fd: Int32, peer: String) {
+    private func register(fd: Int32, peer: String, client: String) {
         enum Decision { case accept(Connection), refuse(String), drop }
-        let client = Self.clientAddress(of: peer)
         let decision: Decision = state.withLock { s in
             if s.draining { return .drop }
             if s.connections.count >= configuration.maxConnections { return .refuse("too many open connections") }
@@ -128,12 +127,6 @@ public final class HTTPServer: @unchecked Sendable {
         case .drop:
             Glibc.close(fd)
         }
-    }
-
-    /// `ip` of `ip:port` or `[v6]:port`.
-    static func clientAddress(of peer: String) -> String {
-        guard let colon = peer.lastIndex(of: ":") else { return peer }
-        return String(peer[..<colon])
     }
 
     /// Over a connection cap: a best-effort 503 without holding any resources for the peer.

@@ -81,9 +81,28 @@ enum Socket {
         }
     }
 
+    /// Who a peer is for per-client limits: its IPv4 address (IPv4-mapped IPv6 included), or
+    /// the /64 of its IPv6 address, since one host is routinely given a whole /64 and could
+    /// otherwise be any number of "clients".
+    static func clientKey(_ storage: sockaddr_storage) -> String {
+        var storage = storage
+        guard storage.ss_family == sa_family_t(AF_INET6) else {
+            let described = describe(storage)
+            return String(described[..<(described.lastIndex(of: ":") ?? described.endIndex)])
+        }
+        let bytes: [UInt8] = withUnsafePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { v6 in withUnsafeBytes(of: v6.pointee.sin6_addr) { Array($0) } }
+        }
+        if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
+            return "\(bytes[12]).\(bytes[13]).\(bytes[14]).\(bytes[15])"
+        }
+        let groups = stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+        return groups.joined(separator: ":") + "::/64"
+    }
+
     /// Accepts one pending connection, non-blocking and close-on-exec, with TCP_NODELAY.
     enum AcceptResult {
-        case accepted(fd: Int32, peer: String)
+        case accepted(fd: Int32, peer: String, client: String)
         case wouldBlock
         case failed(SystemError)
     }
@@ -104,7 +123,7 @@ enum Socket {
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        return .accepted(fd: fd, peer: describe(storage))
+        return .accepted(fd: fd, peer: describe(storage), client: clientKey(storage))
     }
 }
 

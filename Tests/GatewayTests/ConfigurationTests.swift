@@ -176,9 +176,10 @@ struct ConfigurationTests {
         (#"{"providers":{"taskapi":[{"name":"fal","baseURL":"https://a.example"}]}}"#, "providers.taskapi[0].name"),
         (#"{"models":{"a:b@1":[{"provider":"simulator","model":"x","weight":1}]}}"#, "unknown configuration key models.a:b@1[0].weight"),
         (#"{"apiKeys":[{"name":"a","key":"0123456789abcdef","role":"ops","rate":1}]}"#, "unknown configuration key apiKeys[0].rate"),
-        (#"{"network":{"egressProxy":"socks5://p:1"}}"#, "network.egressProxy"),
-        (#"{"server":{"maxTasksPerRequest":0}}"#, "server.maxTasksPerRequest"),
-        (#"{"server":{"bodyDeadlineSeconds":0}}"#, "server.bodyDeadlineSeconds"),
+        (#"{"network":{"egressProxy":"socks5://p:1"}}"#, "network.egressProxy must be an http:// or https:// URL"),
+        (#"{"server":{"maxTasksPerRequest":0}}"#, "server.maxTasksPerRequest must be at least 1"),
+        (#"{"server":{"bodyDeadlineSeconds":0}}"#, "server.bodyDeadlineSeconds must be positive"),
+        (#"{"listen":"[2002:7f00:1::]:8080"}"#, "without an API key"),  // 6to4 of 127.0.0.1 is not loopback
     ])
     func badSecretsAddressesAndKeysFailAtStart(json: String, expected: String) {
         do {

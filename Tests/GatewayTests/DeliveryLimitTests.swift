@@ -62,6 +62,42 @@ struct DeliveryLimitTests {
         await fast.server.shutdown(gracePeriod: .zero)
     }
 
+    /// A tenant's backlog of deliveries (older than anyone else's) cannot fill the window claims
+    /// are chosen from: once the key is at its limit, its deliveries are left out altogether.
+    @Test func aTenantsBacklogCannotHoldUpAnotherTenant() async throws {
+        let gate = Gate()
+        let slow = try SlowReceiver(hold: gate)
+        let fast = try Receiver()
+        let gw = try await TestGateway.start { config in
+            config.network.allowHTTP = true
+            config.network.allowHosts = ["127.0.0.1/32"]
+            config.providers.simulator.latencySeconds = 0.01
+            config.webhooks.concurrency = 4
+            config.webhooks.maxConcurrentPerKey = 1
+        }
+        let burst: [JSONValue] = (0..<100).map { _ in
+            ["taskType": "videoInference", "taskUUID": .string(UUID().uuidString.lowercased()), "model": "reelgate:simulator@1",
+             "positivePrompt": "backlog", "uploadEndpoint": .string("\(slow.base)/upload")]
+        }
+        #expect(try await gw.post(.array(burst)).status == 200)
+        // Wait until the whole backlog is stored and waiting for delivery.
+        for _ in 0..<1000 {
+            let delivering = try await gw.request("GET", "/v1/tasks?state=delivering&limit=500", key: TestGateway.opsKey).body["tasks"]?.array?.count ?? 0
+            if delivering == 100 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let started = Date()
+        let (bobs, _) = try await gw.submit(["webhookURL": .string("\(fast.base)/hook")], key: TestGateway.bob)
+        let view = try await gw.waitForDeliveries(bobs, timeout: 10)
+        #expect(view.body["deliveries"]?.array?.first?["state"] == "delivered")
+        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(slow.putCount == 1)
+        gate.open()
+        await gw.stop()
+        await slow.server.shutdown(gracePeriod: .zero)
+        await fast.server.shutdown(gracePeriod: .zero)
+    }
+
     /// An upload longer than the lease is not claimed again while it runs: the lease is renewed.
     @Test func aLongUploadKeepsItsLeaseAndRunsOnce() async throws {
         let slow = try SlowReceiver(delay: .seconds(3))

@@ -96,6 +96,20 @@ struct OutboundTests {
         #expect(refused.errors.first?["code"] == "invalidWebhookURL")
         #expect(proxy.requestLines.count == 1)
         await gw.stop()
+        // A name public at submit and private by delivery time is refused at delivery, through
+        // the proxy too: nothing is sent to the proxy for it.
+        let rebinding = try await TestGateway.start(resolver: RebindingResolver(first: "93.184.216.34", then: "10.1.2.3")) { config in
+            config.network.allowHTTP = true
+            config.network.egressProxy = "http://127.0.0.1:\(proxy.port)"
+            config.providers.simulator.latencySeconds = 0.1
+        }
+        let (late, _) = try await rebinding.submit(["webhookURL": "http://rebind.test/hook"])
+        let view2 = try await rebinding.waitForDeliveries(late)
+        let delivery = try #require(view2.body["deliveries"]?.array?.first)
+        #expect(delivery["state"] == "failed")
+        #expect(delivery["lastError"]?.string?.contains("non-public address") == true)
+        #expect(proxy.requestLines.count == 1)
+        await rebinding.stop()
         await receiver.server.shutdown(gracePeriod: .zero)
     }
 
@@ -107,12 +121,18 @@ struct OutboundTests {
         settings.delivery = "uri"
         settings.storageBaseURL = inside.baseURL
         let fake = try FakeGemini(settings: settings, video: fakeVideo)
-        let gw = try await TestGateway.startWithGemini(fake)
+        let gw = try await TestGateway.start { config in
+            config.providers.gemini.apiKey = "fake-gemini-key"
+            config.providers.gemini.baseURL = fake.baseURL
+            config.providers.gemini.pollIntervalSeconds = 0.05
+            config.network.allowHTTP = true  // so the hop is refused for its address, not its scheme
+        }
         let (uuid, _) = try await gw.submit(["model": "google:gemini@omni-flash"])
         let done = try await gw.waitUntilDone(uuid)
         let error = try #require(done.data.first?["error"])
         #expect(error["code"] == "providerError")
         #expect(error["message"]?.string?.contains("redirect to 127.0.0.1:\(inside.server.port) was refused") == true, "\(error)")
+        #expect(error["message"]?.string?.contains("not a public address") == true, "\(error)")
         #expect(inside.requests.isEmpty)
         await gw.stop()
     }

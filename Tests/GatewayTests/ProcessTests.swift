@@ -204,3 +204,48 @@ struct LogTests {
         #expect(log.split(separator: "\n").contains { $0.contains("\"msg\":\"delivered\"") && $0.contains("\"task\":\"\(ok)\"") && $0.contains("\"result\":") })
     }
 }
+
+/// Inline video replies are streamed from disk by the real binary: 100 getResponse items of a
+/// 4-result base64Data task (7.5 MB of JSON) do not raise the process's peak memory by more
+/// than a few MB (issue 10, point 3).
+@Suite("inline replies in the real binary", .timeLimit(.minutes(2)))
+struct InlineReplyProcessTests {
+    @Test func aLargeInlineReplyDoesNotGrowThePeakMemory() async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let key = "ops-key-0123456789abcdef"
+        let config = dir.file("config.json")
+        try #"{"providers":{"simulator":{"latencySeconds":0.05}}}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        let gateway = try GatewayProcess(arguments: ["serve", "--config", config], environment: [
+            "REELGATE_LISTEN": "127.0.0.1:0", "REELGATE_DATA_DIR": dir.file("data"), "REELGATE_API_KEYS": "ops:\(key):ops",
+        ], workingDirectory: dir.path)
+        let port = try await gateway.waitForListening()
+        func post(_ body: String) async throws -> RawResponse {
+            let client = try RawHTTPClient(port: port)
+            try await client.send("POST /v1 HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(key)\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            return try await client.readResponse()
+        }
+        let task = UUID().uuidString.lowercased()
+        _ = try await post(#"[{"taskType":"videoInference","taskUUID":"\#(task)","model":"reelgate:simulator@1","positivePrompt":"inline","numberResults":4,"outputType":"base64Data"}]"#)
+        let poll = #"{"taskType":"getResponse","taskUUID":"\#(task)"}"#
+        var first = try await post("[\(poll)]")
+        for _ in 0..<400 where first.bodyText.contains("processing") {
+            try await Task.sleep(for: .milliseconds(25))
+            first = try await post("[\(poll)]")
+        }
+        #expect(first.bodyText.contains("videoBase64Data"))
+        func peakKB() -> Int {
+            let status = (try? String(contentsOfFile: "/proc/\(gateway.process.processIdentifier)/status", encoding: .utf8)) ?? ""
+            let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+        }
+        let before = peakKB()
+        let reply = try await post("[" + Array(repeating: poll, count: 100).joined(separator: ",") + "]")
+        #expect(reply.status == 200)
+        #expect(reply.body.count > 7_000_000)
+        let growth = peakKB() - before
+        #expect(growth < 5_000, "peak RSS grew by \(growth) KB for a \(reply.body.count)-byte reply")
+        gateway.signal(SIGTERM)
+        #expect(try await gateway.waitForExit() == 0)
+    }
+}

@@ -104,6 +104,19 @@ struct RequestLimitTests {
         await gw.stop()
     }
 
+    @Test func anInvalidTaskUUIDOrModelIsQuotedShort() async throws {
+        let gw = try await TestGateway.start()
+        let long = String(repeating: "Q", count: 200_000)
+        let reply = try await gw.post([
+            ["taskType": "videoInference", "taskUUID": .string(long), "model": "reelgate:simulator@1", "positivePrompt": "xx"],
+            ["taskType": "videoInference", "taskUUID": .string(UUID().uuidString.lowercased()), "model": .string("a:\(long)@1"), "positivePrompt": "xx"],
+            ["taskType": "getResponse", "taskUUID": .string(long)],
+        ])
+        #expect(reply.errors.count == 3)
+        #expect(reply.body.serialized().utf8.count < 2048)
+        await gw.stop()
+    }
+
     // MARK: Another key's media
 
     @Test func anotherKeysVideoCannotBeAnInput() async throws {
@@ -180,13 +193,15 @@ struct RequestLimitTests {
         let first = try await gw.post([upload()])
         let image = try #require(first.data.first?["imageUUID"]?.string)
         #expect(gw.app.janitor.bytesInUse == 70)
-        _ = try await gw.post([upload()])
+        // 70 more would make 140 of 100: refused before anything is written.
         let full = try await gw.post([upload()])
         #expect(full.status == 507)
         #expect(full.errors.first?["code"] == "insufficientStorage")
-        // An hour later the sweeper removes them: file, row and budget.
+        #expect(gw.app.janitor.bytesInUse == 70)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: gw.dir.file("images")).count == 1)
+        // An hour later the sweeper removes it: file, row and budget.
         let removed = try await gw.app.janitor.sweep(now: Date().timeIntervalSince1970 + 3601)
-        #expect(removed == 2)
+        #expect(removed == 1)
         #expect(gw.app.janitor.bytesInUse == 0)
         #expect(!FileManager.default.fileExists(atPath: gw.dir.file("images/\(image)")))
         let (_, reference) = try await gw.submit(["inputs": ["frameImages": [.string(image)]]])
@@ -350,5 +365,46 @@ struct InlineReplyTests {
         #expect((try? FileManager.default.contentsOfDirectory(atPath: gw.dir.file("spool")))?.isEmpty == true)
         await gw.stop()
         await receiver.server.shutdown(gracePeriod: .zero)
+    }
+}
+
+/// The `server` limits of the configuration reach the HTTP server (issue 10, points 1 and 2).
+@Suite("server limits from the configuration", .timeLimit(.minutes(2)))
+struct ServerLimitConfigurationTests {
+    @Test func bodyDeadlinePerClientCapAndBufferBudgetApply() async throws {
+        let gw = try await TestGateway.start { config in
+            config.server.bodyDeadlineSeconds = 0.8
+            config.server.maxConnectionsPerClient = 2
+            config.server.maxBufferedBodyBytes = 50_000
+        }
+        let head = "POST /v1 HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(TestGateway.alice)\r\n"
+        // A body trickled with a valid key meets the absolute deadline.
+        let trickler = try RawHTTPClient(port: gw.port, sourceAddress: "127.0.0.5")
+        try await trickler.send(head + "Content-Length: 1000\r\n\r\n[")
+        let trickle = Task {
+            for _ in 0..<100 {
+                try await trickler.send(" ")
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        defer { trickle.cancel() }
+        #expect(try await trickler.readResponse().status == 408)
+        // Two connections from one address; the third is refused, another address is served.
+        let held = try (0..<2).map { _ in try RawHTTPClient(port: gw.port, sourceAddress: "127.0.0.6") }
+        for client in held { try await client.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n") }
+        for client in held { #expect(try await client.readResponse().status == 200) }
+        let third = try RawHTTPClient(port: gw.port, sourceAddress: "127.0.0.6")
+        try await third.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(try await third.readResponse().status == 503)
+        let other = try RawHTTPClient(port: gw.port, sourceAddress: "127.0.0.7")
+        try await other.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(try await other.readResponse().status == 200)
+        // More body than the budget holds is refused as it arrives, with a retryable 503.
+        let big = try RawHTTPClient(port: gw.port, sourceAddress: "127.0.0.8")
+        try await big.send(head + "Content-Length: 60000\r\n\r\n" + String(repeating: " ", count: 60_000))
+        let busy = try await big.readResponse()
+        #expect(busy.status == 503)
+        #expect(busy.headers["retry-after"] == "1")
+        await gw.stop()
     }
 }

@@ -74,23 +74,26 @@ struct ServerAbuseTests {
         #expect(try await chunked.readResponse().status == 401)
     }
 
-    /// Bodies held in memory across connections have a ceiling: a second large body that does
-    /// not fit is refused with a retryable 503 before it is read, and fits once the first is done.
+    /// Bodies held in memory across connections have a ceiling: bytes count as they arrive (a
+    /// head that only announces a large body holds nothing), and a body that no longer fits is
+    /// refused with a retryable 503; the room comes back once a request is answered.
     @Test func bufferedBodiesShareOneBudget() async throws {
         let server = try makeServer { $0.maxBufferedBodyBytes = 100_000 }
         defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let promise = try RawHTTPClient(port: server.port)
+        try await promise.send("POST /echo HTTP/1.1\r\n\(host)Content-Length: 25000000\r\n\r\n")
         let first = try RawHTTPClient(port: server.port)
-        try await first.send("POST /echo HTTP/1.1\r\n\(host)Content-Length: 80000\r\n\r\n" + String(repeating: "a", count: 1000))
-        // The first connection's reservation is visible before the second one asks.
-        for _ in 0..<200 where server.bufferedBodyBytes == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        try await first.send("POST /echo HTTP/1.1\r\n\(host)Content-Length: 90000\r\n\r\n" + String(repeating: "a", count: 80_000))
+        for _ in 0..<400 where server.bufferedBodyBytes < 80_000 { try await Task.sleep(for: .milliseconds(5)) }
         #expect(server.bufferedBodyBytes == 80_000)
         let second = try RawHTTPClient(port: server.port)
-        try await second.send("POST /echo HTTP/1.1\r\n\(host)Content-Length: 40000\r\n\r\n")
+        try await second.send("POST /echo HTTP/1.1\r\n\(host)Content-Length: 40000\r\n\r\n" + String(repeating: "b", count: 40_000))
         let busy = try await second.readResponse()
         #expect(busy.status == 503)
         #expect(busy.headers["retry-after"] == "1")
-        try await first.send(String(repeating: "a", count: 79_000))
-        #expect(try await first.readResponse().body.count == 80_000)
+        try await first.send(String(repeating: "a", count: 10_000))
+        #expect(try await first.readResponse().body.count == 90_000)
+        for _ in 0..<400 where server.bufferedBodyBytes > 0 { try await Task.sleep(for: .milliseconds(5)) }
         #expect(server.bufferedBodyBytes == 0)
         let third = try RawHTTPClient(port: server.port)
         try await third.send("POST /echo HTTP/1.1\r\n\(host)Content-Length: 40000\r\n\r\n" + String(repeating: "b", count: 40_000))
@@ -137,6 +140,19 @@ struct ServerAbuseTests {
         fast.headReceived(now: 0)
         fast.bodyReceived(count: 1_000_000, now: 10)
         #expect(fast.deadline == 60)  // last byte + the 50 pause
+    }
+
+    @Test func aSlowReaderFallsBehindTheMinimumRateToo() {
+        let timeouts = ConnectionStateMachine.Timeouts(
+            head: 100, idle: 1000, body: 50, write: 70, linger: 20, bodyDeadline: 10_000, minimumBodyRate: 1_000_000_000, minimumRateGrace: 30)
+        var m = ConnectionStateMachine(timeouts: timeouts, now: 0)
+        m.bytesReceived(now: 1, inBody: false)
+        m.requestDispatched()
+        m.writeProgress(now: 10)
+        #expect(m.deadline == 40)
+        m.writeProgress(now: 20, bytes: 5)
+        #expect(m.deadline == 45)  // a byte a ns, after the 30 ns grace
+        #expect(m.timeoutAction(now: 45) == .close)
     }
 
     /// One address cannot take every connection: its own cap refuses it while others are served.

@@ -216,7 +216,10 @@ public struct ListenAddress: Sendable, Equatable {
         if host == "localhost" { return true }
         switch IPAddress(literal: host) {
         case .v4(let a)?: return a >> 24 == 127
-        case let v6?: return v6 == IPAddress(literal: "::1") || v6.embeddedIPv4.map { $0 >> 24 == 127 } == true
+        case .v6(let b)?:
+            // ::1, or 127/8 written IPv4-mapped (::ffff:127.x.y.z); no other embedding form.
+            let mapped = b[0..<10].allSatisfy { $0 == 0 } && b[10] == 0xFF && b[11] == 0xFF
+            return .v6(b) == IPAddress(literal: "::1") || (mapped && b[12] == 127)
         case nil: return false
         }
     }

@@ -18,6 +18,11 @@ public struct DeliveryQuota: Sendable, Equatable {
     /// Slots not taken.
     public var free: Int { max(total - inFlight, 0) }
 
+    /// Keys and hosts at their limit: a claim leaves their deliveries out altogether, so a
+    /// backlog of theirs can never fill the window others are chosen from.
+    public var saturatedKeys: [String] { byKey.filter { $0.value >= perKey }.map(\.key).sorted() }
+    public var saturatedHosts: [String] { byHost.filter { $0.value >= perHost }.map(\.key).sorted() }
+
     /// Takes a slot for a delivery of `key`'s task to `host`, if every limit allows it.
     public mutating func take(key: String, host: String) -> Bool {
         guard inFlight < total, byKey[key, default: 0] < perKey, byHost[host, default: 0] < perHost else { return false }

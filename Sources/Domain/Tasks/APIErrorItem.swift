@@ -75,11 +75,12 @@ public struct APIErrorItem: Error, Sendable, Equatable {
         return .object(o)
     }
 
-    /// The same error stamped with the task it belongs to.
+    /// The same error stamped with the task it belongs to (client text, so quoted short: the
+    /// task may have been refused for that very field).
     public func on(taskType: String?, taskUUID: String?) -> APIErrorItem {
         var copy = self
-        copy.taskType = copy.taskType ?? taskType
-        copy.taskUUID = copy.taskUUID ?? taskUUID
+        copy.taskType = copy.taskType ?? taskType.map(APIErrorItem.echo)
+        copy.taskUUID = copy.taskUUID ?? taskUUID.map(APIErrorItem.echo)
         return copy
     }
 }

@@ -404,9 +404,9 @@ public struct VideoInferenceValidator: Sendable {
         return u[14] == UInt8(ascii: "4") && [UInt8(ascii: "8"), UInt8(ascii: "9"), UInt8(ascii: "a"), UInt8(ascii: "b")].contains(u[19])
     }
 
-    /// `provider:id@version`.
+    /// `provider:id@version`, at most 256 characters.
     public static func isAIR(_ s: String) -> Bool {
-        guard let colon = s.firstIndex(of: ":"), let at = s.lastIndex(of: "@"), colon < at else { return false }
+        guard s.utf8.count <= 256, let colon = s.firstIndex(of: ":"), let at = s.lastIndex(of: "@"), colon < at else { return false }
         let parts = [s[..<colon], s[s.index(after: colon)..<at], s[s.index(after: at)...]]
         return parts.allSatisfy { part in
             !part.isEmpty && part.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }

@@ -5,8 +5,9 @@ import HTTP1
 /// A Runware reply, `{"data":[…],"errors":[…]}`, whose items may carry videos as base64.
 ///
 /// Without inline videos it is bytes in memory. With them, it is a list of segments, JSON text
-/// and files, streamed as the socket drains: the base64 of a video is read and encoded 192 KiB
-/// at a time, so a reply with many videos never holds more than one piece of one of them.
+/// and files, streamed as the socket drains: the base64 of a video is read and encoded a piece
+/// at a time (as much as the connection asks for, 64 KiB of output), so a reply with many videos
+/// never holds more than one piece of one of them.
 struct ReplyBody: Sendable {
     enum Segment: Sendable {
         case text([UInt8])

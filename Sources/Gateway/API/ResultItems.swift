@@ -24,9 +24,6 @@ struct InlineVideo: Sendable {
     let prefix: String
     let path: String
     let bytes: Int64
-
-    /// Its size in the reply: the prefix and the base64 text.
-    var encodedLength: Int64 { Int64(prefix.utf8.count) + (bytes + 2) / 3 * 4 }
 }
 
 /// `getResponse` items of a task (SPEC §2): one per result, always with its `videoUUID`.

@@ -310,9 +310,6 @@ final class TaskAPI: Sendable {
         if let wait = rateLimiter.admit(principal.name, count: 1) {
             throw APIErrorItem(code: "rateLimitExceeded", message: "this key may upload more in \(Int(wait.rounded(.up))) s")
         }
-        guard await janitor.admit(now: Date().timeIntervalSince1970) else {
-            throw APIErrorItem(code: "insufficientStorage", message: "the gateway's media storage is full; retry later")
-        }
         var base64 = Substring(image)
         if image.hasPrefix("data:"), let comma = image.firstIndex(of: ",") { base64 = image[image.index(after: comma)...] }
         guard let data = Data(base64Encoded: String(base64), options: .ignoreUnknownCharacters), !data.isEmpty else {
@@ -324,15 +321,24 @@ final class TaskAPI: Sendable {
         guard let mime = ImageSniffer.kind(of: data) else {
             throw APIErrorItem(code: "invalidImage", message: "image must be png, jpeg or webp", parameter: .one("image"))
         }
+        // Its size is taken from the media budget before the file is written.
+        guard await janitor.reserve(bytes: Int64(data.count), now: Date().timeIntervalSince1970) else {
+            throw APIErrorItem(code: "insufficientStorage", message: "the gateway's media storage is full; retry later")
+        }
         let imageUUID = UUID().uuidString.lowercased()
         let directory = "\(dataDir)/images"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = "\(directory)/\(imageUUID)"
-        try await BlockingIO.run { try data.write(to: URL(fileURLWithPath: path), options: .atomic) }
-        try await store.storeImage(
-            uuid: imageUUID, keyName: principal.name, path: path, mime: mime, bytes: data.count,
-            expiresAt: Date().timeIntervalSince1970 + limits.imageTTLSeconds)
-        janitor.stored(bytes: Int64(data.count))
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try await BlockingIO.run { try data.write(to: URL(fileURLWithPath: path), options: .atomic) }
+            try await store.storeImage(
+                uuid: imageUUID, keyName: principal.name, path: path, mime: mime, bytes: data.count,
+                expiresAt: Date().timeIntervalSince1970 + limits.imageTTLSeconds)
+        } catch {
+            janitor.release(bytes: Int64(data.count))
+            unlink(path)
+            throw error
+        }
         return ["taskType": "imageUpload", "taskUUID": .string(taskUUID), "imageUUID": .string(imageUUID)]
     }
 

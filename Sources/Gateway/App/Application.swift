@@ -130,6 +130,8 @@ public final class Application: Sendable {
         deliverySettings.retrySchedule = configuration.webhooks.retrySchedule
         deliverySettings.webhookTimeout = configuration.webhooks.timeoutSeconds
         deliverySettings.spoolDirectory = "\(configuration.dataDir)/spool"
+        // Webhook bodies spooled by an earlier run are never sent from there: attempts spool anew.
+        try? FileManager.default.removeItem(atPath: deliverySettings.spoolDirectory)
         try FileManager.default.createDirectory(atPath: deliverySettings.spoolDirectory, withIntermediateDirectories: true)
         // Deliveries have transfer threads of their own, as many as may be in flight: a slow
         // receiver never makes an upstream call wait, nor the other way round.

@@ -17,15 +17,16 @@ final class RedeliveryLimiter: Sendable {
     }
 
     /// nil when `key` may redeliver `task` now (the attempt is then counted), else seconds to wait.
+    /// Checked and counted under one lock, so two concurrent calls cannot both pass.
     func admit(key: String, task: String) -> Double? {
         let now = clock()
-        if let last = lastByTask.withLock({ $0[task] }), now - last < taskInterval { return taskInterval - (now - last) }
-        if let wait = keys.admit(key, count: 1) { return wait }
-        lastByTask.withLock { table in
+        return lastByTask.withLock { table in
+            if let last = table[task], now - last < taskInterval { return taskInterval - (now - last) }
+            if let wait = keys.admit(key, count: 1) { return wait }
             // Forget tasks whose interval has passed, so the table stays as small as the window.
             if table.count > 10_000 { table = table.filter { now - $0.value < taskInterval } }
             table[task] = now
+            return nil
         }
-        return nil
     }
 }

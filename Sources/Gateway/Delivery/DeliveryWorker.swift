@@ -101,56 +101,33 @@ public final class DeliveryWorker: Sendable {
         attempts >= 1 && attempts <= schedule.count ? schedule[attempts - 1] : nil
     }
 
+    /// One attempt, under its lease from the claim to the record: the heartbeat runs through
+    /// the URL check, the spooling of a large body and the transfer, and if the lease is lost
+    /// (the claim lapsed and was taken again) the attempt stops and records nothing.
     private func attempt(_ delivery: DeliveryRecord) async {
         let log = logger.with(["task": delivery.taskUUID, "result": delivery.videoUUID ?? "-", "delivery": delivery.kind.rawValue])
+        let (store, owner, lease) = (self.store, self.owner, settings.leaseSeconds)
         let started = Date().timeIntervalSince1970
-        var record = DeliveryAttempt(at: started, targetHost: "", statusCode: nil, latencyMilliseconds: 0, error: nil)
+        let record: DeliveryAttempt
         let outcome: DeliveryOutcome
-        var spool: String?
-        defer { if let spool { unlink(spool) } }
         do {
-            let checked = try await urlGuard.check(delivery.url)
-            record.targetHost = checked.host
-            let request: CurlRequest
-            (request, spool) = try await makeRequest(delivery, checked: checked)
-            let (store, curl, owner, lease) = (self.store, self.curl, self.owner, settings.leaseSeconds)
-            let response = try await withLeaseHeartbeat(every: .seconds(lease / 3), renew: {
-                try await store.renewDeliveryLease(delivery.id, owner: owner, leaseSeconds: lease)
-            }) {
-                try await curl.perform(request)
-            }
-            record.statusCode = response.status
-            switch response.status {
-            case 200..<300:
-                outcome = .delivered
-            case 410 where delivery.kind == .webhook:
-                record.error = "410 Gone: the receiver asked to stop"
-                outcome = .failed(record.error!)
-            default:
-                record.error = (300..<400).contains(response.status) ? "redirect \(response.status) is not followed" : "HTTP \(response.status)"
-                outcome = retryOrGiveUp(delivery, reason: record.error!)
+            (record, outcome) = try await withLeaseHeartbeat(every: .seconds(lease / 3), renew: {
+                try await store.renewDeliveryLease(delivery, owner: owner, leaseSeconds: lease)
+            }) { [self] in
+                await transfer(delivery, started: started)
             }
         } catch let lost as LeaseLost {
             log.warning("delivery attempt abandoned", ["error": lost.description])
             return
-        } catch where Task.isCancelled {
-            return  // shutting down: the lease lapses and the next start attempts it again
-        } catch let refusal as URLRefusal {
-            record.error = "refused: \(refusal.reason)"
-            outcome = .failed(record.error!)
-        } catch let failure as DeliveryFailure {
-            record.error = failure.reason
-            outcome = .failed(failure.reason)
-        } catch let error as CurlError {
-            record.error = "\(error.kind.rawValue): \(error.message)"
-            outcome = retryOrGiveUp(delivery, reason: record.error!)
         } catch {
-            record.error = "\(error)"
-            outcome = retryOrGiveUp(delivery, reason: record.error!)
+            return  // cancelled (shutting down): the lease lapses and the next start attempts it again
         }
-        record.latencyMilliseconds = (Date().timeIntervalSince1970 - started) * 1000
+        if Task.isCancelled { return }
         do {
-            try await store.recordAttempt(delivery, owner: owner, attempt: record, outcome: outcome)
+            guard try await store.recordAttempt(delivery, owner: owner, attempt: record, outcome: outcome) else {
+                log.warning("delivery attempt not recorded: its lease was taken meanwhile")
+                return
+            }
         } catch {
             log.error("recording a delivery attempt failed", ["error": "\(error)"])
         }
@@ -165,6 +142,46 @@ public final class DeliveryWorker: Sendable {
         case .retry(let at): log.warning("delivery attempt failed; will retry", ["error": record.error ?? "", "in": String(format: "%.1f", at - started)])
         case .failed(let reason): log.warning("delivery failed", ["error": reason])
         }
+    }
+
+    /// Checks the URL, builds the request and sends it; every failure becomes an outcome.
+    private func transfer(_ delivery: DeliveryRecord, started: Double) async -> (DeliveryAttempt, DeliveryOutcome) {
+        var record = DeliveryAttempt(at: started, targetHost: "", statusCode: nil, latencyMilliseconds: 0, error: nil)
+        let outcome: DeliveryOutcome
+        var spool: String?
+        defer { if let spool { unlink(spool) } }
+        do {
+            let checked = try await urlGuard.check(delivery.url)
+            record.targetHost = checked.host
+            let request: CurlRequest
+            (request, spool) = try await makeRequest(delivery, checked: checked)
+            let response = try await curl.perform(request)
+            record.statusCode = response.status
+            switch response.status {
+            case 200..<300:
+                outcome = .delivered
+            case 410 where delivery.kind == .webhook:
+                record.error = "410 Gone: the receiver asked to stop"
+                outcome = .failed(record.error!)
+            default:
+                record.error = (300..<400).contains(response.status) ? "redirect \(response.status) is not followed" : "HTTP \(response.status)"
+                outcome = retryOrGiveUp(delivery, reason: record.error!)
+            }
+        } catch let refusal as URLRefusal {
+            record.error = "refused: \(refusal.reason)"
+            outcome = .failed(record.error!)
+        } catch let failure as DeliveryFailure {
+            record.error = failure.reason
+            outcome = .failed(failure.reason)
+        } catch let error as CurlError {
+            record.error = "\(error.kind.rawValue): \(error.message)"
+            outcome = retryOrGiveUp(delivery, reason: record.error!)
+        } catch {
+            record.error = "\(error)"
+            outcome = retryOrGiveUp(delivery, reason: record.error!)
+        }
+        record.latencyMilliseconds = (Date().timeIntervalSince1970 - started) * 1000
+        return (record, outcome)
     }
 
     private func retryOrGiveUp(_ delivery: DeliveryRecord, reason: String) -> DeliveryOutcome {
@@ -223,9 +240,11 @@ public final class DeliveryWorker: Sendable {
                 ("webhook-id", delivery.messageID), ("webhook-timestamp", String(timestamp)),
             ]
             if let mac { headers.append(("webhook-signature", WebhookSigner.header(mac.finalize()))) }
+            // A body carrying a video gets the time its size needs, as an upload does.
+            let total = settings.webhookTimeout + Double(reply.length) / Double(max(settings.uploadMinBytesPerSecond, 1))
             return (CurlRequest(
                 method: "POST", url: delivery.url, headers: headers, body: body, sink: .memory(maxBytes: 64 * 1024),
-                connectTimeout: .seconds(min(settings.webhookTimeout, 10)), totalTimeout: .seconds(settings.webhookTimeout),
+                connectTimeout: .seconds(min(settings.webhookTimeout, 10)), totalTimeout: .seconds(spool == nil ? settings.webhookTimeout : total),
                 pinnedAddress: checked.address.description), spool)
         }
     }

@@ -49,6 +49,25 @@ public final class MediaJanitor: Sendable {
         }
     }
 
+    /// Takes `bytes` of the budget for a file about to be written (an uploaded image), if they
+    /// fit, after evicting expired media if needed. Checked and taken at once, so concurrent
+    /// uploads cannot all pass a check and then overshoot together.
+    func reserve(bytes: Int64, now: Double) async -> Bool {
+        func take() -> Bool {
+            usage.withLock { used in
+                guard used + bytes <= maxBytes else { return false }
+                used += bytes
+                return true
+            }
+        }
+        if take() { return true }
+        _ = try? await sweep(now: now)
+        return take()
+    }
+
+    /// Gives back a reservation whose file was never stored.
+    func release(bytes: Int64) { usage.withLock { $0 = max(0, $0 - bytes) } }
+
     /// Whether new work may be accepted: under budget, after evicting expired media if needed.
     public func admit(now: Double) async -> Bool {
         if bytesInUse < maxBytes { return true }

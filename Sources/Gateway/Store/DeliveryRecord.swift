@@ -19,10 +19,11 @@ public struct DeliveryRecord: Sendable {
     public var lastError: String?
     /// The key whose task this is, and `host:port` of the target: what the delivery quota counts.
     public var apiKeyName: String
-    public var targetHost: String { URLGuardHost.host(of: url).lowercased() }
+    public var targetHost: String
 
     init(row: Row) {
         apiKeyName = row["api_key_name"].string ?? ""
+        targetHost = row["target_host"].string ?? ""
         id = row["id"].int64 ?? 0
         taskUUID = row["task_uuid"].string ?? ""
         videoUUID = row["video_uuid"].string

@@ -130,6 +130,14 @@ public enum Schema {
             UPDATE images SET expires_at = created_at + 86400;
             CREATE INDEX images_expiry ON images (expires_at);
             """)
+        // 7: each delivery's target host:port, so a claim can leave out hosts at their limit.
+        m.add { db in
+            try db.execute("ALTER TABLE deliveries ADD COLUMN target_host TEXT NOT NULL DEFAULT ''")
+            for row in try db.query("SELECT id, url FROM deliveries") {
+                try db.execute("UPDATE deliveries SET target_host = ? WHERE id = ?",
+                               [URLGuardHost.host(of: row["url"].string ?? "").lowercased(), row["id"].int64 ?? 0])
+            }
+        }
         return m
     }
 }

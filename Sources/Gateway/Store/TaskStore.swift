@@ -391,9 +391,9 @@ public final class TaskStore: Sendable {
         for d in deliveries {
             try db.execute(
                 """
-                INSERT INTO deliveries (task_uuid, video_uuid, kind, url, message_id, state, next_attempt_at)
-                VALUES (?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT DO NOTHING
-                """, [uuid, d.videoUUID, d.kind.rawValue, d.url, d.messageID, now])
+                INSERT INTO deliveries (task_uuid, video_uuid, kind, url, message_id, state, next_attempt_at, target_host)
+                VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING
+                """, [uuid, d.videoUUID, d.kind.rawValue, d.url, d.messageID, now, URLGuardHost.host(of: d.url).lowercased()])
         }
     }
 
@@ -403,6 +403,9 @@ public final class TaskStore: Sendable {
     public func claimDeliveries(owner: String, leaseSeconds: Double, quota: DeliveryQuota) async throws -> [DeliveryRecord] {
         let now = clock()
         guard quota.free > 0 else { return [] }
+        let keys = quota.saturatedKeys, hosts = quota.saturatedHosts
+        let keyList = Array(repeating: "?", count: keys.count).joined(separator: ",")
+        let hostList = Array(repeating: "?", count: hosts.count).joined(separator: ",")
         return try await pool.write { db in
             var quota = quota
             let rows = try db.query(
@@ -412,8 +415,9 @@ public final class TaskStore: Sendable {
                   AND NOT (d.kind = 'webhook' AND EXISTS (
                       SELECT 1 FROM deliveries u WHERE u.task_uuid = d.task_uuid AND u.video_uuid IS d.video_uuid
                         AND u.kind = 'upload' AND u.state IN ('pending', 'sending')))
+                  AND t.api_key_name NOT IN (\(keyList)) AND d.target_host NOT IN (\(hostList))
                 ORDER BY d.next_attempt_at LIMIT ?
-                """, [now, now, max(quota.free * 8, 64)])
+                """, [now, now] + keys + hosts + [max(quota.free * 8, 64)])
             var claimed: [DeliveryRecord] = []
             for row in rows where quota.free > 0 {
                 var record = DeliveryRecord(row: row)
@@ -429,35 +433,40 @@ public final class TaskStore: Sendable {
         }
     }
 
-    /// Extends the lease of a delivery being attempted; false if it is no longer this owner's.
-    public func renewDeliveryLease(_ id: Int64, owner: String, leaseSeconds: Double) async throws -> Bool {
+    /// Extends the lease of a delivery being attempted; false if it is no longer this claim's.
+    /// A claim is told apart from a later one by its attempt number, which each claim raises.
+    public func renewDeliveryLease(_ delivery: DeliveryRecord, owner: String, leaseSeconds: Double) async throws -> Bool {
         let now = clock()
         return try await pool.write { db in
-            try db.execute("UPDATE deliveries SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? AND state = 'sending'",
-                           [now + leaseSeconds, id, owner])
+            try db.execute(
+                "UPDATE deliveries SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? AND attempts = ? AND state = 'sending'",
+                [now + leaseSeconds, delivery.id, owner, delivery.attempts])
             return db.changes == 1
         }
     }
 
-    /// Records an attempt and its outcome; when the task's last delivery settles, the task
-    /// (still `delivering`) becomes `succeeded`.
-    public func recordAttempt(_ delivery: DeliveryRecord, owner: String, attempt: DeliveryAttempt, outcome: DeliveryOutcome) async throws {
+    /// Records an attempt and its outcome, if the claim it was made under still holds (false
+    /// otherwise: the delivery was claimed again meanwhile); when the task's last delivery
+    /// settles, the task (still `delivering`) becomes `succeeded`.
+    @discardableResult
+    public func recordAttempt(_ delivery: DeliveryRecord, owner: String, attempt: DeliveryAttempt, outcome: DeliveryOutcome) async throws -> Bool {
         let now = clock()
-        try await pool.write { db in
+        return try await pool.write { db in
+            let claim: [any SQLiteBindable] = [delivery.id, owner, delivery.attempts]
+            guard try db.scalar(
+                "SELECT count(*) FROM deliveries WHERE id = ? AND lease_owner = ? AND attempts = ? AND state = 'sending'", claim).int == 1
+            else { return false }
             try db.execute(
                 "INSERT INTO delivery_attempts (delivery_id, at, target_host, status_code, latency_ms, error) VALUES (?, ?, ?, ?, ?, ?)",
                 [delivery.id, attempt.at, attempt.targetHost, attempt.statusCode, attempt.latencyMilliseconds, attempt.error])
             switch outcome {
             case .delivered:
-                try db.execute("UPDATE deliveries SET state = 'delivered', lease_owner = NULL, last_error = NULL WHERE id = ? AND lease_owner = ?",
-                               [delivery.id, owner])
+                try db.execute("UPDATE deliveries SET state = 'delivered', lease_owner = NULL, last_error = NULL WHERE id = ?", [delivery.id])
             case .retry(let at):
-                try db.execute(
-                    "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, lease_owner = NULL, last_error = ? WHERE id = ? AND lease_owner = ?",
-                    [at, attempt.error, delivery.id, owner])
+                try db.execute("UPDATE deliveries SET state = 'pending', next_attempt_at = ?, lease_owner = NULL, last_error = ? WHERE id = ?",
+                               [at, attempt.error, delivery.id])
             case .failed(let reason):
-                try db.execute("UPDATE deliveries SET state = 'failed', lease_owner = NULL, last_error = ? WHERE id = ? AND lease_owner = ?",
-                               [reason, delivery.id, owner])
+                try db.execute("UPDATE deliveries SET state = 'failed', lease_owner = NULL, last_error = ? WHERE id = ?", [reason, delivery.id])
             }
             let open = try db.scalar(
                 "SELECT count(*) FROM deliveries WHERE task_uuid = ? AND state IN ('pending', 'sending')", [delivery.taskUUID]).int ?? 0
@@ -468,6 +477,7 @@ public final class TaskStore: Sendable {
                     try Self.taskEnded(db, delivery.taskUUID)
                 }
             }
+            return true
         }
     }
 

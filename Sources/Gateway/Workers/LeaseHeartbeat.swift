@@ -7,7 +7,8 @@ struct LeaseLost: Error, CustomStringConvertible {
 
 /// Runs `body` while renewing its lease every `interval`, as a child task: a renewal that fails
 /// (`renew` answers false) cancels `body` at once and throws ``LeaseLost``, so work whose lease
-/// is gone never goes on to run twice.
+/// is gone never goes on to run twice. A renewal that throws (the database was busy) is tried
+/// again at the next beat: the lease still has two beats to run.
 func withLeaseHeartbeat<T: Sendable>(
     every interval: Duration, renew: @escaping @Sendable () async throws -> Bool, _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
@@ -16,7 +17,8 @@ func withLeaseHeartbeat<T: Sendable>(
         group.addTask {
             while true {
                 try await Task.sleep(for: interval)
-                guard try await renew() else { throw LeaseLost(reason: "while renewing") }
+                let held = (try? await renew()) ?? true
+                guard held else { throw LeaseLost(reason: "while renewing") }
             }
         }
         defer { group.cancelAll() }
