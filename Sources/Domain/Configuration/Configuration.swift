@@ -49,12 +49,12 @@ public struct Configuration: Sendable, Equatable, Codable {
         public var timeoutSeconds: Double = 10
         /// Deliveries (uploads and webhooks) in flight at once, on transfer threads of their own:
         /// upstream calls never wait behind a slow receiver.
-        public var concurrency = 16
+        public var concurrency = 32
         /// Deliveries of one API key's tasks in flight at once, so one tenant's slow receivers
         /// cannot take every delivery slot.
-        public var maxConcurrentPerKey = 4
+        public var maxConcurrentPerKey = 16
         /// Deliveries to one target host in flight at once.
-        public var maxConcurrentPerHost = 4
+        public var maxConcurrentPerHost = 16
         /// An upload may take `uploadTimeoutSeconds` plus its size at `uploadMinBytesPerSecond`.
         public var uploadTimeoutSeconds: Double = 60
         public var uploadMinBytesPerSecond = 256 * 1024

@@ -18,9 +18,9 @@ import Synchronization
 public final class DeliveryWorker: Sendable {
     public struct Settings: Sendable {
         /// Attempts in flight at once, and per key and per target host.
-        public var concurrency = 16
-        public var maxPerKey = 4
-        public var maxPerHost = 4
+        public var concurrency = 32
+        public var maxPerKey = 16
+        public var maxPerHost = 16
         public var leaseSeconds = 30.0
         /// An upload may take this plus its size at `uploadMinBytesPerSecond`.
         public var uploadTimeoutSeconds = 60.0
