@@ -15,11 +15,13 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // epoll and eventfd from libc, which Glibc's Swift module does not expose.
+        .systemLibrary(name: "CEpoll"),
 
         // Layer 1: pure HTTP/1.1 protocol code. Bytes in, requests out; no sockets.
         .target(name: "HTTP1", swiftSettings: strict),
-        // Layer 2: POSIX sockets + Dispatch server, router.
-        .target(name: "HTTPServer", dependencies: ["HTTP1"], swiftSettings: strict),
+        // Layer 2: the socket server: epoll event loops, connections, router.
+        .target(name: "HTTPServer", dependencies: ["HTTP1", "CEpoll"], swiftSettings: strict),
         // Layer 3: thin wrappers over the C libraries.
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strict),
         .target(name: "Curl", dependencies: ["CCurl"], swiftSettings: strict),

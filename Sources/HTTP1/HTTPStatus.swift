@@ -11,6 +11,7 @@ public struct HTTPStatus: Sendable, Equatable, Hashable, CustomStringConvertible
     public var reasonPhrase: String {
         switch code {
         case 100: "Continue"
+        case 101: "Switching Protocols"
         case 200: "OK"
         case 201: "Created"
         case 202: "Accepted"
@@ -48,6 +49,7 @@ public struct HTTPStatus: Sendable, Equatable, Hashable, CustomStringConvertible
     }
 
     public static let `continue` = HTTPStatus(100)
+    public static let switchingProtocols = HTTPStatus(101)
     public static let ok = HTTPStatus(200)
     public static let noContent = HTTPStatus(204)
     public static let partialContent = HTTPStatus(206)

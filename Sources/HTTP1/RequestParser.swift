@@ -73,6 +73,16 @@ public struct RequestParser: Sendable {
         }
     }
 
+    /// Every byte buffered and not yet consumed, handed over when the connection switches
+    /// protocols (they belong to the new protocol); the parser is then done.
+    public mutating func takeBufferedBytes() -> [UInt8] {
+        let bytes = Array(buffer[readIndex...])
+        buffer.removeAll()
+        readIndex = 0
+        scanIndex = 0
+        return bytes
+    }
+
     /// Narrows the body limit of the request whose head was just returned (a caller without a
     /// key may send only a little): a chunked body past it fails with `bodyTooLarge`. A
     /// Content-Length body is the caller's to check against the head.

@@ -15,10 +15,12 @@ public enum ResponseEncoder {
         out.append(0x20)
         out.append(contentsOf: response.status.reasonPhrase.utf8)
         out.append(contentsOf: "\r\n".utf8)
+        let switching = response.status.code == 101
         for field in response.headers {
-            // Handlers never set framing headers; the encoder owns them.
+            // Handlers never set framing headers; the encoder owns them (but a 101 names the
+            // protocol it switches to in `Connection: Upgrade`).
             if field.name.equalsASCIICaseInsensitive("content-length")
-                || field.name.equalsASCIICaseInsensitive("connection")
+                || (field.name.equalsASCIICaseInsensitive("connection") && !switching)
                 || field.name.equalsASCIICaseInsensitive("transfer-encoding")
             {
                 continue
@@ -37,7 +39,7 @@ public enum ResponseEncoder {
         out.append(contentsOf: "Date: ".utf8)
         out.append(contentsOf: date.utf8)
         out.append(contentsOf: "\r\n".utf8)
-        if !keepAlive { out.append(contentsOf: "Connection: close\r\n".utf8) }
+        if !keepAlive, !switching { out.append(contentsOf: "Connection: close\r\n".utf8) }
         out.append(contentsOf: "\r\n".utf8)
     }
 

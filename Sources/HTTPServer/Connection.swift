@@ -1,220 +1,244 @@
-import Dispatch
+import CEpoll
 import Glibc
 import HTTP1
 import Synchronization
 
-/// One accepted TCP connection.
+/// One accepted TCP connection, served by one loop: read a request, let the responder answer
+/// it, write the response, and again, until the connection ends or is handed to an upgrade.
 ///
-/// Every mutable field is confined to `queue` (a serial queue that the read and write sources
-/// also run on), which is what makes the `@unchecked Sendable` sound: other threads only touch
-/// `deadline` (atomic) and call `complete(_:)`, which hops onto the queue.
+/// Concurrency (the model of this whole layer): a connection is an actor whose serial executor
+/// is its ``EventLoop``, and the task running its loop prefers that loop, so the responder's
+/// handlers (nonisolated async functions) run on the loop's thread, and an `await` on the store
+/// comes back to it: two thread switches for a request that touches the database, none for one
+/// that does not. The socket's readiness comes from the same loop (edge-triggered epoll), whose
+/// callback resumes the one wait the loop may be in. The server's sweeper reads the published
+/// ``deadline`` and tells the connection, on its loop, when it passed.
 ///
-/// One request is handled at a time. While a handler runs, reading pauses (backpressure against
-/// pipelining floods, and responses stay in request order, RFC 9112 §9.3.2); when the response is
-/// written, already-buffered pipelined requests are parsed before reading resumes.
-final class Connection: @unchecked Sendable {
-    static let queueKey = DispatchSpecificKey<UInt64>()
+/// One request at a time: while a handler runs nothing is read (backpressure against pipelining
+/// floods; responses stay in request order, RFC 9112 §9.3.2), except to notice the peer
+/// resetting the connection, which cancels the handler's task.
+actor Connection {
+    nonisolated let id: UInt64
+    /// Who the peer is for the per-client connection cap (``Socket/clientKey(_:)``).
+    nonisolated let clientAddress: String
+    nonisolated let loop: EventLoop
+    /// When the current deadline passes (monotonic ns), 0 for none. Read by the server's sweeper.
+    nonisolated let deadline = Atomic<UInt64>(0)
+    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
+
     private static let readChunk = 16 * 1024
     private static let lingerDiscardLimit = 64 * 1024
-
-    let id: UInt64
-    /// Who the peer is for the per-client connection cap (``Socket/clientKey(_:)``).
-    let clientAddress: String
-    let queue: DispatchQueue
-    /// When the current deadline passes (monotonic ns), 0 for none. Read by the server's sweeper.
-    let deadline = Atomic<UInt64>(0)
 
     private let fd: Int32
     private let peer: String
     private unowned let server: HTTPServer
-
     private var parser: RequestParser
     private var machine: ConnectionStateMachine
-    private var readSource: (any DispatchSourceRead)?
-    private var writeSource: (any DispatchSourceWrite)?
-    private var readSuspended = false
-    private var writeArmed = false
-    private var pendingCancels = 0
+    private var scratch = [UInt8](repeating: 0, count: Connection.readChunk)
+
+    /// The loop's watch on the socket; nil once closed.
+    private var watchToken: UInt64?
+    /// Edge-triggered readiness: set by the loop when the socket may have changed, cleared when a
+    /// read or write meets EAGAIN. Both start set: the first attempt finds out.
+    private var readReady = true
+    private var writeReady = true
     private var closed = false
     private var peerClosedInput = false
-    private let scratch: UnsafeMutableRawBufferPointer
 
-    // The request being read and the response being written.
-    private var currentHead: HTTPRequestHead?
-    private var body: [UInt8] = []
-    private var requestKeepAlive = true
-    private var requestIsHead = false
+    /// The one wait the loop may be in.
+    private enum Wake { case ready, timeout, drain, closed }
+    private enum WaitKind { case read, write }
+    private var waiter: (kind: WaitKind, continuation: CheckedContinuation<Wake, Never>)?
+
     private var outbound: [UInt8] = []
     private var outboundOffset = 0
-    private var fileBody: (fd: Int32, offset: Int64, remaining: Int64)?
-    private var streamBody: (source: any ResponseBodySource, remaining: Int64)?
-    private var keepAliveAfterWrite = true
-    /// Bytes of the global body budget this connection holds for the current request.
+    /// The task running ``run()``, cancelled when the connection is reset or force-closed.
+    private var serving: Task<Void, Never>?
+    private var handling = false
+    /// Bytes of the global body budget held for the current request.
     private var reservedBodyBytes = 0
-    /// What to answer if the current body outgrows what its admission allowed.
+    /// What to answer if the current body outgrows its admission.
     private var overLimitResponse: HTTPResponse?
+    /// Bytes the parser had read past an upgrade request: the new protocol's first bytes.
+    private var upgradeLeftover: [UInt8] = []
 
-    // Re-entrancy guards: a handler may answer inline, and finishing a response may start the
-    // next pipelined request; both are flattened into the loop in `processBuffered`.
-    private var inDispatch = false
-    private var inlineResponse: HTTPResponse?
-    private var isProcessing = false
-    private var lingerDiscarded = 0
-
-    init(id: UInt64, fd: Int32, peer: String, clientAddress: String, server: HTTPServer, timeouts: ConnectionStateMachine.Timeouts) {
+    init(id: UInt64, fd: Int32, peer: String, clientAddress: String, server: HTTPServer, loop: EventLoop,
+         timeouts: ConnectionStateMachine.Timeouts) {
         self.id = id
         self.fd = fd
         self.peer = peer
         self.clientAddress = clientAddress
         self.server = server
-        queue = DispatchQueue(label: "reelgate.connection", target: server.ioQueue)
-        queue.setSpecific(key: Connection.queueKey, value: id)
+        self.loop = loop
         parser = RequestParser(limits: server.configuration.limits)
         machine = ConnectionStateMachine(timeouts: timeouts, now: monotonicNanos())
-        scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Connection.readChunk, alignment: 16)
     }
 
-    deinit {
-        scratch.deallocate()
+    /// Starts serving, from any thread.
+    nonisolated func start() {
+        onLoop { $0.attach() }
     }
 
-    /// Starts reading. Called once, from any thread.
-    func start() {
-        queue.async { [self] in
-            // Shutdown may have closed us before this block ran; the descriptor is gone then.
-            guard !closed else { return }
-            let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-            source.setEventHandler { @Sendable [self] in onReadable() }
-            source.setCancelHandler { @Sendable [self] in sourceCancelled() }
-            pendingCancels += 1
-            readSource = source
-            publishDeadline()
-            source.resume()
+    /// Runs `body` on the connection's loop, isolated to it, from any thread.
+    nonisolated func onLoop(_ body: @escaping @Sendable (isolated Connection) -> Void) {
+        loop.execute { self.assumeIsolated { body($0) } }
+    }
+
+    private func attach() {
+        guard !closed else { return }
+        guard let token = loop.watch(fd, { [self] flags in assumeIsolated { $0.onEvent(flags) } }) else { return close() }
+        watchToken = token
+        publishDeadline()
+        serving = Task(executorPreference: loop) { await self.run() }
+    }
+
+    // MARK: The loop
+
+    private func run() async {
+        while !closed {
+            switch await readRequest() {
+            case .request(let request):
+                guard await handle(request) else { return close() }
+            case .refuse(let response):
+                // The byte stream can no longer be trusted to be framed as the peer meant (or
+                // the request was refused before its body): answer, then close.
+                if await write(response, isHead: false, keepAlive: false) { await linger() }
+                return close()
+            case .done:
+                return close()
+            }
         }
+    }
+
+    /// Answers one request; false when the connection ends after it.
+    private func handle(_ request: Request) async -> Bool {
+        machine.requestDispatched()
+        publishDeadline()
+        handling = true  // a reset meanwhile cancels the handler (onEvent)
+        let reply = await server.responder.respond(to: request)
+        handling = false
+        guard !closed else { return false }
+        if let upgrade = reply.upgrade, reply.response.status == .switchingProtocols {
+            guard await write(reply.response, isHead: false, keepAlive: true) else { return false }
+            releaseBodyBudget()
+            upgradeLeftover = parser.takeBufferedBytes()
+            machine.upgraded(deadline: nil)
+            await upgrade.run(UpgradedSocket(connection: self))
+            return false
+        }
+        let keepAlive = request.head.keepAlive && !machine.draining && !peerClosedInput
+        guard await write(reply.response, isHead: request.method == "HEAD", keepAlive: keepAlive) else { return false }
+        releaseBodyBudget()
+        overLimitResponse = nil
+        guard machine.responseFinished(now: monotonicNanos(), keepAlive: keepAlive) else {
+            await linger()
+            return false
+        }
+        publishDeadline()
+        return true
     }
 
     // MARK: Reading
 
-    private func onReadable() {
-        if closed { return }
-        if machine.phase == .lingering {
-            discardInput()
-            return
+    private enum ReadOutcome {
+        case request(Request)
+        /// Answer this and close.
+        case refuse(HTTPResponse)
+        /// Close without a word: the peer left, the idle timeout passed, or shutdown.
+        case done
+    }
+
+    private func readRequest() async -> ReadOutcome {
+        var head: HTTPRequestHead?
+        var body: [UInt8] = []
+        while !closed {
+            do {
+                while let event = try parser.next() {
+                    switch event {
+                    case .head(let next):
+                        if next.hasUnsupportedExpectation { return .refuse(render(.expectationFailed, "expectationFailed", "only 100-continue is supported")) }
+                        if let refusal = admit(next) { return .refuse(refusal) }
+                        head = next
+                        if case .contentLength(let n) = next.framing { body.reserveCapacity(min(n, 64 << 10)) }
+                        machine.headReceived(now: monotonicNanos())
+                        if next.expectsContinue, next.hasBody, parser.bufferedByteCount == 0 {
+                            // RFC 9110 §10.1.1: the client waits for this before sending the body;
+                            // it goes out once the head is admitted (what a full socket keeps goes
+                            // out ahead of the response).
+                            outbound.append(contentsOf: ResponseEncoder.continueHead)
+                            _ = sendOutbound()
+                        }
+                    case .body(let bytes):
+                        // Counted as it arrives: a head promising 25 MB and sending nothing holds nothing.
+                        guard server.bodyBudget.reserve(bytes.count) else { return .refuse(busy("the server is holding too many request bodies; retry")) }
+                        reservedBodyBytes += bytes.count
+                        body.append(contentsOf: bytes)
+                        machine.bodyReceived(count: bytes.count, now: monotonicNanos())
+                    case .end:
+                        guard let head else { return .done }
+                        return .request(Request(head: head, body: body, remoteAddress: peer))
+                    }
+                }
+            } catch {
+                if error == .bodyTooLarge, let response = overLimitResponse { return .refuse(response) }
+                return .refuse(render(error.status, String(describing: error), error.message))
+            }
+            // More bytes are needed.
+            if peerClosedInput { return .done }  // a half-read request can never complete
+            if machine.draining, !parser.isMidRequest { return .done }
+            switch await wait(for: .read) {
+            case .ready:
+                receive(inBody: head != nil)
+            case .timeout:
+                switch machine.timeoutAction(now: monotonicNanos()) {
+                case .requestTimeout: return .refuse(render(.requestTimeout, "requestTimeout", "request not received in time"))
+                case .close: return .done
+                case .none: continue
+                }
+            case .drain: continue
+            case .closed: return .done
+            }
         }
+        return .done
+    }
+
+    /// Asks the responder how much of this body may be read, from the head alone; the response
+    /// to answer instead, if nothing may.
+    private func admit(_ head: HTTPRequestHead) -> HTTPResponse? {
+        let admission = server.responder.admit(head)
+        if let rejection = admission.rejection { return rejection }
+        let limit = min(admission.maxBytes ?? parser.limits.maxBodyBytes, parser.limits.maxBodyBytes)
+        overLimitResponse = admission.overLimit
+        if case .contentLength(let length) = head.framing, length > limit {
+            return admission.overLimit ?? render(.contentTooLarge, "bodyTooLarge", HTTPParseError.bodyTooLarge.message)
+        }
+        parser.limitBody(to: limit)
+        return nil
+    }
+
+    /// Reads what the socket has (up to 64 KiB) into the parser.
+    private func receive(inBody: Bool) {
         var received = 0
         while received < 4 * Connection.readChunk {
-            let n = recv(fd, scratch.baseAddress, scratch.count, 0)
+            let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n > 0 {
-                parser.append(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+                scratch.withUnsafeBytes { parser.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
                 received += n
-                if n < scratch.count { break }
+                if n < Connection.readChunk { break }
             } else if n == 0 {
                 peerClosedInput = true
                 break
             } else {
                 let e = errno
                 if e == EINTR { continue }
-                if e == EAGAIN || e == EWOULDBLOCK { break }
-                close()
-                return
+                if e == EAGAIN || e == EWOULDBLOCK {
+                    readReady = false
+                    break
+                }
+                return close()
             }
         }
-        if received > 0 {
-            machine.bytesReceived(now: monotonicNanos(), inBody: currentHead != nil)
-        }
-        processBuffered()
-    }
-
-    /// Parses and dispatches what is buffered, one request at a time.
-    private func processBuffered() {
-        guard !isProcessing else { return }
-        isProcessing = true
-        defer { isProcessing = false }
-
-        while !closed, machine.phase != .handling, machine.phase != .writing, machine.phase != .lingering {
-            let event: HTTPParserEvent?
-            do {
-                event = try parser.next()
-            } catch {
-                if error == .bodyTooLarge, let response = overLimitResponse {
-                    fail(with: response)
-                } else {
-                    fail(status: error.status, code: String(describing: error), message: error.message)
-                }
-                return
-            }
-            guard let event else { break }
-            switch event {
-            case .head(let head):
-                if head.hasUnsupportedExpectation {
-                    fail(status: .expectationFailed, code: "expectationFailed", message: "only 100-continue is supported")
-                    return
-                }
-                guard admit(head) else { return }
-                currentHead = head
-                body = []
-                if case .contentLength(let n) = head.framing { body.reserveCapacity(min(n, 64 << 10)) }
-                machine.headReceived(now: monotonicNanos())
-                if head.expectsContinue, head.hasBody, parser.bufferedByteCount == 0 {
-                    // RFC 9110 §10.1.1: the client waits for this before sending the body; it is
-                    // sent only once the head has been admitted.
-                    outbound.append(contentsOf: ResponseEncoder.continueHead)
-                    flushInterim()
-                }
-            case .body(let bytes):
-                // Counted as it arrives, not as announced: a head promising 25 MB and sending
-                // nothing holds nothing.
-                guard server.bodyBudget.reserve(bytes.count) else {
-                    failBusy()
-                    return
-                }
-                reservedBodyBytes += bytes.count
-                body.append(contentsOf: bytes)
-                machine.bodyReceived(count: bytes.count, now: monotonicNanos())
-            case .end:
-                dispatch()
-            }
-        }
-        guard !closed else { return }
-
-        switch machine.phase {
-        case .handling, .writing:
-            suspendReading()
-        case .lingering:
-            break
-        default:
-            if peerClosedInput {
-                // The peer will send nothing more; a half-read request can never complete.
-                close()
-                return
-            }
-            resumeReading()
-        }
-        publishDeadline()
-    }
-
-    /// Asks the responder how much of this body may be read, from the head alone; answers and
-    /// closes if nothing may.
-    private func admit(_ head: HTTPRequestHead) -> Bool {
-        let admission = server.responder.admit(head)
-        if let rejection = admission.rejection {
-            fail(with: rejection)
-            return false
-        }
-        let limit = min(admission.maxBytes ?? parser.limits.maxBodyBytes, parser.limits.maxBodyBytes)
-        overLimitResponse = admission.overLimit
-        if case .contentLength(let length) = head.framing {
-            guard length <= limit else {
-                if let response = admission.overLimit {
-                    fail(with: response)
-                } else {
-                    fail(status: .contentTooLarge, code: "bodyTooLarge", message: HTTPParseError.bodyTooLarge.message)
-                }
-                return false
-            }
-        }
-        parser.limitBody(to: limit)
-        return true
+        if received > 0 { machine.bytesReceived(now: monotonicNanos(), inBody: inBody) }
     }
 
     private func releaseBodyBudget() {
@@ -222,146 +246,108 @@ final class Connection: @unchecked Sendable {
         reservedBodyBytes = 0
     }
 
-    private func dispatch() {
-        guard let head = currentHead else { return }
-        currentHead = nil
-        let request = Request(head: head, body: body, remoteAddress: peer)
-        body = []
-        requestKeepAlive = head.keepAlive
-        requestIsHead = head.method == "HEAD"
-        machine.requestDispatched()
-        publishDeadline()
-
-        inDispatch = true
-        server.responder.respond(to: request) { @Sendable [self] response in complete(response) }
-        inDispatch = false
-        if let response = inlineResponse {
-            inlineResponse = nil
-            send(response)
-        }
-    }
-
-    /// Receives the handler's response, on whatever thread it finished.
-    private func complete(_ response: HTTPResponse) {
-        if DispatchQueue.getSpecific(key: Connection.queueKey) == id {
-            if inDispatch {
-                inlineResponse = response
-            } else {
-                send(response)
-                processBuffered()
-            }
-        } else {
-            queue.async { [self] in
-                send(response)
-                processBuffered()
-            }
-        }
-    }
-
     // MARK: Writing
 
-    private func send(_ original: HTTPResponse) {
-        guard !closed else { return }
+    /// Writes a response whole; false when the connection closed instead (the peer went away,
+    /// stopped reading, or the body could not be produced).
+    private func write(_ original: HTTPResponse, isHead: Bool, keepAlive: Bool) async -> Bool {
+        guard !closed else { return false }
         var response = original
+        let sendsBody = !isHead && !response.status.forbidsBody
         var file: (fd: Int32, offset: Int64, remaining: Int64)?
-        if case .file(let path, let offset, let length) = response.body, !requestIsHead, !response.status.forbidsBody {
+        if case .file(let path, let offset, let length) = response.body, sendsBody {
             let fileFD = open(path, O_RDONLY | O_CLOEXEC)
             if fileFD >= 0 {
                 file = (fileFD, offset, length)
             } else {
-                response = server.configuration.errorResponse(.internalServerError, "mediaUnavailable", "file could not be opened")
+                response = render(.internalServerError, "mediaUnavailable", "file could not be opened")
             }
         }
-        let keepAlive = requestKeepAlive && !machine.draining && !peerClosedInput
-        ResponseEncoder.encodeHead(
-            response, contentLength: response.body.count, keepAlive: keepAlive, date: server.dates.current(),
-            into: &outbound)
-        let sendsBody = !requestIsHead && !response.status.forbidsBody
-        switch response.body {
-        case .bytes(let bytes) where sendsBody:
-            outbound.append(contentsOf: bytes)
-        case .stream(let length, let source):
-            if sendsBody, length > 0 { streamBody = (source, length) } else { source.close() }
-        default:
-            break
+        var stream: (source: any ResponseBodySource, remaining: Int64)?
+        if case .stream(let length, let source) = response.body {
+            if sendsBody, length > 0 { stream = (source, length) } else { source.close() }
         }
-        fileBody = file
-        keepAliveAfterWrite = keepAlive
-        flush()
-    }
-
-    /// Writes what is pending; arms the write source when the socket is full.
-    private func flush() {
+        defer {
+            if let file { Glibc.close(file.fd) }
+            stream?.source.close()
+        }
+        ResponseEncoder.encodeHead(
+            response, contentLength: response.body.count, keepAlive: keepAlive, date: server.dates.current(), into: &outbound)
+        if case .bytes(let bytes) = response.body, sendsBody { outbound.append(contentsOf: bytes) }
         machine.writeProgress(now: monotonicNanos())
-        guard drainOutbound() else { return }
-        while var file = fileBody, file.remaining > 0 {
-            var offset = off_t(file.offset)
-            let n = sendfile(fd, file.fd, &offset, Int(min(file.remaining, 1 << 20)))
+        guard await flushOutbound() else { return false }
+        while var current = file, current.remaining > 0 {
+            var offset = off_t(current.offset)
+            let n = sendfile(fd, current.fd, &offset, Int(min(current.remaining, 1 << 20)))
             if n > 0 {
                 machine.writeProgress(now: monotonicNanos(), bytes: n)
-                file.offset = Int64(offset)
-                file.remaining -= Int64(n)
-                fileBody = file
+                current.offset = Int64(offset)
+                current.remaining -= Int64(n)
+                file = current
             } else if n < 0, errno == EINTR {
                 continue
             } else if n < 0, errno == EAGAIN || errno == EWOULDBLOCK {
-                armWrite()
-                return
+                writeReady = false
+                guard await waitWritable() else { return false }
             } else {
                 // The file shrank under us or the peer went away: the framing promise is broken.
                 close()
-                return
+                return false
             }
         }
-        if let file = fileBody {
-            Glibc.close(file.fd)
-            fileBody = nil
-        }
-        // A streamed body: pull the next piece once the last one is out, so at most one piece
+        // A streamed body: the next piece is pulled once the last is out, so at most one piece
         // (64 KiB) of it is ever in memory.
-        while let stream = streamBody, stream.remaining > 0 {
+        while let current = stream, current.remaining > 0 {
             do {
-                try stream.source.next(into: &outbound, maxBytes: Int(min(stream.remaining, 64 << 10)))
+                try current.source.next(into: &outbound, maxBytes: Int(min(current.remaining, 64 << 10)))
             } catch {
                 close()
-                return
+                return false
             }
-            let produced = Int64(outbound.count)
-            guard produced > 0, produced <= stream.remaining else {
+            let produced = Int64(outbound.count - outboundOffset)
+            guard produced > 0, produced <= current.remaining else {
                 close()  // the source ended early or ran over: the framing promise is broken
-                return
+                return false
             }
-            streamBody?.remaining -= produced
-            guard drainOutbound() else { return }
+            stream?.remaining -= produced
+            guard await flushOutbound() else { return false }
         }
-        if let stream = streamBody {
-            stream.source.close()
-            streamBody = nil
-        }
-        disarmWrite()
-        finishResponse()
+        return true
     }
 
-    /// Sends the 100 Continue interim response without changing phase; if the socket is full,
-    /// the rest goes out ahead of the final response.
-    private func flushInterim() {
-        _ = sendOutbound()
+    /// Sends `outbound`, waiting while the socket is full; false if the connection closed.
+    private func flushOutbound() async -> Bool {
+        while true {
+            switch sendOutbound() {
+            case .done: return true
+            case .failed:
+                close()
+                return false
+            case .wouldBlock:
+                guard await waitWritable() else { return false }
+            }
+        }
     }
 
-    /// Sends what `outbound` holds; false when the socket is full (the write source is then
-    /// armed) or the send failed (the connection is then closed).
-    private func drainOutbound() -> Bool {
-        switch sendOutbound() {
-        case .done: return true
-        case .wouldBlock: armWrite()
-        case .failed: close()
+    private func waitWritable() async -> Bool {
+        while !closed {
+            switch await wait(for: .write) {
+            case .ready: return true
+            case .timeout:
+                if machine.timeoutAction(now: monotonicNanos()) == .close {
+                    close()
+                    return false
+                }
+            case .drain: continue
+            case .closed: return false
+            }
         }
         return false
     }
 
     private enum SendOutcome { case done, wouldBlock, failed }
 
-    /// Sends the pending bytes in `outbound` until done or the socket is full.
+    /// Sends what `outbound` holds until done or the socket is full.
     private func sendOutbound() -> SendOutcome {
         while outboundOffset < outbound.count {
             let n = outbound.withUnsafeBytes { bytes in
@@ -374,6 +360,7 @@ final class Connection: @unchecked Sendable {
             } else if n < 0, errno == EINTR {
                 continue
             } else if n < 0, errno == EAGAIN || errno == EWOULDBLOCK {
+                writeReady = false
                 return .wouldBlock
             } else {
                 return .failed
@@ -384,177 +371,171 @@ final class Connection: @unchecked Sendable {
         return .done
     }
 
-    private func finishResponse() {
-        releaseBodyBudget()
-        overLimitResponse = nil
-        if machine.responseFinished(now: monotonicNanos(), keepAlive: keepAliveAfterWrite) {
-            publishDeadline()
-            // The caller (or the write source handler) continues with processBuffered().
-        } else {
-            closeGracefully()
-        }
-    }
-
-    private func armWrite() {
-        publishDeadline()
-        if writeSource == nil {
-            let source = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
-            source.setEventHandler { @Sendable [self] in
-                guard !closed else { return }
-                flush()
-                if !writeArmed { processBuffered() }
-            }
-            source.setCancelHandler { @Sendable [self] in sourceCancelled() }
-            pendingCancels += 1
-            writeSource = source
-            writeArmed = true
-            source.resume()
-        } else if !writeArmed {
-            writeArmed = true
-            writeSource?.resume()
-        }
-    }
-
-    private func disarmWrite() {
-        if writeArmed {
-            writeArmed = false
-            writeSource?.suspend()
-        }
-    }
-
-    // MARK: Errors, timeouts, closing
-
-    /// Answers a request that cannot be served and closes after it.
-    private func fail(status: HTTPStatus, code: String, message: String) {
-        fail(with: server.configuration.errorResponse(status, code, message))
-    }
-
-    private func fail(with response: HTTPResponse) {
-        currentHead = nil
-        body = []
-        requestKeepAlive = false
-        requestIsHead = false
-        suspendReading()
-        send(response)
-    }
-
-    /// The global body budget is spent: a 503 the client can retry.
-    private func failBusy() {
-        var response = server.configuration.errorResponse(.serviceUnavailable, "serverBusy", "the server is holding too many request bodies; retry")
-        response.headers.set(name: "Retry-After", value: "1")
-        fail(with: response)
-    }
-
-    /// Called on the queue when the sweeper saw the deadline pass.
-    func checkTimeout() {
-        guard !closed else { return }
-        switch machine.timeoutAction(now: monotonicNanos()) {
-        case .none:
-            publishDeadline()
-        case .requestTimeout:
-            fail(status: .requestTimeout, code: "requestTimeout", message: "request not received in time")
-        case .close:
-            close()
-        }
-    }
-
-    /// Shutdown began: close now if between requests, else after the current response.
-    func drain() {
-        guard !closed else { return }
-        if machine.beginDraining(), !parser.isMidRequest {
-            close()
-        }
-    }
-
-    /// Closes after a response: stop sending, then read and drop what the peer still sends until
-    /// it closes or the linger deadline passes, so our last response is not destroyed by an RST
+    /// After the last response: stop sending, then read and drop what the peer still sends until
+    /// it closes or the linger deadline passes, so the response is not destroyed by an RST
     /// (RFC 9112 §9.6).
-    private func closeGracefully() {
+    private func linger() async {
         guard !closed else { return }
         shutdown(fd, Int32(SHUT_WR))
         machine.startLingering(now: monotonicNanos())
-        publishDeadline()
-        if peerClosedInput {
-            close()
-        } else {
-            resumeReading()
-        }
-    }
-
-    private func discardInput() {
-        while true {
-            let n = recv(fd, scratch.baseAddress, scratch.count, 0)
-            if n > 0 {
-                lingerDiscarded += n
-                if lingerDiscarded > Connection.lingerDiscardLimit {
-                    close()
-                    return
+        var discarded = 0
+        while !closed, !peerClosedInput, discarded <= Connection.lingerDiscardLimit {
+            switch await wait(for: .read) {
+            case .ready:
+                while true {
+                    let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                    if n > 0 {
+                        discarded += n
+                        if discarded > Connection.lingerDiscardLimit { break }
+                    } else if n < 0, errno == EINTR {
+                        continue
+                    } else if n < 0, errno == EAGAIN || errno == EWOULDBLOCK {
+                        readReady = false
+                        break
+                    } else {
+                        peerClosedInput = true
+                        break
+                    }
                 }
-            } else if n < 0, errno == EINTR {
-                continue
-            } else if n < 0, errno == EAGAIN || errno == EWOULDBLOCK {
-                return
-            } else {
-                close()
-                return
+            case .timeout, .closed: return
+            case .drain: continue
             }
         }
     }
 
-    /// Closes at once. Idempotent; the descriptor is closed once every source has been cancelled,
-    /// so its number cannot be reused while libdispatch still watches it.
-    func close() {
+    private func render(_ status: HTTPStatus, _ code: String, _ message: String) -> HTTPResponse {
+        server.configuration.render(status, code, message)
+    }
+
+    private func busy(_ message: String) -> HTTPResponse {
+        var response = render(.serviceUnavailable, "serverBusy", message)
+        response.headers.set(name: "Retry-After", value: "1")
+        return response
+    }
+
+    // MARK: Upgraded protocols
+
+    func upgradedRead(idleTimeout: Duration) async -> UpgradedRead {
+        if !upgradeLeftover.isEmpty {
+            defer { upgradeLeftover = [] }
+            return .bytes(upgradeLeftover)
+        }
+        while !closed, !peerClosedInput {
+            if machine.draining { return .draining }
+            machine.upgraded(deadline: monotonicNanos() + idleTimeout.nanoseconds)
+            switch await wait(for: .read) {
+            case .ready:
+                let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if n > 0 { return .bytes(Array(scratch[0..<n])) }
+                if n == 0 { peerClosedInput = true }
+                if n < 0, errno == EAGAIN || errno == EWOULDBLOCK { readReady = false }
+                if n < 0, errno != EINTR, errno != EAGAIN, errno != EWOULDBLOCK { close() }
+            case .timeout:
+                if machine.timeoutAction(now: monotonicNanos()) == .close { return .timedOut }
+            case .drain: return .draining
+            case .closed: return .closed
+            }
+        }
+        return .closed
+    }
+
+    func upgradedWrite(_ bytes: [UInt8]) async -> Bool {
+        guard !closed else { return false }
+        outbound.append(contentsOf: bytes)
+        if sendOutbound() == .done { return true }
+        machine.upgraded(deadline: monotonicNanos() + server.configuration.writeTimeout.nanoseconds)
+        return await flushOutbound()
+    }
+
+    var isDraining: Bool { machine.draining }
+
+    // MARK: Waiting for the socket
+
+    private func wait(for kind: WaitKind) async -> Wake {
+        guard !closed else { return .closed }
+        switch kind {
+        case .read where readReady, .write where writeReady: return .ready
+        default: break
+        }
+        publishDeadline()
+        return await withCheckedContinuation { waiter = (kind, $0) }
+    }
+
+    private func wake(_ wake: Wake) {
+        guard let (_, continuation) = waiter else { return }
+        waiter = nil
+        continuation.resume(returning: wake)
+    }
+
+    /// The loop says the socket changed (edge-triggered).
+    private func onEvent(_ flags: UInt32) {
+        if closed { return }
+        if flags & (CEPOLL_IN | CEPOLL_RDHUP | CEPOLL_HUP | CEPOLL_ERR) != 0 { readReady = true }
+        if flags & (CEPOLL_OUT | CEPOLL_HUP | CEPOLL_ERR) != 0 { writeReady = true }
+        if let waiter {
+            switch waiter.kind {
+            case .read where readReady, .write where writeReady: wake(.ready)
+            default: break
+            }
+        } else if handling, flags & (CEPOLL_HUP | CEPOLL_ERR) != 0 {
+            // Reset while a handler runs: the peer is gone, and the handler's work is of no use
+            // to anyone. (A half-close is not this: the response may still be wanted.)
+            serving?.cancel()
+        }
+    }
+
+    // MARK: Timeouts, draining, closing
+
+    /// The sweeper saw the deadline pass.
+    func deadlinePassed() {
+        guard !closed else { return }
+        if machine.timeoutAction(now: monotonicNanos()) == .none { return publishDeadline() }
+        if waiter != nil { wake(.timeout) }
+    }
+
+    /// Shutdown began: a connection waiting for its next request closes; one mid-request or
+    /// mid-response finishes it, and says `Connection: close`.
+    func drain() {
+        guard !closed else { return }
+        if machine.beginDraining(), !parser.isMidRequest {
+            return close()
+        }
+        if let waiter, waiter.kind == .read, !parser.isMidRequest { wake(.drain) }
+    }
+
+    /// Closes at once (shutdown's deadline): the handler's task is cancelled, any wait ends.
+    func forceClose() {
+        serving?.cancel()
+        close()
+    }
+
+    /// Idempotent. The loop stops watching the descriptor before it is closed, so its number
+    /// cannot be reused while still watched.
+    private func close() {
         guard !closed else { return }
         closed = true
         machine.closed()
         deadline.store(0, ordering: .relaxed)
-        if let file = fileBody {
-            Glibc.close(file.fd)
-            fileBody = nil
-        }
-        if let stream = streamBody {
-            stream.source.close()
-            streamBody = nil
-        }
         releaseBodyBudget()
-        if let source = writeSource {
-            if !writeArmed { source.resume() }
-            writeArmed = true
-            source.cancel()
-        }
-        if let source = readSource {
-            if readSuspended { source.resume() }
-            readSuspended = false
-            source.cancel()
-        }
-        if pendingCancels == 0 { finishClose() }
-    }
-
-    private func sourceCancelled() {
-        pendingCancels -= 1
-        if pendingCancels == 0, closed { finishClose() }
-    }
-
-    private func finishClose() {
+        if waiter != nil { wake(.closed) }
+        if let watchToken { loop.unwatch(fd, token: watchToken) }
+        watchToken = nil
         Glibc.close(fd)
         server.connectionClosed(id)
-    }
-
-    private func suspendReading() {
-        if !readSuspended, let source = readSource {
-            readSuspended = true
-            source.suspend()
-        }
-    }
-
-    private func resumeReading() {
-        if readSuspended, let source = readSource {
-            readSuspended = false
-            source.resume()
-        }
     }
 
     private func publishDeadline() {
         deadline.store(machine.deadline ?? 0, ordering: .relaxed)
     }
+}
+
+/// What a read on an upgraded connection gave.
+public enum UpgradedRead: Sendable, Equatable {
+    case bytes([UInt8])
+    /// The peer closed, or the connection was closed.
+    case closed
+    /// No byte within the idle timeout.
+    case timedOut
+    /// The server is shutting down: say goodbye.
+    case draining
 }

@@ -15,6 +15,8 @@ public struct ConnectionStateMachine: Sendable, Equatable {
         case writing
         /// Error response sent, output shut down, discarding input until the linger deadline.
         case lingering
+        /// Switched to another protocol, which sets its own deadlines.
+        case upgraded
         case closed
     }
 
@@ -170,6 +172,12 @@ public struct ConnectionStateMachine: Sendable, Equatable {
         deadline = now + timeouts.linger
     }
 
+    /// Another protocol has the connection; `deadline` is its own (an idle or write limit).
+    public mutating func upgraded(deadline: UInt64?) {
+        phase = .upgraded
+        self.deadline = deadline
+    }
+
     public mutating func closed() {
         phase = .closed
         deadline = nil
@@ -186,7 +194,7 @@ public struct ConnectionStateMachine: Sendable, Equatable {
         guard let deadline, now >= deadline else { return .none }
         switch phase {
         case .readingHead, .readingBody: return .requestTimeout
-        case .idle, .writing, .lingering: return .close
+        case .idle, .writing, .lingering, .upgraded: return .close
         case .handling, .closed: return .none
         }
     }

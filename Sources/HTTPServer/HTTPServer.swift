@@ -14,8 +14,6 @@ public final class HTTPServer: @unchecked Sendable {
     let dates = DateCache()
     /// Request body bytes in memory across all connections.
     let bodyBudget: BufferBudget
-    /// Connections' queues target this, so work spreads over the cores without a thread each.
-    let ioQueue = DispatchQueue(label: "reelgate.io", attributes: .concurrent)
     private let controlQueue = DispatchQueue(label: "reelgate.accept")
 
     private struct State {
@@ -114,7 +112,8 @@ public final class HTTPServer: @unchecked Sendable {
             }
             let id = s.nextID
             s.nextID += 1
-            let connection = Connection(id: id, fd: fd, peer: peer, clientAddress: client, server: self, timeouts: timeouts)
+            let connection = Connection(
+                id: id, fd: fd, peer: peer, clientAddress: client, server: self, loop: EventLoopGroup.shared.next(), timeouts: timeouts)
             s.connections[id] = connection
             s.perClient[client, default: 0] += 1
             return .accept(connection)
@@ -133,7 +132,7 @@ public final class HTTPServer: @unchecked Sendable {
     private func refuseOverCapacity(_ fd: Int32, reason: String) {
         var discard = [UInt8](repeating: 0, count: 4096)
         _ = recv(fd, &discard, discard.count, Int32(MSG_DONTWAIT))  // unread input would turn close into RST
-        var response = configuration.errorResponse(.serviceUnavailable, "serverBusy", reason)
+        var response = configuration.render(.serviceUnavailable, "serverBusy", reason)
         response.headers.add(name: "Retry-After", value: "1")
         var bytes: [UInt8] = []
         ResponseEncoder.encodeHead(response, contentLength: response.body.count, keepAlive: false, date: dates.current(), into: &bytes)
@@ -161,7 +160,7 @@ public final class HTTPServer: @unchecked Sendable {
             }
         }
         for connection in expired {
-            connection.queue.async { connection.checkTimeout() }
+            connection.onLoop { $0.deadlinePassed() }
         }
     }
 
@@ -189,7 +188,7 @@ public final class HTTPServer: @unchecked Sendable {
         }
         source?.cancel()
         for connection in connections {
-            connection.queue.async { connection.drain() }
+            connection.onLoop { $0.drain() }
         }
     }
 
@@ -213,7 +212,7 @@ public final class HTTPServer: @unchecked Sendable {
 
     private func closeAllConnections() {
         for connection in state.withLock({ Array($0.connections.values) }) {
-            connection.queue.async { connection.close() }
+            connection.onLoop { $0.forceClose() }
         }
     }
 

@@ -1,20 +1,17 @@
 import Foundation
 import HTTP1
 
-/// Maps method and path to a handler, with `:name` path parameters.
+/// Maps method and path to a handler, with `:name` path parameters; immutable once built (see
+/// ``RouterBuilder``), so any number of connections read it without a lock.
 ///
-/// Unknown paths get 404; a known path with another method gets 405 and `Allow`; HEAD is served
-/// by the GET handler (the connection drops the body).
-public final class Router: Responder, @unchecked Sendable {
-    /// A handler that answers at once on the connection's queue, without a hop to another thread.
-    public typealias SyncHandler = @Sendable (Request) -> HTTPResponse
-    public typealias AsyncHandler = @Sendable (Request) async -> HTTPResponse
-
-    enum Handler: Sendable {
-        case sync(SyncHandler)
-        case async(AsyncHandler)
-    }
-
+/// Handlers are `async throws`: an ``HTTPResponseError`` renders itself, anything else becomes a
+/// 500 whose detail goes to the ``RequestObserver``, never to the client. Unknown paths get 404;
+/// a known path with another method gets 405 and `Allow`; HEAD is served by the GET handler (the
+/// connection drops the body).
+public final class Router: Responder {
+    public typealias Handler = @Sendable (Request) async throws -> HTTPResponse
+    /// A handler that may switch the connection to another protocol.
+    public typealias UpgradeHandler = @Sendable (Request) async throws -> Reply
     /// Decides how much body a request may send, from its head (see ``BodyAdmission``).
     public typealias Admission = @Sendable (HTTPRequestHead) -> BodyAdmission
 
@@ -22,90 +19,108 @@ public final class Router: Responder, @unchecked Sendable {
         let method: String
         let pattern: String
         let segments: [Segment]
-        let handler: Handler
+        let handler: UpgradeHandler
         let admission: Admission?
     }
 
     enum Segment: Sendable, Equatable {
         case literal(String)
         case parameter(String)
-        /// `:name.ext`-style: a parameter followed by a fixed suffix inside one segment is not
-        /// supported; routes split on `/` only.
     }
 
-    // Routes are registered before the server starts and only read afterwards.
-    private var routes: [Route] = []
-    private let notFound: @Sendable (Request) -> HTTPResponse
-    /// For routes without an admission of their own, and for requests no route takes.
+    /// Routes without parameters, by path: found with one dictionary lookup.
+    private let fixed: [String: [Route]]
+    /// Routes with parameters, matched segment by segment.
+    private let parameterised: [Route]
     private let defaultAdmission: Admission
+    private let render: ErrorRenderer
+    private let observer: (any RequestObserver)?
 
-    public init(
-        notFound: @escaping @Sendable (Request) -> HTTPResponse = { request in
-            ServerConfiguration.plainJSONError(.notFound, "notFound", "no route for \(request.method) \(request.path)")
-        },
-        defaultAdmission: @escaping Admission = { _ in .serverLimit }
-    ) {
-        self.notFound = notFound
-        self.defaultAdmission = defaultAdmission
-    }
-
-    /// Every registered route as `(method, pattern)`, for the OpenAPI coverage test.
-    public var registeredRoutes: [(method: String, pattern: String)] { routes.map { ($0.method, $0.pattern) } }
-
-    public func add(_ method: String, _ pattern: String, admission: Admission? = nil, _ handler: @escaping SyncHandler) {
-        routes.append(Route(method: method, pattern: pattern, segments: Self.parse(pattern), handler: .sync(handler), admission: admission))
-    }
-
-    public func addAsync(_ method: String, _ pattern: String, admission: Admission? = nil, _ handler: @escaping AsyncHandler) {
-        routes.append(Route(method: method, pattern: pattern, segments: Self.parse(pattern), handler: .async(handler), admission: admission))
-    }
-
-    public func get(_ pattern: String, _ handler: @escaping SyncHandler) { add("GET", pattern, handler) }
-    public func post(_ pattern: String, _ handler: @escaping SyncHandler) { add("POST", pattern, handler) }
-
-    static func parse(_ pattern: String) -> [Segment] {
-        pattern.split(separator: "/").map { part in
-            part.hasPrefix(":") ? .parameter(String(part.dropFirst())) : .literal(String(part))
+    init(routes: [Route], defaultAdmission: @escaping Admission, render: @escaping ErrorRenderer, observer: (any RequestObserver)?) {
+        var fixed: [String: [Route]] = [:]
+        var parameterised: [Route] = []
+        for route in routes {
+            if route.segments.contains(where: { if case .parameter = $0 { true } else { false } }) {
+                parameterised.append(route)
+            } else {
+                fixed["/" + route.segments.map { if case .literal(let s) = $0 { s } else { "" } }.joined(separator: "/"), default: []].append(route)
+            }
         }
+        self.fixed = fixed
+        self.parameterised = parameterised
+        self.defaultAdmission = defaultAdmission
+        self.render = render
+        self.observer = observer
+    }
+
+    /// Every route as `(method, pattern)`, for the OpenAPI coverage test.
+    public var registeredRoutes: [(method: String, pattern: String)] {
+        (fixed.values.flatMap { $0 } + parameterised).map { ($0.method, $0.pattern) }
+    }
+
+    /// The routes whose pattern matches `path`, with the parameters of the match. Paths match by
+    /// their non-empty segments (`/v1/` and `//v1` are `/v1`).
+    private func candidates(_ path: String) -> [(Route, [String: String])] {
+        if let routes = fixed[path] { return routes.map { ($0, [:]) } }
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        if let routes = fixed["/" + parts.joined(separator: "/")] { return routes.map { ($0, [:]) } }
+        return parameterised.compactMap { route in Self.match(route.segments, parts).map { (route, $0) } }
+    }
+
+    private static func methodMatches(_ route: Route, _ method: String) -> Bool {
+        route.method == method || (method == "HEAD" && route.method == "GET")
     }
 
     public func admit(_ head: HTTPRequestHead) -> BodyAdmission {
-        let pathSegments = head.path.split(separator: "/", omittingEmptySubsequences: true)
-        for route in routes where route.method == head.method || (head.method == "HEAD" && route.method == "GET") {
-            guard Self.match(route.segments, pathSegments) != nil else { continue }
+        for (route, _) in candidates(head.path) where Self.methodMatches(route, head.method) {
             return (route.admission ?? defaultAdmission)(head)
         }
         return defaultAdmission(head)
     }
 
-    public func respond(to request: Request, completion: @escaping @Sendable (HTTPResponse) -> Void) {
-        let pathSegments = request.path.split(separator: "/", omittingEmptySubsequences: true)
-        var allowed: [String] = []
-        for route in routes {
-            guard let params = Self.match(route.segments, pathSegments) else { continue }
-            let methodMatches = route.method == request.method || (request.method == "HEAD" && route.method == "GET")
-            guard methodMatches else {
-                allowed.append(route.method)
-                continue
+    public func respond(to request: Request) async -> Reply {
+        let started = ContinuousClock.now
+        let matches = candidates(request.path)
+        guard let (route, parameters) = matches.first(where: { Self.methodMatches($0.0, request.method) }) else {
+            let response: HTTPResponse
+            if matches.isEmpty {
+                response = render(.notFound, "notFound", "no route for \(request.method) \(request.path)")
+            } else {
+                var allowed = matches.map(\.0.method)
+                if allowed.contains("GET") { allowed.append("HEAD") }
+                var refusal = render(.methodNotAllowed, "methodNotAllowed", "\(request.method) is not allowed on \(request.path)")
+                refusal.headers.add(name: "Allow", value: allowed.joined(separator: ", "))
+                response = refusal
             }
-            var routed = request
-            routed.pathParameters = params
-            switch route.handler {
-            case .sync(let handler):
-                completion(handler(routed))
-            case .async(let handler):
-                Task { completion(await handler(routed)) }
-            }
-            return
+            observe(request, route: matches.first?.0.pattern, response, started)
+            return Reply(response)
         }
-        if allowed.isEmpty {
-            completion(notFound(request))
-        } else {
-            if allowed.contains("GET") { allowed.append("HEAD") }
-            var response = ServerConfiguration.plainJSONError(
-                .methodNotAllowed, "methodNotAllowed", "\(request.method) is not allowed on \(request.path)")
-            response.headers.add(name: "Allow", value: allowed.joined(separator: ", "))
-            completion(response)
+        var routed = request
+        routed.pathParameters = parameters
+        let reply: Reply
+        do {
+            reply = try await route.handler(routed)
+        } catch let error as any HTTPResponseError {
+            reply = Reply(error.response)
+        } catch {
+            observer?.handlerFailed(method: request.method, route: route.pattern, error: error)
+            reply = Reply(render(.internalServerError, "internalError", "the request could not be completed"))
+        }
+        observe(request, route: route.pattern, reply.response, started)
+        return reply
+    }
+
+    private func observe(_ request: Request, route: String?, _ response: HTTPResponse, _ started: ContinuousClock.Instant) {
+        guard let observer else { return }
+        let elapsed = ContinuousClock.now - started
+        let (seconds, attoseconds) = elapsed.components
+        observer.requestFinished(method: request.method, route: route, status: response.status.code,
+                                 seconds: Double(seconds) + Double(attoseconds) / 1e18)
+    }
+
+    static func parse(_ pattern: String) -> [Segment] {
+        pattern.split(separator: "/").map { part in
+            part.hasPrefix(":") ? .parameter(String(part.dropFirst())) : .literal(String(part))
         }
     }
 
@@ -124,6 +139,46 @@ public final class Router: Responder, @unchecked Sendable {
     }
 }
 
+/// Collects routes while the application starts, then builds the immutable ``Router``.
+public final class RouterBuilder {
+    private var routes: [Router.Route] = []
+    private let defaultAdmission: Router.Admission
+    private let render: ErrorRenderer
+    private let observer: (any RequestObserver)?
+
+    /// - Parameters:
+    ///   - defaultAdmission: for routes without an admission of their own, and for requests no
+    ///     route takes.
+    ///   - render: how 404, 405 and 500 look.
+    public init(
+        defaultAdmission: @escaping Router.Admission = { _ in .serverLimit },
+        render: @escaping ErrorRenderer = ServerConfiguration.plainTextError, observer: (any RequestObserver)? = nil
+    ) {
+        self.defaultAdmission = defaultAdmission
+        self.render = render
+        self.observer = observer
+    }
+
+    public func add(_ method: String, _ pattern: String, admission: Router.Admission? = nil, _ handler: @escaping Router.Handler) {
+        routes.append(Router.Route(method: method, pattern: pattern, segments: Router.parse(pattern), handler: { Reply(try await handler($0)) },
+                                   admission: admission))
+    }
+
+    /// A route whose handler may switch the connection to another protocol (``Reply/upgrade``).
+    public func addUpgrade(_ method: String, _ pattern: String, _ handler: @escaping Router.UpgradeHandler) {
+        routes.append(Router.Route(method: method, pattern: pattern, segments: Router.parse(pattern), handler: handler, admission: nil))
+    }
+
+    public func get(_ pattern: String, _ handler: @escaping Router.Handler) { add("GET", pattern, handler) }
+    public func post(_ pattern: String, admission: Router.Admission? = nil, _ handler: @escaping Router.Handler) {
+        add("POST", pattern, admission: admission, handler)
+    }
+
+    public func build() -> Router {
+        Router(routes: routes, defaultAdmission: defaultAdmission, render: render, observer: observer)
+    }
+}
+
 // MARK: JSON helpers
 
 extension HTTPResponse {
@@ -135,7 +190,7 @@ extension HTTPResponse {
             let data = try encoder.encode(value)
             return jsonBytes([UInt8](data), status: status)
         } catch {
-            return ServerConfiguration.plainJSONError(.internalServerError, "internalError", "response encoding failed")
+            return ServerConfiguration.plainTextError(.internalServerError, "internalError", "response encoding failed")
         }
     }
 

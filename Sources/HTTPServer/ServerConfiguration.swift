@@ -29,8 +29,9 @@ public struct ServerConfiguration: Sendable {
     public var maxConnections: Int
     /// After an error response: how long to drain the peer's input before closing (RFC 9112 §9.6).
     public var lingerTimeout: Duration
-    /// Renders protocol-level errors (400/413/431/...), so the application can use its error shape.
-    public var errorResponse: @Sendable (_ status: HTTPStatus, _ code: String, _ message: String) -> HTTPResponse
+    /// Renders the server's own errors (400/408/413/431/503/…), so the application can use its
+    /// error shape; plain text by default.
+    public var render: ErrorRenderer
 
     public init(
         host: String = "127.0.0.1",
@@ -47,7 +48,7 @@ public struct ServerConfiguration: Sendable {
         writeTimeout: Duration = .seconds(30),
         maxConnections: Int = 1024,
         lingerTimeout: Duration = .seconds(2),
-        errorResponse: @escaping @Sendable (HTTPStatus, String, String) -> HTTPResponse = ServerConfiguration.plainJSONError
+        render: @escaping ErrorRenderer = ServerConfiguration.plainTextError
     ) {
         self.host = host
         self.port = port
@@ -63,13 +64,11 @@ public struct ServerConfiguration: Sendable {
         self.writeTimeout = writeTimeout
         self.maxConnections = maxConnections
         self.lingerTimeout = lingerTimeout
-        self.errorResponse = errorResponse
+        self.render = render
     }
 
-    /// `{"errors":[{"code":…,"message":…}]}`.
-    public static let plainJSONError: @Sendable (HTTPStatus, String, String) -> HTTPResponse = { status, code, message in
-        let body = "{\"errors\":[{\"code\":\(JSONText.quote(code)),\"message\":\(JSONText.quote(message))}]}"
-        return HTTPResponse(
-            status: status, headers: HTTPHeaders([("Content-Type", "application/json")]), bytes: Array(body.utf8))
+    /// `<code>: <message>` as text: the server has no error shape of its own.
+    public static let plainTextError: ErrorRenderer = { status, code, message in
+        .text(status, "\(code): \(message)\n")
     }
 }

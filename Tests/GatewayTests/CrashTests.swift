@@ -80,8 +80,8 @@ struct CrashMidDeliveryTests {
         // The receiver never answers the first request (the gateway dies mid-delivery), then answers.
         let firstArrived = Gate()
         let ids = Mutex<[String]>([])
-        let router = Router()
-        router.addAsync("POST", "/hook") { request in
+        let router = RouterBuilder()
+        router.add("POST", "/hook") { request in
             let n = ids.withLock { list in
                 list.append(request.headers["webhook-id"] ?? "")
                 return list.count
@@ -92,7 +92,7 @@ struct CrashMidDeliveryTests {
             }
             return .text(.ok, "ok")
         }
-        let receiver = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router)
+        let receiver = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router.build())
         try receiver.start()
         defer { Task { await receiver.shutdown(gracePeriod: .milliseconds(10)) } }
 

@@ -14,15 +14,15 @@ final class SlowReceiver: Sendable {
     private let puts = Mutex<[Double]>([])
 
     init(hold gate: Gate? = nil, delay: Duration = .zero) throws {
-        let router = Router()
+        let router = RouterBuilder()
         let box = Mutex<SlowReceiver?>(nil)
-        router.addAsync("PUT", "/upload") { _ in
+        router.add("PUT", "/upload") { _ in
             box.withLock { $0 }?.puts.withLock { $0.append(Date().timeIntervalSince1970) }
             if let gate { await gate.wait() }
             if delay > .zero { try? await Task.sleep(for: delay) }
             return .text(.ok, "stored")
         }
-        server = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router)
+        server = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router.build())
         box.withLock { $0 = self }
         try server.start()
     }
@@ -100,17 +100,17 @@ struct DeliveryLimitTests {
 
     /// An upload longer than the lease is not claimed again while it runs: the lease is renewed.
     @Test func aLongUploadKeepsItsLeaseAndRunsOnce() async throws {
-        let slow = try SlowReceiver(delay: .seconds(3))
+        let slow = try SlowReceiver(delay: .seconds(7))
         let gw = try await TestGateway.start { config in
             config.network.allowHTTP = true
             config.network.allowHosts = ["127.0.0.1/32"]
             config.providers.simulator.latencySeconds = 0.05
-            config.workers.leaseSeconds = 0.6
+            config.workers.leaseSeconds = 2  // the upload outlasts it three times over
             config.webhooks.retrySchedule = []
         }
         let (uuid, _) = try await gw.submit(["uploadEndpoint": .string("\(slow.base)/upload")])
         let view = try await gw.waitForDeliveries(uuid, timeout: 20)
-        let delivery = try #require(view.body["deliveries"]?.array?.first)
+        let delivery = try #require(view.body["deliveries"]?.array?.first, "\(view.body["events"] ?? .null) \(view.body["state"] ?? .null) \(view.body["error"] ?? .null)")
         #expect(delivery["state"] == "delivered")
         #expect(delivery["attempts"]?.array?.count == 1)
         #expect(slow.putCount == 1)

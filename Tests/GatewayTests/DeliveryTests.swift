@@ -26,13 +26,13 @@ final class Receiver: Sendable {
     init(statuses: [Int] = [], host: String = "127.0.0.1") throws {
         self.host = host
         script = Mutex(statuses)
-        let router = Router()
+        let router = RouterBuilder()
         let box = Mutex<Receiver?>(nil)
-        let handler: Router.SyncHandler = { request in box.withLock { $0 }!.record(request) }
+        let handler: Router.Handler = { request in box.withLock { $0 }!.record(request) }
         router.post("/hook", handler)
         router.add("PUT", "/upload", handler)
         router.get("/moved-here") { _ in .text(.ok, "should never be reached") }
-        server = HTTPServer(configuration: ServerConfiguration(host: host, port: 0), responder: router)
+        server = HTTPServer(configuration: ServerConfiguration(host: host, port: 0), responder: router.build())
         box.withLock { $0 = self }
         try server.start()
     }
@@ -276,28 +276,28 @@ struct DeliveryTimingTests {
 
     @Test func aSlowReceiverTimesOutAndIsRetried() async throws {
         let calls = Mutex(0)
-        let router = Router()
-        router.addAsync("POST", "/hook") { _ in
-            if calls.withLock({ n in n += 1; return n }) == 1 { try? await Task.sleep(for: .seconds(3)) }
+        let router = RouterBuilder()
+        router.add("POST", "/hook") { _ in
+            if calls.withLock({ n in n += 1; return n }) == 1 { try? await Task.sleep(for: .seconds(30)) }
             return .text(.ok, "ok")
         }
-        let receiver = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router)
+        let receiver = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router.build())
         try receiver.start()
         let gw = try await TestGateway.start { config in
             config.network.allowHTTP = true
             config.network.allowHosts = ["127.0.0.1/32"]
             config.webhooks.retrySchedule = [0.1]
-            config.webhooks.timeoutSeconds = 0.3
+            config.webhooks.timeoutSeconds = 2  // far from the 30 s the first answer takes, and from a loaded machine's delays
             config.providers.simulator.latencySeconds = 0.1
         }
         let (uuid, _) = try await gw.submit(["webhookURL": .string("http://127.0.0.1:\(receiver.port)/hook")])
         let view = try await gw.waitForDeliveries(uuid)
         let delivery = try #require(view.body["deliveries"]?.array?.first)
-        #expect(delivery["state"] == "delivered")
+        #expect(delivery["state"] == "delivered", "\(delivery)")
         let attempts = delivery["attempts"]?.array ?? []
         #expect(attempts.count == 2)
         #expect(attempts.first?["error"]?.string?.hasPrefix("timeout") == true)
-        #expect((attempts.first?["latencyMs"]?.number ?? 0) < 2000)
+        #expect((attempts.first?["latencyMs"]?.number ?? 0) < 10_000)
         await gw.stop()
         await receiver.shutdown(gracePeriod: .milliseconds(10))
     }
@@ -305,7 +305,7 @@ struct DeliveryTimingTests {
     /// SPEC §13: a receiver down for 5 s, then back, still gets the webhook (1 s, 2 s, 4 s).
     @Test func receiverDownForFiveSecondsThenBackIsDelivered() async throws {
         let firstHit = Mutex<Double?>(nil)
-        let router = Router()
+        let router = RouterBuilder()
         router.post("/hook") { _ in
             let now = Date().timeIntervalSince1970
             let first = firstHit.withLock { f in
@@ -314,7 +314,7 @@ struct DeliveryTimingTests {
             }
             return now - first < 5 ? .text(.serviceUnavailable, "down") : .text(.ok, "back")
         }
-        let receiver = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router)
+        let receiver = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router.build())
         try receiver.start()
         let gw = try await TestGateway.start { config in
             config.network.allowHTTP = true

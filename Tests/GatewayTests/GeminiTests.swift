@@ -257,10 +257,10 @@ struct GeminiInputTests {
 
     @Test func urlImagesAreFetchedThroughTheGuardAndCheckedByContent() async throws {
         let small = Self.pngBytes(size: 5000)
-        let router = Router()
+        let router = RouterBuilder()
         router.get("/cat.png") { _ in HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "image/png")]), bytes: small) }
         router.get("/lies.png") { _ in HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "image/png")]), bytes: Array("<html>".utf8)) }
-        let images = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router)
+        let images = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router.build())
         try images.start()
         let fake = try FakeGemini(video: fakeVideo)
         let gw = try await Self.startGateway(fake)

@@ -242,7 +242,7 @@ struct KeyLimitTests {
     @Test func inFlightCapRefusesUntilTasksFinish() async throws {
         let gw = try await TestGateway.start { config in
             config.apiKeys[1].maxInFlight = 2
-            config.providers.simulator.latencySeconds = 0.5
+            config.providers.simulator.latencySeconds = 3  // far longer than three submits take on a loaded machine
         }
         let (a, _) = try await gw.submit()
         let (b, _) = try await gw.submit()

@@ -153,7 +153,7 @@ struct TaskProviderTests {
 
     @Test func taskAPIFieldNamesComeFromConfig() async throws {
         // Another aggregator's shape, described in config only.
-        let router = Router()
+        let router = RouterBuilder()
         let seen = Mutex<[String]>([])
         router.post("/api/jobs") { request in
             seen.withLock { $0.append(String(decoding: request.body, as: UTF8.self)) }
@@ -166,7 +166,7 @@ struct TaskProviderTests {
             return .jsonBytes(Array((n < 2 ? #"{"state":"running","pct":30}"# : #"{"state":"succeeded","output":{"video":"http://127.0.0.1:\#(port)/media/x.mp4"}}"#).utf8))
         }
         router.get("/media/:file") { _ in HTTPResponse(status: .ok, bytes: fakeVideo) }
-        let other = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router)
+        let other = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router.build())
         try other.start()
         let gw = try await TestGateway.startWithUpstreams { config in
             var entry = Configuration.TaskAPI(name: "other", baseURL: "http://127.0.0.1:\(other.port)")

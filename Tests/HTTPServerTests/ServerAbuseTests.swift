@@ -20,10 +20,18 @@ final class PatternSource: ResponseBodySource, @unchecked Sendable {
         self.endEarly = endEarly
     }
 
+    /// 251 bytes of the pattern twice over, so any piece is one slice of it.
+    private static let pattern: [UInt8] = (0..<502).map { UInt8($0 % 251) }
+
     func next(into buffer: inout [UInt8], maxBytes: Int) throws {
-        let n = min(maxBytes, piece, length - endEarly - produced)
-        for i in 0..<max(n, 0) { buffer.append(UInt8((produced + i) % 251)) }
-        produced += max(n, 0)
+        var n = max(min(maxBytes, piece, length - endEarly - produced), 0)
+        while n > 0 {
+            let start = produced % 251
+            let take = min(n, 251)
+            buffer.append(contentsOf: Self.pattern[start..<start + take])
+            produced += take
+            n -= take
+        }
     }
 
     func close() { closed.store(true, ordering: .relaxed) }

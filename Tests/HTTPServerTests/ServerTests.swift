@@ -24,11 +24,11 @@ struct ServerTests {
         // The slow handler for /a answers after /b's would have: order must still hold.
         let gate = Gate()
         let server = try makeServer(routes: { router in
-            router.addAsync("GET", "/a") { _ in
+            router.add("GET", "/a") { _ in
                 await gate.wait()
                 return .text(.ok, "a")
             }
-            router.addAsync("GET", "/b") { _ in .text(.ok, "b") }
+            router.add("GET", "/b") { _ in .text(.ok, "b") }
         })
         defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
         let client = try RawHTTPClient(port: server.port)
@@ -280,7 +280,7 @@ struct ServerLifecycleTests {
         let gate = Gate()
         let entered = Gate()
         let server = try makeServer(routes: { router in
-            router.addAsync("GET", "/slow") { _ in
+            router.add("GET", "/slow") { _ in
                 entered.open()
                 await gate.wait()
                 return .text(.ok, "finished")
@@ -313,7 +313,7 @@ struct ServerLifecycleTests {
         let gate = Gate()
         let entered = Gate()
         let server = try makeServer(routes: { router in
-            router.addAsync("GET", "/stuck") { _ in
+            router.add("GET", "/stuck") { _ in
                 entered.open()
                 await gate.wait()
                 return .text(.ok, "late")

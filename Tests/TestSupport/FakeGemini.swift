@@ -77,18 +77,20 @@ public final class FakeGemini: Sendable {
     public init(settings: Settings = Settings(), video: [UInt8]) throws {
         self.settings = Mutex(settings)
         self.video = video
-        let router = Router()
+        let router = RouterBuilder()
         let box = Mutex<FakeGemini?>(nil)
-        let handle: Router.AsyncHandler = { request in await box.withLock { $0 }!.handle(request) }
+        // A fake's answers can be megabytes of JSON built in a debug build: off the event loop, so
+        // they never hold up the loop's other connections (other tests' servers among them).
+        let handle: Router.Handler = { request in await offLoop { await box.withLock { $0 }!.handle(request) } }
         for method in ["GET", "POST"] {
-            router.addAsync(method, "/:version/interactions", handle)
-            router.addAsync(method, "/:version/interactions/:id", handle)
-            router.addAsync(method, "/:version/interactions/:id/cancel", handle)
-            router.addAsync(method, "/:version/files/:file", handle)
-            router.addAsync(method, "/storage/:id", handle)
-            router.addAsync(method, "/upload/:version/files", handle)
+            router.add(method, "/:version/interactions", handle)
+            router.add(method, "/:version/interactions/:id", handle)
+            router.add(method, "/:version/interactions/:id/cancel", handle)
+            router.add(method, "/:version/files/:file", handle)
+            router.add(method, "/storage/:id", handle)
+            router.add(method, "/upload/:version/files", handle)
         }
-        server = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router)
+        server = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router.build())
         box.withLock { $0 = self }
         try server.start()
     }

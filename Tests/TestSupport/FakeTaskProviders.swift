@@ -28,12 +28,13 @@ public class FakeUpstream: @unchecked Sendable {
         self.video = video
     }
 
-    func start(_ configure: (Router, @escaping Router.AsyncHandler) -> Void) throws {
-        let router = Router()
-        let handler: Router.AsyncHandler = { [unowned self] request in await self.dispatch(request) }
+    func start(_ configure: (RouterBuilder, @escaping Router.Handler) -> Void) throws {
+        let router = RouterBuilder()
+        // Off the event loop, as in FakeGemini: a debug build's big answers must not hold it up.
+        let handler: Router.Handler = { [unowned self] request in await offLoop { await self.dispatch(request) } }
         router.get("/media/:file") { [video] _ in HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "video/mp4")]), bytes: video) }
         configure(router, handler)
-        server = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router)
+        server = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router.build())
         try server.start()
     }
 
@@ -72,10 +73,10 @@ public final class FakeFal: FakeUpstream, @unchecked Sendable {
     public init(video: [UInt8], key: String = "fal-key") throws {
         super.init(key: key, video: video)
         try start { router, handler in
-            router.addAsync("POST", "/:owner/:app/:endpoint", handler)
-            router.addAsync("GET", "/:owner/:app/requests/:id/status", handler)
-            router.addAsync("GET", "/:owner/:app/requests/:id", handler)
-            router.addAsync("PUT", "/:owner/:app/requests/:id/cancel", handler)
+            router.add("POST", "/:owner/:app/:endpoint", handler)
+            router.add("GET", "/:owner/:app/requests/:id/status", handler)
+            router.add("GET", "/:owner/:app/requests/:id", handler)
+            router.add("PUT", "/:owner/:app/requests/:id/cancel", handler)
         }
     }
 
@@ -111,7 +112,7 @@ public final class FakeRunware: FakeUpstream, @unchecked Sendable {
 
     public init(video: [UInt8], key: String = "runware-key") throws {
         super.init(key: key, video: video)
-        try start { router, handler in router.addAsync("POST", "/v1", handler) }
+        try start { router, handler in router.add("POST", "/v1", handler) }
     }
 
     override func handle(_ request: Request) -> HTTPResponse {
@@ -167,8 +168,8 @@ public final class FakeTaskAPI: FakeUpstream, @unchecked Sendable {
     public init(video: [UInt8], key: String = "taskapi-key") throws {
         super.init(key: key, video: video)
         try start { router, handler in
-            router.addAsync("POST", "/v1/videos/generations", handler)
-            router.addAsync("GET", "/v1/tasks/:id", handler)
+            router.add("POST", "/v1/videos/generations", handler)
+            router.add("GET", "/v1/tasks/:id", handler)
         }
     }
 

@@ -6,10 +6,10 @@ import SQLite
 /// `GET /healthz` (the process answers) and `GET /readyz` (the database takes a write and we are
 /// not draining): orchestrators route traffic on the second, restart on the first.
 enum HealthRoutes {
-    static func register(on router: Router, database: DatabasePool, isDraining: @escaping @Sendable () -> Bool) {
+    static func register(on router: RouterBuilder, database: DatabasePool, isDraining: @escaping @Sendable () -> Bool) {
         let ok = Array("{\"status\":\"ok\"}".utf8)
         router.get("/healthz") { _ in .jsonBytes(ok) }
-        router.addAsync("GET", "/readyz") { _ in
+        router.add("GET", "/readyz") { _ in
             if isDraining() { return unready("draining") }
             do {
                 try await database.write { db in

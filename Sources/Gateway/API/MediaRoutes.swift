@@ -7,7 +7,7 @@ import HTTPServer
 ///
 /// The body is a file range the server sends with sendfile(2): memory does not grow with size.
 enum MediaRoutes {
-    static func register(on router: Router, media: MediaStore, clock: @escaping @Sendable () -> Double) {
+    static func register(on router: RouterBuilder, media: MediaStore, clock: @escaping @Sendable () -> Double) {
         router.get("/v1/media/:file") { request in
             let file = request.pathParameters["file"] ?? ""
             let parts = file.split(separator: ".")

@@ -5,7 +5,7 @@ import HTTPServer
 /// `GET /openapi.json`: OpenAPI 3.1 for every route. A test checks that each route the router
 /// knows is described here, so the document cannot fall behind the code.
 enum OpenAPIDocument {
-    static func register(on router: Router) {
+    static func register(on router: RouterBuilder) {
         let bytes = Array(document.serialized().utf8)
         router.get("/openapi.json") { _ in .jsonBytes(bytes) }
     }

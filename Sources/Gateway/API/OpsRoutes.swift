@@ -15,12 +15,12 @@ struct OpsRoutes: Sendable {
     let workers: WorkerPool
     let redeliveries: RedeliveryLimiter
 
-    func register(on http: Router) {
-        http.addAsync("GET", "/v1/tasks/:id", taskRoute("reading the task failed") { task, _ in try await show(task) })
-        http.addAsync("GET", "/v1/tasks") { request in await authorized(request) { principal in await list(request, principal) } }
-        http.addAsync("POST", "/v1/tasks/:id/cancel", taskRoute("cancelling failed") { task, _ in try await cancel(task) })
-        http.addAsync("POST", "/v1/tasks/:id/redeliver", taskRoute("redelivery failed", redeliver))
-        http.addAsync("GET", "/v1/videos/:id/lineage") { request in await authorized(request) { principal in await lineage(request, principal) } }
+    func register(on http: RouterBuilder) {
+        http.add("GET", "/v1/tasks/:id", taskRoute("reading the task failed") { task, _ in try await show(task) })
+        http.add("GET", "/v1/tasks") { request in await authorized(request) { principal in await list(request, principal) } }
+        http.add("POST", "/v1/tasks/:id/cancel", taskRoute("cancelling failed") { task, _ in try await cancel(task) })
+        http.add("POST", "/v1/tasks/:id/redeliver", taskRoute("redelivery failed", redeliver))
+        http.add("GET", "/v1/videos/:id/lineage") { request in await authorized(request) { principal in await lineage(request, principal) } }
     }
 
     private func authorized(_ request: Request, _ body: (Principal) async -> HTTPResponse) async -> HTTPResponse {
@@ -34,7 +34,7 @@ struct OpsRoutes: Sendable {
     }
 
     /// A route about one task: authenticated, the task visible to the key (else 404), errors 500.
-    private func taskRoute(_ failure: String, _ body: @escaping @Sendable (TaskRecord, Principal) async throws -> HTTPResponse) -> Router.AsyncHandler {
+    private func taskRoute(_ failure: String, _ body: @escaping @Sendable (TaskRecord, Principal) async throws -> HTTPResponse) -> Router.Handler {
         { request in
             await authorized(request) { principal in
                 let uuid = (request.pathParameters["id"] ?? "").lowercased()
@@ -53,7 +53,10 @@ struct OpsRoutes: Sendable {
     private func show(_ task: TaskRecord) async throws -> HTTPResponse {
         let events = try await store.events(task.uuid)
         var body = summary(task)
-        body["request"] = (try? JSONParser.parse(task.requestJSON)).map(Self.forDisplay) ?? .null
+        let requestJSON = task.requestJSON
+        let parse = { (try? JSONParser.parse(requestJSON)).map(Self.forDisplay) ?? .null }
+        // A task that carries inline images is megabytes of JSON: not parsed on the event loop.
+        body["request"] = requestJSON.utf8.count > TaskAPI.offLoopBodyBytes ? await offLoop { parse() } : parse()
         let items = ResultItems.items(for: task, media: media)
         body["results"] = .array(items.enumerated().map { index, item in
             var o = item.fields

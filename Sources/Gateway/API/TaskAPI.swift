@@ -47,10 +47,16 @@ final class TaskAPI: Sendable {
         self.logger = logger
     }
 
-    func register(on router: Router, admission: RequestAdmission) {
-        let handler: Router.AsyncHandler = { [self] request in await handle(request) }
-        router.addAsync("POST", "/v1", admission: admission.taskEndpoint, handler)
-        router.addAsync("POST", "/", admission: admission.taskEndpoint, handler)
+    /// Bodies larger than this are parsed and validated off the event loop (``offLoop``): a
+    /// multi-megabyte body of inline images must not hold up the loop's other connections.
+    static let offLoopBodyBytes = 64 * 1024
+
+    func register(on router: RouterBuilder, admission: RequestAdmission) {
+        let handler: Router.Handler = { [self] request in
+            request.body.count > Self.offLoopBodyBytes ? await offLoop { await handle(request) } : await handle(request)
+        }
+        router.add("POST", "/v1", admission: admission.taskEndpoint, handler)
+        router.add("POST", "/", admission: admission.taskEndpoint, handler)
     }
 
     private struct Reply {

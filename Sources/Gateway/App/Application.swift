@@ -59,9 +59,8 @@ public final class Application: Sendable {
 
         let authenticator = Authenticator(keys: configuration.apiKeys)
         let admission = RequestAdmission(authenticator: authenticator, unauthenticatedBodyBytes: configuration.server.unauthenticatedBodyBytes)
-        router = Router(notFound: { request in
-            APIError.response(status: .notFound, code: "notFound", message: "no route for \(request.method) \(request.path)")
-        }, defaultAdmission: admission.otherRoutes)
+        let renderError: ErrorRenderer = { status, code, message in APIError.response(status: status, code: code, message: message) }
+        let routes = RouterBuilder(defaultAdmission: admission.otherRoutes, render: renderError)
         var serverConfig = ServerConfiguration(
             host: address.host, port: address.port,
             limits: ParserLimits(maxBodyBytes: configuration.server.maxBodyBytes),
@@ -73,18 +72,17 @@ public final class Application: Sendable {
             maxBufferedBodyBytes: configuration.server.maxBufferedBodyBytes,
             maxConnectionsPerClient: configuration.server.effectiveMaxConnectionsPerClient,
             maxConnections: configuration.server.maxConnections)
-        serverConfig.errorResponse = { status, code, message in
-            APIError.response(status: status, code: code, message: message)
-        }
-        server = HTTPServer(configuration: serverConfig, responder: router)
-        let server = self.server
-        HealthRoutes.register(on: router, database: database, isDraining: { server.isDraining })
+        serverConfig.render = renderError
+        // The server is made last, once the router is built; readiness asks it through this.
+        let serverReference = Mutex<HTTPServer?>(nil)
+        HealthRoutes.register(on: routes, database: database, isDraining: { serverReference.withLock { $0?.isDraining ?? true } })
 
         store = TaskStore(pool: database)
         let released = try store.releaseAllLeases()
         if released > 0 { logger.info("resuming tasks a previous run held", ["tasks": "\(released)"]) }
         let signingKey = try store.setting("media.signingKey") { Crypto.hex(Crypto.randomBytes(32)) }
         media = try MediaStore(directory: "\(configuration.dataDir)/media", publicURL: publicURL, key: Array(signingKey.utf8))
+        media.removeLeftoverPartials()
 
         let urlGuard = URLGuard(
             allowHTTP: configuration.network.allowHTTP, allowHosts: configuration.network.allowHosts, resolver: resolver ?? SystemResolver())
@@ -176,14 +174,17 @@ public final class Application: Sendable {
             maxImageUploadsPerRequest: configuration.media.maxImageUploadsPerRequest, imageTTLSeconds: configuration.media.imageTTLSeconds)
         TaskAPI(store: store, media: media, authenticator: authenticator, validator: validator, workers: workers,
                 dataDir: configuration.dataDir, logger: logger, keys: configuration.apiKeys, janitor: janitor, urlGuard: urlGuard, limits: limits)
-            .register(on: router, admission: admission)
-        MediaRoutes.register(on: router, media: media, clock: { Date().timeIntervalSince1970 })
-        OpenAPIDocument.register(on: router)
-        MetricsRoute.register(on: router, metrics: metrics, store: store, gates: gates, janitor: janitor, dbPath: dbPath)
+            .register(on: routes, admission: admission)
+        MediaRoutes.register(on: routes, media: media, clock: { Date().timeIntervalSince1970 })
+        OpenAPIDocument.register(on: routes)
+        MetricsRoute.register(on: routes, metrics: metrics, store: store, gates: gates, janitor: janitor, dbPath: dbPath)
         OpsRoutes(store: store, media: media, authenticator: authenticator, router: modelRouter, deliveries: deliveries, workers: workers,
                   redeliveries: RedeliveryLimiter(perKeyPerMinute: configuration.webhooks.redeliveriesPerKeyPerMinute,
                                                   taskInterval: configuration.webhooks.redeliveryIntervalSeconds))
-            .register(on: router)
+            .register(on: routes)
+        router = routes.build()
+        server = HTTPServer(configuration: serverConfig, responder: router)
+        serverReference.withLock { $0 = server }
     }
 
     /// Binds and serves; prints the ready line `listening on http://HOST:PORT` to stdout.

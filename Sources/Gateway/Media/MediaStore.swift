@@ -29,8 +29,17 @@ public struct MediaStore: Sendable {
 
     public func path(videoUUID: String, ext: String) -> String { "\(directory)/\(videoUUID).\(ext)" }
 
-    /// A temporary path in the same directory, so the final rename is atomic.
-    public func temporaryPath(videoUUID: String) -> String { "\(directory)/.\(videoUUID).partial" }
+    /// Removes the partial files fetches left when the process died; at start only, when no
+    /// fetch is running (the data directory's lock makes this process the only one).
+    public func removeLeftoverPartials() {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix(".") && name.hasSuffix(".partial") {
+            unlink("\(directory)/\(name)")
+        }
+    }
+
+    /// A temporary path in the same directory, so the final rename is atomic; its own for each
+    /// fetch, so a worker that took a task over never writes into the file of one still running.
+    public func temporaryPath(videoUUID: String) -> String { "\(directory)/.\(videoUUID).\(UUID().uuidString.prefix(8)).partial" }
 
     public func signedURL(videoUUID: String, ext: String, expiresAt: Int64) -> String {
         let file = "\(videoUUID).\(ext)"

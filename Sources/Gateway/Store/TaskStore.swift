@@ -294,14 +294,17 @@ public final class TaskStore: Sendable {
         }
     }
 
-    public func markResultReady(_ videoUUID: String, path: String, bytes: Int64, expiresAt: Double, cost: Double) async throws {
+    /// A result's video is stored; false if the worker no longer holds its task's lease (a
+    /// worker that took it over records it instead).
+    public func markResultReady(_ videoUUID: String, owner: String, path: String, bytes: Int64, expiresAt: Double, cost: Double) async throws -> Bool {
         let now = clock()
-        try await pool.write { db in
+        return try await pool.write { db in
             try db.execute(
                 """
                 UPDATE results SET state = 'ready', progress = 100, media_path = ?, media_bytes = ?, ready_at = ?, expires_at = ?, cost = ?
-                WHERE video_uuid = ?
-                """, [path, bytes, now, expiresAt, cost, videoUUID])
+                WHERE video_uuid = ? AND task_uuid IN (SELECT uuid FROM tasks WHERE lease_owner = ?)
+                """, [path, bytes, now, expiresAt, cost, videoUUID, owner])
+            return db.changes == 1
         }
     }
 

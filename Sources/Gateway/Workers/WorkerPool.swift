@@ -125,8 +125,6 @@ public final class WorkerPool: Sendable {
         }
     }
 
-    struct LeaseLost: Error { let reason: String }
-
     /// Holds a task's provider job slot while it runs upstream: released on every exit path,
     /// except when the task is parked for its next poll, which keeps the slot.
     final class SlotHolder: @unchecked Sendable {
@@ -341,10 +339,11 @@ public final class WorkerPool: Sendable {
                 return
             }
             let bytes = (try? FileManager.default.attributesOfItem(atPath: final)[.size] as? Int64) ?? 0
-            try await store.markResultReady(
-                result.videoUUID, path: final, bytes: bytes, expiresAt: store.now + Double(request.ttl),
+            guard try await store.markResultReady(
+                result.videoUUID, owner: owner, path: final, bytes: bytes, expiresAt: store.now + Double(request.ttl),
                 // The provider's own cost when it reports one (split over the results), else the price table.
                 cost: providerCost.map { $0 / Double(max(outputs.count, 1)) } ?? PriceTable.cost(model: task.model, seconds: request.duration))
+            else { throw LeaseLost(reason: "while storing a result") }
             onStored(bytes)
         }
 

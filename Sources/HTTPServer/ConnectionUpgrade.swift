@@ -1,0 +1,45 @@
+import HTTP1
+
+/// What a handler answers: a response, and, for `101 Switching Protocols`, the protocol the
+/// connection switches to once the response is out.
+public struct Reply: Sendable {
+    public var response: HTTPResponse
+    public var upgrade: (any ConnectionUpgrade)?
+
+    public init(_ response: HTTPResponse, upgrade: (any ConnectionUpgrade)? = nil) {
+        self.response = response
+        self.upgrade = upgrade
+    }
+}
+
+/// A protocol a connection switches to (WebSocket, SPEC §15): it takes over the socket after
+/// the `101` response went out, on the connection's executor, and the connection closes when
+/// it returns. The connection still counts against the server's caps and is closed by shutdown.
+public protocol ConnectionUpgrade: Sendable {
+    func run(_ socket: UpgradedSocket) async
+}
+
+/// The socket of an upgraded connection.
+///
+/// Writes wait while the peer is not reading (its socket buffer is full), so a slow reader is
+/// never buffered without bound; reads give first whatever the HTTP parser had read past the
+/// upgrade request.
+public struct UpgradedSocket: Sendable {
+    let connection: Connection
+
+    /// The next bytes from the peer, or why there are none.
+    public func read(idleTimeout: Duration) async -> UpgradedRead {
+        await connection.upgradedRead(idleTimeout: idleTimeout)
+    }
+
+    /// Sends all of `bytes`; false if the connection is gone or the peer stopped reading for
+    /// longer than the server's write timeout.
+    public func write(_ bytes: [UInt8]) async -> Bool {
+        await connection.upgradedWrite(bytes)
+    }
+
+    /// Whether the server is shutting down (the protocol should say goodbye and return).
+    public var isDraining: Bool {
+        get async { await connection.isDraining }
+    }
+}
