@@ -99,6 +99,23 @@ public final class RawHTTPClient: @unchecked Sendable {
     /// Half-closes the sending side.
     public func shutdownWrite() { Glibc.shutdown(fd, Int32(SHUT_WR)) }
 
+    /// Closes with a reset (SO_LINGER 0), as a client that crashed or gave up does.
+    public func reset() {
+        guard !isClosed else { return }
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close()
+    }
+
+    /// Whatever bytes arrive next (at least one), for protocols other than HTTP.
+    public func readSome() async throws -> [UInt8] {
+        try await offPool { [self] in
+            if buffer.isEmpty, try !fill() { throw RawClientError("closed") }
+            defer { buffer.removeAll() }
+            return buffer
+        }
+    }
+
     private func fill() throws -> Bool {
         var chunk = [UInt8](repeating: 0, count: 65536)
         let n = recv(fd, &chunk, chunk.count, 0)
