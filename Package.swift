@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "Curl", dependencies: ["CCurl"], swiftSettings: strict),
         .target(name: "Crypto", dependencies: ["CCrypto"], swiftSettings: strict),
         // Layer 4: domain (configuration, tasks, states, policies). No IO.
-        .target(name: "Domain", dependencies: ["HTTP1"], swiftSettings: strict),
+        .target(name: "Domain", swiftSettings: strict),
         // Layer 5: API handlers, workers, delivery, store: composes everything.
         .target(
             name: "Gateway",

@@ -113,7 +113,7 @@ struct VideoInferenceValidatorTests {
         switch validator.validate(c.task) {
         case .success: Issue.record("accepted \(c.name)")
         case .failure(let error):
-            #expect(error.code == c.code)
+            #expect(error.code.name == c.code)
             #expect(error.parameter == c.parameter)
             #expect(!error.message.isEmpty)
         }
@@ -126,9 +126,9 @@ struct VideoInferenceValidatorTests {
     }
 
     @Test func statusesFollowCodes() {
-        #expect(APIErrorItem(code: "invalidApiKey", message: "").status == 401)
-        #expect(APIErrorItem(code: "conflictTaskUUID", message: "").status == 409)
-        #expect(APIErrorItem(code: "taskNotFound", message: "").status == 404)
-        #expect(APIErrorItem(code: "rateLimitExceeded", message: "").status == 429)
+        #expect(APIErrorItem(code: .invalidApiKey, message: "").status == 401)
+        #expect(APIErrorItem(code: .conflictTaskUUID, message: "").status == 409)
+        #expect(APIErrorItem(code: .taskNotFound, message: "").status == 404)
+        #expect(APIErrorItem(code: .rateLimitExceeded, message: "").status == 429)
     }
 }

@@ -35,6 +35,14 @@ struct ObservabilityTests {
         #expect(text.contains("reelgate_queue_depth 0"))
         #expect(text.contains(#"reelgate_provider_jobs_in_flight{provider="simulator"} 0"#))
         #expect(text.contains("reelgate_media_bytes ") && text.contains("reelgate_database_bytes "))
+        // HTTP requests by method, route pattern and status, and their durations.
+        #expect(text.contains(#"reelgate_http_requests_total{method="POST",route="/v1",status="200"}"#))
+        #expect(text.contains(#"reelgate_http_request_seconds_bucket{method="POST",route="/v1",le="+Inf"}"#))
+        _ = try await gw.request("GET", "/v1/tasks/\(uuid)")
+        _ = try await gw.request("GET", "/no/such/\(UUID().uuidString)")
+        let again = try await gw.fetch("/metrics").bodyText
+        #expect(again.contains(#"reelgate_http_requests_total{method="GET",route="/v1/tasks/:id",status="200"} 1"#))
+        #expect(again.contains(#"reelgate_http_requests_total{method="GET",route="unmatched",status="404"} 1"#))
         // Every sample line is `name{labels} value` or a comment: parseable by Prometheus.
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             #expect(line.split(separator: " ").count == 2 && Double(line.split(separator: " ").last!) != nil, "\(line)")

@@ -1,4 +1,3 @@
-import HTTP1
 
 /// A JSON value that keeps integers apart from fractions, so validation can say "must be an
 /// integer" precisely, and whose serialisation is canonical (sorted keys) for idempotency hashes.

@@ -137,11 +137,6 @@ extension StringProtocol {
 extension URLGuard {
     /// The Runware error for a refused URL in `parameter` (SPEC §7 names the codes).
     public static func apiError(_ refusal: URLRefusal, parameter: String) -> APIErrorItem {
-        let code = switch parameter {
-        case "webhookURL": "invalidWebhookURL"
-        case "uploadEndpoint": "invalidUploadEndpoint"
-        default: "invalidInputURL"
-        }
-        return APIErrorItem(code: code, message: "\(parameter) refused: \(refusal.reason)", parameter: .one(parameter))
+        APIErrorItem(code: .refusedURL(in: parameter), message: "\(parameter) refused: \(refusal.reason)", parameter: .one(parameter))
     }
 }

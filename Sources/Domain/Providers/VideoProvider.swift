@@ -56,12 +56,12 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
 
     public var kind: Kind
     /// A Runware-style code: `providerError`, `contentPolicyViolation`, `invalidInput`, `timeoutProvider`, ….
-    public var code: String
+    public var code: APIErrorCode
     public var message: String
     /// Seconds the upstream asked us to wait (Retry-After, retry-after-ms, RetryInfo).
     public var retryAfter: Double?
 
-    public init(kind: Kind, code: String, message: String, retryAfter: Double? = nil) {
+    public init(kind: Kind, code: APIErrorCode, message: String, retryAfter: Double? = nil) {
         self.kind = kind
         self.code = code
         self.message = message
@@ -69,7 +69,7 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
     }
 
     public static func retryable(_ message: String, retryAfter: Double? = nil) -> ProviderError {
-        ProviderError(kind: .retryable, code: "providerError", message: message, retryAfter: retryAfter)
+        ProviderError(kind: .retryable, code: .providerError, message: message, retryAfter: retryAfter)
     }
 
     public var description: String { "\(code): \(message)" }

@@ -1,13 +1,14 @@
 /// One error in the Runware error shape (SPEC §2, runware.md §2.2).
 ///
-/// Its HTTP status follows from its code, so a handler can answer "the status of the first error".
+/// Its HTTP status is its code's (``APIErrorCode``), so a reply answers "the status of the first
+/// error" without deciding anything itself.
 public struct APIErrorItem: Error, Sendable, Equatable {
     public enum Parameter: Sendable, Equatable {
         case one(String)
         case many([String])
     }
 
-    public var code: String
+    public var code: APIErrorCode
     public var message: String
     public var parameter: Parameter?
     public var taskType: String?
@@ -15,7 +16,7 @@ public struct APIErrorItem: Error, Sendable, Equatable {
     public var allowedValues: [JSONValue]?
 
     public init(
-        code: String, message: String, parameter: Parameter? = nil, taskType: String? = nil, taskUUID: String? = nil,
+        code: APIErrorCode, message: String, parameter: Parameter? = nil, taskType: String? = nil, taskUUID: String? = nil,
         allowedValues: [JSONValue]? = nil
     ) {
         self.code = code
@@ -26,8 +27,8 @@ public struct APIErrorItem: Error, Sendable, Equatable {
         self.allowedValues = allowedValues
     }
 
-    public static func invalid(_ parameter: String, _ message: String, code: String? = nil, allowed: [JSONValue]? = nil) -> APIErrorItem {
-        APIErrorItem(code: code ?? "invalid" + capitalized(parameter), message: message, parameter: .one(parameter), allowedValues: allowed)
+    public static func invalid(_ parameter: String, _ message: String, code: APIErrorCode? = nil, allowed: [JSONValue]? = nil) -> APIErrorItem {
+        APIErrorItem(code: code ?? .invalid(parameter), message: message, parameter: .one(parameter), allowedValues: allowed)
     }
 
     /// Client text quoted in an error, cut to 64 characters: an error must never be a way to
@@ -40,30 +41,11 @@ public struct APIErrorItem: Error, Sendable, Equatable {
         return String(cut) + "…"
     }
 
-    static func capitalized(_ path: String) -> String {
-        let leaf = path.split(separator: ".").last.map(String.init) ?? path
-        let name = leaf.prefix { $0 != "[" }
-        return name.prefix(1).uppercased() + name.dropFirst()
-    }
-
     /// The HTTP status for this error's code.
-    public var status: Int {
-        switch code {
-        case "invalidApiKey", "missingApiKey": 401
-        case "forbidden": 403
-        case "taskNotFound", "notFound": 404
-        case "conflictTaskUUID": 409
-        case "requestTooLarge": 413
-        case "rateLimitExceeded", "tooManyTasksInFlight": 429
-        case "serverOverloaded", "serverDraining", "serviceUnavailable": 503
-        case "insufficientStorage": 507
-        case "internalError": 500
-        default: 400
-        }
-    }
+    public var status: Int { code.status }
 
     public var json: JSONValue {
-        var o: [String: JSONValue] = ["code": .string(code), "message": .string(message)]
+        var o: [String: JSONValue] = ["code": .string(code.name), "message": .string(message)]
         switch parameter {
         case .one(let p): o["parameter"] = .string(p)
         case .many(let ps): o["parameter"] = .array(ps.map { .string($0) })

@@ -53,24 +53,24 @@ public struct VideoInferenceValidator: Sendable {
         let taskUUID = try Self.taskUUID(t)
         for key in t.keys.sorted() where !Self.knownKeys.contains(key) {
             throw APIErrorItem(
-                code: "unsupportedParameter", message: "parameter \(APIErrorItem.echo(key)) is not supported by videoInference",
+                code: .unsupportedParameter, message: "parameter \(APIErrorItem.echo(key)) is not supported by videoInference",
                 parameter: .one(APIErrorItem.echo(key)))
         }
 
         guard let modelValue = t["model"] else {
-            throw APIErrorItem(code: "missingModel", message: "model is required", parameter: .one("model"))
+            throw APIErrorItem(code: .missing("model"), message: "model is required", parameter: .one("model"))
         }
         guard let model = modelValue.string, Self.isAIR(model) else {
             throw .invalid("model", "model must be an AIR id such as google:gemini@omni-flash")
         }
         if let knownModels, !knownModels.contains(model) {
             throw APIErrorItem(
-                code: "unknownModel", message: "model \(model) is not routed by this gateway", parameter: .one("model"),
+                code: .unknownModel, message: "model \(model) is not routed by this gateway", parameter: .one("model"),
                 allowedValues: knownModels.sorted().map { .string($0) })
         }
 
         guard let promptValue = t["positivePrompt"] else {
-            throw APIErrorItem(code: "missingPositivePrompt", message: "positivePrompt is required", parameter: .one("positivePrompt"))
+            throw APIErrorItem(code: .missing("positivePrompt"), message: "positivePrompt is required", parameter: .one("positivePrompt"))
         }
         let prompt = try promptText(promptValue, "positivePrompt", minimum: 2)
         let negative = try t["negativePrompt"].map { value throws(APIErrorItem) in try promptText(value, "negativePrompt", minimum: 1) }
@@ -83,13 +83,13 @@ public struct VideoInferenceValidator: Sendable {
         if (width == nil) != (height == nil) {
             let missing = width == nil ? "width" : "height"
             throw APIErrorItem(
-                code: "missing" + APIErrorItem.capitalized(missing), message: "width and height go together",
+                code: .missing(missing), message: "width and height go together",
                 parameter: .many(["width", "height"]))
         }
         let aspectRatio = try optionalEnum(t, "aspectRatio", Self.aspectRatios)
         if let aspectRatio, let width, let height, Self.ratio(width, height) != aspectRatio {
             throw APIErrorItem(
-                code: "incompatibleParameters", message: "width×height \(width)×\(height) is not aspect ratio \(aspectRatio)",
+                code: .incompatibleParameters, message: "width×height \(width)×\(height) is not aspect ratio \(aspectRatio)",
                 parameter: .many(["width", "height", "aspectRatio"]))
         }
         let resolution = try optionalEnum(t, "resolution", Self.resolutions)
@@ -118,7 +118,7 @@ public struct VideoInferenceValidator: Sendable {
             case "async": break
             case "sync":
                 throw APIErrorItem(
-                    code: "unsupportedParameter", message: "deliveryMethod sync is not supported for video; use async and poll getResponse",
+                    code: .unsupportedParameter, message: "deliveryMethod sync is not supported for video; use async and poll getResponse",
                     parameter: .one("deliveryMethod"), allowedValues: ["async"])
             default:
                 throw .invalid("deliveryMethod", "deliveryMethod must be async", allowed: ["async"])
@@ -136,7 +136,7 @@ public struct VideoInferenceValidator: Sendable {
                 throw .invalid("ttl", "ttl must be an integer from 60 to \(Self.maxTTL) seconds")
             }
             guard outputType == .url else {
-                throw APIErrorItem(code: "incompatibleParameters", message: "ttl only applies to outputType URL",
+                throw APIErrorItem(code: .incompatibleParameters, message: "ttl only applies to outputType URL",
                                    parameter: .many(["ttl", "outputType"]))
             }
             ttl = Int(v)
@@ -152,16 +152,16 @@ public struct VideoInferenceValidator: Sendable {
         if let value = t["safety"] {
             guard let safety = value.object else { throw .invalid("safety", "safety must be an object") }
             for key in safety.keys.sorted() where key != "checkContent" && key != "mode" {
-                throw APIErrorItem(code: "unsupportedParameter", message: "safety.\(APIErrorItem.echo(key)) is not supported",
+                throw APIErrorItem(code: .unsupportedParameter, message: "safety.\(APIErrorItem.echo(key)) is not supported",
                                    parameter: .one("safety.\(APIErrorItem.echo(key))"))
             }
             if let v = safety["checkContent"] {
-                guard let b = v.bool else { throw .invalid("safety.checkContent", "safety.checkContent must be a boolean", code: "invalidSafety") }
+                guard let b = v.bool else { throw .invalid("safety.checkContent", "safety.checkContent must be a boolean", code: .invalid("safety")) }
                 checkContent = b
             }
             if let v = safety["mode"] {
                 guard let m = v.string, ["none", "fast", "full"].contains(m) else {
-                    throw .invalid("safety.mode", "safety.mode must be none, fast or full", code: "invalidSafety", allowed: ["none", "fast", "full"])
+                    throw .invalid("safety.mode", "safety.mode must be none, fast or full", code: .invalid("safety"), allowed: ["none", "fast", "full"])
                 }
                 safetyMode = m
             }
@@ -172,11 +172,11 @@ public struct VideoInferenceValidator: Sendable {
             for (section, reserved) in reservedProviderSettings.sorted(by: { $0.key < $1.key }) {
                 guard let settings = o[section] else { continue }
                 guard let fields = settings.object else {
-                    throw .invalid("providerSettings.\(section)", "providerSettings.\(section) must be an object", code: "invalidProviderSettings")
+                    throw .invalid("providerSettings.\(section)", "providerSettings.\(section) must be an object", code: .invalid("providerSettings"))
                 }
                 for field in fields.keys.sorted() where reserved.contains(field) {
                     throw APIErrorItem(
-                        code: "unsupportedParameter",
+                        code: .unsupportedParameter,
                         message: "providerSettings.\(section).\(field) is set by reelgate and cannot be overridden",
                         parameter: .one("providerSettings.\(section).\(field)"))
                 }
@@ -207,14 +207,14 @@ public struct VideoInferenceValidator: Sendable {
         for legacy in ["frameImages", "referenceImages"] {
             if let value = t[legacy] {
                 guard object[legacy] == nil else {
-                    throw APIErrorItem(code: "incompatibleParameters", message: "\(legacy) is given both at the top level and in inputs",
+                    throw APIErrorItem(code: .incompatibleParameters, message: "\(legacy) is given both at the top level and in inputs",
                                        parameter: .many([legacy, "inputs.\(legacy)"]))
                 }
                 object[legacy] = value
             }
         }
         for key in object.keys.sorted() where !["referenceImages", "frameImages", "video", "videoId"].contains(key) {
-            throw APIErrorItem(code: "unsupportedParameter", message: "inputs.\(APIErrorItem.echo(key)) is not supported by this model",
+            throw APIErrorItem(code: .unsupportedParameter, message: "inputs.\(APIErrorItem.echo(key)) is not supported by this model",
                                parameter: .one("inputs.\(APIErrorItem.echo(key))"))
         }
         if let value = object["referenceImages"] {
@@ -222,18 +222,18 @@ public struct VideoInferenceValidator: Sendable {
                 throw .invalid("inputs.referenceImages", "inputs.referenceImages must be an array of 1 to 7 images")
             }
             for (i, item) in items.enumerated() {
-                inputs.referenceImages.append(try image(item, parameter: "inputs.referenceImages[\(i)]", code: "invalidReferenceImages"))
+                inputs.referenceImages.append(try image(item, parameter: "inputs.referenceImages[\(i)]", code: .invalid("referenceImages")))
             }
         }
         if let value = object["frameImages"] {
             guard let items = value.array, items.count == 1 else {
-                throw .invalid("inputs.frameImages", "inputs.frameImages must hold exactly 1 item", code: "invalidFrameImages")
+                throw .invalid("inputs.frameImages", "inputs.frameImages must hold exactly 1 item", code: .invalid("frameImages"))
             }
             inputs.frameImage = try frameImage(items[0])
         }
         if let value = object["video"] {
             guard let video = value.string, !video.isEmpty else {
-                throw .invalid("inputs.video", "inputs.video must be a URL or a video UUID", code: "invalidInputVideo")
+                throw .invalid("inputs.video", "inputs.video must be a URL or a video UUID", code: .invalid("inputVideo"))
             }
             if Self.isUUID(video) {
                 inputs.video = video.lowercased()
@@ -245,7 +245,7 @@ public struct VideoInferenceValidator: Sendable {
         }
         if let value = object["videoId"] {
             guard let id = value.string, Self.isUUID(id) else {
-                throw .invalid("inputs.videoId", "inputs.videoId must be the videoUUID of an earlier result", code: "invalidVideoId")
+                throw .invalid("inputs.videoId", "inputs.videoId must be the videoUUID of an earlier result", code: .invalid("videoId"))
             }
             inputs.videoId = id.lowercased()
         }
@@ -255,21 +255,21 @@ public struct VideoInferenceValidator: Sendable {
     private func frameImage(_ item: JSONValue) throws(APIErrorItem) -> VideoInferenceRequest.FrameImage {
         let parameter = "inputs.frameImages[0]"
         if item.string != nil {
-            return .init(image: try image(item, parameter: parameter, code: "invalidFrameImages"), position: .first)
+            return .init(image: try image(item, parameter: parameter, code: .invalid("frameImages")), position: .first)
         }
         guard let o = item.object else {
-            throw .invalid(parameter, "a frame image is an image or {image, frame|timestamp}", code: "invalidFrameImages")
+            throw .invalid(parameter, "a frame image is an image or {image, frame|timestamp}", code: .invalid("frameImages"))
         }
         for key in o.keys.sorted() where !["image", "inputImage", "frame", "timestamp"].contains(key) {
-            throw APIErrorItem(code: "unsupportedParameter", message: "\(parameter).\(APIErrorItem.echo(key)) is not supported",
+            throw APIErrorItem(code: .unsupportedParameter, message: "\(parameter).\(APIErrorItem.echo(key)) is not supported",
                                parameter: .one("\(parameter).\(APIErrorItem.echo(key))"))
         }
         guard let imageValue = o["image"] ?? o["inputImage"] else {
-            throw APIErrorItem(code: "missingFrameImage", message: "\(parameter).image is required", parameter: .one("\(parameter).image"))
+            throw APIErrorItem(code: .missing("frameImage"), message: "\(parameter).image is required", parameter: .one("\(parameter).image"))
         }
-        let img = try image(imageValue, parameter: "\(parameter).image", code: "invalidFrameImages")
+        let img = try image(imageValue, parameter: "\(parameter).image", code: .invalid("frameImages"))
         if o["frame"] != nil, o["timestamp"] != nil {
-            throw APIErrorItem(code: "incompatibleParameters", message: "give frame or timestamp, not both",
+            throw APIErrorItem(code: .incompatibleParameters, message: "give frame or timestamp, not both",
                                parameter: .many(["\(parameter).frame", "\(parameter).timestamp"]))
         }
         if let frame = o["frame"] {
@@ -277,13 +277,13 @@ public struct VideoInferenceValidator: Sendable {
                 return .init(image: img, position: name == "first" ? .first : .last)
             }
             guard let n = frame.integer, n >= 0 else {
-                throw .invalid("\(parameter).frame", "frame must be first, last or a frame index ≥ 0", code: "invalidFrameImages")
+                throw .invalid("\(parameter).frame", "frame must be first, last or a frame index ≥ 0", code: .invalid("frameImages"))
             }
             return .init(image: img, position: .frame(Int(n)))
         }
         if let ts = o["timestamp"] {
             guard let seconds = ts.number, seconds >= 0, seconds <= 10 else {
-                throw .invalid("\(parameter).timestamp", "timestamp must be seconds from 0 to 10", code: "invalidFrameImages")
+                throw .invalid("\(parameter).timestamp", "timestamp must be seconds from 0 to 10", code: .invalid("frameImages"))
             }
             return .init(image: img, position: .timestamp(seconds))
         }
@@ -291,7 +291,7 @@ public struct VideoInferenceValidator: Sendable {
     }
 
     /// An image: URL, data URI, plain base64 or an uploaded image's UUID; png/jpeg/webp, ≤ 20 MB.
-    private func image(_ value: JSONValue, parameter: String, code: String) throws(APIErrorItem) -> VideoInferenceRequest.ImageInput {
+    private func image(_ value: JSONValue, parameter: String, code: APIErrorCode) throws(APIErrorItem) -> VideoInferenceRequest.ImageInput {
         guard let text = value.string, !text.isEmpty else {
             throw .invalid(parameter, "an image is a URL, a data URI, base64 or an imageUUID", code: code)
         }
@@ -316,7 +316,7 @@ public struct VideoInferenceValidator: Sendable {
         return .base64(text)
     }
 
-    private func checkImageBytes(_ base64: String, parameter: String, code: String) throws(APIErrorItem) {
+    private func checkImageBytes(_ base64: String, parameter: String, code: APIErrorCode) throws(APIErrorItem) {
         guard base64.utf8.count <= (Self.maxImageBytes / 3 + 1) * 4 + 4 else {
             throw .invalid(parameter, "images may be at most 20 MB", code: code)
         }
@@ -375,10 +375,10 @@ public struct VideoInferenceValidator: Sendable {
     /// The `taskUUID` of a task: required, a UUID v4.
     public static func taskUUID(_ t: [String: JSONValue]) throws(APIErrorItem) -> String {
         guard let value = t["taskUUID"] else {
-            throw APIErrorItem(code: "missingTaskUUID", message: "taskUUID is required", parameter: .one("taskUUID"))
+            throw APIErrorItem(code: .missing("taskUUID"), message: "taskUUID is required", parameter: .one("taskUUID"))
         }
         guard let s = value.string, isUUIDv4(s) else {
-            throw APIErrorItem(code: "invalidTaskUUID", message: "taskUUID must be a UUID v4", parameter: .one("taskUUID"))
+            throw APIErrorItem(code: .invalid("taskUUID"), message: "taskUUID must be a UUID v4", parameter: .one("taskUUID"))
         }
         return s.lowercased()
     }
@@ -422,7 +422,7 @@ public struct VideoInferenceValidator: Sendable {
 
     /// Without the network layer's full check: https only, no userinfo, at most 2048 characters.
     public static let basicURLCheck: @Sendable (String, String) -> APIErrorItem? = { url, parameter in
-        let code = parameter == "webhookURL" ? "invalidWebhookURL" : parameter == "uploadEndpoint" ? "invalidUploadEndpoint" : "invalidInputURL"
+        let code = APIErrorCode.refusedURL(in: parameter)
         guard url.count <= 2048 else { return APIErrorItem(code: code, message: "URL longer than 2048 characters", parameter: .one(parameter)) }
         guard url.lowercased().hasPrefix("https://") else {
             return APIErrorItem(code: code, message: "URL must use https", parameter: .one(parameter))

@@ -14,20 +14,20 @@ enum MediaRoutes {
             guard parts.count == 2, VideoInferenceValidator.isUUID(String(parts[0])),
                 let format = VideoInferenceRequest.OutputFormat(rawValue: parts[1].uppercased())
             else {
-                return APIError.response(status: .notFound, code: "videoNotFound", message: "no such media")
+                throw APIError(.unknownVideo, "no such media")
             }
             let query = request.queryParameters
             switch media.verify(file: file, exp: query["exp"], sig: query["sig"], now: clock()) {
             case .badSignature:
-                return APIError.response(status: .forbidden, code: "invalidSignature", message: "the media URL's signature is not valid")
+                throw APIError(.invalidSignature, "the media URL's signature is not valid")
             case .expired:
-                return APIError.response(status: HTTPStatus(410), code: "mediaExpired", message: "the media URL has expired")
+                throw APIError(.mediaExpired, "the media URL has expired")
             case .valid:
                 break
             }
             let path = media.path(videoUUID: String(parts[0]), ext: String(parts[1]))
             guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int64 else {
-                return APIError.response(status: .notFound, code: "videoNotFound", message: "the media has been removed")
+                throw APIError(.unknownVideo, "the media has been removed")
             }
             var headers = HTTPHeaders([("Content-Type", format.contentType), ("Accept-Ranges", "bytes"),
                                        ("Cache-Control", "private, max-age=3600")])

@@ -16,38 +16,30 @@ struct OpsRoutes: Sendable {
     let redeliveries: RedeliveryLimiter
 
     func register(on http: RouterBuilder) {
-        http.add("GET", "/v1/tasks/:id", taskRoute("reading the task failed") { task, _ in try await show(task) })
-        http.add("GET", "/v1/tasks") { request in await authorized(request) { principal in await list(request, principal) } }
-        http.add("POST", "/v1/tasks/:id/cancel", taskRoute("cancelling failed") { task, _ in try await cancel(task) })
-        http.add("POST", "/v1/tasks/:id/redeliver", taskRoute("redelivery failed", redeliver))
-        http.add("GET", "/v1/videos/:id/lineage") { request in await authorized(request) { principal in await lineage(request, principal) } }
+        http.add("GET", "/v1/tasks/:id") { request in try await show(visibleTask(request, authenticate(request))) }
+        http.add("GET", "/v1/tasks") { request in try await list(request, authenticate(request)) }
+        http.add("POST", "/v1/tasks/:id/cancel") { request in try await cancel(visibleTask(request, authenticate(request))) }
+        http.add("POST", "/v1/tasks/:id/redeliver") { request in
+            let principal = try authenticate(request)
+            return try await redeliver(visibleTask(request, principal), by: principal)
+        }
+        http.add("GET", "/v1/videos/:id/lineage") { request in try await lineage(request, authenticate(request)) }
     }
 
-    private func authorized(_ request: Request, _ body: (Principal) async -> HTTPResponse) async -> HTTPResponse {
-        guard let key = Authenticator.bearer(request.headers["authorization"]) else {
-            return APIError.response(status: .unauthorized, code: "missingApiKey", message: "Authorization: Bearer <key> is required")
-        }
-        guard let principal = authenticator.authenticate(key) else {
-            return APIError.response(status: .unauthorized, code: "invalidApiKey", message: "the API key is not valid")
-        }
-        return await body(principal)
+    private func authenticate(_ request: Request) throws(APIError) -> Principal {
+        guard let key = Authenticator.bearer(request.headers["authorization"]) else { throw .missingKey }
+        guard let principal = authenticator.authenticate(key) else { throw .invalidKey }
+        return principal
     }
 
-    /// A route about one task: authenticated, the task visible to the key (else 404), errors 500.
-    private func taskRoute(_ failure: String, _ body: @escaping @Sendable (TaskRecord, Principal) async throws -> HTTPResponse) -> Router.Handler {
-        { request in
-            await authorized(request) { principal in
-                let uuid = (request.pathParameters["id"] ?? "").lowercased()
-                do {
-                    guard let task = try await store.find(uuid), principal.isOps || task.apiKeyName == principal.name else {
-                        return APIError.response(status: .notFound, code: "taskNotFound", message: "no task \(uuid)")
-                    }
-                    return try await body(task, principal)
-                } catch {
-                    return APIError.response(status: .internalServerError, code: "internalError", message: failure)
-                }
-            }
+    /// The task the path names, if the key may see it: another key's task is a 404, as an
+    /// unknown one is.
+    private func visibleTask(_ request: Request, _ principal: Principal) async throws -> TaskRecord {
+        let uuid = (request.pathParameters["id"] ?? "").lowercased()
+        guard let task = try await store.find(uuid), principal.isOps || task.apiKeyName == principal.name else {
+            throw APIError(.taskNotFound, "no task \(APIErrorItem.echo(uuid))")
         }
+        return task
     }
 
     private func show(_ task: TaskRecord) async throws -> HTTPResponse {
@@ -107,42 +99,36 @@ struct OpsRoutes: Sendable {
         return .object(fields)
     }
 
-    private func list(_ request: Request, _ principal: Principal) async -> HTTPResponse {
+    private func list(_ request: Request, _ principal: Principal) async throws -> HTTPResponse {
         let q = request.queryParameters
         let limit = min(max(Int(q["limit"] ?? "") ?? 50, 1), 500)
         if let state = q["state"], TaskState(rawValue: state) == nil {
-            return APIError.response(status: .badRequest, code: "invalidState", message: "state must be one of \(TaskState.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw APIError(.invalid("state"), "state must be one of \(TaskState.allCases.map(\.rawValue).joined(separator: ", "))", parameter: .one("state"))
         }
         var cursor: (Double, String)?
         if let text = q["cursor"] {
             let parts = text.split(separator: "_", maxSplits: 1)
             guard parts.count == 2, let at = Double(parts[0]) else {
-                return APIError.response(status: .badRequest, code: "invalidCursor", message: "cursor is not one this API returned")
+                throw APIError(.invalid("cursor"), "cursor is not one this API returned", parameter: .one("cursor"))
             }
             cursor = (at, String(parts[1]))
         }
         var since: Double?
         if let text = q["since"] {
             guard let value = Double(text) ?? ISO8601DateFormatter().date(from: text)?.timeIntervalSince1970 else {
-                return APIError.response(status: .badRequest, code: "invalidSince", message: "since is a Unix time or an ISO 8601 date")
+                throw APIError(.invalid("since"), "since is a Unix time or an ISO 8601 date", parameter: .one("since"))
             }
             since = value
         }
-        do {
-            let tasks = try await store.list(
-                keyName: principal.isOps ? nil : principal.name, state: q["state"], model: q["model"], since: since, limit: limit, cursor: cursor)
-            var body: [String: JSONValue] = ["tasks": .array(tasks.map { .object(summary($0)) })]
-            if tasks.count == limit, let last = tasks.last { body["nextCursor"] = .string("\(last.createdAt)_\(last.uuid)") }
-            return .jsonBytes(Array(JSONValue.object(body).serialized().utf8))
-        } catch {
-            return APIError.response(status: .internalServerError, code: "internalError", message: "listing tasks failed")
-        }
+        let tasks = try await store.list(
+            keyName: principal.isOps ? nil : principal.name, state: q["state"], model: q["model"], since: since, limit: limit, cursor: cursor)
+        var body: [String: JSONValue] = ["tasks": .array(tasks.map { .object(summary($0)) })]
+        if tasks.count == limit, let last = tasks.last { body["nextCursor"] = .string("\(last.createdAt)_\(last.uuid)") }
+        return .jsonBytes(Array(JSONValue.object(body).serialized().utf8))
     }
 
     private func cancel(_ task: TaskRecord) async throws -> HTTPResponse {
-        guard let before = try await store.cancel(task.uuid) else {
-            return APIError.response(status: .notFound, code: "taskNotFound", message: "no task \(task.uuid)")
-        }
+        guard let before = try await store.cancel(task.uuid) else { throw APIError(.taskNotFound, "no task \(task.uuid)") }
         if !before.state.isTerminal, let upstream = before.upstreamID, let name = before.provider, let provider = router.provider(named: name) {
             await provider.cancel(upstreamID: upstream)
         }
@@ -152,37 +138,28 @@ struct OpsRoutes: Sendable {
     }
 
     /// The edit tree around a video: `{root, nodes:[{videoUUID, taskUUID, parent, prompt, state, children}]}`.
-    private func lineage(_ request: Request, _ principal: Principal) async -> HTTPResponse {
+    private func lineage(_ request: Request, _ principal: Principal) async throws -> HTTPResponse {
         let video = (request.pathParameters["id"] ?? "").lowercased()
-        do {
-            let all = try await store.lineage(of: video)
-            let nodes = all.filter { principal.isOps || $0.keyName == principal.name }
-            guard nodes.contains(where: { $0.videoUUID == video }) else {
-                return APIError.response(status: .notFound, code: "videoNotFound", message: "no video \(video)")
-            }
-            let visible = Set(nodes.map(\.videoUUID))
-            let items: [JSONValue] = nodes.map { node in
-                let children = nodes.filter { $0.parent == node.videoUUID }.map { JSONValue.string($0.videoUUID) }
-                return [
-                    "videoUUID": .string(node.videoUUID), "taskUUID": .string(node.taskUUID),
-                    "parent": node.parent.flatMap { visible.contains($0) ? .string($0) : nil } ?? .null,
-                    "prompt": .string(node.prompt), "state": .string(node.state), "children": .array(children),
-                ]
-            }
-            let root = nodes.first { $0.parent == nil || !visible.contains($0.parent!) }?.videoUUID ?? video
-            return .jsonBytes(Array(JSONValue.object(["root": .string(root), "videoUUID": .string(video), "nodes": .array(items)]).serialized().utf8))
-        } catch {
-            return APIError.response(status: .internalServerError, code: "internalError", message: "reading the lineage failed")
+        let all = try await store.lineage(of: video)
+        let nodes = all.filter { principal.isOps || $0.keyName == principal.name }
+        guard nodes.contains(where: { $0.videoUUID == video }) else { throw APIError(.unknownVideo, "no video \(APIErrorItem.echo(video))") }
+        let visible = Set(nodes.map(\.videoUUID))
+        let items: [JSONValue] = nodes.map { node in
+            let children = nodes.filter { $0.parent == node.videoUUID }.map { JSONValue.string($0.videoUUID) }
+            return [
+                "videoUUID": .string(node.videoUUID), "taskUUID": .string(node.taskUUID),
+                "parent": node.parent.flatMap { visible.contains($0) ? .string($0) : nil } ?? .null,
+                "prompt": .string(node.prompt), "state": .string(node.state), "children": .array(children),
+            ]
         }
+        let root = nodes.first { $0.parent == nil || !visible.contains($0.parent!) }?.videoUUID ?? video
+        return .jsonBytes(Array(JSONValue.object(["root": .string(root), "videoUUID": .string(video), "nodes": .array(items)]).serialized().utf8))
     }
 
     private func redeliver(_ task: TaskRecord, by principal: Principal) async throws -> HTTPResponse {
         if let wait = redeliveries.admit(key: principal.name, task: task.uuid) {
-            var response = APIError.response(
-                status: .tooManyRequests, code: "rateLimitExceeded",
-                message: "redelivery is rate-limited per key and per task; retry in \(Int(wait.rounded(.up))) s")
-            response.headers.set(name: "Retry-After", value: String(Int(wait.rounded(.up))))
-            return response
+            let seconds = Int(wait.rounded(.up))
+            throw APIError(.rateLimitExceeded, "redelivery is rate-limited per key and per task; retry in \(seconds) s", retryAfter: seconds)
         }
         let count = try await store.redeliver(task.uuid)
         deliveries.notifyNewWork()

@@ -27,7 +27,7 @@ struct RequestAdmission: Sendable {
     func otherRoutes(_ head: HTTPRequestHead) -> BodyAdmission {
         let keyed = Authenticator.bearer(head.headers["authorization"]).map { authenticator.authenticate($0) != nil } ?? false
         if head.expectsContinue, !keyed {
-            return .reject(APIError.response(status: .unauthorized, code: "missingApiKey", message: "Authorization: Bearer <key> is required"))
+            return .reject(APIError.missingKey.response)
         }
         return .limit(unauthenticatedBodyBytes)
     }

@@ -76,9 +76,9 @@ final class TaskAPI: Sendable {
                 return Self.render(Reply(errors: [tooManyTasks]))
             case .tooManyValues(let limit):
                 return Self.render(Reply(errors: [APIErrorItem(
-                    code: "invalidRequest", message: "the request holds more than \(limit) JSON values; send fewer or smaller tasks")]))
+                    code: .invalidRequest, message: "the request holds more than \(limit) JSON values; send fewer or smaller tasks")]))
             case .syntax:
-                return Self.render(Reply(errors: [APIErrorItem(code: "invalidJSON", message: "request body is not valid JSON: \(error)")]))
+                return Self.render(Reply(errors: [APIErrorItem(code: .invalidJSON, message: "request body is not valid JSON: \(error)")]))
             }
         }
         var tasks: [JSONValue]
@@ -86,7 +86,7 @@ final class TaskAPI: Sendable {
         case .array(let items): tasks = items
         case .object: tasks = [parsed]
         default:
-            return Self.render(Reply(errors: [APIErrorItem(code: "invalidRequest", message: "the body must be a JSON array of tasks")]))
+            return Self.render(Reply(errors: [APIErrorItem(code: .invalidRequest, message: "the body must be a JSON array of tasks")]))
         }
 
         // Authentication: Bearer header, or an authentication task first.
@@ -98,7 +98,7 @@ final class TaskAPI: Sendable {
         guard let key = presented else { return Self.authenticationError(.missingKey) }
         guard let principal = authenticator.authenticate(key) else { return Self.authenticationError(.invalidKey) }
         guard !tasks.isEmpty else {
-            return Self.render(Reply(errors: [APIErrorItem(code: "invalidRequest", message: "the request holds no task")]))
+            return Self.render(Reply(errors: [APIErrorItem(code: .invalidRequest, message: "the request holds no task")]))
         }
         guard tasks.count <= limits.maxTasksPerRequest else { return Self.render(Reply(errors: [tooManyTasks])) }
         var imageUploads = 0
@@ -111,7 +111,7 @@ final class TaskAPI: Sendable {
 
         for (index, value) in tasks.enumerated() {
             guard let task = value.object else {
-                slotErrors[index] = APIErrorItem(code: "invalidTask", message: "each task must be a JSON object")
+                slotErrors[index] = APIErrorItem(code: .invalidTask, message: "each task must be a JSON object")
                 continue
             }
             let taskType = task["taskType"]?.string
@@ -124,7 +124,7 @@ final class TaskAPI: Sendable {
                         slotErrors[index] = missing.on(taskType: taskType, taskUUID: taskUUID)
                     } else if let wait = rateLimiter.admit(principal.name, count: 1) {
                         slotErrors[index] = APIErrorItem(
-                            code: "rateLimitExceeded", message: "this key may submit more tasks in \(Int(wait.rounded(.up))) s",
+                            code: .rateLimitExceeded, message: "this key may submit more tasks in \(Int(wait.rounded(.up))) s",
                             taskType: taskType, taskUUID: taskUUID)
                     } else {
                         pending.append((index, newTask))
@@ -138,7 +138,7 @@ final class TaskAPI: Sendable {
                     inlineBytes += items.reduce(0) { $0 + ($1.inline?.bytes ?? 0) }
                     guard inlineBytes <= limits.maxInlineResponseBytes else {
                         throw APIErrorItem(
-                            code: "responseTooLarge",
+                            code: .responseTooLarge,
                             message: "the inline videos asked for in this request exceed \(limits.maxInlineResponseBytes) bytes "
                                 + "(server.maxInlineResponseBytes); poll fewer tasks per request, or use outputType URL")
                     }
@@ -146,7 +146,7 @@ final class TaskAPI: Sendable {
                 } catch let error as APIErrorItem {
                     slotErrors[index] = error.on(taskType: "getResponse", taskUUID: taskUUID)
                 } catch {
-                    slotErrors[index] = APIErrorItem(code: "internalError", message: "reading the task failed", taskType: taskType, taskUUID: taskUUID)
+                    slotErrors[index] = APIErrorItem(code: .internalError, message: "reading the task failed", taskType: taskType, taskUUID: taskUUID)
                 }
             case "ping":
                 slots[index] = [ResultItem(fields: ["taskType": "ping", "pong": true])]
@@ -155,22 +155,22 @@ final class TaskAPI: Sendable {
                 do {
                     guard imageUploads <= limits.maxImageUploadsPerRequest else {
                         throw APIErrorItem(
-                            code: "tooManyImageUploads",
+                            code: .tooManyImageUploads,
                             message: "a request may hold at most \(limits.maxImageUploadsPerRequest) imageUpload tasks (media.maxImageUploadsPerRequest)")
                     }
                     slots[index] = [ResultItem(fields: try await imageUpload(task, principal: principal))]
                 } catch let error as APIErrorItem {
                     slotErrors[index] = error.on(taskType: taskType, taskUUID: taskUUID)
                 } catch {
-                    slotErrors[index] = APIErrorItem(code: "internalError", message: "storing the image failed", taskType: taskType, taskUUID: taskUUID)
+                    slotErrors[index] = APIErrorItem(code: .internalError, message: "storing the image failed", taskType: taskType, taskUUID: taskUUID)
                 }
             case "authentication":
-                slotErrors[index] = APIErrorItem(code: "invalidRequest", message: "authentication must be the first task", taskType: taskType)
+                slotErrors[index] = APIErrorItem(code: .invalidRequest, message: "authentication must be the first task", taskType: taskType)
             case nil:
-                slotErrors[index] = APIErrorItem(code: "missingTaskType", message: "taskType is required", parameter: .one("taskType"), taskUUID: taskUUID)
+                slotErrors[index] = APIErrorItem(code: .missing("taskType"), message: "taskType is required", parameter: .one("taskType"), taskUUID: taskUUID)
             case let other?:
                 slotErrors[index] = APIErrorItem(
-                    code: "unsupportedTaskType", message: "taskType \(APIErrorItem.echo(other)) is not supported", parameter: .one("taskType"),
+                    code: .unsupportedTaskType, message: "taskType \(APIErrorItem.echo(other)) is not supported", parameter: .one("taskType"),
                     taskType: APIErrorItem.echo(other), taskUUID: taskUUID, allowedValues: ["videoInference", "getResponse", "imageUpload", "ping"])
             }
         }
@@ -179,7 +179,7 @@ final class TaskAPI: Sendable {
         if !pending.isEmpty, await !janitor.admit(now: Date().timeIntervalSince1970) {
             for (index, task) in pending {
                 slotErrors[index] = APIErrorItem(
-                    code: "insufficientStorage", message: "the gateway's media storage is full; retry later",
+                    code: .insufficientStorage, message: "the gateway's media storage is full; retry later",
                     taskType: "videoInference", taskUUID: task.uuid)
             }
             pending = []
@@ -197,11 +197,11 @@ final class TaskAPI: Sendable {
                         slots[index] = [ResultItem(fields: ["taskType": "videoInference", "taskUUID": .string(task.uuid)])]
                     case .tooManyInFlight:
                         slotErrors[index] = APIErrorItem(
-                            code: "tooManyTasksInFlight", message: "this key has its maximum of unfinished tasks; retry when some finish",
+                            code: .tooManyTasksInFlight, message: "this key has its maximum of unfinished tasks; retry when some finish",
                             taskType: "videoInference", taskUUID: task.uuid)
                     case .conflict:
                         slotErrors[index] = APIErrorItem(
-                            code: "conflictTaskUUID", message: "taskUUID \(task.uuid) was already used for a different task",
+                            code: .conflictTaskUUID, message: "taskUUID \(task.uuid) was already used for a different task",
                             parameter: .one("taskUUID"), taskType: "videoInference", taskUUID: task.uuid)
                     }
                 }
@@ -210,7 +210,7 @@ final class TaskAPI: Sendable {
                 logger.error("storing tasks failed", ["error": "\(error)"])
                 for (index, task) in pending {
                     slotErrors[index] = APIErrorItem(
-                        code: "serviceUnavailable", message: "the task could not be stored; retry with the same taskUUID",
+                        code: .serviceUnavailable, message: "the task could not be stored; retry with the same taskUUID",
                         taskType: "videoInference", taskUUID: task.uuid)
                 }
             }
@@ -225,7 +225,7 @@ final class TaskAPI: Sendable {
 
     private var tooManyTasks: APIErrorItem {
         APIErrorItem(
-            code: "tooManyTasks",
+            code: .tooManyTasks,
             message: "a request may hold at most \(limits.maxTasksPerRequest) tasks (server.maxTasksPerRequest); send the rest in another request")
     }
 
@@ -253,7 +253,7 @@ final class TaskAPI: Sendable {
         for (uuid, parameter) in images {
             let image = try? await store.image(uuid)
             guard let image, principal.isOps || image.keyName == principal.name else {
-                return APIErrorItem(code: "imageNotFound", message: "no uploaded image \(uuid); upload it with imageUpload first", parameter: .one(parameter))
+                return APIErrorItem(code: .imageNotFound, message: "no uploaded image \(uuid); upload it with imageUpload first", parameter: .one(parameter))
             }
         }
         // Earlier results, by videoId (an edit) or as the input video: only the key's own.
@@ -264,7 +264,7 @@ final class TaskAPI: Sendable {
             guard let (_, taskUUID) = try? await store.findResult(videoUUID), let owner = try? await store.find(taskUUID),
                 principal.isOps || owner.apiKeyName == principal.name
             else {
-                return APIErrorItem(code: "videoNotFound", message: "no earlier result with videoUUID \(videoUUID)", parameter: .one(parameter))
+                return APIErrorItem(code: .videoNotFound, message: "no earlier result with videoUUID \(videoUUID)", parameter: .one(parameter))
             }
         }
         return nil
@@ -280,7 +280,7 @@ final class TaskAPI: Sendable {
             let json = JSONValue.object(canonical).serialized()
             guard json.utf8.count <= limits.maxStoredRequestBytes else {
                 return .failure(APIErrorItem(
-                    code: "requestTooLarge",
+                    code: .requestTooLarge,
                     message: "this task is \(json.utf8.count) bytes, over the \(limits.maxStoredRequestBytes) a task may be "
                         + "(server.maxStoredRequestBytes); upload large images with imageUpload and pass their imageUUID"))
             }
@@ -300,7 +300,7 @@ final class TaskAPI: Sendable {
     private func getResponse(_ task: [String: JSONValue], principal: Principal) async throws -> [ResultItem] {
         let uuid = try VideoInferenceValidator.taskUUID(task)
         guard let record = try await store.find(uuid), principal.isOps || record.apiKeyName == principal.name else {
-            throw APIErrorItem(code: "taskNotFound", message: "no task with taskUUID \(uuid)", parameter: .one("taskUUID"))
+            throw APIErrorItem(code: .taskNotFound, message: "no task with taskUUID \(uuid)", parameter: .one("taskUUID"))
         }
         return ResultItems.items(for: record, media: media)
     }
@@ -310,26 +310,26 @@ final class TaskAPI: Sendable {
     private func imageUpload(_ task: [String: JSONValue], principal: Principal) async throws -> [String: JSONValue] {
         let taskUUID = try VideoInferenceValidator.taskUUID(task)
         guard let image = task["image"]?.string, !image.isEmpty else {
-            throw APIErrorItem(code: "missingImage", message: "image is required (data URI or base64)", parameter: .one("image"))
+            throw APIErrorItem(code: .missing("image"), message: "image is required (data URI or base64)", parameter: .one("image"))
         }
         // An upload is written to the key's storage like a task: rate-limited and budgeted.
         if let wait = rateLimiter.admit(principal.name, count: 1) {
-            throw APIErrorItem(code: "rateLimitExceeded", message: "this key may upload more in \(Int(wait.rounded(.up))) s")
+            throw APIErrorItem(code: .rateLimitExceeded, message: "this key may upload more in \(Int(wait.rounded(.up))) s")
         }
         var base64 = Substring(image)
         if image.hasPrefix("data:"), let comma = image.firstIndex(of: ",") { base64 = image[image.index(after: comma)...] }
         guard let data = Data(base64Encoded: String(base64), options: .ignoreUnknownCharacters), !data.isEmpty else {
-            throw APIErrorItem(code: "invalidImage", message: "image must be a data URI or base64 (URLs are passed in tasks directly)", parameter: .one("image"))
+            throw APIErrorItem(code: .invalid("image"), message: "image must be a data URI or base64 (URLs are passed in tasks directly)", parameter: .one("image"))
         }
         guard data.count <= VideoInferenceValidator.maxImageBytes else {
-            throw APIErrorItem(code: "invalidImage", message: "images may be at most 20 MB", parameter: .one("image"))
+            throw APIErrorItem(code: .invalid("image"), message: "images may be at most 20 MB", parameter: .one("image"))
         }
         guard let mime = ImageSniffer.kind(of: data) else {
-            throw APIErrorItem(code: "invalidImage", message: "image must be png, jpeg or webp", parameter: .one("image"))
+            throw APIErrorItem(code: .invalid("image"), message: "image must be png, jpeg or webp", parameter: .one("image"))
         }
         // Its size is taken from the media budget before the file is written.
         guard await janitor.reserve(bytes: Int64(data.count), now: Date().timeIntervalSince1970) else {
-            throw APIErrorItem(code: "insufficientStorage", message: "the gateway's media storage is full; retry later")
+            throw APIErrorItem(code: .insufficientStorage, message: "the gateway's media storage is full; retry later")
         }
         let imageUUID = UUID().uuidString.lowercased()
         let directory = "\(dataDir)/images"
@@ -357,12 +357,12 @@ final class TaskAPI: Sendable {
 
     /// The Runware answer to a request without a usable key (runware.md §2.2).
     static func authenticationError(_ failure: AuthenticationFailure) -> HTTPResponse {
-        let (code, message) = switch failure {
-        case .missingKey: ("missingApiKey", "an API key is required: Authorization: Bearer <key>")
-        case .invalidKey: ("invalidApiKey", "the API key is not valid")
-        case .missingKeyWithExpect: ("missingApiKey", "an API key is required before the body is sent: Authorization: Bearer <key>")
+        let (code, message): (APIErrorCode, String) = switch failure {
+        case .missingKey: (.missingApiKey, "an API key is required: Authorization: Bearer <key>")
+        case .invalidKey: (.invalidApiKey, "the API key is not valid")
+        case .missingKeyWithExpect: (.missingApiKey, "an API key is required before the body is sent: Authorization: Bearer <key>")
         case .missingKeyForLargeBody(let limit):
-            ("missingApiKey", "without an Authorization header at most \(limit) bytes of body are read; send the key as Authorization: Bearer <key>")
+            (.missingApiKey, "without an Authorization header at most \(limit) bytes of body are read; send the key as Authorization: Bearer <key>")
         }
         return render(Reply(errors: [APIErrorItem(code: code, message: message, parameter: .one("apiKey"), taskType: "authentication")]))
     }

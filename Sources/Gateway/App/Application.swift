@@ -51,16 +51,11 @@ public final class Application: Sendable {
         let dbPath = (configuration.dataDir as NSString).appendingPathComponent("reelgate.db")
         database = try DatabasePool(path: dbPath, readers: 2, migrator: Schema.migrator)
         try PrivateFiles.restrict(directory: configuration.dataDir)
-        try database.writeUnbatched { db in
-            try db.execute(
-                "INSERT INTO instance_starts (started_at, version) VALUES (?, ?)",
-                [Date().timeIntervalSince1970, Application.version])
-        }
 
         let authenticator = Authenticator(keys: configuration.apiKeys)
         let admission = RequestAdmission(authenticator: authenticator, unauthenticatedBodyBytes: configuration.server.unauthenticatedBodyBytes)
-        let renderError: ErrorRenderer = { status, code, message in APIError.response(status: status, code: code, message: message) }
-        let routes = RouterBuilder(defaultAdmission: admission.otherRoutes, render: renderError)
+        let routes = RouterBuilder(
+            defaultAdmission: admission.otherRoutes, render: APIError.renderServerError, observer: HTTPObserver(metrics: metrics, logger: logger))
         var serverConfig = ServerConfiguration(
             host: address.host, port: address.port,
             limits: ParserLimits(maxBodyBytes: configuration.server.maxBodyBytes),
@@ -72,12 +67,15 @@ public final class Application: Sendable {
             maxBufferedBodyBytes: configuration.server.maxBufferedBodyBytes,
             maxConnectionsPerClient: configuration.server.effectiveMaxConnectionsPerClient,
             maxConnections: configuration.server.maxConnections)
-        serverConfig.render = renderError
+        serverConfig.render = APIError.renderServerError
         // The server is made last, once the router is built; readiness asks it through this.
         let serverReference = Mutex<HTTPServer?>(nil)
-        HealthRoutes.register(on: routes, database: database, isDraining: { serverReference.withLock { $0?.isDraining ?? true } })
-
         store = TaskStore(pool: database)
+        try store.recordStart(version: Application.version)
+        let store = self.store
+        HealthRoutes.register(on: routes, logger: logger, checkWritable: { try await store.checkWritable() },
+                              isDraining: { serverReference.withLock { $0?.isDraining ?? true } })
+
         let released = try store.releaseAllLeases()
         if released > 0 { logger.info("resuming tasks a previous run held", ["tasks": "\(released)"]) }
         let signingKey = try store.setting("media.signingKey") { Crypto.hex(Crypto.randomBytes(32)) }

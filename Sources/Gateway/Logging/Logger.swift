@@ -1,6 +1,6 @@
+import Domain
 import Foundation
 import Glibc
-import HTTP1
 
 /// Structured logs: one JSON object per line on stderr.
 ///

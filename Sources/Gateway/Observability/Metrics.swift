@@ -91,5 +91,7 @@ public final class Metrics: Sendable {
         "reelgate_database_bytes": "Size of the SQLite database and its WAL.",
         "reelgate_media_bytes": "Bytes of stored results.",
         "reelgate_media_budget_bytes": "The media disk budget (media.maxBytes).",
+        "reelgate_http_requests_total": "HTTP requests answered, by method, route pattern and status.",
+        "reelgate_http_request_seconds": "Time from a request's head being routed to its response, by method and route pattern.",
     ]
 }

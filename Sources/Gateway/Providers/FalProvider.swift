@@ -71,7 +71,7 @@ public struct FalProvider: VideoProvider {
             }
             let cancel = json["cancel_url"]?.string ?? ""
             for url in [status, result] + (cancel.isEmpty ? [] : [cancel]) where UpstreamHTTP.origin(url) != UpstreamHTTP.origin(baseURL) {
-                throw ProviderError(kind: .permanent, code: "providerError", message: "fal: refusing a request URL off the queue's origin")
+                throw ProviderError(kind: .permanent, code: .providerError, message: "fal: refusing a request URL off the queue's origin")
             }
             handles.append([status, result, cancel].joined(separator: " "))
         }
@@ -94,7 +94,7 @@ public struct FalProvider: VideoProvider {
         var progress = 100
         for handle in upstreamID.split(separator: "\n") {
             let parts = handle.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count >= 2 else { throw ProviderError(kind: .permanent, code: "providerError", message: "fal: bad stored handle") }
+            guard parts.count >= 2 else { throw ProviderError(kind: .permanent, code: .providerError, message: "fal: bad stored handle") }
             let response = try await UpstreamHTTP.call(curl, CurlRequest(url: parts[0], headers: headers, totalTimeout: requestTimeout), provider: name)
             let json = try? JSONParser.parse(response.body)
             try UpstreamHTTP.check(response, body: json, provider: name)
@@ -113,11 +113,11 @@ public struct FalProvider: VideoProvider {
                     throw error
                 }
                 guard let url = body?["video"]?["url"]?.string ?? body?["videos"]?.array?.first?["url"]?.string else {
-                    return .failed(ProviderError(kind: .permanent, code: "providerError", message: "fal: the result has no video"))
+                    return .failed(ProviderError(kind: .permanent, code: .providerError, message: "fal: the result has no video"))
                 }
                 outputs.append(url)
             default:
-                return .failed(ProviderError(kind: .permanent, code: "providerError", message: "fal: request ended as \(status)"))
+                return .failed(ProviderError(kind: .permanent, code: .providerError, message: "fal: request ended as \(status)"))
             }
         }
         return progress < 100 ? .running(progress: progress) : .succeeded(outputs: outputs, cost: nil)

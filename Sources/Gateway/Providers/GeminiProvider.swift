@@ -74,7 +74,7 @@ public struct GeminiProvider: VideoProvider {
             let source = job.previousInteractionID == nil ? (request.inputs.video ?? request.inputs.videoId) : request.inputs.video
             if let source {
                 guard let inputs else {
-                    throw ProviderError(kind: .permanent, code: "invalidInput", message: "gemini: video inputs need the Files API")
+                    throw ProviderError(kind: .permanent, code: .invalidInput, message: "gemini: video inputs need the Files API")
                 }
                 let local = try await inputs.video(source, owner: job.mediaOwner)
                 if local.temporary { prepared.temporaryFiles.append(local.path) }
@@ -155,7 +155,7 @@ public struct GeminiProvider: VideoProvider {
             let mime = Data(base64Encoded: String(data.prefix(64)).padding(toLength: 64, withPad: "=", startingAt: 0)).flatMap(ImageSniffer.kind) ?? "image/png"
             return ["type": "image", "mime_type": .string(mime), "data": .string(data)]
         case .url, .uploaded:
-            throw ProviderError(kind: .permanent, code: "invalidInput", message: "gemini: this image must be fetched first")
+            throw ProviderError(kind: .permanent, code: .invalidInput, message: "gemini: this image must be fetched first")
         }
     }
 
@@ -195,7 +195,7 @@ public struct GeminiProvider: VideoProvider {
             state = body?["state"]?.string ?? "ACTIVE"
         }
         guard state != "FAILED" else {
-            throw ProviderError(kind: .permanent, code: "invalidInput", message: "gemini: the uploaded file could not be processed")
+            throw ProviderError(kind: .permanent, code: .invalidInput, message: "gemini: the uploaded file could not be processed")
         }
         return uri
     }
@@ -236,7 +236,7 @@ public struct GeminiProvider: VideoProvider {
             } catch {
                 try? FileManager.default.removeItem(atPath: file)
                 if (200..<300).contains(response.status) { throw ProviderError.retryable("gemini: unreadable interaction: \(error)") }
-                throw ProviderError(kind: response.status >= 500 || response.status == 429 ? .retryable : .permanent, code: "providerError",
+                throw ProviderError(kind: response.status >= 500 || response.status == 429 ? .retryable : .permanent, code: .providerError,
                                     message: "gemini: HTTP \(response.status)", retryAfter: UpstreamHTTP.retryHint(response, body: nil))
             }
             try UpstreamHTTP.check(response, body: json, provider: name)
@@ -247,7 +247,7 @@ public struct GeminiProvider: VideoProvider {
                 progress = min(progress, 50)
             case "completed":
                 guard let output = Self.videoOutput(json, pollFile: file) else {
-                    return .failed(ProviderError(kind: .permanent, code: "providerError", message: "gemini: completed without a video"))
+                    return .failed(ProviderError(kind: .permanent, code: .providerError, message: "gemini: completed without a video"))
                 }
                 outputs.append(output)
             default:
@@ -280,8 +280,8 @@ public struct GeminiProvider: VideoProvider {
         for error in json["errors"]?.array ?? [] { if let m = error["message"]?.string { messages.append(m) } }
         for step in json["steps"]?.array ?? [] { if let m = step["error"]?["message"]?.string { messages.append(m) } }
         let message = messages.first ?? "the interaction ended as \(status)"
-        if status == "cancelled" { return ProviderError(kind: .permanent, code: "taskCancelled", message: "gemini: \(message)") }
-        let code = UpstreamHTTP.isSafety(message) ? "contentPolicyViolation" : "providerError"
+        if status == "cancelled" { return ProviderError(kind: .permanent, code: .taskCancelled, message: "gemini: \(message)") }
+        let code: APIErrorCode = UpstreamHTTP.isSafety(message) ? .contentPolicyViolation : .providerError
         return ProviderError(kind: .permanent, code: code, message: "gemini: \(message)")
     }
 
@@ -292,7 +292,7 @@ public struct GeminiProvider: VideoProvider {
             if reference.hasPrefix("inline:") {
                 let parts = reference.dropFirst(7).split(separator: ":")
                 guard parts.count >= 3, let offset = Int64(parts[parts.count - 2]), let length = Int64(parts[parts.count - 1]) else {
-                    throw ProviderError(kind: .permanent, code: "providerError", message: "gemini: bad output reference")
+                    throw ProviderError(kind: .permanent, code: .providerError, message: "gemini: bad output reference")
                 }
                 let file = parts.dropLast(2).joined(separator: ":")
                 try await BlockingIO.run {
@@ -309,11 +309,11 @@ public struct GeminiProvider: VideoProvider {
                 // As the SDK does: a Files API URI names a file, downloaded from *our configured*
                 // base URL (never from a host an upstream response names).
                 guard let file = Self.fileID(in: String(reference.dropFirst(4))) else {
-                    throw ProviderError(kind: .permanent, code: "providerError", message: "gemini: output uri is not a Files API file")
+                    throw ProviderError(kind: .permanent, code: .providerError, message: "gemini: output uri is not a Files API file")
                 }
                 try await download("\(baseURL)/\(version)/files/\(file):download?alt=media", to: path)
             } else {
-                throw ProviderError(kind: .permanent, code: "providerError", message: "gemini: unknown output reference")
+                throw ProviderError(kind: .permanent, code: .providerError, message: "gemini: unknown output reference")
             }
         } catch let error as ProviderError {
             throw error
@@ -334,7 +334,7 @@ public struct GeminiProvider: VideoProvider {
                 do {
                     pinned = try await urlGuard.check(url).address.description
                 } catch {
-                    throw ProviderError(kind: .permanent, code: "providerError",
+                    throw ProviderError(kind: .permanent, code: .providerError,
                                         message: "gemini: the video download redirect to \(URLGuardHost.host(of: url)) was refused: \(error.reason)")
                 }
             }
@@ -343,7 +343,7 @@ public struct GeminiProvider: VideoProvider {
                 sink: .file(path: path, maxBytes: 8 << 30), totalTimeout: nil, lowSpeed: (1024, 60), pinnedAddress: pinned))
             if (300..<400).contains(response.status), let location = response.header("location") {
                 guard let next = UpstreamHTTP.resolve(location, against: url) else {
-                    throw ProviderError(kind: .permanent, code: "providerError", message: "gemini: the video download redirected to an unusable location")
+                    throw ProviderError(kind: .permanent, code: .providerError, message: "gemini: the video download redirected to an unusable location")
                 }
                 url = next
                 continue
@@ -351,7 +351,7 @@ public struct GeminiProvider: VideoProvider {
             try UpstreamHTTP.check(response, body: nil, provider: onOrigin ? name : "gemini storage at \(URLGuardHost.host(of: url))")
             return
         }
-        throw ProviderError(kind: .permanent, code: "providerError", message: "gemini: the video download redirected more than 5 times")
+        throw ProviderError(kind: .permanent, code: .providerError, message: "gemini: the video download redirected more than 5 times")
     }
 
     public func cancel(upstreamID: String) async {

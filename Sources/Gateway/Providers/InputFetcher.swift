@@ -68,7 +68,7 @@ struct InputFetcher: Sendable {
         do {
             checked = try await urlGuard.check(url)
         } catch {
-            throw ProviderError(kind: .permanent, code: "invalidInputURL", message: "input \(parameter) refused: \(error.reason)")
+            throw ProviderError(kind: .permanent, code: .invalidInputURL, message: "input \(parameter) refused: \(error.reason)")
         }
         let path = "\(scratch)/input-\(UUID().uuidString)"
         do {
@@ -78,7 +78,7 @@ struct InputFetcher: Sendable {
             guard (200..<300).contains(response.status) else {
                 try? FileManager.default.removeItem(atPath: path)
                 let kind: ProviderError.Kind = response.status >= 500 || response.status == 429 ? .retryable : .permanent
-                throw ProviderError(kind: kind, code: "invalidInput", message: "input \(parameter) at \(checked.host): HTTP \(response.status)")
+                throw ProviderError(kind: kind, code: .invalidInput, message: "input \(parameter) at \(checked.host): HTTP \(response.status)")
             }
             return (path, response.bodyBytes)
         } catch let error as ProviderError {
@@ -86,7 +86,7 @@ struct InputFetcher: Sendable {
         } catch let error as CurlError {
             try? FileManager.default.removeItem(atPath: path)
             if error.kind == .tooLarge { throw invalid("input \(parameter) is larger than \(maxBytes / 1_048_576) MB") }
-            throw ProviderError(kind: error.isRetryable ? .retryable : .permanent, code: "invalidInput",
+            throw ProviderError(kind: error.isRetryable ? .retryable : .permanent, code: .invalidInput,
                                 message: "input \(parameter) at \(checked.host): \(error.message)")
         } catch {
             throw ProviderError.retryable("input \(parameter): \(error)")
@@ -128,6 +128,6 @@ struct InputFetcher: Sendable {
     private func host(_ url: String) -> String { URLGuardHost.host(of: url) }
 
     private func invalid(_ message: String) -> ProviderError {
-        ProviderError(kind: .permanent, code: "invalidInput", message: message)
+        ProviderError(kind: .permanent, code: .invalidInput, message: message)
     }
 }

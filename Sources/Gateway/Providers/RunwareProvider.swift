@@ -112,14 +112,14 @@ public struct RunwareProvider: VideoProvider {
         let message = "runware: \(item["message"]?.string ?? code)"
         let lower = code.lowercased()
         if lower.contains("ratelimit") || lower.contains("timeout") || lower.contains("unavailable") || lower.contains("internal") {
-            return ProviderError(kind: .retryable, code: "providerError", message: message)
+            return ProviderError(kind: .retryable, code: .providerError, message: message)
         }
         if ["contentpolicyviolation", "nsfwcontentdetected", "promptblocked"].contains(lower) {
-            return ProviderError(kind: .permanent, code: "contentPolicyViolation", message: message)
+            return ProviderError(kind: .permanent, code: .contentPolicyViolation, message: message)
         }
         if lower.hasPrefix("invalid") || lower.hasPrefix("missing") || lower.hasPrefix("unsupported") {
-            return ProviderError(kind: .permanent, code: "invalidInput", message: message)
+            return ProviderError(kind: .permanent, code: .invalidInput, message: message)
         }
-        return ProviderError(kind: .permanent, code: "providerError", message: message)
+        return ProviderError(kind: .permanent, code: .providerError, message: message)
     }
 }

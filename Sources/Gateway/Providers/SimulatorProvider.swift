@@ -21,21 +21,21 @@ public struct SimulatorProvider: VideoProvider {
 
     public func submit(_ job: ProviderJob) async throws(ProviderError) -> String {
         if job.request.positivePrompt.contains("[simulate:unsafe]") {
-            throw ProviderError(kind: .permanent, code: "contentPolicyViolation", message: "the prompt was blocked by the simulated safety filter")
+            throw ProviderError(kind: .permanent, code: .contentPolicyViolation, message: "the prompt was blocked by the simulated safety filter")
         }
         return "sim:\(job.taskUUID):\(Int64(clock() * 1000))"
     }
 
     public func poll(upstreamID: String, job: ProviderJob) async throws(ProviderError) -> ProviderStatus {
         guard let millis = upstreamID.split(separator: ":").last.flatMap({ Int64($0) }) else {
-            throw ProviderError(kind: .permanent, code: "providerError", message: "unknown simulator job \(upstreamID)")
+            throw ProviderError(kind: .permanent, code: .providerError, message: "unknown simulator job \(upstreamID)")
         }
         let elapsed = clock() - Double(millis) / 1000
         if elapsed < latency {
             return .running(progress: min(99, Int(elapsed / max(latency, 0.001) * 100)))
         }
         if fails(seed: job.results.first?.seed ?? 0) {
-            return .failed(ProviderError(kind: .permanent, code: "providerError", message: "simulated generation failure"))
+            return .failed(ProviderError(kind: .permanent, code: .providerError, message: "simulated generation failure"))
         }
         return .succeeded(outputs: job.results.map { "clip:\($0.videoUUID)" }, cost: nil)
     }
@@ -44,13 +44,13 @@ public struct SimulatorProvider: VideoProvider {
         let format = job.request.outputFormat.fileExtension
         let aspect = job.request.effectiveAspectRatio.replacingOccurrences(of: ":", with: "x")
         guard let clip = Bundle.module.url(forResource: "clip-\(aspect)", withExtension: format, subdirectory: "clips") else {
-            throw ProviderError(kind: .permanent, code: "providerError", message: "simulator clip clip-\(aspect).\(format) is missing")
+            throw ProviderError(kind: .permanent, code: .providerError, message: "simulator clip clip-\(aspect).\(format) is missing")
         }
         do {
             let source = clip.path
             try await BlockingIO.run { try FileCopier.copy(from: source, to: path) }
         } catch {
-            throw ProviderError(kind: .retryable, code: "providerError", message: "copying the clip failed: \(error)")
+            throw ProviderError(kind: .retryable, code: .providerError, message: "copying the clip failed: \(error)")
         }
     }
 

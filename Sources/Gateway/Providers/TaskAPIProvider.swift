@@ -76,11 +76,11 @@ public struct TaskAPIProvider: VideoProvider {
             case "completed", "succeeded", "success":
                 guard let url = Self.get(json, settings.resultsField ?? "results")?.array?.first?.string
                     ?? Self.get(json, settings.resultsField ?? "results")?.string
-                else { return .failed(ProviderError(kind: .permanent, code: "providerError", message: "\(name): completed without a video URL")) }
+                else { return .failed(ProviderError(kind: .permanent, code: .providerError, message: "\(name): completed without a video URL")) }
                 outputs.append(url)
             case "failed", "error", "cancelled", "canceled":
                 let message = Self.get(json, settings.errorMessageField ?? "error.message")?.string ?? "the task \(status)"
-                let code = UpstreamHTTP.isSafety(message) ? "contentPolicyViolation" : "providerError"
+                let code: APIErrorCode = UpstreamHTTP.isSafety(message) ? .contentPolicyViolation : .providerError
                 return .failed(ProviderError(kind: .permanent, code: code, message: "\(name): \(message)"))
             default:
                 let p = Self.get(json, settings.progressField ?? "progress")?.integer.map(Int.init) ?? 0

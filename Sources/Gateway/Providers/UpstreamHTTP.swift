@@ -13,25 +13,25 @@ enum UpstreamHTTP {
         let hint = retryHint(response, body: body)
         switch response.status {
         case 408, 409, 429, 500...599:
-            throw ProviderError(kind: .retryable, code: response.status == 429 ? "providerRateLimited" : "providerError",
+            throw ProviderError(kind: .retryable, code: response.status == 429 ? .providerRateLimited : .providerError,
                                 message: "\(provider): \(message)", retryAfter: hint)
         case 400, 422:
-            throw ProviderError(kind: .permanent, code: isSafety(message) ? "contentPolicyViolation" : "invalidInput", message: "\(provider): \(message)")
+            throw ProviderError(kind: .permanent, code: isSafety(message) ? .contentPolicyViolation : .invalidInput, message: "\(provider): \(message)")
         default:
-            throw ProviderError(kind: .permanent, code: "providerError", message: "\(provider): \(message)")
+            throw ProviderError(kind: .permanent, code: .providerError, message: "\(provider): \(message)")
         }
     }
 
     /// A transport failure as a provider error.
     static func transport(_ error: any Error, provider: String) -> ProviderError {
         if let curl = error as? CurlError {
-            if curl.kind == .cancelled { return ProviderError(kind: .permanent, code: "taskCancelled", message: "\(provider): cancelled") }
+            if curl.kind == .cancelled { return ProviderError(kind: .permanent, code: .taskCancelled, message: "\(provider): cancelled") }
             // A result over our size cap will not shrink on retry; everything else may pass.
-            return ProviderError(kind: curl.kind == .tooLarge ? .permanent : .retryable, code: "providerError",
+            return ProviderError(kind: curl.kind == .tooLarge ? .permanent : .retryable, code: .providerError,
                                  message: "\(provider): \(curl.kind.rawValue): \(curl.message)")
         }
         if let provider = error as? ProviderError { return provider }
-        return ProviderError(kind: .retryable, code: "providerError", message: "\(provider): \(error)")
+        return ProviderError(kind: .retryable, code: .providerError, message: "\(provider): \(error)")
     }
 
     /// `{"error": {"code": <string|int>, "message": …}}` (Interactions and google.rpc), or a flat `message`/`detail`.
@@ -79,7 +79,7 @@ extension UpstreamHTTP {
         do {
             checked = try await urlGuard.check(url)
         } catch {
-            throw ProviderError(kind: .permanent, code: "providerError", message: "\(provider): result URL refused: \(error.reason)")
+            throw ProviderError(kind: .permanent, code: .providerError, message: "\(provider): result URL refused: \(error.reason)")
         }
         let response: CurlResponse
         do {
@@ -131,7 +131,7 @@ extension UpstreamHTTP {
         case .url(let url): return url
         case .dataURI(let uri): return uri
         case .base64, .uploaded:
-            guard let inputs else { throw ProviderError(kind: .permanent, code: "invalidInput", message: "image inputs need a fetcher") }
+            guard let inputs else { throw ProviderError(kind: .permanent, code: .invalidInput, message: "image inputs need a fetcher") }
             let local = try await inputs.image(input, owner: owner)
             defer { if local.temporary { try? FileManager.default.removeItem(atPath: local.path) } }
             guard let data = FileManager.default.contents(atPath: local.path) else { throw ProviderError.retryable("reading the image failed") }

@@ -537,6 +537,21 @@ public final class TaskStore: Sendable {
         }
     }
 
+    // MARK: Instance bookkeeping
+
+    /// Records that an instance started (ops see restarts in the database).
+    public func recordStart(version: String) throws {
+        try pool.writeUnbatched { db in
+            try db.execute("INSERT INTO instance_starts (started_at, version) VALUES (?, ?)", [clock(), version])
+        }
+    }
+
+    /// A write that proves the database takes writes (readiness).
+    public func checkWritable() async throws {
+        let now = clock()
+        try await pool.write { db in try db.execute("UPDATE health SET checked_at = ? WHERE id = 1", [now]) }
+    }
+
     // MARK: Settings and images
 
     /// A setting, created with `make()` the first time it is asked for (e.g. the media signing key).

@@ -85,12 +85,12 @@ public final class WorkerPool: Sendable {
     private func process(_ task: TaskRecord, owner: String) async {
         let log = logger.with(["task": task.uuid, "model": task.model])
         guard var job = makeJob(task) else {
-            _ = try? await fail(task, owner: owner, code: "internalError", message: "stored request could not be read", log: log)
+            _ = try? await fail(task, owner: owner, code: .internalError, message: "stored request could not be read", log: log)
             return
         }
         let routes = candidateRoutes(task)
         guard let route = routes.first else {
-            _ = try? await fail(task, owner: owner, code: "unknownModel", message: "no provider routes \(task.model)", log: log)
+            _ = try? await fail(task, owner: owner, code: .unknownModel, message: "no provider routes \(task.model)", log: log)
             return
         }
         if let videoId = job.request.inputs.videoId {
@@ -121,7 +121,9 @@ public final class WorkerPool: Sendable {
             try? await store.releaseLease(task.uuid, owner: owner)
         } catch {
             log.error("processing failed", ["error": "\(error)"])
-            _ = try? await fail(task, owner: owner, code: "internalError", message: "\(error)", log: log)
+            // The detail is for the log; the task (and so its client and webhook) gets a stable message.
+            log.error("processing failed", ["error": "\(error)"])
+            _ = try? await fail(task, owner: owner, code: .internalError, message: "an internal error stopped the task; the gateway's log has the details", log: log)
         }
     }
 
@@ -193,7 +195,7 @@ public final class WorkerPool: Sendable {
                         upstreamID = try await candidate.provider.submit(job)
                         recordCall(candidate.provider.name, "submit", "ok", since: started)
                     } catch {
-                        recordCall(candidate.provider.name, "submit", error.code, since: started)
+                        recordCall(candidate.provider.name, "submit", error.code.name, since: started)
                         throw error
                     }
                     gate?.record(success: true)
@@ -262,7 +264,7 @@ public final class WorkerPool: Sendable {
             try Task.checkCancellation()
             if let deadline = task.deadlineAt, store.now > deadline {
                 await provider.cancel(upstreamID: upstreamID)
-                try await fail(task, owner: owner, code: "timeoutProvider", message: "the provider did not finish before the task deadline", log: log)
+                try await fail(task, owner: owner, code: .timeoutProvider, message: "the provider did not finish before the task deadline", log: log)
                 return
             }
             if let gate, !gate.allowCall() {
@@ -277,7 +279,7 @@ public final class WorkerPool: Sendable {
                 recordCall(provider.name, "poll", "ok", since: pollStarted)
                 gate?.record(success: true)
             } catch {
-                recordCall(provider.name, "poll", error.code, since: pollStarted)
+                recordCall(provider.name, "poll", error.code.name, since: pollStarted)
                 if error.kind == .retryable { gate?.record(success: false) }
                 if error.kind == .retryable {
                     log.warning("poll failed; will poll again", ["error": error.message])
@@ -335,7 +337,8 @@ public final class WorkerPool: Sendable {
                 return
             }
             guard rename(temporary, final) == 0 else {
-                try await fail(task, owner: owner, code: "internalError", message: "storing the video failed (errno \(errno))", log: log)
+                log.error("storing a video failed", ["errno": "\(errno)", "path": final])
+                try await fail(task, owner: owner, code: .internalError, message: "storing the video failed", log: log)
                 return
             }
             let bytes = (try? FileManager.default.attributesOfItem(atPath: final)[.size] as? Int64) ?? 0
@@ -381,14 +384,14 @@ public final class WorkerPool: Sendable {
     }
 
     @discardableResult
-    private func fail(_ task: TaskRecord, owner: String, code: String, message: String, log: Logger) async throws -> Bool {
+    private func fail(_ task: TaskRecord, owner: String, code: APIErrorCode, message: String, log: Logger) async throws -> Bool {
         // A failed task still tells its webhook, with `{"errors":[…]}`.
         let webhookURL = (try? JSONParser.parse(task.requestJSON))?["webhookURL"]?.string
         let webhook = webhookURL.map { NewDelivery(videoUUID: nil, kind: .webhook, url: $0, messageID: "msg_\(task.uuid)_failed") }
-        let recorded = try await store.failTask(task.uuid, owner: owner, code: code, message: message, webhook: webhook)
+        let recorded = try await store.failTask(task.uuid, owner: owner, code: code.name, message: message, webhook: webhook)
         if recorded { metrics?.observe("reelgate_task_seconds", [("model", task.model), ("outcome", "failed")], store.now - task.createdAt) }
         if recorded, webhook != nil { onDeliveries() }
-        log.warning("failed", ["code": code, "error": message])
+        log.warning("failed", ["code": code.name, "error": message])
         return recorded
     }
 
