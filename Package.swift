@@ -28,13 +28,17 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["CCrypto"], swiftSettings: strict),
         // Layer 4: domain (configuration, tasks, states, policies). No IO.
         .target(name: "Domain", swiftSettings: strict),
-        // Layer 5: API handlers, workers, delivery, store: composes everything.
+        // Layer 5: the store contract (protocols by aggregate, records), and its SQLite implementation:
+        // the only place with SQL.
+        .target(name: "Store", dependencies: ["Domain"], swiftSettings: strict),
+        .target(name: "SQLiteStore", dependencies: ["Store", "SQLite", "Domain"], swiftSettings: strict),
+        // Layer 6: API handlers, workers, delivery; `App` composes everything.
         .target(
             name: "Gateway",
-            dependencies: ["HTTP1", "HTTPServer", "SQLite", "Curl", "Crypto", "Domain"],
+            dependencies: ["HTTP1", "HTTPServer", "Store", "SQLiteStore", "Curl", "Crypto", "Domain"],
             resources: [.copy("Resources/clips")],
             swiftSettings: strict),
-        // Layer 6: a thin executable.
+        // Layer 7: a thin executable.
         .executableTarget(name: "reelgate", dependencies: ["Gateway"], swiftSettings: strict),
 
         // Test helpers shared by the test targets (raw TCP client, temp dirs, process harness).
@@ -48,7 +52,8 @@ let package = Package(
         .testTarget(name: "CurlTests", dependencies: ["Curl", "Crypto", "HTTPServer", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: strict),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Domain", "HTTP1", "HTTPServer", "Crypto", "SQLite", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "SQLiteStore", "SQLite", "Domain", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Store", "Domain", "HTTP1", "HTTPServer", "Crypto", "TestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -107,6 +107,8 @@ public struct CurlResponse: Sendable {
     /// The address actually connected to.
     public var primaryIP: String
     public var totalSeconds: Double
+    /// The URL asked for: errors name its host, so a failing media host is not blamed on the API.
+    public var url: String = ""
 
     public func header(_ name: String) -> String? {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value

@@ -209,7 +209,7 @@ final class EasyHandle {
         return .success(
             CurlResponse(
                 status: status, headers: context.headers, body: context.memory, bodyBytes: context.received,
-                primaryIP: ip.map { String(cString: $0) } ?? "", totalSeconds: total))
+                primaryIP: ip.map { String(cString: $0) } ?? "", totalSeconds: total, url: request.url))
     }
 
     private func setLong(_ option: CURLoption, _ value: Int) { _ = ccurl_setopt_long(handle, option, value) }

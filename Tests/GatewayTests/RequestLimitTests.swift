@@ -2,6 +2,7 @@ import Crypto
 import Domain
 import Foundation
 import Gateway
+import Store
 import TestSupport
 import Testing
 

@@ -78,8 +78,3 @@ struct SimulatorTests {
     }
 }
 
-/// A settable clock for the simulator.
-final class ClockBox: @unchecked Sendable {
-    var now: Double
-    init(_ now: Double) { self.now = now }
-}

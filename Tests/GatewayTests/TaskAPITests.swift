@@ -1,6 +1,7 @@
 import Domain
 import Foundation
 import Gateway
+import Store
 import TestSupport
 import Testing
 

@@ -1,30 +1,11 @@
 /// Where a task is in its life (SPEC §3).
 ///
-/// `queued → dispatching → running → fetching → delivering → succeeded`, with `failed` and
-/// `cancelled` reachable from every non-terminal state. Every transition is written before it is
-/// acted on, so a restart resumes from the last written state.
+/// Which state follows which, and on what, is ``TaskLifecycle``'s to say. Every transition is
+/// written before it is acted on, so a restart resumes from the last written state.
 public enum TaskState: String, Sendable, CaseIterable, Codable {
     case queued, dispatching, running, fetching, delivering, succeeded, failed, cancelled
 
     public var isTerminal: Bool { self == .succeeded || self == .failed || self == .cancelled }
-
-    /// States a worker holds under a lease; an expired lease returns them to work.
-    public static let leased: [TaskState] = [.dispatching, .running, .fetching, .delivering]
-
-    public func canMove(to next: TaskState) -> Bool {
-        if isTerminal { return false }
-        if next == .failed || next == .cancelled { return true }
-        switch (self, next) {
-        case (.queued, .dispatching), (.dispatching, .running), (.running, .fetching), (.fetching, .delivering),
-            (.delivering, .succeeded), (.fetching, .succeeded):
-            return true
-        // A retryable upstream fault sends the task back to the queue with a backoff.
-        case (.dispatching, .queued), (.running, .queued):
-            return true
-        default:
-            return false
-        }
-    }
 }
 
 /// A result's own state: each of a task's `numberResults` videos finishes (or fails) on its own.

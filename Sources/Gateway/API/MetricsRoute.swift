@@ -1,17 +1,18 @@
 import Foundation
+import Store
 import HTTP1
 import HTTPServer
 
 /// `GET /metrics` (SPEC §4): Prometheus text. Like /healthz it needs no key, for scrapers; it
 /// carries counts and sizes only, never task ids, prompts or URLs.
 enum MetricsRoute {
-    static func register(on router: RouterBuilder, metrics: Metrics, store: TaskStore, gates: [String: ProviderGate], janitor: MediaJanitor,
+    static func register(on router: RouterBuilder, metrics: Metrics, store: any TaskStore, gates: [String: ProviderGate], janitor: MediaJanitor,
                          dbPath: String) {
         router.add("GET", "/metrics") { _ in
             var gauges: [(name: String, labels: Metrics.Labels, value: Double)] = []
             if let counts = try? await store.gauges() {
                 for row in counts.byStateAndModel {
-                    gauges.append(("reelgate_tasks", [("state", row.state), ("model", row.model)], Double(row.count)))
+                    gauges.append(("reelgate_tasks", [("state", row.state.rawValue), ("model", row.model)], Double(row.count)))
                 }
                 gauges.append(("reelgate_queue_depth", [], Double(counts.queueDepth)))
             }

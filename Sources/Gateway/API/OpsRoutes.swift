@@ -1,4 +1,5 @@
 import Domain
+import Store
 import Foundation
 import HTTP1
 import HTTPServer
@@ -7,7 +8,7 @@ import HTTPServer
 /// Client keys see only their own tasks; another key's task is a 404, not a 403, so task ids
 /// cannot be probed.
 struct OpsRoutes: Sendable {
-    let store: TaskStore
+    let store: any TaskStore
     let media: MediaStore
     let authenticator: Authenticator
     let router: ModelRouter
@@ -58,12 +59,12 @@ struct OpsRoutes: Sendable {
             if let expires = result.expiresAt { o["expiresAt"] = .double(expires) }
             return .object(o)
         })
-        body["events"] = .array(events.map { ["at": .double($0.at), "state": .string($0.state), "detail": $0.detail.map { .string($0) } ?? .null] })
+        body["events"] = .array(events.map { ["at": .double($0.at), "state": .string($0.state.rawValue), "detail": $0.detail.map { .string($0) } ?? .null] })
         body["cost"] = .double(task.results.compactMap(\.cost).reduce(0, +))
         body["deliveries"] = .array(try await store.deliveries(task.uuid).map { record, attempts in
             var o: [String: JSONValue] = [
                 "kind": .string(record.kind.rawValue), "state": .string(record.state.rawValue), "webhookId": .string(record.messageID),
-                "target": .string(URLGuardHost.host(of: record.url)), "attempts": .array(attempts.map { a in
+                "target": .string(URLHost.of(record.url)), "attempts": .array(attempts.map { a in
                     ["at": .double(a.at), "targetHost": .string(a.targetHost), "statusCode": a.statusCode.map { .int(Int64($0)) } ?? .null,
                      "latencyMs": .double(a.latencyMilliseconds), "error": a.error.map { .string($0) } ?? .null]
                 }),
@@ -120,8 +121,9 @@ struct OpsRoutes: Sendable {
             }
             since = value
         }
-        let tasks = try await store.list(
-            keyName: principal.isOps ? nil : principal.name, state: q["state"], model: q["model"], since: since, limit: limit, cursor: cursor)
+        let filter = TaskListFilter(keyName: principal.isOps ? nil : principal.name, state: q["state"].flatMap(TaskState.init(rawValue:)),
+                                    model: q["model"], since: since)
+        let tasks = try await store.list(filter, limit: limit, cursor: cursor)
         var body: [String: JSONValue] = ["tasks": .array(tasks.map { .object(summary($0)) })]
         if tasks.count == limit, let last = tasks.last { body["nextCursor"] = .string("\(last.createdAt)_\(last.uuid)") }
         return .jsonBytes(Array(JSONValue.object(body).serialized().utf8))
@@ -149,7 +151,7 @@ struct OpsRoutes: Sendable {
             return [
                 "videoUUID": .string(node.videoUUID), "taskUUID": .string(node.taskUUID),
                 "parent": node.parent.flatMap { visible.contains($0) ? .string($0) : nil } ?? .null,
-                "prompt": .string(node.prompt), "state": .string(node.state), "children": .array(children),
+                "prompt": .string(node.prompt), "state": .string(node.state.rawValue), "children": .array(children),
             ]
         }
         let root = nodes.first { $0.parent == nil || !visible.contains($0.parent!) }?.videoUUID ?? video
@@ -178,14 +180,5 @@ struct OpsRoutes: Sendable {
         if let v = task.deadlineAt { o["deadlineAt"] = .double(v) }
         if let code = task.errorCode { o["error"] = ["code": .string(code), "message": .string(task.errorMessage ?? "")] }
         return o
-    }
-}
-
-/// The host of a delivery URL, for display: the path and query may carry signatures and tokens.
-enum URLGuardHost {
-    static func host(of url: String) -> String {
-        guard let range = url.range(of: "://") else { return "?" }
-        let rest = url[range.upperBound...]
-        return String(rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" })
     }
 }

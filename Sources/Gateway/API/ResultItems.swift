@@ -1,4 +1,5 @@
 import Domain
+import Store
 import Foundation
 import Glibc
 

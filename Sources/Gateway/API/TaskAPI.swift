@@ -1,5 +1,6 @@
 import Crypto
 import Domain
+import Store
 import Foundation
 import HTTP1
 import HTTPServer
@@ -18,7 +19,7 @@ final class TaskAPI: Sendable {
         var imageTTLSeconds = 86_400.0
     }
 
-    let store: TaskStore
+    let store: any TaskStore
     let media: MediaStore
     let authenticator: Authenticator
     let validator: VideoInferenceValidator
@@ -31,7 +32,7 @@ final class TaskAPI: Sendable {
     let maxInFlight: [String: Int]
     let limits: Limits
 
-    init(store: TaskStore, media: MediaStore, authenticator: Authenticator, validator: VideoInferenceValidator, workers: WorkerPool,
+    init(store: any TaskStore, media: MediaStore, authenticator: Authenticator, validator: VideoInferenceValidator, workers: WorkerPool,
          dataDir: String, logger: Logger, keys: [Configuration.APIKey], janitor: MediaJanitor, urlGuard: URLGuard, limits: Limits = Limits()) {
         self.limits = limits
         self.janitor = janitor
@@ -337,9 +338,9 @@ final class TaskAPI: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try await BlockingIO.run { try data.write(to: URL(fileURLWithPath: path), options: .atomic) }
-            try await store.storeImage(
+            try await store.storeImage(UploadedImage(
                 uuid: imageUUID, keyName: principal.name, path: path, mime: mime, bytes: data.count,
-                expiresAt: Date().timeIntervalSince1970 + limits.imageTTLSeconds)
+                expiresAt: Date().timeIntervalSince1970 + limits.imageTTLSeconds))
         } catch {
             janitor.release(bytes: Int64(data.count))
             unlink(path)

@@ -1,11 +1,12 @@
 import Crypto
 import Curl
 import Domain
+import Store
 import Foundation
 import Glibc
 import HTTP1
 import HTTPServer
-import SQLite
+import SQLiteStore
 import Synchronization
 
 /// The running gateway: starts its parts in order and stops them in reverse.
@@ -18,10 +19,9 @@ public final class Application: Sendable {
 
     public let configuration: Configuration
     public let logger: Logger
-    let database: DatabasePool
     let server: HTTPServer
     public let router: Router
-    public let store: TaskStore
+    public let store: any TaskStore
     let media: MediaStore
     let workers: WorkerPool
     public let janitor: MediaJanitor
@@ -49,7 +49,7 @@ public final class Application: Sendable {
         try PrivateFiles.restrict(directory: configuration.dataDir)
         dataDirLock = try DataDirectoryLock(directory: configuration.dataDir)
         let dbPath = (configuration.dataDir as NSString).appendingPathComponent("reelgate.db")
-        database = try DatabasePool(path: dbPath, readers: 2, migrator: Schema.migrator)
+        store = try SQLiteTaskStore(path: dbPath, readers: 2)
         try PrivateFiles.restrict(directory: configuration.dataDir)
 
         let authenticator = Authenticator(keys: configuration.apiKeys)
@@ -70,7 +70,6 @@ public final class Application: Sendable {
         serverConfig.render = APIError.renderServerError
         // The server is made last, once the router is built; readiness asks it through this.
         let serverReference = Mutex<HTTPServer?>(nil)
-        store = TaskStore(pool: database)
         try store.recordStart(version: Application.version)
         let store = self.store
         HealthRoutes.register(on: routes, logger: logger, checkWritable: { try await store.checkWritable() },

@@ -1,5 +1,6 @@
 import Crypto
 import Domain
+import Store
 
 /// Who is calling: the key's name and role.
 public struct Principal: Sendable, Equatable {

@@ -1,6 +1,7 @@
 import Crypto
 import Curl
 import Domain
+import Store
 import Foundation
 import Synchronization
 
@@ -34,7 +35,7 @@ public final class DeliveryWorker: Sendable {
         public init() {}
     }
 
-    let store: TaskStore
+    let store: any TaskStore
     let media: MediaStore
     let urlGuard: URLGuard
     let curl: CurlClient
@@ -47,7 +48,7 @@ public final class DeliveryWorker: Sendable {
     private let quota: Mutex<DeliveryQuota>
     static let userAgent = "reelgate/\(Application.version)"
 
-    init(store: TaskStore, media: MediaStore, urlGuard: URLGuard, curl: CurlClient, signer: WebhookSigner?, settings: Settings, logger: Logger,
+    init(store: any TaskStore, media: MediaStore, urlGuard: URLGuard, curl: CurlClient, signer: WebhookSigner?, settings: Settings, logger: Logger,
          metrics: Metrics? = nil) {
         self.metrics = metrics
         self.store = store

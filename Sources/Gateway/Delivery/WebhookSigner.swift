@@ -1,5 +1,6 @@
 import Crypto
 import Domain
+import Store
 import Foundation
 
 /// Standard Webhooks signing: `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`.

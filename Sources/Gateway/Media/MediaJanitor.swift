@@ -1,4 +1,5 @@
 import Foundation
+import Store
 import Synchronization
 
 /// Keeps stored media within its lifetime and the disk budget (SPEC §5).
@@ -7,12 +8,12 @@ import Synchronization
 /// evicted oldest first, and if that is not enough new work is refused (507) rather than filling
 /// the disk under tasks already accepted.
 public final class MediaJanitor: Sendable {
-    let store: TaskStore
+    let store: any TaskStore
     let maxBytes: Int64
     let logger: Logger
     private let usage: Mutex<Int64>
 
-    init(store: TaskStore, maxBytes: Int64, logger: Logger) throws {
+    init(store: any TaskStore, maxBytes: Int64, logger: Logger) throws {
         self.store = store
         self.maxBytes = maxBytes
         self.logger = logger
@@ -30,13 +31,13 @@ public final class MediaJanitor: Sendable {
         let expired = try await store.expiredMedia(before: now, limit: limit)
         for item in expired {
             try await Self.delete(item.path)
-            try await store.mediaRemoved(item.videoUUID)
+            try await store.mediaRemoved(item.id)
             usage.withLock { $0 = max(0, $0 - item.bytes) }
         }
         let images = try await store.expiredImages(before: now, limit: limit)
         for image in images {
             try await Self.delete(image.path)
-            try await store.imageRemoved(image.uuid)
+            try await store.imageRemoved(image.id)
             usage.withLock { $0 = max(0, $0 - image.bytes) }
         }
         if !expired.isEmpty || !images.isEmpty { logger.info("media swept", ["files": "\(expired.count)", "images": "\(images.count)"]) }

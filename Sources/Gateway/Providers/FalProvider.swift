@@ -1,5 +1,6 @@
 import Curl
 import Domain
+import Store
 import Foundation
 
 /// fal's queue API (upstreams.md §6): submit to `{base}/{app}`, then follow the

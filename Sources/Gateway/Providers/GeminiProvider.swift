@@ -1,5 +1,6 @@
 import Curl
 import Domain
+import Store
 import Foundation
 
 /// Gemini Omni Flash through the Gemini Interactions API (SPEC §8.2, upstreams.md §1).
@@ -335,7 +336,7 @@ public struct GeminiProvider: VideoProvider {
                     pinned = try await urlGuard.check(url).address.description
                 } catch {
                     throw ProviderError(kind: .permanent, code: .providerError,
-                                        message: "gemini: the video download redirect to \(URLGuardHost.host(of: url)) was refused: \(error.reason)")
+                                        message: "gemini: the video download redirect to \(URLHost.of(url)) was refused: \(error.reason)")
                 }
             }
             let response = try await call(CurlRequest(
@@ -348,7 +349,7 @@ public struct GeminiProvider: VideoProvider {
                 url = next
                 continue
             }
-            try UpstreamHTTP.check(response, body: nil, provider: onOrigin ? name : "gemini storage at \(URLGuardHost.host(of: url))")
+            try UpstreamHTTP.check(response, body: nil, provider: onOrigin ? name : "gemini storage at \(URLHost.of(url))")
             return
         }
         throw ProviderError(kind: .permanent, code: .providerError, message: "gemini: the video download redirected more than 5 times")

@@ -1,5 +1,6 @@
 import Curl
 import Domain
+import Store
 import Foundation
 
 /// Turns a task's image and video inputs into local files an adapter can send (SPEC §8, §7).
@@ -16,7 +17,7 @@ struct InputFetcher: Sendable {
         let temporary: Bool
     }
 
-    let store: TaskStore
+    let store: any TaskStore
     let media: MediaStore
     let urlGuard: URLGuard
     let curl: CurlClient
@@ -125,7 +126,7 @@ struct InputFetcher: Sendable {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int64) ?? 0
     }
 
-    private func host(_ url: String) -> String { URLGuardHost.host(of: url) }
+    private func host(_ url: String) -> String { URLHost.of(url) }
 
     private func invalid(_ message: String) -> ProviderError {
         ProviderError(kind: .permanent, code: .invalidInput, message: message)

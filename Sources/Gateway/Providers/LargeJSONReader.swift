@@ -1,4 +1,5 @@
 import Domain
+import Store
 import Foundation
 
 /// Reads a JSON document from a file without holding its long strings in memory.

@@ -1,4 +1,5 @@
 import Domain
+import Store
 
 /// Maps an inbound model id to its ordered provider routes (SPEC §8).
 public struct ModelRouter: Sendable {

@@ -1,5 +1,6 @@
 import Curl
 import Domain
+import Store
 import Foundation
 
 /// A real Runware REST endpoint as the upstream (runware.md): `POST /v1` with an async

@@ -1,4 +1,5 @@
 import Domain
+import Store
 import Foundation
 
 /// The built-in provider (SPEC §8.1): no network, yet it walks every state with real clips.

@@ -1,5 +1,6 @@
 import Curl
 import Domain
+import Store
 import Foundation
 
 /// A generic create-then-query task provider whose paths, auth header and field names come from

@@ -1,5 +1,6 @@
 import Curl
 import Domain
+import Store
 import Foundation
 
 /// What every HTTP-based adapter shares: classifying an upstream answer into success or a
@@ -9,7 +10,7 @@ enum UpstreamHTTP {
     /// Throws a classified error unless the response is 2xx.
     static func check(_ response: CurlResponse, body: JSONValue?, provider: String) throws(ProviderError) {
         guard !(200..<300).contains(response.status) else { return }
-        let message = errorMessage(body) ?? "HTTP \(response.status) from \(provider)"
+        let message = errorMessage(body) ?? "HTTP \(response.status) from \(response.url.isEmpty ? provider : URLHost.of(response.url))"
         let hint = retryHint(response, body: body)
         switch response.status {
         case 408, 409, 429, 500...599:
@@ -87,9 +88,9 @@ extension UpstreamHTTP {
                 url: url, headers: [("User-Agent", DeliveryWorker.userAgent)], sink: .file(path: path, maxBytes: 8 << 30),
                 totalTimeout: nil, lowSpeed: (1024, 60), pinnedAddress: checked.address.description))
         } catch {
-            throw transport(error, provider: provider)
+            throw transport(error, provider: "\(provider): result download from \(URLHost.of(url))")
         }
-        try check(response, body: nil, provider: provider)
+        try check(response, body: nil, provider: "\(provider): result download")
     }
 
     /// Scheme, host and port of a URL, lower-cased, for same-origin checks on URLs an upstream
@@ -119,7 +120,7 @@ extension UpstreamHTTP {
         do {
             return try await curl.perform(request)
         } catch {
-            throw transport(error, provider: provider)
+            throw transport(error, provider: "\(provider) (\(URLHost.of(request.url)))")
         }
     }
 

@@ -1,4 +1,5 @@
 import Domain
+import Store
 
 /// The upstream id of an adapter that starts one upstream job per requested result (Gemini
 /// interactions, task-API tasks): the job ids in result order, comma-separated. One place owns

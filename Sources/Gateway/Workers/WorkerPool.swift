@@ -1,6 +1,7 @@
 import Domain
+import Store
 import Foundation
-import SQLite
+import SQLiteStore
 
 /// Runs tasks: claims them under a lease, drives them through the provider, stores the videos.
 ///
@@ -19,7 +20,7 @@ public final class WorkerPool: Sendable {
         public init() {}
     }
 
-    let store: TaskStore
+    let store: any TaskStore
     let media: MediaStore
     let router: ModelRouter
     let settings: Settings
@@ -33,7 +34,7 @@ public final class WorkerPool: Sendable {
     /// Names of the ops keys, whose tasks may use any key's stored media.
     let opsKeys: Set<String>
 
-    init(store: TaskStore, media: MediaStore, router: ModelRouter, settings: Settings, logger: Logger, gates: [String: ProviderGate] = [:],
+    init(store: any TaskStore, media: MediaStore, router: ModelRouter, settings: Settings, logger: Logger, gates: [String: ProviderGate] = [:],
          metrics: Metrics? = nil, opsKeys: Set<String> = [],
                 onStored: @escaping @Sendable (Int64) -> Void = { _ in }, onDeliveries: @escaping @Sendable () -> Void = {}) {
         self.opsKeys = opsKeys
@@ -96,53 +97,31 @@ public final class WorkerPool: Sendable {
         if let videoId = job.request.inputs.videoId {
             job.previousInteractionID = await previousInteraction(of: videoId, on: route.provider.name, owner: job.mediaOwner)
         }
-        // The heartbeat keeps the lease while this worker is alive; losing it (cancel, or a
-        // stall long enough for another worker to take over) stops this worker's processing.
-        let heartbeat = Task {
-            while !Task.isCancelled {
-                try await Task.sleep(for: .seconds(settings.leaseSeconds / 3))
-                if try await !store.renewLease(task.uuid, owner: owner, leaseSeconds: settings.leaseSeconds) { return }
-            }
-        }
-        defer { heartbeat.cancel() }
-        let slot = SlotHolder()
+        let slot = JobSlot()
         defer {
             if !slot.isEmpty {
                 slot.release()
                 wake.signal()  // a job slot came free: a task waiting for capacity can go
             }
         }
-
+        // The heartbeat is a child task of the work: a lost lease (another worker took the task
+        // over after a stall, or it was cancelled) cancels the work at once.
+        let store = self.store, leaseSeconds = settings.leaseSeconds
         do {
-            try await drive(task, job: job, routes: routes, slot: slot, owner: owner, log: log)
+            try await withLeaseHeartbeat(
+                every: .seconds(leaseSeconds / 3), renew: { try await store.renewLease(task.uuid, owner: owner, leaseSeconds: leaseSeconds) }
+            ) { [job] in
+                try await self.drive(task, job: job, routes: routes, slot: slot, owner: owner, log: log)
+            }
         } catch let error as LeaseLost {
             log.info("stopped: lease lost", ["reason": error.reason])
         } catch is CancellationError {
             try? await store.releaseLease(task.uuid, owner: owner)
         } catch {
-            log.error("processing failed", ["error": "\(error)"])
             // The detail is for the log; the task (and so its client and webhook) gets a stable message.
             log.error("processing failed", ["error": "\(error)"])
             _ = try? await fail(task, owner: owner, code: .internalError, message: "an internal error stopped the task; the gateway's log has the details", log: log)
         }
-    }
-
-    /// Holds a task's provider job slot while it runs upstream: released on every exit path,
-    /// except when the task is parked for its next poll, which keeps the slot.
-    final class SlotHolder: @unchecked Sendable {
-        private var gate: ProviderGate?
-        private var task = ""
-        var isEmpty: Bool { gate == nil }
-        func hold(_ gate: ProviderGate, task: String) {
-            self.gate = gate
-            self.task = task
-        }
-        func release() {
-            gate?.releaseSlot(for: task)
-            gate = nil
-        }
-        /// Parked: the slot stays taken, but this worker no longer holds it.
-        func keepForParkedTask() { gate = nil }
     }
 
     /// Frees the job slots of a task that ended outside a worker (ops cancel of a parked task).
@@ -150,245 +129,74 @@ public final class WorkerPool: Sendable {
         for gate in gates.values { gate.releaseSlot(for: uuid) }
     }
 
-    private func drive(_ original: TaskRecord, job original_job: ProviderJob, routes: [ModelRouter.Route], slot: SlotHolder, owner: String, log: Logger)
+    /// Submits, polls and fetches, from wherever the stored state says the task is.
+    private func drive(_ original: TaskRecord, job original_job: ProviderJob, routes: [ModelRouter.Route], slot: JobSlot, owner: String, log: Logger)
         async throws
     {
         var task = original
         var job = original_job
         var route = routes[0]
-        let now = store.now
 
         if task.state == .dispatching, task.upstreamID == nil {
-            if task.attempts > 1 {
-                log.warning("resubmitting: the previous attempt may have reached the provider", ["attempt": "\(task.attempts)"])
-            }
-            // Routes in order. The next is tried only after a retryable failure here, before any
-            // upstream accepted (and billed) the job; a full provider is waited for, not skipped.
-            var lastError: ProviderError?
-            var upstreamID: String?
-            for (index, candidate) in routes.enumerated() {
-                let gate = gates[candidate.provider.name]
-                if let gate, !gate.allowCall() {
-                    lastError = .retryable("\(candidate.provider.name): circuit open after repeated failures", retryAfter: gate.retryAfter())
-                    continue
-                }
-                if let gate, !gate.acquireSlot(for: task.uuid) {
-                    if index == 0 || lastError == nil {
-                        log.debug("waiting for provider capacity", ["provider": candidate.provider.name])
-                        guard try await store.requeue(task.uuid, owner: owner, at: store.now + 1, reason: "waiting for \(candidate.provider.name) capacity",
-                                                      refund: true)
-                        else { throw LeaseLost(reason: "while waiting for capacity") }
-                        // Do not claim again at once, nor on the next new-work wake-up: the next
-                        // queued task would most likely meet the same full provider, and the queue
-                        // would churn (two writes per claim) at the rate tasks arrive.
-                        try? await Task.sleep(for: .milliseconds(250))
-                        return
-                    }
-                    continue
-                }
-                if let gate { slot.hold(gate, task: task.uuid) }
-                job.upstreamModel = candidate.upstreamModel
-                do {
-                    try await gate?.spend(max(job.results.count, 1))
-                    let started = Date()
-                    do {
-                        upstreamID = try await candidate.provider.submit(job)
-                        recordCall(candidate.provider.name, "submit", "ok", since: started)
-                    } catch {
-                        recordCall(candidate.provider.name, "submit", error.code.name, since: started)
-                        throw error
-                    }
-                    gate?.record(success: true)
-                    route = candidate
-                    if index > 0 { log.warning("served by a fallback route", ["provider": candidate.provider.name, "after": lastError?.message ?? ""]) }
-                    break
-                } catch let error as ProviderError {
-                    slot.release()
-                    guard error.kind == .retryable else {
-                        try await fail(task, owner: owner, code: error.code, message: error.message, log: log)
-                        return
-                    }
-                    gate?.record(success: false)
-                    lastError = error
-                    if index + 1 < routes.count {
-                        log.warning("falling back", ["provider": candidate.provider.name, "error": error.message])
-                    }
-                }
-            }
-            guard let upstreamID else {
-                try await handleProviderError(lastError ?? .retryable("no provider available"), task: task, owner: owner, log: log)
-                return
-            }
-            let deadline = task.deadlineAt ?? now + settings.deadlineSeconds
-            guard try await store.update(
-                task.uuid, owner: owner, to: .running, detail: "upstream \(route.provider.name) accepted \(upstreamID)",
-                fields: ["provider": route.provider.name, "upstream_id": upstreamID, "dispatched_at": task.dispatchedAt ?? now, "deadline_at": deadline])
-            else { throw LeaseLost(reason: "while recording submit") }
+            guard let accepted = try await dispatch(task, job: &job, routes: routes, slot: slot, owner: owner, log: log) else { return }
+            route = accepted.route
             task.state = .running
-            task.upstreamID = upstreamID
-            task.deadlineAt = deadline
-            log.info("dispatched", ["provider": route.provider.name, "upstream": upstreamID])
+            task.upstreamID = accepted.upstreamID
+            task.deadlineAt = accepted.deadline
         } else if task.state == .dispatching {
-            guard try await store.update(task.uuid, owner: owner, to: .running, detail: "resuming the stored upstream job")
-            else { throw LeaseLost(reason: "while resuming") }
+            try await record(.resumedUpstream, task, owner: owner)
             task.state = .running
         }
         let provider = route.provider
-        let gate = gates[provider.name]
-        if let gate, task.state == .running, slot.isEmpty {
+        if let gate = gates[provider.name], task.state == .running, slot.isEmpty {
             // A job resumed after a restart runs upstream whether counted or not: count it.
             _ = gate.acquireSlot(for: task.uuid, force: true)
             slot.hold(gate, task: task.uuid)
         }
-
         guard let upstreamID = task.upstreamID else {
             throw LeaseLost(reason: "no upstream id in state \(task.state.rawValue)")
         }
-
-        // Poll until done (also on resume in `fetching`, which needs the outputs again).
-        var outputs: [String] = []
-        var providerCost: Double?
-        var lastProgress = -1
-        let pollDelay = task.pollInterval ?? provider.pollInterval
-        let nextDelay = min(pollDelay * 1.3, provider.pollInterval * 6)
-        /// Parks the task until its next poll: the worker is free for other tasks meanwhile.
-        func park(after delay: Double, next: Double) async throws {
-            let at = store.now + delay
-            guard try await store.park(task.uuid, owner: owner, until: at, pollInterval: next)
-            else { throw LeaseLost(reason: "while parking") }
-            slot.keepForParkedTask()
-            let wake = self.wake
-            DispatchQueue.global().asyncAfter(deadline: .now() + delay) { wake.signal() }
-        }
-        while true {
-            try Task.checkCancellation()
-            if let deadline = task.deadlineAt, store.now > deadline {
-                await provider.cancel(upstreamID: upstreamID)
-                try await fail(task, owner: owner, code: .timeoutProvider, message: "the provider did not finish before the task deadline", log: log)
-                return
-            }
-            if let gate, !gate.allowCall() {
-                try await park(after: max(provider.pollInterval, min(gate.retryAfter(), 30)), next: pollDelay)
-                return
-            }
-            try await gate?.spend(provider.pollCalls(upstreamID: upstreamID))
-            let status: ProviderStatus
-            let pollStarted = Date()
-            do {
-                status = try await provider.poll(upstreamID: upstreamID, job: job)
-                recordCall(provider.name, "poll", "ok", since: pollStarted)
-                gate?.record(success: true)
-            } catch {
-                recordCall(provider.name, "poll", error.code.name, since: pollStarted)
-                if error.kind == .retryable { gate?.record(success: false) }
-                if error.kind == .retryable {
-                    log.warning("poll failed; will poll again", ["error": error.message])
-                    try await park(after: max(pollDelay, error.retryAfter ?? 0), next: pollDelay)
-                    return
-                }
-                try await fail(task, owner: owner, code: error.code, message: error.message, log: log)
-                return
-            }
-            switch status {
-            case .running(let progress):
-                if progress > lastProgress {
-                    lastProgress = progress
-                    try await store.setProgress(task.uuid, progress: progress)
-                }
-                // Polls back off from the provider's interval to six times it (Gemini: 5 s → 30 s).
-                try await park(after: pollDelay, next: nextDelay)
-                return
-            case .failed(let error):
-                try await fail(task, owner: owner, code: error.code, message: error.message, log: log)
-                return
-            case .succeeded(let outs, let cost):
-                outputs = outs
-                providerCost = cost
-            }
-            break
-        }
-
+        guard let finished = try await pollUntilFinished(task, job: job, provider: provider, upstreamID: upstreamID, slot: slot, owner: owner, log: log)
+        else { return }
         if !slot.isEmpty {
             slot.release()  // the upstream job is done: its slot is free for the next
             wake.signal()
         }
         if task.state == .running {
-            guard try await store.update(task.uuid, owner: owner, to: .fetching, detail: "upstream finished")
-            else { throw LeaseLost(reason: "while recording finish") }
+            try await record(.upstreamFinished, task, owner: owner)
             task.state = .fetching
         }
-
-        // Fetch each result not yet stored: to a temporary file, fsynced, renamed into place,
-        // then recorded. A crash between rename and record just fetches it again.
-        let request = job.request
-        let ext = request.outputFormat.fileExtension
-        for (result, output) in zip(task.results, outputs) where result.state == .pending {
-            let temporary = media.temporaryPath(videoUUID: result.videoUUID)
-            let final = media.path(videoUUID: result.videoUUID, ext: ext)
-            do {
-                try await provider.fetch(output: output, job: job, to: temporary)
-            } catch {
-                try? FileManager.default.removeItem(atPath: temporary)
-                if error.kind == .retryable {
-                    try await handleProviderError(error, task: task, owner: owner, log: log)
-                    return
-                }
-                try await fail(task, owner: owner, code: error.code, message: error.message, log: log)
-                return
-            }
-            guard rename(temporary, final) == 0 else {
-                log.error("storing a video failed", ["errno": "\(errno)", "path": final])
-                try await fail(task, owner: owner, code: .internalError, message: "storing the video failed", log: log)
-                return
-            }
-            let bytes = (try? FileManager.default.attributesOfItem(atPath: final)[.size] as? Int64) ?? 0
-            guard try await store.markResultReady(
-                result.videoUUID, owner: owner, path: final, bytes: bytes, expiresAt: store.now + Double(request.ttl),
-                // The provider's own cost when it reports one (split over the results), else the price table.
-                cost: providerCost.map { $0 / Double(max(outputs.count, 1)) } ?? PriceTable.cost(model: task.model, seconds: request.duration))
-            else { throw LeaseLost(reason: "while storing a result") }
-            onStored(bytes)
-        }
-
-        // Upload before webhook for each result (SPEC §6); the delivery worker takes it from here.
-        var deliveries: [NewDelivery] = []
-        for result in task.results {
-            if let url = request.uploadEndpoint {
-                deliveries.append(NewDelivery(videoUUID: result.videoUUID, kind: .upload, url: url, messageID: "upload_\(result.videoUUID)"))
-            }
-            if let url = request.webhookURL {
-                deliveries.append(NewDelivery(videoUUID: result.videoUUID, kind: .webhook, url: url, messageID: "msg_\(result.videoUUID)"))
-            }
-        }
-        guard try await store.finishFetching(task.uuid, owner: owner, deliveries: deliveries)
-        else { throw LeaseLost(reason: "while recording success") }
-        if !deliveries.isEmpty { onDeliveries() }
-        metrics?.observe("reelgate_task_seconds", [("model", task.model), ("outcome", "succeeded")], store.now - task.createdAt)
-        log.info(deliveries.isEmpty ? "succeeded" : "stored; delivering", ["results": "\(task.results.count)"])
+        try await fetchAndStore(task, job: job, provider: provider, outputs: finished.outputs, providerCost: finished.cost, owner: owner, log: log)
     }
 
-    private func handleProviderError(_ error: ProviderError, task: TaskRecord, owner: String, log: Logger) async throws {
+    /// Applies a lifecycle event to the task this worker holds; a refusal means the lease is gone.
+    func record(_ event: TaskEvent, _ task: TaskRecord, owner: String) async throws {
+        guard try await store.apply(event, to: task.uuid, owner: owner) else {
+            throw LeaseLost(reason: "while recording \(TaskLifecycle.step(task.state, event)?.next.rawValue ?? "an event")")
+        }
+    }
+
+    func handleProviderError(_ error: ProviderError, task: TaskRecord, owner: String, log: Logger) async throws {
         guard error.kind == .retryable, settings.retry.shouldRetry(attempt: task.attempts) else {
             try await fail(task, owner: owner, code: error.code, message: error.message, log: log)
             return
         }
         let delay = settings.retry.delay(afterAttempt: task.attempts, hint: error.retryAfter, random: Double.random(in: 0..<1))
         log.warning("retrying later", ["error": error.message, "delaySeconds": String(format: "%.2f", delay)])
-        guard try await store.requeue(task.uuid, owner: owner, at: store.now + delay, reason: "retryable: \(error.message)")
-        else { throw LeaseLost(reason: "while requeueing") }
+        try await record(.retryScheduled(at: store.now + delay, reason: error.message), task, owner: owner)
     }
 
-    private func recordCall(_ provider: String, _ operation: String, _ outcome: String, since started: Date) {
+    func recordCall(_ provider: String, _ operation: String, _ outcome: String, since started: Date) {
         metrics?.increment("reelgate_upstream_calls_total", [("provider", provider), ("operation", operation), ("outcome", outcome)])
         metrics?.observe("reelgate_upstream_call_seconds", [("provider", provider), ("operation", operation)], Date().timeIntervalSince(started))
     }
 
+    /// Fails the task, with its `errors` webhook if it has one; false if the lease was lost.
     @discardableResult
-    private func fail(_ task: TaskRecord, owner: String, code: APIErrorCode, message: String, log: Logger) async throws -> Bool {
-        // A failed task still tells its webhook, with `{"errors":[…]}`.
+    func fail(_ task: TaskRecord, owner: String, code: APIErrorCode, message: String, log: Logger) async throws -> Bool {
         let webhookURL = (try? JSONParser.parse(task.requestJSON))?["webhookURL"]?.string
         let webhook = webhookURL.map { NewDelivery(videoUUID: nil, kind: .webhook, url: $0, messageID: "msg_\(task.uuid)_failed") }
-        let recorded = try await store.failTask(task.uuid, owner: owner, code: code.name, message: message, webhook: webhook)
+        let recorded = try await store.apply(.failed(code: code, message: message, notify: webhook), to: task.uuid, owner: owner)
         if recorded { metrics?.observe("reelgate_task_seconds", [("model", task.model), ("outcome", "failed")], store.now - task.createdAt) }
         if recorded, webhook != nil { onDeliveries() }
         log.warning("failed", ["code": code.name, "error": message])

@@ -1,15 +1,14 @@
-import SQLite
+import Domain
 
 /// One thing to deliver: an upload or a webhook, for one result (or, for a failed task's
 /// `errors` webhook, for the task).
 public struct DeliveryRecord: Sendable {
-    public enum Kind: String, Sendable { case upload, webhook }
     public enum State: String, Sendable { case pending, sending, delivered, failed }
 
     public var id: Int64
     public var taskUUID: String
     public var videoUUID: String?
-    public var kind: Kind
+    public var kind: DeliveryKind
     public var url: String
     /// Stable across attempts and redeliveries: the `webhook-id` receivers dedupe on.
     public var messageID: String
@@ -21,37 +20,38 @@ public struct DeliveryRecord: Sendable {
     public var apiKeyName: String
     public var targetHost: String
 
-    init(row: Row) {
-        apiKeyName = row["api_key_name"].string ?? ""
-        targetHost = row["target_host"].string ?? ""
-        id = row["id"].int64 ?? 0
-        taskUUID = row["task_uuid"].string ?? ""
-        videoUUID = row["video_uuid"].string
-        kind = Kind(rawValue: row["kind"].string ?? "") ?? .webhook
-        url = row["url"].string ?? ""
-        messageID = row["message_id"].string ?? ""
-        state = State(rawValue: row["state"].string ?? "") ?? .pending
-        attempts = row["attempts"].int ?? 0
-        nextAttemptAt = row["next_attempt_at"].double ?? 0
-        lastError = row["last_error"].string
+    public init(id: Int64, taskUUID: String, videoUUID: String?, kind: DeliveryKind, url: String, messageID: String, state: State,
+                attempts: Int, nextAttemptAt: Double, lastError: String?, apiKeyName: String, targetHost: String) {
+        self.id = id
+        self.taskUUID = taskUUID
+        self.videoUUID = videoUUID
+        self.kind = kind
+        self.url = url
+        self.messageID = messageID
+        self.state = state
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.lastError = lastError
+        self.apiKeyName = apiKeyName
+        self.targetHost = targetHost
     }
 }
 
-/// A delivery to create.
-public struct NewDelivery: Sendable {
-    public var videoUUID: String?
-    public var kind: DeliveryRecord.Kind
-    public var url: String
-    public var messageID: String
-}
-
 /// What one attempt did, for the record shown by `GET /v1/tasks/<id>`.
-public struct DeliveryAttempt: Sendable {
+public struct DeliveryAttempt: Sendable, Equatable {
     public var at: Double
     public var targetHost: String
     public var statusCode: Int?
     public var latencyMilliseconds: Double
     public var error: String?
+
+    public init(at: Double, targetHost: String, statusCode: Int?, latencyMilliseconds: Double, error: String?) {
+        self.at = at
+        self.targetHost = targetHost
+        self.statusCode = statusCode
+        self.latencyMilliseconds = latencyMilliseconds
+        self.error = error
+    }
 }
 
 /// What to do after an attempt.

@@ -1,3 +1,4 @@
+import Domain
 import SQLite
 
 /// The database schema, as ordered migrations. Append only: a released migration never changes.
@@ -135,7 +136,7 @@ public enum Schema {
             try db.execute("ALTER TABLE deliveries ADD COLUMN target_host TEXT NOT NULL DEFAULT ''")
             for row in try db.query("SELECT id, url FROM deliveries") {
                 try db.execute("UPDATE deliveries SET target_host = ? WHERE id = ?",
-                               [URLGuardHost.host(of: row["url"].string ?? "").lowercased(), row["id"].int64 ?? 0])
+                               [URLHost.of(row["url"].string ?? "").lowercased(), row["id"].int64 ?? 0])
             }
         }
         return m

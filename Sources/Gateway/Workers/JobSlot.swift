@@ -1,0 +1,22 @@
+/// Holds a task's provider job slot while it runs upstream: released on every exit path,
+/// except when the task is parked for its next poll, which keeps the slot.
+///
+/// Used by one worker's task at a time (the heartbeat child never touches it), hence unchecked.
+final class JobSlot: @unchecked Sendable {
+    private var gate: ProviderGate?
+    private var task = ""
+    var isEmpty: Bool { gate == nil }
+
+    func hold(_ gate: ProviderGate, task: String) {
+        self.gate = gate
+        self.task = task
+    }
+
+    func release() {
+        gate?.releaseSlot(for: task)
+        gate = nil
+    }
+
+    /// Parked: the slot stays taken, but this worker no longer holds it.
+    func keepForParkedTask() { gate = nil }
+}

@@ -1,0 +1,62 @@
+import SQLite
+import Store
+
+extension SQLiteTaskStore {
+    public func findResult(_ videoUUID: String) async throws -> (ResultRecord, taskUUID: String)? {
+        try await pool.read { db in
+            guard let row = try db.query("SELECT * FROM results WHERE video_uuid = ?", [videoUUID]).first else { return nil }
+            return (try ResultRecord(row: row), row["task_uuid"].string ?? "")
+        }
+    }
+
+    public func expiredMedia(before now: Double, limit: Int) async throws -> [StoredFile] {
+        try await pool.read { db in
+            try db.query(
+                "SELECT video_uuid, media_path, media_bytes FROM results WHERE media_path IS NOT NULL AND expires_at < ? ORDER BY expires_at LIMIT ?",
+                [now, limit]
+            ).map { StoredFile(id: $0["video_uuid"].string ?? "", path: $0["media_path"].string ?? "", bytes: $0["media_bytes"].int64 ?? 0) }
+        }
+    }
+
+    public func mediaRemoved(_ videoUUID: String) async throws {
+        try await pool.write { db in try db.execute("UPDATE results SET media_path = NULL WHERE video_uuid = ?", [videoUUID]) }
+    }
+
+    public func mediaBytesInUse() throws -> Int64 {
+        try pool.readBlocking { db in
+            let results = try db.scalar("SELECT coalesce(sum(media_bytes), 0) FROM results WHERE media_path IS NOT NULL").int64 ?? 0
+            let images = try db.scalar("SELECT coalesce(sum(bytes), 0) FROM images").int64 ?? 0
+            return results + images
+        }
+    }
+
+    public func storeImage(_ image: UploadedImage) async throws {
+        let now = clock()
+        try await pool.write { db in
+            try db.execute("INSERT INTO images (uuid, api_key_name, path, mime, bytes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [image.uuid, image.keyName, image.path, image.mime, image.bytes, now, image.expiresAt])
+        }
+    }
+
+    public func image(_ uuid: String) async throws -> UploadedImage? {
+        let now = clock()
+        return try await pool.read { db in
+            try db.query("SELECT * FROM images WHERE uuid = ? AND expires_at > ?", [uuid, now]).first.map {
+                UploadedImage(uuid: uuid, keyName: $0["api_key_name"].string ?? "", path: $0["path"].string ?? "", mime: $0["mime"].string ?? "",
+                              bytes: $0["bytes"].int ?? 0, expiresAt: $0["expires_at"].double ?? 0)
+            }
+        }
+    }
+
+    public func expiredImages(before now: Double, limit: Int) async throws -> [StoredFile] {
+        try await pool.read { db in
+            try db.query("SELECT uuid, path, bytes FROM images WHERE expires_at <= ? ORDER BY expires_at LIMIT ?", [now, limit]).map {
+                StoredFile(id: $0["uuid"].string ?? "", path: $0["path"].string ?? "", bytes: $0["bytes"].int64 ?? 0)
+            }
+        }
+    }
+
+    public func imageRemoved(_ uuid: String) async throws {
+        try await pool.write { db in try db.execute("DELETE FROM images WHERE uuid = ?", [uuid]) }
+    }
+}

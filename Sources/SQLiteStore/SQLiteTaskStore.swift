@@ -1,0 +1,288 @@
+import Domain
+import Foundation
+import SQLite
+import Store
+
+/// The store contract on SQLite: every SQL statement of the gateway lives in this folder.
+///
+/// Concurrency model: GRDB's one writer, many readers. Writes go through the pool's
+/// group-committed writer queue, so each method returns once its change is durable; reads use the
+/// reader connections. Lifecycle states are bound as values from ``TaskLifecycle``, never spelled
+/// in SQL, so the store refuses exactly what the step function refuses.
+public final class SQLiteTaskStore: TaskStore {
+    let pool: DatabasePool
+    let clock: @Sendable () -> Double
+
+    public init(pool: DatabasePool, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.pool = pool
+        self.clock = clock
+    }
+
+    /// Opens (and migrates) the database at `path`.
+    public convenience init(path: String, readers: Int = 2, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) throws {
+        self.init(pool: try DatabasePool(path: path, readers: readers, migrator: Schema.migrator), clock: clock)
+    }
+
+    public var now: Double { clock() }
+
+    // MARK: Submit
+
+    public func submit(_ tasks: [NewTask]) async throws -> [SubmitOutcome] {
+        let now = clock()
+        return try await pool.write { db in
+            var outcomes: [SubmitOutcome] = []
+            for task in tasks {
+                if let existing = try db.query("SELECT request_hash, api_key_name FROM tasks WHERE uuid = ?", [task.uuid]).first {
+                    let same = existing["request_hash"].string == task.requestHash && existing["api_key_name"].string == task.apiKeyName
+                    outcomes.append(same ? .duplicate : .conflict)
+                    continue
+                }
+                if let cap = task.maxInFlight {
+                    let inFlight = try db.scalar("SELECT count FROM key_inflight WHERE api_key_name = ?", [task.apiKeyName]).int ?? 0
+                    if inFlight >= cap {
+                        outcomes.append(.tooManyInFlight)
+                        continue
+                    }
+                }
+                try db.execute(
+                    """
+                    INSERT INTO key_inflight (api_key_name, count) VALUES (?, 1)
+                    ON CONFLICT (api_key_name) DO UPDATE SET count = count + 1
+                    """, [task.apiKeyName])
+                try db.execute(
+                    """
+                    INSERT INTO tasks (uuid, api_key_name, model, request_json, request_hash, state, created_at, updated_at,
+                                       next_attempt_at, parent_video_uuid)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                    [task.uuid, task.apiKeyName, task.model, task.requestJSON, task.requestHash, TaskState.queued.rawValue, now, now, now,
+                     task.parentVideoUUID])
+                for (index, (seed, videoUUID)) in zip(task.seeds, task.videoUUIDs).enumerated() {
+                    try db.execute(
+                        "INSERT INTO results (video_uuid, task_uuid, idx, seed, state, format) VALUES (?, ?, ?, ?, ?, ?)",
+                        [videoUUID, task.uuid, index, seed, ResultState.pending.rawValue, task.format])
+                }
+                try Self.appendEvent(db, task.uuid, now, .queued, "accepted")
+                outcomes.append(.created)
+            }
+            return outcomes
+        }
+    }
+
+    // MARK: Reads
+
+    public func find(_ uuid: String) async throws -> TaskRecord? {
+        try await pool.read { db in try Self.load(db, uuid) }
+    }
+
+    static func load(_ db: Database, _ uuid: String) throws -> TaskRecord? {
+        guard let row = try db.query("SELECT * FROM tasks WHERE uuid = ?", [uuid]).first else { return nil }
+        var task = try TaskRecord(row: row)
+        task.results = try db.query("SELECT * FROM results WHERE task_uuid = ? ORDER BY idx", [uuid]).map { try ResultRecord(row: $0) }
+        return task
+    }
+
+    public func inFlight(keyName: String) async throws -> Int {
+        try await pool.read { db in try db.scalar("SELECT count FROM key_inflight WHERE api_key_name = ?", [keyName]).int ?? 0 }
+    }
+
+    // MARK: Leases
+
+    public func claim(owner: String, leaseSeconds: Double) async throws -> TaskRecord? {
+        let now = clock()
+        return try await pool.write { db in
+            // A task whose lease expired (a crashed or stalled worker) first.
+            let resumable = TaskLifecycle.predecessors(of: .resumed)
+            if let uuid = try db.scalar(
+                "SELECT uuid FROM tasks WHERE state IN (\(Self.placeholders(resumable.count))) AND lease_expires_at < ? LIMIT 1",
+                Self.bind(resumable) + [now]
+            ).string {
+                return try Self.take(db, uuid, owner: owner, until: now + leaseSeconds, now: now, event: .resumed)
+            }
+            // A parked running task whose next poll is due: not an attempt and not an event (a
+            // poll is routine; the log would grow with every one).
+            if let uuid = try db.scalar(
+                "SELECT uuid FROM tasks WHERE state = ? AND lease_owner IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 1",
+                [TaskState.running.rawValue, now]
+            ).string {
+                return try Self.take(db, uuid, owner: owner, until: now + leaseSeconds, now: now, event: nil)
+            }
+            let claimable = TaskLifecycle.predecessors(of: .claimed)
+            guard let uuid = try db.scalar(
+                "SELECT uuid FROM tasks WHERE state IN (\(Self.placeholders(claimable.count))) AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 1",
+                Self.bind(claimable) + [now]
+            ).string else { return nil }
+            return try Self.take(db, uuid, owner: owner, until: now + leaseSeconds, now: now, event: .claimed)
+        }
+    }
+
+    /// Puts `uuid` under `owner`'s lease, stepping it by `event` (nil: a parked task's due poll).
+    private static func take(_ db: Database, _ uuid: String, owner: String, until: Double, now: Double, event: TaskEvent?) throws -> TaskRecord? {
+        guard var task = try load(db, uuid) else { return nil }
+        var next = task.state
+        if let event {
+            guard let step = TaskLifecycle.step(task.state, event) else { return nil }
+            next = step.next
+            try appendEvent(db, uuid, now, next, step.detail.map { "\($0) by \(owner)" })
+        }
+        let attempt = event == nil ? 0 : 1
+        try db.execute(
+            "UPDATE tasks SET state = ?, lease_owner = ?, lease_expires_at = ?, attempts = attempts + ?, updated_at = ? WHERE uuid = ?",
+            [next.rawValue, owner, until, attempt, now, uuid])
+        task.state = next
+        task.leaseOwner = owner
+        task.leaseExpiresAt = until
+        task.attempts += attempt
+        task.updatedAt = now
+        return task
+    }
+
+    public func renewLease(_ uuid: String, owner: String, leaseSeconds: Double) async throws -> Bool {
+        let now = clock()
+        return try await pool.write { db in
+            try db.execute("UPDATE tasks SET lease_expires_at = ? WHERE uuid = ? AND lease_owner = ?", [now + leaseSeconds, uuid, owner])
+            return db.changes == 1
+        }
+    }
+
+    public func park(_ uuid: String, owner: String, until at: Double, pollInterval: Double) async throws -> Bool {
+        let now = clock()
+        return try await pool.write { db in
+            try db.execute(
+                """
+                UPDATE tasks SET next_attempt_at = ?, poll_interval = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+                WHERE uuid = ? AND lease_owner = ? AND state = ?
+                """, [at, pollInterval, now, uuid, owner, TaskState.running.rawValue])
+            return db.changes == 1
+        }
+    }
+
+    public func releaseLease(_ uuid: String, owner: String) async throws {
+        try await pool.write { db in
+            try db.execute("UPDATE tasks SET lease_owner = NULL, lease_expires_at = 0 WHERE uuid = ? AND lease_owner = ?", [uuid, owner])
+        }
+    }
+
+    // MARK: Lifecycle
+
+    public func apply(_ event: TaskEvent, to uuid: String, owner: String) async throws -> Bool {
+        switch event {
+        case .claimed, .resumed, .cancelled, .deliveriesSettled:
+            // Claims, cancels and the last delivery have methods of their own.
+            throw StoreError.notAWorkerEvent("\(event)")
+        default:
+            break
+        }
+        let predecessors = TaskLifecycle.predecessors(of: event)
+        let targets = Set(predecessors.compactMap { TaskLifecycle.step($0, event)?.next })
+        guard let next = targets.first, targets.count == 1 else { throw StoreError.notAWorkerEvent("\(event)") }
+        let detail = TaskLifecycle.step(predecessors[0], event)?.detail
+        let now = clock()
+        var sets: [String] = []
+        var values: [any SQLiteBindable] = []
+        func set(_ column: String, _ value: any SQLiteBindable) {
+            sets.append("\(column) = ?")
+            values.append(value)
+        }
+        switch event {
+        case .submitted(let provider, let upstreamID, let deadline):
+            set("provider", provider)
+            set("upstream_id", upstreamID)
+            sets.append("dispatched_at = coalesce(dispatched_at, ?)")
+            values.append(now)
+            set("deadline_at", deadline)
+        case .waitingForCapacity(_, let retryAt):
+            set("next_attempt_at", retryAt)
+            sets.append("attempts = max(attempts - 1, 0)")
+        case .retryScheduled(let at, _):
+            set("next_attempt_at", at)
+        case .failed(let code, let message, _):
+            set("error_code", code.name)
+            set("error_message", message)
+        default:
+            break
+        }
+        // Leaving the worker's hands (back to the queue, delivering, or final): the lease goes.
+        let releasesLease = next == .queued || next == .delivering || next.isTerminal
+        if releasesLease { sets += ["lease_owner = NULL", "lease_expires_at = NULL"] }
+        let update = "UPDATE tasks SET state = ?, updated_at = ?\(sets.map { ", " + $0 }.joined()) WHERE uuid = ? AND lease_owner = ? AND state IN (\(Self.placeholders(predecessors.count)))"
+        let arguments: [any SQLiteBindable] = [next.rawValue, now] + values + [uuid, owner] + Self.bind(predecessors)
+        return try await pool.write { db in
+            try db.execute(update, arguments)
+            guard db.changes == 1 else { return false }
+            switch event {
+            case .resultsStored(let deliveries):
+                try Self.insertDeliveries(db, uuid, deliveries, now)
+            case .failed(let code, let message, let notify):
+                try Self.failPendingResults(db, uuid, code: code.name, message: message)
+                try Self.insertDeliveries(db, uuid, notify.map { [$0] } ?? [], now)
+            default:
+                break
+            }
+            if let detail { try Self.appendEvent(db, uuid, now, next, detail) }
+            if next.isTerminal { try Self.taskEnded(db, uuid) }
+            return true
+        }
+    }
+
+    public func setProgress(_ uuid: String, progress: Int) async throws {
+        try await pool.write { db in
+            try db.execute("UPDATE results SET progress = ? WHERE task_uuid = ? AND state = ? AND progress < ?",
+                           [progress, uuid, ResultState.pending.rawValue, progress])
+        }
+    }
+
+    public func markResultReady(_ videoUUID: String, owner: String, media: StoredVideo) async throws -> Bool {
+        let now = clock()
+        return try await pool.write { db in
+            try db.execute(
+                """
+                UPDATE results SET state = ?, progress = 100, media_path = ?, media_bytes = ?, ready_at = ?, expires_at = ?, cost = ?
+                WHERE video_uuid = ? AND task_uuid IN (SELECT uuid FROM tasks WHERE lease_owner = ?)
+                """, [ResultState.ready.rawValue, media.path, media.bytes, now, media.expiresAt, media.cost, videoUUID, owner])
+            return db.changes == 1
+        }
+    }
+
+    public func cancel(_ uuid: String) async throws -> TaskRecord? {
+        let now = clock()
+        let from = TaskLifecycle.predecessors(of: .cancelled)
+        return try await pool.write { db in
+            guard let task = try Self.load(db, uuid) else { return nil }
+            guard let step = TaskLifecycle.step(task.state, .cancelled) else { return task }
+            try db.execute(
+                """
+                UPDATE tasks SET state = ?, updated_at = ?, error_code = ?, error_message = ?, lease_owner = NULL, lease_expires_at = NULL
+                WHERE uuid = ? AND state IN (\(Self.placeholders(from.count)))
+                """, [step.next.rawValue, now, APIErrorCode.taskCancelled.name, "cancelled by request", uuid] + Self.bind(from))
+            guard db.changes == 1 else { return task }
+            try Self.failPendingResults(db, uuid, code: APIErrorCode.taskCancelled.name, message: "cancelled by request")
+            try Self.appendEvent(db, uuid, now, step.next, step.detail)
+            try Self.taskEnded(db, uuid)
+            return task
+        }
+    }
+
+    // MARK: Helpers
+
+    static func failPendingResults(_ db: Database, _ uuid: String, code: String, message: String) throws {
+        try db.execute("UPDATE results SET state = ?, error_code = ?, error_message = ? WHERE task_uuid = ? AND state = ?",
+                       [ResultState.failed.rawValue, code, message, uuid, ResultState.pending.rawValue])
+    }
+
+    /// A task reached a terminal state: one fewer unfinished task for its key.
+    static func taskEnded(_ db: Database, _ uuid: String) throws {
+        try db.execute(
+            "UPDATE key_inflight SET count = max(count - 1, 0) WHERE api_key_name = (SELECT api_key_name FROM tasks WHERE uuid = ?)", [uuid])
+    }
+
+    static func appendEvent(_ db: Database, _ uuid: String, _ at: Double, _ state: TaskState, _ detail: String?) throws {
+        try db.execute("INSERT INTO task_events (task_uuid, at, state, detail) VALUES (?, ?, ?, ?)", [uuid, at, state.rawValue, detail])
+    }
+
+    static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
+    }
+
+    static func bind(_ states: [TaskState]) -> [any SQLiteBindable] { states.map(\.rawValue) }
+}

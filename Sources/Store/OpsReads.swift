@@ -1,0 +1,89 @@
+import Domain
+
+/// What ops read: event logs, task lists, lineage, delivery records and gauges.
+public protocol OpsReads: Sendable {
+    /// The task's event log, oldest first.
+    func events(_ uuid: String) async throws -> [TaskLogEntry]
+
+    /// A page of tasks, newest first; `cursor` is the previous page's last (createdAt, uuid).
+    func list(_ filter: TaskListFilter, limit: Int, cursor: (Double, String)?) async throws -> [TaskRecord]
+
+    /// Every result connected to `videoUUID` through edits (SPEC §9): its ancestors up to the root
+    /// and all descendants of that root.
+    func lineage(of videoUUID: String) async throws -> [LineageNode]
+
+    /// A task's deliveries with their attempts.
+    func deliveries(_ uuid: String) async throws -> [(DeliveryRecord, [DeliveryAttempt])]
+
+    /// Task counts by state and model, and the queued tasks due now (for /metrics).
+    func gauges() async throws -> TaskGauges
+}
+
+/// One line of a task's event log.
+public struct TaskLogEntry: Sendable, Equatable {
+    public var at: Double
+    public var state: TaskState
+    public var detail: String?
+
+    public init(at: Double, state: TaskState, detail: String?) {
+        self.at = at
+        self.state = state
+        self.detail = detail
+    }
+}
+
+/// Which tasks an ops list shows.
+public struct TaskListFilter: Sendable, Equatable {
+    public var keyName: String?
+    public var state: TaskState?
+    public var model: String?
+    public var since: Double?
+
+    public init(keyName: String? = nil, state: TaskState? = nil, model: String? = nil, since: Double? = nil) {
+        self.keyName = keyName
+        self.state = state
+        self.model = model
+        self.since = since
+    }
+}
+
+/// One result in a lineage tree.
+public struct LineageNode: Sendable, Equatable {
+    public var videoUUID: String
+    public var taskUUID: String
+    public var parent: String?
+    public var prompt: String
+    public var state: ResultState
+    public var keyName: String
+
+    public init(videoUUID: String, taskUUID: String, parent: String?, prompt: String, state: ResultState, keyName: String) {
+        self.videoUUID = videoUUID
+        self.taskUUID = taskUUID
+        self.parent = parent
+        self.prompt = prompt
+        self.state = state
+        self.keyName = keyName
+    }
+}
+
+/// Task counts for /metrics.
+public struct TaskGauges: Sendable, Equatable {
+    public struct Count: Sendable, Equatable {
+        public var state: TaskState
+        public var model: String
+        public var count: Int
+        public init(state: TaskState, model: String, count: Int) {
+            self.state = state
+            self.model = model
+            self.count = count
+        }
+    }
+    public var byStateAndModel: [Count]
+    /// Queued tasks due now.
+    public var queueDepth: Int
+
+    public init(byStateAndModel: [Count], queueDepth: Int) {
+        self.byStateAndModel = byStateAndModel
+        self.queueDepth = queueDepth
+    }
+}

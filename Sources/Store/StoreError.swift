@@ -1,0 +1,15 @@
+/// What the store itself can get wrong, as opposed to its backend's errors.
+public enum StoreError: Error, Equatable, CustomStringConvertible {
+    /// A stored value the code cannot read (a state it does not know): an error, never a guess.
+    case undecodable(table: String, column: String, value: String)
+    /// An event that has its own method (claim, cancel, record of the last delivery) was passed
+    /// to ``TaskRepository/apply(_:to:owner:)``.
+    case notAWorkerEvent(String)
+
+    public var description: String {
+        switch self {
+        case .undecodable(let table, let column, let value): "undecodable \(table).\(column): \(value.prefix(64))"
+        case .notAWorkerEvent(let event): "not a worker event: \(event)"
+        }
+    }
+}

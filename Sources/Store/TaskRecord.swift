@@ -1,0 +1,35 @@
+import Domain
+
+/// A task as stored, with its results.
+public struct TaskRecord: Sendable {
+    public var uuid: String
+    public var apiKeyName: String
+    public var model: String
+    public var requestJSON: String
+    public var state: TaskState
+    public var createdAt: Double
+    public var updatedAt: Double
+    public var dispatchedAt: Double?
+    public var deadlineAt: Double?
+    public var attempts: Int = 0
+    public var nextAttemptAt: Double = 0
+    public var leaseOwner: String?
+    public var leaseExpiresAt: Double?
+    public var provider: String?
+    public var upstreamID: String?
+    public var errorCode: String?
+    public var errorMessage: String?
+    /// The wait before the next poll of a parked running task.
+    public var pollInterval: Double?
+    public var results: [ResultRecord] = []
+
+    public init(uuid: String, apiKeyName: String, model: String, requestJSON: String, state: TaskState, createdAt: Double, updatedAt: Double) {
+        self.uuid = uuid
+        self.apiKeyName = apiKeyName
+        self.model = model
+        self.requestJSON = requestJSON
+        self.state = state
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}

@@ -1,0 +1,64 @@
+import Domain
+import Testing
+
+/// The lifecycle of SPEC §3 as a table: for every event, the state each task state moves to
+/// (nil: the event cannot happen there). Every cell of states × events is checked, so a
+/// transition added or removed by mistake fails here.
+@Suite("TaskLifecycle")
+struct TaskLifecycleTests {
+    static let webhook = NewDelivery(videoUUID: "v", kind: .webhook, url: "https://h/", messageID: "m")
+
+    /// Columns: queued, dispatching, running, fetching, delivering, succeeded, failed, cancelled.
+    static let table: [(event: TaskEvent, next: [TaskState?])] = [
+        (.claimed, [.dispatching, nil, nil, nil, nil, nil, nil, nil]),
+        (.resumed, [nil, .dispatching, .running, .fetching, nil, nil, nil, nil]),
+        (.submitted(provider: "p", upstreamID: "u", deadline: 1), [nil, .running, nil, nil, nil, nil, nil, nil]),
+        (.resumedUpstream, [nil, .running, nil, nil, nil, nil, nil, nil]),
+        (.fellBack(from: "a", to: "b", failure: "503"), [nil, .dispatching, nil, nil, nil, nil, nil, nil]),
+        (.waitingForCapacity(provider: "p", retryAt: 1), [nil, .queued, nil, nil, nil, nil, nil, nil]),
+        (.retryScheduled(at: 1, reason: "r"), [nil, .queued, .queued, .queued, nil, nil, nil, nil]),
+        (.upstreamFinished, [nil, nil, .fetching, nil, nil, nil, nil, nil]),
+        (.resultsStored(deliveries: [webhook]), [nil, nil, nil, .delivering, nil, nil, nil, nil]),
+        (.resultsStored(deliveries: []), [nil, nil, nil, .succeeded, nil, nil, nil, nil]),
+        (.deliveriesSettled, [nil, nil, nil, nil, .succeeded, nil, nil, nil]),
+        (.failed(code: .providerError, message: "m", notify: nil), [nil, .failed, .failed, .failed, nil, nil, nil, nil]),
+        (.cancelled, [.cancelled, .cancelled, .cancelled, .cancelled, .cancelled, nil, nil, nil]),
+    ]
+
+    @Test func everyCellOfTheTable() {
+        #expect(TaskState.allCases == [.queued, .dispatching, .running, .fetching, .delivering, .succeeded, .failed, .cancelled])
+        for row in Self.table {
+            for (state, expected) in zip(TaskState.allCases, row.next) {
+                #expect(TaskLifecycle.step(state, row.event)?.next == expected, "\(state) + \(row.event)")
+            }
+            // The store's WHERE state IN (…) is exactly the table's non-empty cells.
+            let predecessors = zip(TaskState.allCases, row.next).filter { $0.1 != nil }.map(\.0)
+            #expect(TaskLifecycle.predecessors(of: row.event) == predecessors, "\(row.event)")
+        }
+    }
+
+    @Test func theHappyPathIsAWalkThroughTheTable() {
+        var state = TaskState.queued
+        let events: [TaskEvent] = [.claimed, .submitted(provider: "p", upstreamID: "u", deadline: 1), .upstreamFinished,
+                                   .resultsStored(deliveries: [Self.webhook]), .deliveriesSettled]
+        for event in events { state = TaskLifecycle.step(state, event)!.next }
+        #expect(state == .succeeded)
+    }
+
+    @Test func finalStatesTakeNoEvent() {
+        for state in TaskState.allCases where state.isTerminal {
+            for row in Self.table { #expect(TaskLifecycle.step(state, row.event) == nil) }
+        }
+    }
+
+    @Test func actionsSayWhatTheWorkerDoesNext() {
+        #expect(TaskLifecycle.step(.queued, .claimed)?.actions == [.submitUpstream])
+        #expect(TaskLifecycle.step(.running, .upstreamFinished)?.actions == [.releaseJobSlot, .fetchResults])
+        #expect(TaskLifecycle.step(.running, .cancelled)?.actions == [.cancelUpstream, .releaseJobSlot])
+        #expect(TaskLifecycle.step(.fetching, .resultsStored(deliveries: [Self.webhook]))?.actions == [.deliverResults])
+        // A capacity wait is routine: no log line. A fallback is logged with what caused it.
+        #expect(TaskLifecycle.step(.dispatching, .waitingForCapacity(provider: "p", retryAt: 1))?.detail == nil)
+        #expect(TaskLifecycle.step(.dispatching, .fellBack(from: "gemini", to: "fal", failure: "gemini: HTTP 503"))?.detail
+            == "fell back from gemini to fal after: gemini: HTTP 503")
+    }
+}

@@ -1,0 +1,210 @@
+import Domain
+import Foundation
+import SQLite
+import SQLiteStore
+import Store
+import TestSupport
+import Testing
+
+/// A store implementation under test: the contract suite runs once per backend.
+struct StoreBackend: CustomStringConvertible, Sendable {
+    let description: String
+    let make: @Sendable (TempDirectory, ClockBox) throws -> any TaskStore
+
+    static let sqlite = StoreBackend(description: "SQLite") { dir, clock in
+        try SQLiteTaskStore(path: dir.file("t.db"), clock: { clock.now })
+    }
+    /// Every backend; PostgreSQL joins here (SPEC §16).
+    static let all: [StoreBackend] = [.sqlite]
+}
+
+/// The store contract: leases, the lifecycle enforced by the store, deliveries. Each test runs
+/// against every backend in ``StoreBackend/all``.
+@Suite("Store contract")
+struct StoreContractTests {
+    func newTask(_ uuid: String = UUID().uuidString.lowercased(), key: String = "k", cap: Int? = nil) -> NewTask {
+        NewTask(uuid: uuid, apiKeyName: key, model: "reelgate:simulator@1", requestJSON: "{}", requestHash: "h", format: "MP4",
+                seeds: [1], videoUUIDs: [UUID().uuidString.lowercased()], parentVideoUUID: nil, maxInFlight: cap)
+    }
+
+    /// A store with one task claimed by "A" (in `dispatching`).
+    func claimedTask(_ backend: StoreBackend, _ dir: TempDirectory, _ clock: ClockBox) async throws -> (any TaskStore, TaskRecord) {
+        let store = try backend.make(dir, clock)
+        #expect(try await store.submit([newTask()]) == [.created])
+        return (store, try #require(try await store.claim(owner: "A", leaseSeconds: 30)))
+    }
+
+    @Test(arguments: StoreBackend.all) func aStalledWorkersLeaseExpiresAndAnotherTakesOver(_ backend: StoreBackend) async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let clock = ClockBox(1000)
+        let (store, claimedByA) = try await claimedTask(backend, dir, clock)
+        #expect(claimedByA.state == .dispatching)
+        #expect(try await store.claim(owner: "B", leaseSeconds: 30) == nil)  // leased: nobody else gets it
+        #expect(try await store.apply(.submitted(provider: "p", upstreamID: "up-1", deadline: 5000), to: claimedByA.uuid, owner: "A"))
+
+        clock.now += 31  // A stalls past its lease
+        let claimedByB = try #require(try await store.claim(owner: "B", leaseSeconds: 30))
+        #expect(claimedByB.uuid == claimedByA.uuid)
+        #expect(claimedByB.state == .running)  // resumes where A left it, not from the start
+        #expect(claimedByB.upstreamID == "up-1")  // so B polls the same upstream job: nothing paid twice
+        #expect(claimedByB.attempts == 2)
+
+        // A wakes up: its writes are refused, so it cannot undo B's work.
+        #expect(try await !store.apply(.failed(code: .providerError, message: "late", notify: nil), to: claimedByA.uuid, owner: "A"))
+        #expect(try await !store.renewLease(claimedByA.uuid, owner: "A", leaseSeconds: 30))
+        #expect(try await store.apply(.upstreamFinished, to: claimedByA.uuid, owner: "B"))
+        let events = try await store.events(claimedByA.uuid).map(\.detail)
+        #expect(events.contains("lease expired; resumed by B"))
+        #expect(try await store.find(claimedByA.uuid)?.state == .fetching)
+    }
+
+    @Test(arguments: StoreBackend.all) func heartbeatKeepsTheLease(_ backend: StoreBackend) async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let clock = ClockBox(1000)
+        let (store, claimed) = try await claimedTask(backend, dir, clock)
+        for _ in 0..<5 {
+            clock.now += 20
+            #expect(try await store.renewLease(claimed.uuid, owner: "A", leaseSeconds: 30))
+            #expect(try await store.claim(owner: "B", leaseSeconds: 30) == nil)
+        }
+    }
+
+    @Test(arguments: StoreBackend.all) func retryableFaultsWaitInTheQueueUntilDue(_ backend: StoreBackend) async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let clock = ClockBox(1000)
+        let (store, claimed) = try await claimedTask(backend, dir, clock)
+        #expect(try await store.apply(.retryScheduled(at: 1010, reason: "upstream 503"), to: claimed.uuid, owner: "A"))
+        #expect(try await store.claim(owner: "B", leaseSeconds: 30) == nil)
+        clock.now = 1010
+        let again = try #require(try await store.claim(owner: "B", leaseSeconds: 30))
+        #expect(again.uuid == claimed.uuid && again.attempts == 2)
+        #expect(try await store.events(claimed.uuid).map(\.detail).contains("retryable: upstream 503"))
+    }
+
+    @Test(arguments: StoreBackend.all) func waitingForCapacityGivesTheAttemptBackAndLogsNothing(_ backend: StoreBackend) async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let clock = ClockBox(1000)
+        let (store, claimed) = try await claimedTask(backend, dir, clock)
+        let before = try await store.events(claimed.uuid).count
+        #expect(try await store.apply(.waitingForCapacity(provider: "p", retryAt: 1001), to: claimed.uuid, owner: "A"))
+        let task = try #require(try await store.find(claimed.uuid))
+        #expect(task.state == .queued && task.attempts == 0 && task.leaseOwner == nil)
+        #expect(try await store.events(claimed.uuid).count == before)
+    }
+
+    /// The store refuses what the lifecycle refuses, whoever holds the lease, and writes nothing.
+    @Test(arguments: StoreBackend.all) func eventsFromTheWrongStateAreRefused(_ backend: StoreBackend) async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let clock = ClockBox(1000)
+        let (store, claimed) = try await claimedTask(backend, dir, clock)
+        let events = try await store.events(claimed.uuid)
+        // dispatching: not finished upstream, no results to store, no deliveries to settle.
+        #expect(try await !store.apply(.upstreamFinished, to: claimed.uuid, owner: "A"))
+        #expect(try await !store.apply(.resultsStored(deliveries: []), to: claimed.uuid, owner: "A"))
+        #expect(try await store.events(claimed.uuid) == events)
+        #expect(try await store.find(claimed.uuid)?.state == .dispatching)
+        // A submit is recorded once: a second one (a stale retry) does not overwrite the job id.
+        #expect(try await store.apply(.submitted(provider: "p", upstreamID: "up-1", deadline: 5000), to: claimed.uuid, owner: "A"))
+        #expect(try await !store.apply(.submitted(provider: "p", upstreamID: "up-2", deadline: 5000), to: claimed.uuid, owner: "A"))
+        #expect(try await store.find(claimed.uuid)?.upstreamID == "up-1")
+        // Events with methods of their own are not worker events.
+        await #expect(throws: StoreError.self) { try await store.apply(.cancelled, to: claimed.uuid, owner: "A") }
+        await #expect(throws: StoreError.self) { try await store.apply(.deliveriesSettled, to: claimed.uuid, owner: "A") }
+    }
+
+    @Test(arguments: StoreBackend.all) func aFallbackIsInTheEventLogWithItsCause(_ backend: StoreBackend) async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let clock = ClockBox(1000)
+        let (store, claimed) = try await claimedTask(backend, dir, clock)
+        #expect(try await store.apply(.fellBack(from: "gemini", to: "fal", failure: "gemini: HTTP 503 from api.example"), to: claimed.uuid, owner: "A"))
+        let last = try #require(try await store.events(claimed.uuid).last)
+        #expect(last.state == .dispatching)
+        #expect(last.detail == "fell back from gemini to fal after: gemini: HTTP 503 from api.example")
+    }
+
+    @Test(arguments: StoreBackend.all) func aFailureFailsPendingResultsQueuesItsWebhookAndFreesTheKey(_ backend: StoreBackend) async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let clock = ClockBox(1000)
+        let store = try backend.make(dir, clock)
+        let task = newTask(key: "capped", cap: 1)
+        #expect(try await store.submit([task]) == [.created])
+        #expect(try await store.submit([newTask(key: "capped", cap: 1)]) == [.tooManyInFlight])
+        #expect(try await store.submit([task]) == [.duplicate])
+        _ = try #require(try await store.claim(owner: "A", leaseSeconds: 30))
+        let notify = NewDelivery(videoUUID: nil, kind: .webhook, url: "https://hooks.example/x", messageID: "msg_f")
+        #expect(try await store.apply(.failed(code: .contentPolicyViolation, message: "blocked", notify: notify), to: task.uuid, owner: "A"))
+        let failed = try #require(try await store.find(task.uuid))
+        #expect(failed.state == .failed && failed.errorCode == "contentPolicyViolation" && failed.leaseOwner == nil)
+        #expect(failed.results.allSatisfy { $0.state == .failed && $0.errorCode == "contentPolicyViolation" })
+        #expect(try await store.deliveries(task.uuid).map { $0.0.messageID } == ["msg_f"])
+        #expect(try await store.inFlight(keyName: "capped") == 0)
+        #expect(try await store.submit([newTask(key: "capped", cap: 1)]) == [.created])
+    }
+
+    @Test(arguments: StoreBackend.all) func resultsStoredThenTheLastDeliverySettlesTheTask(_ backend: StoreBackend) async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let clock = ClockBox(1000)
+        let (store, claimed) = try await claimedTask(backend, dir, clock)
+        #expect(try await store.apply(.submitted(provider: "p", upstreamID: "up-1", deadline: 5000), to: claimed.uuid, owner: "A"))
+        #expect(try await store.apply(.upstreamFinished, to: claimed.uuid, owner: "A"))
+        let video = claimed.results[0].videoUUID
+        #expect(try await store.markResultReady(video, owner: "A", media: StoredVideo(path: "/m/v.mp4", bytes: 10, expiresAt: 2000, cost: 0.5)))
+        #expect(try await !store.markResultReady(video, owner: "B", media: StoredVideo(path: "/m/w.mp4", bytes: 10, expiresAt: 2000, cost: 0.5)))
+        let hook = NewDelivery(videoUUID: video, kind: .webhook, url: "https://hooks.example/x", messageID: "msg_\(video)")
+        #expect(try await store.apply(.resultsStored(deliveries: [hook]), to: claimed.uuid, owner: "A"))
+        #expect(try await store.find(claimed.uuid)?.state == .delivering)
+        #expect(try await store.mediaBytesInUse() == 10)
+
+        let quota = DeliveryQuota(total: 4, perKey: 4, perHost: 4)
+        let claimedDeliveries = try await store.claimDeliveries(owner: "D", leaseSeconds: 30, quota: quota)
+        let delivery = try #require(claimedDeliveries.first)
+        #expect(claimedDeliveries.count == 1 && delivery.targetHost == "hooks.example" && delivery.attempts == 1)
+        let attempt = DeliveryAttempt(at: 1001, targetHost: "hooks.example", statusCode: 200, latencyMilliseconds: 3, error: nil)
+        #expect(try await !store.recordAttempt(delivery, owner: "E", attempt: attempt, outcome: .delivered))  // not E's claim
+        #expect(try await store.recordAttempt(delivery, owner: "D", attempt: attempt, outcome: .delivered))
+        let done = try #require(try await store.find(claimed.uuid))
+        #expect(done.state == .succeeded && done.results[0].mediaPath == "/m/v.mp4")
+        #expect(try await store.events(claimed.uuid).last?.detail == "deliveries settled")
+        #expect(try await store.inFlight(keyName: "k") == 0)
+    }
+
+    @Test(arguments: StoreBackend.all) func cancelFromAnyUnfinishedStateButNotAfter(_ backend: StoreBackend) async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let clock = ClockBox(1000)
+        let store = try backend.make(dir, clock)
+        let queued = newTask()
+        _ = try await store.submit([queued])
+        #expect(try await store.cancel(queued.uuid)?.state == .queued)  // the record as it was
+        let cancelled = try #require(try await store.find(queued.uuid))
+        #expect(cancelled.state == .cancelled && cancelled.errorCode == "taskCancelled")
+        #expect(try await store.cancel(queued.uuid)?.state == .cancelled)
+        #expect(try await store.events(queued.uuid).filter { $0.state == .cancelled }.count == 1)
+        #expect(try await store.claim(owner: "A", leaseSeconds: 30) == nil)
+        #expect(try await store.cancel("no-such-task") == nil)
+    }
+}
+
+/// What only SQLite can show: a row the code cannot read is an error, never a silent `failed`.
+@Suite("SQLite store")
+struct SQLiteStoreTests {
+    @Test func aRowWithAnUnknownStateIsAnError() async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let store = try SQLiteTaskStore(path: dir.file("t.db"))
+        let task = NewTask(uuid: "t1", apiKeyName: "k", model: "m", requestJSON: "{}", requestHash: "h", format: "MP4", seeds: [1],
+                           videoUUIDs: ["v1"], parentVideoUUID: nil, maxInFlight: nil)
+        _ = try await store.submit([task])
+        let raw = try Database(path: dir.file("t.db"))
+        try raw.execute("UPDATE tasks SET state = 'exploded' WHERE uuid = 't1'")
+        await #expect(throws: StoreError.undecodable(table: "tasks", column: "state", value: "exploded")) { try await store.find("t1") }
+    }
+}
