@@ -26,9 +26,16 @@ start_reelgate() {
   REELGATE_LISTEN=127.0.0.1:0 REELGATE_DATA_DIR="$work/data" REELGATE_API_KEYS="bench:$BENCH_KEY:ops" \
     "$BIN" serve --config "$work/config.json" >"$work/gw.out" 2>"$work/gw.err" &
   pids+=($!)
+  GW_PID=$!
   for _ in $(seq 1 100); do grep -q "listening on" "$work/gw.out" 2>/dev/null && break; sleep 0.1; done
   GW_URL=$(sed -n 's/^listening on //p' "$work/gw.out")
   [ -n "$GW_URL" ] || { echo "reelgate did not start:"; cat "$work/gw.err"; exit 1; }
+}
+
+# stop_reelgate: SIGTERM and wait, keeping the data dir (to start again on the same database).
+stop_reelgate() {
+  kill -TERM "$GW_PID" 2>/dev/null || true
+  wait "$GW_PID" 2>/dev/null || true
 }
 
 # start_nginx -> sets NG_URL (answers 200 with a small JSON body on every path)

@@ -1,31 +1,54 @@
 #!/usr/bin/env bash
-# Durable submits and polls (SPEC §14): wrk POSTs unique videoInference tasks (each acknowledged
-# only after its group commit, synchronous=FULL), then polls getResponse and GET /v1/tasks/<id>.
-# Targets: >= 10k submits/s with p99 < 20 ms; polls >= 0.25x nginx `return 200` in the same run.
+# Durable submits and polls (SPEC §14), against nginx `return 200` in the same run:
+# - submit: wrk POSTs unique videoInference tasks, each acknowledged only after its group commit
+#   (synchronous=FULL). Target >= 10k tasks/s with p99 < 20 ms.
+# - getResponse of a succeeded 2-result task (signed URLs built on every poll): >= 0.30x nginx.
+# - GET /v1/tasks/<id> of a succeeded task with its event log: >= 0.20x nginx.
+# - GET /healthz: >= 0.60x nginx.
+# The gateway works as in production meanwhile: simulator with 60 s latency behind a 64-job cap,
+# so accepted tasks queue durably while workers poll the running ones.
 source "$(dirname "$0")/../lib.sh"
 export BENCH_KEY
+POLL_TASKS=${POLL_TASKS:-1000}
 
-# 60 s simulator latency and a 64-job cap, like a real provider: accepted tasks queue durably
-# behind the cap while workers poll the running ones, and nothing finishes mid-run.
+# Phase 1: the poll targets, finished by a fast simulator on the same database.
+start_reelgate '{"providers":{"simulator":{"latencySeconds":0.05}},"workers":{"count":32}}'
+ids=$(python3 -c "import uuid; print(','.join(str(uuid.uuid4()) for _ in range($POLL_TASKS)))")
+python3 - "$GW_URL" "$BENCH_KEY" "$ids" <<'PY'
+import json, sys, urllib.request
+base, key, ids = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+for start in range(0, len(ids), 100):  # at most 100 tasks a request
+    body = [{"taskType": "videoInference", "taskUUID": u, "model": "reelgate:simulator@1", "positivePrompt": "poll target",
+             "numberResults": 2, "duration": 5} for u in ids[start:start + 100]]
+    req = urllib.request.Request(f"{base}/v1", data=json.dumps(body).encode(),
+                                 headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    urllib.request.urlopen(req).read()
+PY
+for _ in $(seq 1 600); do
+  done_count=$(sqlite3 "$work/data/reelgate.db" "select count(*) from tasks where state = 'succeeded'")
+  [ "$done_count" -ge "$POLL_TASKS" ] && break
+  sleep 0.2
+done
+stop_reelgate
+
+# Phase 2: production-like settings on the same database.
 start_reelgate '{"providers":{"simulator":{"latencySeconds":60,"limits":{"maxConcurrent":64,"requestsPerMinute":100000}}}}'
 start_nginx
-
+export POLL_IDS=$ids
+read -r ng_rps ng_p99 _ < <(measure "$NG_URL/")
 read -r sub_rps sub_p99 sub_err < <(measure "$GW_URL" -s bench/submit/submit.lua)
 stored=$(sqlite3 "$work/data/reelgate.db" 'select count(*) from tasks' 2>/dev/null || echo "?")
-
-# 1000 known tasks to poll.
-ids=$(python3 -c 'import uuid; print(",".join(str(uuid.uuid4()) for _ in range(1000)))')
-python3 -c 'import sys,json; print(json.dumps([{"taskType":"videoInference","taskUUID":u,"model":"reelgate:simulator@1","positivePrompt":"poll target"} for u in sys.argv[1].split(",")]))' "$ids" >"$work/poll-tasks.json"
-curl -s -o /dev/null -H "Authorization: Bearer $BENCH_KEY" --data-binary @"$work/poll-tasks.json" "$GW_URL/v1"
-export POLL_IDS=$ids
 read -r poll_rps poll_p99 poll_err < <(POLL_MODE=getResponse measure "$GW_URL" -s bench/submit/poll.lua)
 read -r task_rps task_p99 task_err < <(POLL_MODE=task measure "$GW_URL" -s bench/submit/poll.lua)
-read -r ng_rps ng_p99 _ < <(measure "$NG_URL/")
+read -r hz_rps hz_p99 hz_err < <(measure "$GW_URL/healthz")
+read -r ng2_rps ng2_p99 _ < <(measure "$NG_URL/")
+ng_rps=$(awk -v a="$ng_rps" -v b="$ng2_rps" 'BEGIN { printf "%.2f", (a + b) / 2 }')
 
-echo "bench/submit: wrk -t$THREADS -c$CONNECTIONS -d$DURATION on $(nproc) cores"
-printf "  %-34s %10s /s   p99 %-8s errors %s   (tasks stored: %s)\n" "submit videoInference (durable)" "$sub_rps" "$sub_p99" "$sub_err" "$stored"
-printf "  %-34s %10s /s   p99 %-8s errors %s\n" "poll getResponse" "$poll_rps" "$poll_p99" "$poll_err"
-printf "  %-34s %10s /s   p99 %-8s errors %s\n" "GET /v1/tasks/<id>" "$task_rps" "$task_p99" "$task_err"
-printf "  %-34s %10s /s   p99 %s\n" "nginx return 200 (baseline)" "$ng_rps" "$ng_p99"
+echo "bench/submit: wrk -t$THREADS -c$CONNECTIONS -d$DURATION on $(nproc) cores; polls hit $POLL_TASKS succeeded 2-result tasks ($done_count done)"
+printf "  %-40s %10s /s   p99 %-8s errors %s   (tasks stored: %s)\n" "submit videoInference (durable)" "$sub_rps" "$sub_p99" "$sub_err" "$stored"
+printf "  %-40s %10s /s   p99 %-8s errors %s\n" "getResponse, succeeded 2-result task" "$poll_rps" "$poll_p99" "$poll_err"
+printf "  %-40s %10s /s   p99 %-8s errors %s\n" "GET /v1/tasks/<id>, succeeded" "$task_rps" "$task_p99" "$task_err"
+printf "  %-40s %10s /s   p99 %-8s errors %s\n" "GET /healthz" "$hz_rps" "$hz_p99" "$hz_err"
+printf "  %-40s %10s /s   (mean of before and after)\n" "nginx return 200 (baseline)" "$ng_rps"
 echo "  submits: $(ratio "$sub_rps" 10000)x of the 10k/s target (p99 target < 20ms)"
-echo "  getResponse/nginx: $(ratio "$poll_rps" "$ng_rps"), tasks/<id>/nginx: $(ratio "$task_rps" "$ng_rps") (target >= 0.25)"
+echo "  getResponse/nginx $(ratio "$poll_rps" "$ng_rps") (target >= 0.30), tasks/<id>/nginx $(ratio "$task_rps" "$ng_rps") (>= 0.20), healthz/nginx $(ratio "$hz_rps" "$ng_rps") (>= 0.60)"

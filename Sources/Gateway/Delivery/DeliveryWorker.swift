@@ -88,9 +88,15 @@ public final class DeliveryWorker: Sendable {
                     // chose against the snapshot still fits.
                     quota.withLock { _ = $0.take(key: delivery.apiKeyName, host: delivery.targetHost) }
                     group.addTask {
-                        await self.attempt(delivery)
+                        let sent = await self.send(delivery)
+                        // The slot is the receiver's: free once the transfer is over, so the next
+                        // claim need not wait for this attempt's record to commit (the delivery
+                        // stays leased until then, so nobody else claims it).
                         self.quota.withLock { $0.give(key: delivery.apiKeyName, host: delivery.targetHost) }
-                        self.wake.signal()  // a slot came free, and a finished upload may have made its webhook due
+                        self.wake.signal()
+                        guard let sent else { return }
+                        await self.record(delivery, sent.attempt, sent.outcome)
+                        if delivery.kind == .upload { self.wake.signal() }  // its webhook may be due now
                     }
                 }
             }
@@ -102,30 +108,33 @@ public final class DeliveryWorker: Sendable {
         attempts >= 1 && attempts <= schedule.count ? schedule[attempts - 1] : nil
     }
 
-    /// One attempt, under its lease from the claim to the record: the heartbeat runs through
-    /// the URL check, the spooling of a large body and the transfer, and if the lease is lost
-    /// (the claim lapsed and was taken again) the attempt stops and records nothing.
-    private func attempt(_ delivery: DeliveryRecord) async {
-        let log = logger.with(["task": delivery.taskUUID, "result": delivery.videoUUID ?? "-", "delivery": delivery.kind.rawValue])
+    /// One attempt's transfer, under its lease: the heartbeat runs through the URL check, the
+    /// spooling of a large body and the transfer. Nil when the lease was lost (the claim lapsed
+    /// and was taken again) or the worker is stopping: then nothing is recorded.
+    private func send(_ delivery: DeliveryRecord) async -> (attempt: DeliveryAttempt, outcome: DeliveryOutcome)? {
         let (store, owner, lease) = (self.store, self.owner, settings.leaseSeconds)
         let started = Date().timeIntervalSince1970
-        let record: DeliveryAttempt
-        let outcome: DeliveryOutcome
         do {
-            (record, outcome) = try await withLeaseHeartbeat(every: .seconds(lease / 3), renew: {
+            let sent = try await withLeaseHeartbeat(every: .seconds(lease / 3), renew: {
                 try await store.renewDeliveryLease(delivery, owner: owner, leaseSeconds: lease)
             }) { [self] in
                 await transfer(delivery, started: started)
             }
+            return Task.isCancelled ? nil : sent
         } catch let lost as LeaseLost {
-            log.warning("delivery attempt abandoned", ["error": lost.description])
-            return
+            logger.warning("delivery attempt abandoned", ["task": delivery.taskUUID, "error": lost.description])
+            return nil
         } catch {
-            return  // cancelled (shutting down): the lease lapses and the next start attempts it again
+            return nil  // cancelled (shutting down): the lease lapses and the next start attempts it again
         }
-        if Task.isCancelled { return }
+    }
+
+    /// Records an attempt, if its claim still holds.
+    private func record(_ delivery: DeliveryRecord, _ record: DeliveryAttempt, _ outcome: DeliveryOutcome) async {
+        let log = logger.with(["task": delivery.taskUUID, "result": delivery.videoUUID ?? "-", "delivery": delivery.kind.rawValue])
+        let started = record.at
         do {
-            guard try await store.recordAttempt(delivery, owner: owner, attempt: record, outcome: outcome) else {
+            guard try await store.recordAttempt(delivery, owner: self.owner, attempt: record, outcome: outcome) else {
                 log.warning("delivery attempt not recorded: its lease was taken meanwhile")
                 return
             }
