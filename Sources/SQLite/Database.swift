@@ -46,6 +46,9 @@ public final class Database {
             try execute(options.synchronousFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL")
         }
         try execute("PRAGMA foreign_keys=ON")
+        // Pages are read through a shared mapping instead of a pread each: a read transaction
+        // after another connection's commit starts with an empty page cache.
+        try execute("PRAGMA mmap_size=268435456")
     }
 
     deinit {

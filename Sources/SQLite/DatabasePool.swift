@@ -26,6 +26,11 @@ public final class DatabasePool: @unchecked Sendable {
     private let readers: [Reader]
     private let nextReader = Atomic<Int>(0)
     private let pending = Mutex<(jobs: [WriteJob], scheduled: Bool)>(([], false))
+    /// Read-only connections for ``readNow(_:)``, checked out by the calling thread for one read.
+    private let idleConnections = Mutex<[CheckedOutConnection]>([])
+    private let openConnections = Atomic<Int>(0)
+    private let readOptions: Database.Options
+    private static let maxReadNowConnections = 16
     private let maxBatch: Int
 
     /// Opens (creating if needed) the database, applies `migrator`, and opens the readers.
@@ -39,6 +44,7 @@ public final class DatabasePool: @unchecked Sendable {
         try migrator.migrate(writer)
         var readOptions = options
         readOptions.readOnly = true
+        self.readOptions = readOptions
         readers = try (0..<max(readerCount, 1)).map { i in
             Reader(db: try Database(path: path, options: readOptions), queue: DispatchQueue(label: "reelgate.sqlite.reader.\(i)"))
         }
@@ -155,6 +161,40 @@ public final class DatabasePool: @unchecked Sendable {
         readers[nextReader.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count]
     }
 
+    /// Runs a short read on the calling thread, on a read-only connection checked out for it: no
+    /// thread switch, where ``read(_:)`` takes two. For point lookups on a request's path (a task
+    /// by its id), which take microseconds; WAL readers never wait for the writer. Scans and
+    /// anything long use ``read(_:)``, which keeps the caller's thread free.
+    ///
+    /// Concurrency: a connection is used by one thread at a time (checked out under a lock, put
+    /// back after), as SQLite's multi-thread mode requires; at most 16 are opened, and when all
+    /// are out the read queues on a reader instead.
+    public func readNow<T>(_ body: (Database) throws -> T) throws -> T {
+        var connection = idleConnections.withLock { $0.popLast() }
+        if connection == nil, openConnections.wrappingAdd(1, ordering: .relaxed).oldValue < Self.maxReadNowConnections {
+            do {
+                connection = CheckedOutConnection(db: try Database(path: path, options: readOptions))
+            } catch {
+                openConnections.wrappingSubtract(1, ordering: .relaxed)
+                throw error
+            }
+        } else if connection == nil {
+            openConnections.wrappingSubtract(1, ordering: .relaxed)
+            return try readBlocking { try Self.snapshot($0, body) }
+        }
+        let checkedOut = connection!
+        defer { idleConnections.withLock { $0.append(checkedOut) } }
+        return try Self.snapshot(checkedOut.db, body)
+    }
+
+    /// Runs `body` in one read transaction: every query sees the same snapshot, and the WAL read
+    /// lock is taken once rather than per statement.
+    private static func snapshot<T>(_ db: Database, _ body: (Database) throws -> T) throws -> T {
+        try db.execute("BEGIN")
+        defer { try? db.execute("COMMIT") }
+        return try body(db)
+    }
+
     /// Runs `body` on a reader and blocks the caller until it returns.
     public func readBlocking<T>(_ body: (Database) throws -> T) throws -> T {
         let reader = nextReaderConnection()
@@ -170,4 +210,10 @@ private final class Reader: @unchecked Sendable {
         self.db = db
         self.queue = queue
     }
+}
+
+/// A connection of ``DatabasePool/readNow(_:)``: held by one thread from checkout to return.
+private final class CheckedOutConnection: @unchecked Sendable {
+    let db: Database
+    init(db: Database) { self.db = db }
 }

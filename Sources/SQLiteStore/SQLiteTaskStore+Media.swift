@@ -3,7 +3,7 @@ import Store
 
 extension SQLiteTaskStore {
     public func findResult(_ videoUUID: String) async throws -> (ResultRecord, taskUUID: String)? {
-        try await pool.read { db in
+        try pool.readNow { db in
             guard let row = try db.query("SELECT * FROM results WHERE video_uuid = ?", [videoUUID]).first else { return nil }
             return (try ResultRecord(row: row), row["task_uuid"].string ?? "")
         }
@@ -40,7 +40,7 @@ extension SQLiteTaskStore {
 
     public func image(_ uuid: String) async throws -> UploadedImage? {
         let now = clock()
-        return try await pool.read { db in
+        return try pool.readNow { db in
             try db.query("SELECT * FROM images WHERE uuid = ? AND expires_at > ?", [uuid, now]).first.map {
                 UploadedImage(uuid: uuid, keyName: $0["api_key_name"].string ?? "", path: $0["path"].string ?? "", mime: $0["mime"].string ?? "",
                               bytes: $0["bytes"].int ?? 0, expiresAt: $0["expires_at"].double ?? 0)

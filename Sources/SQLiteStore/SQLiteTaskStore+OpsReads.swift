@@ -4,7 +4,7 @@ import Store
 
 extension SQLiteTaskStore {
     public func events(_ uuid: String) async throws -> [TaskLogEntry] {
-        try await pool.read { db in
+        try pool.readNow { db in
             try db.query("SELECT at, state, detail FROM task_events WHERE task_uuid = ? ORDER BY id", [uuid]).map {
                 TaskLogEntry(at: $0["at"].double ?? 0, state: try decode($0, "state", table: "task_events"), detail: $0["detail"].string)
             }
@@ -58,7 +58,7 @@ extension SQLiteTaskStore {
     }
 
     public func deliveries(_ uuid: String) async throws -> [(DeliveryRecord, [DeliveryAttempt])] {
-        try await pool.read { db in
+        try pool.readNow { db in
             try db.query("SELECT * FROM deliveries WHERE task_uuid = ? ORDER BY id", [uuid]).map { row in
                 let record = try DeliveryRecord(row: row)
                 let attempts = try db.query("SELECT * FROM delivery_attempts WHERE delivery_id = ? ORDER BY id", [record.id]).map {

@@ -6,8 +6,9 @@ import Store
 /// The store contract on SQLite: every SQL statement of the gateway lives in this folder.
 ///
 /// Concurrency model: GRDB's one writer, many readers. Writes go through the pool's
-/// group-committed writer queue, so each method returns once its change is durable; reads use the
-/// reader connections. Lifecycle states are bound as values from ``TaskLifecycle``, never spelled
+/// group-committed writer queue, so each method returns once its change is durable. Point reads
+/// (a task, its log, a result) run on the caller's thread on a checked-out read connection, with no
+/// thread switch; scans (lists, lineage, gauges, sweeps) run on the reader queues. Lifecycle states are bound as values from ``TaskLifecycle``, never spelled
 /// in SQL, so the store refuses exactly what the step function refuses.
 public final class SQLiteTaskStore: TaskStore {
     let pool: DatabasePool
@@ -72,7 +73,7 @@ public final class SQLiteTaskStore: TaskStore {
     // MARK: Reads
 
     public func find(_ uuid: String) async throws -> TaskRecord? {
-        try await pool.read { db in try Self.load(db, uuid) }
+        try pool.readNow { db in try Self.load(db, uuid) }
     }
 
     static func load(_ db: Database, _ uuid: String) throws -> TaskRecord? {
@@ -83,7 +84,7 @@ public final class SQLiteTaskStore: TaskStore {
     }
 
     public func inFlight(keyName: String) async throws -> Int {
-        try await pool.read { db in try db.scalar("SELECT count FROM key_inflight WHERE api_key_name = ?", [keyName]).int ?? 0 }
+        try pool.readNow { db in try db.scalar("SELECT count FROM key_inflight WHERE api_key_name = ?", [keyName]).int ?? 0 }
     }
 
     // MARK: Leases

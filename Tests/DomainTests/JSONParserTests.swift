@@ -1,4 +1,5 @@
 import Domain
+import Foundation
 import Testing
 
 @Suite("JSONParser")
@@ -30,5 +31,36 @@ struct JSONParserTests {
         #expect(a.serialized() == b.serialized())
         #expect(a.serialized() == #"{"a":{"x":null,"y":[1,"q\"x"]},"b":1,"c":2.5}"#)
         #expect(try JSONParser.parse(a.serialized()) == a)
+    }
+}
+
+@Suite("Base64URL")
+struct Base64URLTests {
+    /// RFC 4648 §10 vectors, in the URL alphabet and without padding, and every length against
+    /// Foundation's encoder with the replacements it replaces.
+    @Test func matchesTheRFCAndFoundation() {
+        let vectors = ["": "", "f": "Zg", "fo": "Zm8", "foo": "Zm9v", "foob": "Zm9vYg", "fooba": "Zm9vYmE", "foobar": "Zm9vYmFy"]
+        for (input, expected) in vectors { #expect(Base64URL.encode(Array(input.utf8)) == expected) }
+        var bytes: [UInt8] = []
+        for length in 0..<70 {
+            let foundation = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            #expect(Base64URL.encode(bytes) == foundation, "length \(length)")
+            bytes.append(UInt8((length * 151 + 250) % 256))
+        }
+    }
+}
+
+@Suite("JSONText")
+struct JSONTextTests {
+    @Test func quotesWhatMustBeEscapedAndPassesTheRestThrough() throws {
+        #expect(JSONText.quote("") == "\"\"")
+        #expect(JSONText.quote("plain") == "\"plain\"")
+        #expect(JSONText.quote("a\"b\\c\nd\re\tf\u{1}g\u{1f}") == "\"a\\\"b\\\\c\\nd\\re\\tf\\u0001g\\u001f\"")
+        #expect(JSONText.quote("héllo ✓ 🎬\"") == "\"héllo ✓ 🎬\\\"\"")
+        // Whatever the input, the parser reads back what was quoted.
+        for text in ["\u{0}\u{7f}", "é\u{1}🎬", String(repeating: "\\\"", count: 40), "end\\"] {
+            #expect(try JSONParser.parse(JSONText.quote(text)).string == text)
+        }
     }
 }

@@ -20,11 +20,11 @@ struct APIError: HTTPResponseError {
     }
 
     var response: HTTPResponse {
-        var body = "{\"errors\":"
+        var body = Array("{\"errors\":".utf8)
         JSONValue.array(items.map(\.json)).write(to: &body)
-        body += "}"
+        body.append(UInt8(ascii: "}"))
         let status = HTTPStatus(items.first?.status ?? 500)
-        var response = HTTPResponse.jsonBytes(Array(body.utf8), status: status)
+        var response = HTTPResponse.jsonBytes(body, status: status)
         if let retryAfter {
             response.headers.add(name: "Retry-After", value: String(retryAfter))
         } else if status.code == 429 || status.code == 503 {

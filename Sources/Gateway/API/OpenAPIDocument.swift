@@ -7,7 +7,7 @@ import HTTPServer
 /// knows is described here, so the document cannot fall behind the code.
 enum OpenAPIDocument {
     static func register(on router: RouterBuilder) {
-        let bytes = Array(document.serialized().utf8)
+        let bytes = document.serializedBytes()
         router.get("/openapi.json") { _ in .jsonBytes(bytes) }
     }
 

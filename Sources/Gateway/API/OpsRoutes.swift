@@ -73,7 +73,7 @@ struct OpsRoutes: Sendable {
             if let error = record.lastError { o["lastError"] = .string(error) }
             return .object(o)
         })
-        return .jsonBytes(Array(JSONValue.object(body).serialized().utf8))
+        return .jsonBytes(JSONValue.object(body).serializedBytes())
     }
 
     /// The stored request as ops see it: outbound URLs without their query strings and
@@ -126,7 +126,7 @@ struct OpsRoutes: Sendable {
         let tasks = try await store.list(filter, limit: limit, cursor: cursor)
         var body: [String: JSONValue] = ["tasks": .array(tasks.map { .object(summary($0)) })]
         if tasks.count == limit, let last = tasks.last { body["nextCursor"] = .string("\(last.createdAt)_\(last.uuid)") }
-        return .jsonBytes(Array(JSONValue.object(body).serialized().utf8))
+        return .jsonBytes(JSONValue.object(body).serializedBytes())
     }
 
     private func cancel(_ task: TaskRecord) async throws -> HTTPResponse {
@@ -136,7 +136,7 @@ struct OpsRoutes: Sendable {
         }
         workers.taskEnded(task.uuid)  // a parked job's slot is held by no worker: free it here
         let now = try await store.find(task.uuid) ?? before
-        return .jsonBytes(Array(JSONValue.object(summary(now)).serialized().utf8))
+        return .jsonBytes(JSONValue.object(summary(now)).serializedBytes())
     }
 
     /// The edit tree around a video: `{root, nodes:[{videoUUID, taskUUID, parent, prompt, state, children}]}`.
@@ -155,7 +155,7 @@ struct OpsRoutes: Sendable {
             ]
         }
         let root = nodes.first { $0.parent == nil || !visible.contains($0.parent!) }?.videoUUID ?? video
-        return .jsonBytes(Array(JSONValue.object(["root": .string(root), "videoUUID": .string(video), "nodes": .array(items)]).serialized().utf8))
+        return .jsonBytes(JSONValue.object(["root": .string(root), "videoUUID": .string(video), "nodes": .array(items)]).serializedBytes())
     }
 
     private func redeliver(_ task: TaskRecord, by principal: Principal) async throws -> HTTPResponse {
@@ -165,7 +165,7 @@ struct OpsRoutes: Sendable {
         }
         let count = try await store.redeliver(task.uuid)
         deliveries.notifyNewWork()
-        return .jsonBytes(Array(JSONValue.object(["taskUUID": .string(task.uuid), "deliveries": .int(Int64(count))]).serialized().utf8))
+        return .jsonBytes(JSONValue.object(["taskUUID": .string(task.uuid), "deliveries": .int(Int64(count))]).serializedBytes())
     }
 
     private func summary(_ task: TaskRecord) -> [String: JSONValue] {

@@ -26,35 +26,40 @@ struct ReplyBody: Sendable {
 
     init(data: [ResultItem], errors: [JSONValue]) {
         var segments: [Segment] = []
-        var text = "{"
+        var text: [UInt8] = [UInt8(ascii: "{")]
+        text.reserveCapacity(512)
+        func append(_ literal: String) { text.append(contentsOf: Array(literal.utf8)) }
         func flush() {
-            if !text.isEmpty { segments.append(.text(Array(text.utf8))) }
-            text = ""
+            if !text.isEmpty { segments.append(.text(text)) }
+            text = []
         }
         let hasData = !data.isEmpty || errors.isEmpty
         if hasData {
-            text += "\"data\":["
+            append("\"data\":[")
             for (index, item) in data.enumerated() {
-                if index > 0 { text += "," }
+                if index > 0 { append(",") }
                 guard let inline = item.inline else {
                     item.json.write(to: &text)
                     continue
                 }
                 // The fields, then the video as the last member: `{…,"videoBase64Data":"<base64>"}`.
-                var object = item.json.serialized()
-                object.removeLast()
-                text += object + (item.fields.isEmpty ? "" : ",") + JSONText.quote(inline.field) + ":\"" + inline.prefix
+                item.json.write(to: &text)
+                text.removeLast()
+                if !item.fields.isEmpty { append(",") }
+                JSONText.quote(inline.field, into: &text)
+                append(":\"")
+                append(inline.prefix)
                 flush()
                 segments.append(.base64(path: inline.path, bytes: inline.bytes))
-                text = "\"}"
+                append("\"}")
             }
-            text += "]"
+            append("]")
         }
         if !errors.isEmpty {
-            text += (hasData ? "," : "") + "\"errors\":"
+            append(hasData ? ",\"errors\":" : "\"errors\":")
             JSONValue.array(errors).write(to: &text)
         }
-        text += "}"
+        append("}")
         flush()
         self.segments = segments
     }

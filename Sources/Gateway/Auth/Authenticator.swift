@@ -30,7 +30,10 @@ public struct Authenticator: Sendable {
         guard let header else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let key = parts[1].trimmingCharacters(in: .whitespaces)
-        return key.isEmpty ? nil : key
+        // Trimmed of spaces and tabs (RFC 9110 OWS) without Foundation: this runs on every request.
+        var key = parts[1]
+        while let first = key.first, first == " " || first == "\t" { key.removeFirst() }
+        while let last = key.last, last == " " || last == "\t" { key.removeLast() }
+        return key.isEmpty ? nil : String(key)
     }
 }

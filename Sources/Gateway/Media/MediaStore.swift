@@ -1,4 +1,5 @@
 import Crypto
+import Domain
 import Foundation
 import Synchronization
 
@@ -48,8 +49,7 @@ public struct MediaStore: Sendable {
 
     func signature(file: String, expiresAt: Int64) -> String {
         let mac = Crypto.hmacSHA256(key: key, message: Array("\(file):\(expiresAt)".utf8))
-        return Data(mac).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        return Base64URL.encode(mac)
     }
 
     public enum Verdict: Equatable { case valid, expired, badSignature }

@@ -8,33 +8,52 @@ import Synchronization
 public final class Metrics: Sendable {
     public typealias Labels = [(String, String)]
 
+    /// A series: its name and labels, as given (escaping waits for a scrape, which is rare;
+    /// recording is on every request's path).
+    private struct Series: Hashable {
+        let name: String
+        let labels: [Label]
+    }
+
+    private struct Label: Hashable, Comparable {
+        let name: String
+        let value: String
+        static func < (a: Label, b: Label) -> Bool { a.name < b.name }
+    }
+
     private struct Histogram {
-        var buckets: [Double: Int] = [:]
+        /// Observations per bucket (not cumulative); the last counts those above every bound.
+        var buckets = [Int](repeating: 0, count: Metrics.bounds.count + 1)
         var sum = 0.0
         var count = 0
     }
 
     static let bounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800]
-    private let counters = Mutex<[String: [String: Double]]>([:])
-    private let histograms = Mutex<[String: [String: Histogram]]>([:])
+    private let counters = Mutex<[Series: Double]>([:])
+    private let histograms = Mutex<[Series: Histogram]>([:])
     private let help: [String: String]
 
     public init(help: [String: String] = Metrics.defaultHelp) { self.help = help }
 
     public func increment(_ name: String, _ labels: Labels = [], by value: Double = 1) {
-        let key = Self.render(labels)
-        counters.withLock { $0[name, default: [:]][key, default: 0] += value }
+        let series = Self.series(name, labels)
+        counters.withLock { $0[series, default: 0] += value }
     }
 
     public func observe(_ name: String, _ labels: Labels = [], _ value: Double) {
-        let key = Self.render(labels)
+        let series = Self.series(name, labels)
+        let bucket = Self.bounds.firstIndex { value <= $0 } ?? Self.bounds.count
         histograms.withLock { all in
-            var h = all[name, default: [:]][key] ?? Histogram()
-            for bound in Self.bounds where value <= bound { h.buckets[bound, default: 0] += 1 }
-            h.sum += value
-            h.count += 1
-            all[name, default: [:]][key] = h
+            all[series, default: Histogram()].buckets[bucket] += 1
+            all[series]!.sum += value
+            all[series]!.count += 1
         }
+    }
+
+    private static func series(_ name: String, _ labels: Labels) -> Series {
+        var list = labels.map { Label(name: $0.0, value: $0.1) }
+        if !zip(list, list.dropFirst()).allSatisfy({ $0.0 <= $0.1 }) { list.sort() }
+        return Series(name: name, labels: list)
     }
 
     /// The whole exposition, with `gauges` sampled by the caller at scrape time.
@@ -45,15 +64,23 @@ public final class Metrics: Sendable {
             header(&out, name, "gauge")
             for g in grouped[name]! { out += "\(name)\(Self.render(g.labels)) \(Self.number(g.value))\n" }
         }
-        for (name, series) in counters.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
+        let counters = Dictionary(grouping: counters.withLock { $0 }, by: \.key.name)
+        for name in counters.keys.sorted() {
             header(&out, name, "counter")
-            for (labels, value) in series.sorted(by: { $0.key < $1.key }) { out += "\(name)\(labels) \(Self.number(value))\n" }
+            for (labels, value) in counters[name]!.map({ (Self.render($0.key.labels), $0.value) }).sorted(by: { $0.0 < $1.0 }) {
+                out += "\(name)\(labels) \(Self.number(value))\n"
+            }
         }
-        for (name, series) in histograms.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
+        let histograms = Dictionary(grouping: histograms.withLock { $0 }, by: \.key.name)
+        for name in histograms.keys.sorted() {
             header(&out, name, "histogram")
-            for (labels, h) in series.sorted(by: { $0.key < $1.key }) {
+            for (labels, h) in histograms[name]!.map({ (Self.render($0.key.labels), $0.value) }).sorted(by: { $0.0 < $1.0 }) {
                 let inner = labels.isEmpty ? "" : String(labels.dropFirst().dropLast()) + ","
-                for bound in Self.bounds { out += "\(name)_bucket{\(inner)le=\"\(Self.number(bound))\"} \(h.buckets[bound] ?? 0)\n" }
+                var cumulative = 0
+                for (index, bound) in Self.bounds.enumerated() {
+                    cumulative += h.buckets[index]
+                    out += "\(name)_bucket{\(inner)le=\"\(Self.number(bound))\"} \(cumulative)\n"
+                }
                 out += "\(name)_bucket{\(inner)le=\"+Inf\"} \(h.count)\n"
                 out += "\(name)_sum\(labels) \(Self.number(h.sum))\n\(name)_count\(labels) \(h.count)\n"
             }
@@ -67,9 +94,13 @@ public final class Metrics: Sendable {
     }
 
     static func render(_ labels: Labels) -> String {
+        render(labels.map { Label(name: $0.0, value: $0.1) })
+    }
+
+    private static func render(_ labels: [Label]) -> String {
         guard !labels.isEmpty else { return "" }
-        let parts = labels.sorted { $0.0 < $1.0 }.map { key, value in
-            "\(key)=\"\(value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n"))\""
+        let parts = labels.sorted().map { label in
+            "\(label.name)=\"\(label.value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n"))\""
         }
         return "{" + parts.joined(separator: ",") + "}"
     }

@@ -62,7 +62,7 @@ public struct FalProvider: VideoProvider {
     public func submit(_ job: ProviderJob) async throws(ProviderError) -> String {
         var handles: [String] = []
         for index in job.results.indices {
-            let body = Array(try await input(job, resultIndex: index).serialized().utf8)
+            let body = try await input(job, resultIndex: index).serializedBytes()
             let response = try await UpstreamHTTP.call(curl, CurlRequest(
                 method: "POST", url: "\(baseURL)/\(Self.app(job))", headers: headers, body: .bytes(body), totalTimeout: requestTimeout), provider: name)
             let json = try? JSONParser.parse(response.body)

@@ -170,7 +170,7 @@ public struct GeminiProvider: VideoProvider {
             method: "POST", url: "\(baseURL)/upload/\(version)/files",
             headers: headers + [("X-Goog-Upload-Protocol", "resumable"), ("X-Goog-Upload-Command", "start"),
                                 ("X-Goog-Upload-Header-Content-Length", String(input.bytes)), ("X-Goog-Upload-Header-Content-Type", input.mimeType)],
-            body: .bytes(Array(startBody.serialized().utf8)), totalTimeout: requestTimeout))
+            body: .bytes(startBody.serializedBytes()), totalTimeout: requestTimeout))
         try UpstreamHTTP.check(start, body: try? JSONParser.parse(start.body), provider: name)
         // Our bytes go where this header says: only ever back to the configured origin.
         guard let uploadURL = start.header("x-goog-upload-url"), UpstreamHTTP.origin(uploadURL) == UpstreamHTTP.origin(baseURL) else {
@@ -207,7 +207,7 @@ public struct GeminiProvider: VideoProvider {
         defer { for file in media.temporaryFiles { try? FileManager.default.removeItem(atPath: file) } }
         var ids: [String] = []
         for index in job.results.indices {
-            let body = Array(createBody(job, resultIndex: index, media: media).serialized().utf8)
+            let body = createBody(job, resultIndex: index, media: media).serializedBytes()
             let response = try await call(CurlRequest(
                 method: "POST", url: "\(baseURL)/\(version)/interactions", headers: headers, body: .bytes(body),
                 sink: .memory(maxBytes: 4 << 20), totalTimeout: requestTimeout))

@@ -57,7 +57,7 @@ public struct RunwareProvider: VideoProvider {
     }
 
     public func submit(_ job: ProviderJob) async throws(ProviderError) -> String {
-        let body = Array(try await task(job).serialized().utf8)
+        let body = try await task(job).serializedBytes()
         let response = try await post(body)
         let json = try? JSONParser.parse(response.body)
         if let errors = json?["errors"]?.array, let first = errors.first {
@@ -73,7 +73,7 @@ public struct RunwareProvider: VideoProvider {
     }
 
     public func poll(upstreamID: String, job: ProviderJob) async throws(ProviderError) -> ProviderStatus {
-        let body = Array(JSONValue.array([["taskType": "getResponse", "taskUUID": .string(upstreamID)]]).serialized().utf8)
+        let body = JSONValue.array([["taskType": "getResponse", "taskUUID": .string(upstreamID)]]).serializedBytes()
         let response = try await post(body)
         let json = try? JSONParser.parse(response.body)
         if let first = json?["errors"]?.array?.first {

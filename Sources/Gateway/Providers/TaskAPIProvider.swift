@@ -48,7 +48,7 @@ public struct TaskAPIProvider: VideoProvider {
     public func submit(_ job: ProviderJob) async throws(ProviderError) -> String {
         var ids: [String] = []
         for _ in job.results.indices {
-            let body = Array(try await createBody(job).serialized().utf8)
+            let body = try await createBody(job).serializedBytes()
             let response = try await UpstreamHTTP.call(curl, CurlRequest(
                 method: "POST", url: base + (settings.createPath ?? "/v1/videos/generations"), headers: headers, body: .bytes(body),
                 totalTimeout: .seconds(60)), provider: name)
