@@ -5,7 +5,9 @@ import Store
 extension SQLiteTaskStore {
     public func events(_ uuid: String) async throws -> [TaskLogEntry] {
         try pool.readNow { db in
-            try db.query("SELECT at, state, detail FROM task_events WHERE task_uuid = ? ORDER BY id", [uuid]).map {
+            guard let created = try db.scalar("SELECT created_at FROM tasks WHERE uuid = ?", [uuid]).double else { return [] }
+            let accepted = TaskLogEntry(at: created, state: .queued, detail: "accepted")
+            return try [accepted] + db.query("SELECT at, state, detail FROM task_events WHERE task_uuid = ? ORDER BY id", [uuid]).map {
                 TaskLogEntry(at: $0["at"].double ?? 0, state: try decode($0, "state", table: "task_events"), detail: $0["detail"].string)
             }
         }

@@ -139,6 +139,9 @@ public enum Schema {
                                [URLHost.of(row["url"].string ?? "").lowercased(), row["id"].int64 ?? 0])
             }
         }
+        // 8: acceptance is read from tasks.created_at (the first line of every event log), not
+        // stored as a row of its own.
+        m.add("DELETE FROM task_events WHERE state = 'queued' AND detail = 'accepted'")
         return m
     }
 }

@@ -62,3 +62,21 @@ struct TaskLifecycleTests {
             == "fell back from gemini to fal after: gemini: HTTP 503")
     }
 }
+
+@Suite("TimeOrderedUUID")
+struct TimeOrderedUUIDTests {
+    @Test func isAVersion7UUIDInTimeOrder() {
+        var random = SystemRandomNumberGenerator()
+        let first = TimeOrderedUUID.make(milliseconds: 0x0190_1234_5678, using: &random)
+        #expect(first.count == 36 && first.hasPrefix("01901234-5678-7"))
+        #expect(["8", "9", "a", "b"].contains(first[first.index(first.startIndex, offsetBy: 19)]))
+        var previous = first
+        for ms in stride(from: UInt64(0x0190_1234_5679), to: 0x0190_1234_5779, by: 1) {
+            let next = TimeOrderedUUID.make(milliseconds: ms, using: &random)
+            #expect(next > previous)
+            previous = next
+        }
+        // Unguessable within one millisecond: the random part differs.
+        #expect(TimeOrderedUUID.make(milliseconds: 5, using: &random) != TimeOrderedUUID.make(milliseconds: 5, using: &random))
+    }
+}

@@ -290,7 +290,7 @@ final class TaskAPI: Sendable {
                 uuid: request.taskUUID, apiKeyName: principal.name, model: request.model, requestJSON: json,
                 requestHash: Crypto.hex(Crypto.sha256(json)), format: request.outputFormat.rawValue,
                 seeds: (0..<request.numberResults).map { request.seed(forResult: $0, fallback: seedBase) },
-                videoUUIDs: (0..<request.numberResults).map { _ in UUID().uuidString.lowercased() },
+                videoUUIDs: (0..<request.numberResults).map { _ in TimeOrderedUUID.make(milliseconds: UInt64(Date().timeIntervalSince1970 * 1000)) },
                 parentVideoUUID: request.inputs.videoId, maxInFlight: maxInFlight[principal.name]), request))
         }
     }
