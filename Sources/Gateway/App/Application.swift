@@ -86,34 +86,12 @@ public final class Application: Sendable {
         self.urlGuard = urlGuard
         let curl = CurlClient(threads: configuration.workers.transferThreads, proxy: configuration.network.egressProxy, name: "upstream")
         self.curl = curl
-        var providers: [String: any VideoProvider] = [
-            "simulator": SimulatorProvider(
-                latency: configuration.providers.simulator.latencySeconds, failureRate: configuration.providers.simulator.failureRate),
-        ]
-        let gemini = configuration.providers.gemini
-        if let key = gemini.apiKey, !key.isEmpty {
-            providers["gemini"] = GeminiProvider(
-                apiKey: key, baseURL: gemini.baseURL, version: gemini.apiVersion, curl: curl, urlGuard: urlGuard,
-                workDirectory: "\(configuration.dataDir)/upstream/gemini", pollInterval: gemini.pollIntervalSeconds,
-                requestTimeout: gemini.requestTimeoutSeconds,
-                inputs: InputFetcher(store: store, media: media, urlGuard: urlGuard, curl: curl, scratch: "\(configuration.dataDir)/upstream/gemini"))
+        for directory in ["gemini", "inputs"] {
+            try FileManager.default.createDirectory(atPath: "\(configuration.dataDir)/upstream/\(directory)", withIntermediateDirectories: true)
         }
-        let fetcher = InputFetcher(store: store, media: media, urlGuard: urlGuard, curl: curl, scratch: "\(configuration.dataDir)/upstream/inputs")
-        try FileManager.default.createDirectory(atPath: "\(configuration.dataDir)/upstream/inputs", withIntermediateDirectories: true)
-        let fal = configuration.providers.fal
-        if let key = fal.key, !key.isEmpty {
-            providers["fal"] = FalProvider(key: key, baseURL: fal.baseURL, curl: curl, urlGuard: urlGuard, inputs: fetcher,
-                                           pollInterval: fal.pollIntervalSeconds)
-        }
-        let runware = configuration.providers.runware
-        if let key = runware.apiKey, !key.isEmpty {
-            providers["runware"] = RunwareProvider(apiKey: key, baseURL: runware.baseURL, curl: curl, urlGuard: urlGuard, inputs: fetcher,
-                                                   pollInterval: runware.pollIntervalSeconds)
-        }
-        for entry in configuration.providers.taskapi {
-            providers[entry.name] = TaskAPIProvider(settings: entry, curl: curl, urlGuard: urlGuard, inputs: fetcher)
-        }
-        let modelRouter = ModelRouter.make(configuration: configuration, providers: providers) { logger.info("route", ["detail": $0]) }
+        let providerEntries = try ProviderRegistry.build(
+            ProviderContext(configuration: configuration, curl: curl, urlGuard: urlGuard, store: store, media: media))
+        let modelRouter = ModelRouter.make(configuration: configuration, entries: providerEntries) { logger.info("route", ["detail": $0]) }
 
         var deliverySettings = DeliveryWorker.Settings()
         deliverySettings.concurrency = configuration.webhooks.concurrency
@@ -141,20 +119,17 @@ public final class Application: Sendable {
         settings.retry = RetryPolicy(
             base: configuration.workers.retryBaseSeconds, cap: configuration.workers.retryMaxSeconds, maxAttempts: configuration.workers.maxAttempts)
         let metrics = self.metrics
-        var gates = ["simulator": ProviderGate(name: "simulator", limits: configuration.providers.simulator.limits, metrics: metrics)]
-        if providers["gemini"] != nil { gates["gemini"] = ProviderGate(name: "gemini", limits: configuration.providers.gemini.limits, metrics: metrics) }
-        if providers["fal"] != nil { gates["fal"] = ProviderGate(name: "fal", limits: configuration.providers.fal.limits, metrics: metrics) }
-        if providers["runware"] != nil { gates["runware"] = ProviderGate(name: "runware", limits: configuration.providers.runware.limits, metrics: metrics) }
-        for entry in configuration.providers.taskapi {
-            gates[entry.name] = ProviderGate(name: entry.name, limits: entry.limits, metrics: metrics)
-        }
+        // Every provider runs under its limits: a gate each, from its registration.
+        let gates = Dictionary(uniqueKeysWithValues: providerEntries.map {
+            ($0.provider.name, ProviderGate(name: $0.provider.name, limits: $0.limits, metrics: metrics))
+        })
         let janitor = self.janitor
         let deliveries = self.deliveries
         workers = WorkerPool(store: store, media: media, router: modelRouter, settings: settings, logger: logger, gates: gates, metrics: metrics,
                              opsKeys: Set(configuration.apiKeys.filter { $0.role == .ops }.map(\.name)),
                              onStored: { janitor.stored(bytes: $0) }, onDeliveries: { deliveries.notifyNewWork() })
 
-        let reserved = [GeminiProvider.reservedSettings, FalProvider.reservedSettings]
+        let reserved = ProviderRegistry.all.compactMap(\.reservedSettings)
         let validator = VideoInferenceValidator(
             knownModels: modelRouter.models, reservedProviderSettings: Dictionary(uniqueKeysWithValues: reserved.map { ($0.section, $0.fields) })
         ) { url, parameter in

@@ -136,3 +136,14 @@ public struct FalProvider: VideoProvider {
         }
     }
 }
+
+extension FalProvider {
+    /// Built when `providers.fal.key` (`FAL_KEY`) is set.
+    static let registration = ProviderRegistration(configKey: "fal", reservedSettings: reservedSettings) { context in
+        let settings = context.configuration.providers.fal
+        guard let key = settings.key, !key.isEmpty else { return [] }
+        let provider = FalProvider(key: key, baseURL: settings.baseURL, curl: context.curl, urlGuard: context.urlGuard,
+                                   inputs: context.inputs(scratch: "inputs"), pollInterval: settings.pollIntervalSeconds)
+        return [ProviderEntry(provider, limits: settings.limits, omniFlashModel: "google/gemini-omni-flash")]
+    }
+}

@@ -378,3 +378,17 @@ public struct GeminiProvider: VideoProvider {
         String(id.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" ? $0 : "_" })
     }
 }
+
+extension GeminiProvider {
+    /// Built when `providers.gemini.apiKey` (`GEMINI_API_KEY`) is set.
+    static let registration = ProviderRegistration(configKey: "gemini", reservedSettings: reservedSettings) { context in
+        let settings = context.configuration.providers.gemini
+        guard let key = settings.apiKey, !key.isEmpty else { return [] }
+        let work = "\(context.configuration.dataDir)/upstream/gemini"
+        let provider = GeminiProvider(
+            apiKey: key, baseURL: settings.baseURL, version: settings.apiVersion, curl: context.curl, urlGuard: context.urlGuard,
+            workDirectory: work, pollInterval: settings.pollIntervalSeconds, requestTimeout: settings.requestTimeoutSeconds,
+            inputs: context.inputs(scratch: "gemini"))
+        return [ProviderEntry(provider, limits: settings.limits, omniFlashModel: settings.model)]
+    }
+}

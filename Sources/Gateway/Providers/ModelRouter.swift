@@ -24,20 +24,17 @@ public struct ModelRouter: Sendable {
         return nil
     }
 
-    /// The default routes: the simulator always; Gemini Omni Flash to Gemini when a key is set,
-    /// else to the simulator (the startup log says which); config routes override both.
     /// The default routes: the simulator always; `google:gemini@omni-flash` to every configured
-    /// upstream in order (Gemini, fal, Runware), falling back down that list, or to the simulator
-    /// when none is configured (the startup log says which). `models` in config overrides both.
-    public static func make(configuration: Configuration, providers: [String: any VideoProvider], log: (String) -> Void) -> ModelRouter {
+    /// upstream that serves it, in registry order (Gemini, fal, Runware), falling back down that
+    /// list, or to the simulator when none is configured (the startup log says which). `models` in
+    /// config overrides both.
+    static func make(configuration: Configuration, entries: [ProviderEntry], log: (String) -> Void) -> ModelRouter {
+        let providers = Dictionary(entries.map { ($0.provider.name, $0.provider) }, uniquingKeysWith: { first, _ in first })
         var routes: [String: [Route]] = [:]
         if let simulator = providers["simulator"] {
             routes["reelgate:simulator@1"] = [Route(provider: simulator, upstreamModel: "simulator")]
         }
-        var omni: [Route] = []
-        if let gemini = providers["gemini"] { omni.append(Route(provider: gemini, upstreamModel: configuration.providers.gemini.model)) }
-        if let fal = providers["fal"] { omni.append(Route(provider: fal, upstreamModel: "google/gemini-omni-flash")) }
-        if let runware = providers["runware"] { omni.append(Route(provider: runware, upstreamModel: "google:gemini@omni-flash")) }
+        var omni = entries.compactMap { entry in entry.omniFlashModel.map { Route(provider: entry.provider, upstreamModel: $0) } }
         if omni.isEmpty, let simulator = providers["simulator"] {
             omni = [Route(provider: simulator, upstreamModel: "simulator")]
             log("google:gemini@omni-flash routes to the simulator (no GEMINI_API_KEY, FAL_KEY or RUNWARE_API_KEY is set)")

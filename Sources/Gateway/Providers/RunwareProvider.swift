@@ -124,3 +124,14 @@ public struct RunwareProvider: VideoProvider {
         return ProviderError(kind: .permanent, code: .providerError, message: message)
     }
 }
+
+extension RunwareProvider {
+    /// Built when `providers.runware.apiKey` (`RUNWARE_API_KEY`) is set.
+    static let registration = ProviderRegistration(configKey: "runware") { context in
+        let settings = context.configuration.providers.runware
+        guard let key = settings.apiKey, !key.isEmpty else { return [] }
+        let provider = RunwareProvider(apiKey: key, baseURL: settings.baseURL, curl: context.curl, urlGuard: context.urlGuard,
+                                       inputs: context.inputs(scratch: "inputs"), pollInterval: settings.pollIntervalSeconds)
+        return [ProviderEntry(provider, limits: settings.limits, omniFlashModel: "google:gemini@omni-flash")]
+    }
+}

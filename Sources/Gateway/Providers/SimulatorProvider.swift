@@ -94,3 +94,11 @@ enum FileCopier {
         guard fsync(output) == 0 else { throw CocoaError(.fileWriteUnknown) }
     }
 }
+
+extension SimulatorProvider {
+    /// Always there: `reelgate:simulator@1`, and Omni Flash when no upstream is configured.
+    static let registration = ProviderRegistration(configKey: "simulator") { context in
+        let settings = context.configuration.providers.simulator
+        return [ProviderEntry(SimulatorProvider(latency: settings.latencySeconds, failureRate: settings.failureRate), limits: settings.limits)]
+    }
+}
