@@ -32,7 +32,7 @@ final class SlowReceiver: Sendable {
 }
 
 /// Slow or huge deliveries cannot starve other tenants, or run twice (issue 10, point 5).
-@Suite("delivery limits", .timeLimit(.minutes(2)))
+@Suite("delivery limits", .timeLimit(.minutes(2)), .stopsGateways)
 struct DeliveryLimitTests {
     /// One tenant's uploads to a receiver that never answers take at most its share of the
     /// delivery slots; another tenant's webhook goes out at once.

@@ -83,7 +83,7 @@ extension TestGateway {
     }
 }
 
-@Suite("delivery", .timeLimit(.minutes(2)))
+@Suite("delivery", .timeLimit(.minutes(2)), .stopsGateways)
 struct DeliveryTests {
     @Test func signedWebhookPerResult() async throws {
         let receiver = try Receiver()
@@ -266,7 +266,7 @@ final class RebindingResolver: HostResolver {
     }
 }
 
-@Suite("delivery timing", .timeLimit(.minutes(2)))
+@Suite("delivery timing", .timeLimit(.minutes(2)), .stopsGateways)
 struct DeliveryTimingTests {
     @Test func scheduleGivesOneAttemptThenEachGap() {
         let schedule = [1.0, 2.0, 4.0]

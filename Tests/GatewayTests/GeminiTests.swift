@@ -21,7 +21,7 @@ extension TestGateway {
     }
 }
 
-@Suite("Gemini Interactions adapter", .timeLimit(.minutes(2)))
+@Suite("Gemini Interactions adapter", .timeLimit(.minutes(2)), .stopsGateways)
 struct GeminiTests {
     @Test func textToVideoEndToEndSpeaksTheWireFormat() async throws {
         let fake = try FakeGemini(video: fakeVideo)
@@ -141,7 +141,7 @@ struct GeminiTests {
     }
 }
 
-@Suite("Gemini restart", .timeLimit(.minutes(2)))
+@Suite("Gemini restart", .timeLimit(.minutes(2)), .stopsGateways)
 struct GeminiRestartTests {
     @Test func restartMidPollResumesPollingWithoutASecondCreate() async throws {
         var settings = FakeGemini.Settings()
@@ -183,7 +183,7 @@ struct GeminiRestartTests {
     }
 }
 
-@Suite("conversational editing and lineage", .timeLimit(.minutes(2)))
+@Suite("conversational editing and lineage", .timeLimit(.minutes(2)), .stopsGateways)
 struct EditingTests {
     @Test func editChainWithABranchContinuesTheUpstreamInteractions() async throws {
         let fake = try FakeGemini(video: fakeVideo)
@@ -220,7 +220,7 @@ struct EditingTests {
     }
 }
 
-@Suite("Gemini inputs: fetched, inline or through the Files API", .timeLimit(.minutes(2)))
+@Suite("Gemini inputs: fetched, inline or through the Files API", .timeLimit(.minutes(2)), .stopsGateways)
 struct GeminiInputTests {
     static func pngBytes(size: Int) -> [UInt8] {
         [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + (0..<max(0, size - 8)).map { UInt8(truncatingIfNeeded: $0 &* 13) }

@@ -4,7 +4,7 @@ import Gateway
 import TestSupport
 import Testing
 
-@Suite("observability", .timeLimit(.minutes(2)))
+@Suite("observability", .timeLimit(.minutes(2)), .stopsGateways)
 struct ObservabilityTests {
     @Test func openAPIDescribesEveryRouteTheRouterKnows() async throws {
         let gw = try await TestGateway.start()

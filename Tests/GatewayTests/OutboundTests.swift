@@ -18,7 +18,7 @@ struct NamedResolver: HostResolver {
 }
 
 /// Outbound requests cannot be turned against the operator's network (issue 10, points 9–11).
-@Suite("outbound URL pinning, proxies and redirects", .timeLimit(.minutes(2)))
+@Suite("outbound URL pinning, proxies and redirects", .timeLimit(.minutes(2)), .stopsGateways)
 struct OutboundTests {
     /// An allowed IPv6-literal target is reached: the pin is written `[addr]:port` for curl.
     @Test func anAllowedIPv6LiteralTargetIsDelivered() async throws {

@@ -22,7 +22,7 @@ extension TestGateway {
     }
 }
 
-@Suite("provider limits, breaker and fallbacks", .timeLimit(.minutes(3)))
+@Suite("provider limits, breaker and fallbacks", .timeLimit(.minutes(3)), .stopsGateways)
 struct ProviderLimitsTests {
     @Test func retryableSubmitFailureFallsBackAndTheTaskShowsWhoServedIt() async throws {
         let fake = try FakeGemini(video: fakeVideo)

@@ -7,7 +7,7 @@ import TestSupport
 import Testing
 
 /// What one request may ask for, with any client key (issue 10, points 3, 4, 6, 7, 8, 12).
-@Suite("request limits and tenant isolation", .timeLimit(.minutes(2)))
+@Suite("request limits and tenant isolation", .timeLimit(.minutes(2)), .stopsGateways)
 struct RequestLimitTests {
     static let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 
@@ -258,7 +258,7 @@ struct RequestLimitTests {
 }
 
 /// A request without a valid key costs almost nothing (issue 10, point 1).
-@Suite("requests without a key", .timeLimit(.minutes(2)))
+@Suite("requests without a key", .timeLimit(.minutes(2)), .stopsGateways)
 struct UnauthenticatedRequestTests {
     /// Sends only a head announcing `length` bytes and returns the answer, which must come from
     /// the head alone: not one byte of the body is sent.
@@ -315,7 +315,7 @@ struct UnauthenticatedRequestTests {
 }
 
 /// Inline video answers are streamed and capped (issue 10, point 3).
-@Suite("inline video replies", .timeLimit(.minutes(2)))
+@Suite("inline video replies", .timeLimit(.minutes(2)), .stopsGateways)
 struct InlineReplyTests {
     @Test func manyInlineItemsAreStreamedByteExact() async throws {
         let gw = try await TestGateway.start()
@@ -370,7 +370,7 @@ struct InlineReplyTests {
 }
 
 /// The `server` limits of the configuration reach the HTTP server (issue 10, points 1 and 2).
-@Suite("server limits from the configuration", .timeLimit(.minutes(2)))
+@Suite("server limits from the configuration", .timeLimit(.minutes(2)), .stopsGateways)
 struct ServerLimitConfigurationTests {
     @Test func bodyDeadlinePerClientCapAndBufferBudgetApply() async throws {
         let gw = try await TestGateway.start { config in

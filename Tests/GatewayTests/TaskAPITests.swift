@@ -5,7 +5,7 @@ import Store
 import TestSupport
 import Testing
 
-@Suite("Task API", .timeLimit(.minutes(2)))
+@Suite("Task API", .timeLimit(.minutes(2)), .stopsGateways)
 struct TaskAPITests {
     @Test func submitAcksThenResultsSucceedTogether() async throws {
         let gw = try await TestGateway.start()
@@ -224,7 +224,7 @@ struct TaskAPITests {
     }
 }
 
-@Suite("per-key limits", .timeLimit(.minutes(1)))
+@Suite("per-key limits", .timeLimit(.minutes(1)), .stopsGateways)
 struct KeyLimitTests {
     @Test func rateLimitAnswers429WithRetryAfter() async throws {
         let gw = try await TestGateway.start { config in
@@ -257,7 +257,7 @@ struct KeyLimitTests {
     }
 }
 
-@Suite("media lifetime and budget", .timeLimit(.minutes(1)))
+@Suite("media lifetime and budget", .timeLimit(.minutes(1)), .stopsGateways)
 struct MediaLifetimeTests {
     @Test func expiredMediaIsSweptAndItsURLStopsServing() async throws {
         let gw = try await TestGateway.start()
@@ -287,7 +287,7 @@ struct MediaLifetimeTests {
     }
 }
 
-@Suite("outbound URL guard at submit")
+@Suite("outbound URL guard at submit", .stopsGateways)
 struct SubmitURLGuardTests {
     @Test(arguments: [
         ("webhookURL", JSONValue.string("https://127.0.0.1/hook"), "invalidWebhookURL"),

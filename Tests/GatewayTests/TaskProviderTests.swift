@@ -50,7 +50,7 @@ extension TestGateway {
 
 let png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13]).base64EncodedString()
 
-@Suite("fal, Runware and task-API providers", .timeLimit(.minutes(2)))
+@Suite("fal, Runware and task-API providers", .timeLimit(.minutes(2)), .stopsGateways)
 struct TaskProviderTests {
     @Test func falQueueEndToEnd() async throws {
         let fal = try FakeFal(video: fakeVideo)

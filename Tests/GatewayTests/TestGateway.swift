@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import HTTP1
 import TestSupport
+import Synchronization
 import Testing
 
 /// An in-process gateway on port 0 with its own data directory and three keys.
@@ -17,7 +18,9 @@ final class TestGateway: @unchecked Sendable {
 
     /// Opening the database fsyncs; done off the cooperative pool so parallel tests do not starve it.
     static func start(resolver: (any HostResolver)? = nil, _ configure: @escaping @Sendable (inout Configuration) -> Void = { _ in }) async throws -> TestGateway {
-        try await BlockingIO.run { try TestGateway(resolver: resolver, configure) }
+        let gateway = try await BlockingIO.run { try TestGateway(resolver: resolver, configure) }
+        GatewayScope.current?.add(gateway)  // stopped when the test ends, however it ends
+        return gateway
     }
 
     private init(resolver: (any HostResolver)?, _ configure: (inout Configuration) -> Void) throws {
@@ -35,7 +38,12 @@ final class TestGateway: @unchecked Sendable {
         try app.start()
     }
 
+    private let stopped = Mutex(false)
+
+    /// Stops the gateway and removes its directory; once only (a test may stop it itself, and its
+    /// scope stops it again at the end).
     func stop() async {
+        guard !stopped.withLock({ was in defer { was = true }; return was }) else { return }
         await app.shutdown()
         dir.remove()
     }
@@ -59,6 +67,13 @@ final class TestGateway: @unchecked Sendable {
         let response = try await client.readResponse()
         let parsed = (try? JSONParser.parse(response.body)) ?? .string(response.bodyText)
         return Reply(status: response.status, body: parsed, headers: response.headers)
+    }
+
+    /// A request to a port where a gateway was: throws once nothing listens there.
+    static func probe(port: Int) async throws -> RawResponse {
+        let client = try RawHTTPClient(port: port)
+        try await client.send("GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        return try await client.readResponse()
     }
 
     /// The raw bytes at `path` (for media).
