@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "SQLiteStore", "SQLite", "Domain", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Store", "Domain", "HTTP1", "HTTPServer", "Crypto", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Store", "SQLiteStore", "Domain", "HTTP1", "HTTPServer", "Crypto", "TestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

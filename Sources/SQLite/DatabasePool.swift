@@ -183,15 +183,19 @@ public final class DatabasePool: @unchecked Sendable {
             return try readBlocking { try Self.snapshot($0, body) }
         }
         let checkedOut = connection!
-        defer { idleConnections.withLock { $0.append(checkedOut) } }
-        return try Self.snapshot(checkedOut.db, body)
+        var reusable = true
+        defer {
+            // A connection whose transaction could not end would pin the WAL: closed, not reused.
+            if reusable { idleConnections.withLock { $0.append(checkedOut) } } else { openConnections.wrappingSubtract(1, ordering: .relaxed) }
+        }
+        return try Self.snapshot(checkedOut.db, body, ended: { reusable = $0 })
     }
 
     /// Runs `body` in one read transaction: every query sees the same snapshot, and the WAL read
     /// lock is taken once rather than per statement.
-    private static func snapshot<T>(_ db: Database, _ body: (Database) throws -> T) throws -> T {
+    private static func snapshot<T>(_ db: Database, _ body: (Database) throws -> T, ended: (Bool) -> Void = { _ in }) throws -> T {
         try db.execute("BEGIN")
-        defer { try? db.execute("COMMIT") }
+        defer { ended((try? db.execute("COMMIT")) != nil) }
         return try body(db)
     }
 

@@ -60,7 +60,7 @@ extension SQLiteTaskStore {
     }
 
     public func deliveries(_ uuid: String) async throws -> [(DeliveryRecord, [DeliveryAttempt])] {
-        try pool.readNow { db in
+        try await pool.read { db in
             try db.query("SELECT * FROM deliveries WHERE task_uuid = ? ORDER BY id", [uuid]).map { row in
                 let record = try DeliveryRecord(row: row)
                 let attempts = try db.query("SELECT * FROM delivery_attempts WHERE delivery_id = ? ORDER BY id", [record.id]).map {

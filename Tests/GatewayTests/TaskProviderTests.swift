@@ -2,6 +2,7 @@ import Crypto
 import Domain
 import Foundation
 import Gateway
+import SQLiteStore
 import TestSupport
 import HTTP1
 import HTTPServer
@@ -72,6 +73,22 @@ struct TaskProviderTests {
         #expect(imageSubmit.path == "/google/gemini-omni-flash/image-to-video")
         #expect(try JSONParser.parse(imageSubmit.body)["image_url"]?.string == "data:image/png;base64,\(png)")
         await gw.stop()
+    }
+
+    /// SIGTERM aborts a download in flight: the task keeps its state for the next start (which
+    /// fetches again from the job already paid for), never `failed` with a cancellation.
+    @Test func aShutdownMidDownloadDoesNotFailTheTask() async throws {
+        let fal = try FakeFal(video: fakeVideo)
+        fal.holdMedia.withLock { $0 = true }
+        let gw = try await TestGateway.startWithUpstreams(fal: fal)
+        let (uuid, _) = try await gw.submit(["model": "google:gemini@omni-flash", "positivePrompt": "a fox"])
+        while fal.mediaRequests.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        await gw.app.shutdown()
+        let store = try SQLiteTaskStore(path: gw.dir.file("reelgate.db"))
+        let task = try #require(try await store.find(uuid))
+        #expect(task.state == .fetching)
+        #expect(task.errorCode == nil)
+        #expect(task.upstreamID != nil)
     }
 
     @Test func falErrorsAndCancel() async throws {

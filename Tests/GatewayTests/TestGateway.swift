@@ -39,6 +39,7 @@ final class TestGateway: @unchecked Sendable {
     }
 
     private let stopped = Mutex(false)
+    var isStopped: Bool { stopped.withLock { $0 } }
 
     /// Stops the gateway and removes its directory; once only (a test may stop it itself, and its
     /// scope stops it again at the end).
@@ -67,13 +68,6 @@ final class TestGateway: @unchecked Sendable {
         let response = try await client.readResponse()
         let parsed = (try? JSONParser.parse(response.body)) ?? .string(response.bodyText)
         return Reply(status: response.status, body: parsed, headers: response.headers)
-    }
-
-    /// A request to a port where a gateway was: throws once nothing listens there.
-    static func probe(port: Int) async throws -> RawResponse {
-        let client = try RawHTTPClient(port: port)
-        try await client.send("GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        return try await client.readResponse()
     }
 
     /// The raw bytes at `path` (for media).

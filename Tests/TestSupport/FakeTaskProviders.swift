@@ -20,6 +20,9 @@ public class FakeUpstream: @unchecked Sendable {
     public let pollsBeforeDone = Mutex(1)
     /// When set, jobs end in failure with this message.
     public let failWith = Mutex<String?>(nil)
+    /// When set, result downloads hang (until the client goes away); `mediaRequests` counts them.
+    public let holdMedia = Mutex(false)
+    public let mediaRequests = Atomic<Int>(0)
     public private(set) var server: HTTPServer!
     public var baseURL: String { "http://127.0.0.1:\(server.port)" }
 
@@ -32,7 +35,11 @@ public class FakeUpstream: @unchecked Sendable {
         let router = RouterBuilder()
         // Off the event loop, as in FakeGemini: a debug build's big answers must not hold it up.
         let handler: Router.Handler = { [unowned self] request in await offLoop { await self.dispatch(request) } }
-        router.get("/media/:file") { [video] _ in HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "video/mp4")]), bytes: video) }
+        router.get("/media/:file") { [unowned self, video] _ in
+            mediaRequests.add(1, ordering: .relaxed)
+            if holdMedia.withLock({ $0 }) { try? await Task.sleep(for: .seconds(60)) }
+            return HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "video/mp4")]), bytes: video)
+        }
         configure(router, handler)
         server = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router.build())
         try server.start()

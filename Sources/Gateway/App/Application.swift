@@ -177,6 +177,8 @@ public final class Application: Sendable {
 
     /// The bound port.
     public var port: Int { server.port }
+    /// True from the start of shutdown: the listener is closed and readiness fails.
+    public var isDraining: Bool { server.isDraining }
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
     public func runUntilSignalled() async {

@@ -88,14 +88,15 @@ public final class DeliveryWorker: Sendable {
                     // chose against the snapshot still fits.
                     quota.withLock { _ = $0.take(key: delivery.apiKeyName, host: delivery.targetHost) }
                     group.addTask {
-                        let sent = await self.send(delivery)
                         // The slot is the receiver's: free once the transfer is over, so the next
                         // claim need not wait for this attempt's record to commit (the delivery
-                        // stays leased until then, so nobody else claims it).
-                        self.quota.withLock { $0.give(key: delivery.apiKeyName, host: delivery.targetHost) }
-                        self.wake.signal()
-                        guard let sent else { return }
-                        await self.record(delivery, sent.attempt, sent.outcome)
+                        // stays leased, its heartbeat running, until then: nobody else claims it).
+                        let slot = Once { [self] in
+                            quota.withLock { $0.give(key: delivery.apiKeyName, host: delivery.targetHost) }
+                            wake.signal()
+                        }
+                        await self.attempt(delivery, transferred: slot.run)
+                        slot.run()
                         if delivery.kind == .upload { self.wake.signal() }  // its webhook may be due now
                     }
                 }
@@ -108,24 +109,25 @@ public final class DeliveryWorker: Sendable {
         attempts >= 1 && attempts <= schedule.count ? schedule[attempts - 1] : nil
     }
 
-    /// One attempt's transfer, under its lease: the heartbeat runs through the URL check, the
-    /// spooling of a large body and the transfer. Nil when the lease was lost (the claim lapsed
-    /// and was taken again) or the worker is stopping: then nothing is recorded.
-    private func send(_ delivery: DeliveryRecord) async -> (attempt: DeliveryAttempt, outcome: DeliveryOutcome)? {
+    /// One attempt, under its lease from the claim to the record: the heartbeat runs through the
+    /// URL check, the spooling of a large body, the transfer and the record. If the lease is lost
+    /// (the claim lapsed and was taken again), or the worker is stopping, nothing is recorded.
+    private func attempt(_ delivery: DeliveryRecord, transferred: @escaping @Sendable () -> Void) async {
         let (store, owner, lease) = (self.store, self.owner, settings.leaseSeconds)
         let started = Date().timeIntervalSince1970
         do {
-            let sent = try await withLeaseHeartbeat(every: .seconds(lease / 3), renew: {
+            try await withLeaseHeartbeat(every: .seconds(lease / 3), renew: {
                 try await store.renewDeliveryLease(delivery, owner: owner, leaseSeconds: lease)
             }) { [self] in
-                await transfer(delivery, started: started)
+                let (attempt, outcome) = await transfer(delivery, started: started)
+                transferred()
+                if Task.isCancelled { return }
+                await record(delivery, attempt, outcome)
             }
-            return Task.isCancelled ? nil : sent
         } catch let lost as LeaseLost {
             logger.warning("delivery attempt abandoned", ["task": delivery.taskUUID, "error": lost.description])
-            return nil
         } catch {
-            return nil  // cancelled (shutting down): the lease lapses and the next start attempts it again
+            // cancelled (shutting down): the lease lapses and the next start attempts it again
         }
     }
 
@@ -294,4 +296,13 @@ public final class DeliveryWorker: Sendable {
             remaining -= Int64(piece.count)
         }
     }
+}
+
+/// Runs its action once, however many times it is asked to: a delivery's slot is given back
+/// when its transfer ends, or at the latest when the attempt ends.
+private final class Once: Sendable {
+    private let done = Atomic<Bool>(false)
+    private let action: @Sendable () -> Void
+    init(_ action: @escaping @Sendable () -> Void) { self.action = action }
+    @Sendable func run() { if !done.exchange(true, ordering: .relaxed) { action() } }
 }

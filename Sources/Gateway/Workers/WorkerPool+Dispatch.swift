@@ -63,7 +63,14 @@ extension WorkerPool {
                 }
                 gate?.record(success: true)
                 let deadline = task.deadlineAt ?? store.now + settings.deadlineSeconds
-                try await record(.submitted(provider: name, upstreamID: upstreamID, deadline: deadline), task, owner: owner)
+                do {
+                    try await record(.submitted(provider: name, upstreamID: upstreamID, deadline: deadline), task, owner: owner)
+                } catch {
+                    // Accepted upstream but not recorded (the lease went meanwhile): nothing will
+                    // ever poll this job, and the next worker submits anew, so stop it if we can.
+                    await candidate.provider.cancel(upstreamID: upstreamID)
+                    throw error
+                }
                 log.info("dispatched", ["provider": name, "upstream": upstreamID])
                 return Accepted(route: candidate, upstreamID: upstreamID, deadline: deadline)
             } catch let error as ProviderError {

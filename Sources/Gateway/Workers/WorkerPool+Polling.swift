@@ -14,6 +14,11 @@ extension WorkerPool {
         // Polls back off from the provider's interval to six times it (Gemini: 5 s → 30 s).
         let nextDelay = min(pollDelay * 1.3, provider.pollInterval * 6)
         func park(after delay: Double, next: Double) async throws {
+            guard task.state == .running else {
+                // Only a running task parks; one resumed in `fetching` waits in the queue instead.
+                try await record(.retryScheduled(at: store.now + delay, reason: "polling the finished job again"), task, owner: owner)
+                return
+            }
             guard try await store.park(task.uuid, owner: owner, until: store.now + delay, pollInterval: next)
             else { throw LeaseLost(reason: "while parking") }
             slot.keepForParkedTask()

@@ -1,7 +1,6 @@
 import Domain
 import Store
 import Foundation
-import SQLiteStore
 
 /// Runs tasks: claims them under a lease, drives them through the provider, stores the videos.
 ///
@@ -194,6 +193,9 @@ public final class WorkerPool: Sendable {
     /// Fails the task, with its `errors` webhook if it has one; false if the lease was lost.
     @discardableResult
     func fail(_ task: TaskRecord, owner: String, code: APIErrorCode, message: String, log: Logger) async throws -> Bool {
+        // Stopping (shutdown, or a lost lease) aborts transfers, which surface as provider errors:
+        // never a reason to fail the task. It goes back with its lease for the next run.
+        try Task.checkCancellation()
         let webhookURL = (try? JSONParser.parse(task.requestJSON))?["webhookURL"]?.string
         let webhook = webhookURL.map { NewDelivery(videoUUID: nil, kind: .webhook, url: $0, messageID: "msg_\(task.uuid)_failed") }
         let recorded = try await store.apply(.failed(code: code, message: message, notify: webhook), to: task.uuid, owner: owner)
