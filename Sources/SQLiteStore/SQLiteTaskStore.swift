@@ -187,9 +187,9 @@ public final class SQLiteTaskStore: TaskStore {
             values.append(value)
         }
         switch event {
-        case .submitted(let provider, let upstreamID, let deadline):
+        case .submitted(let provider, let upstream, let deadline):
             set("provider", provider)
-            set("upstream_id", upstreamID)
+            set("upstream_id", upstream.stored)
             sets.append("dispatched_at = coalesce(dispatched_at, ?)")
             values.append(now)
             set("deadline_at", deadline)

@@ -16,12 +16,16 @@ public struct TaskRecord: Sendable {
     public var leaseOwner: String?
     public var leaseExpiresAt: Double?
     public var provider: String?
+    /// The upstream handle in its stored form (``upstream`` reads it).
     public var upstreamID: String?
     public var errorCode: String?
     public var errorMessage: String?
     /// The wait before the next poll of a parked running task.
     public var pollInterval: Double?
     public var results: [ResultRecord] = []
+
+    /// The jobs upstream, once a provider accepted the task.
+    public var upstream: UpstreamJob? { upstreamID.flatMap(UpstreamJob.init(stored:)) }
 
     public init(uuid: String, apiKeyName: String, model: String, requestJSON: String, state: TaskState, createdAt: Double, updatedAt: Double) {
         self.uuid = uuid

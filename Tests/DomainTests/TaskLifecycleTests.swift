@@ -12,7 +12,7 @@ struct TaskLifecycleTests {
     static let table: [(event: TaskEvent, next: [TaskState?])] = [
         (.claimed, [.dispatching, nil, nil, nil, nil, nil, nil, nil]),
         (.resumed, [nil, .dispatching, .running, .fetching, nil, nil, nil, nil]),
-        (.submitted(provider: "p", upstreamID: "u", deadline: 1), [nil, .running, nil, nil, nil, nil, nil, nil]),
+        (.submitted(provider: "p", upstream: UpstreamJob(ids: ["u"]), deadline: 1), [nil, .running, nil, nil, nil, nil, nil, nil]),
         (.resumedUpstream, [nil, .running, nil, nil, nil, nil, nil, nil]),
         (.fellBack(from: "a", to: "b", failure: "503"), [nil, .dispatching, nil, nil, nil, nil, nil, nil]),
         (.waitingForCapacity(provider: "p", retryAt: 1), [nil, .queued, nil, nil, nil, nil, nil, nil]),
@@ -39,7 +39,7 @@ struct TaskLifecycleTests {
 
     @Test func theHappyPathIsAWalkThroughTheTable() {
         var state = TaskState.queued
-        let events: [TaskEvent] = [.claimed, .submitted(provider: "p", upstreamID: "u", deadline: 1), .upstreamFinished,
+        let events: [TaskEvent] = [.claimed, .submitted(provider: "p", upstream: UpstreamJob(ids: ["u"]), deadline: 1), .upstreamFinished,
                                    .resultsStored(deliveries: [Self.webhook]), .deliveriesSettled]
         for event in events { state = TaskLifecycle.step(state, event)!.next }
         #expect(state == .succeeded)

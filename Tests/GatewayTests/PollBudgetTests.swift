@@ -1,21 +1,36 @@
 import Curl
 import Domain
+import Foundation
 @testable import Gateway
 import Testing
 
-/// The worker spends a poll's requests from the provider's budget before polling, and only the
-/// adapter knows how its upstream id lists the jobs behind it (comma-separated interaction or
-/// task ids; fal's newline-separated URL handles; one job for the simulator and Runware).
+/// The worker spends a poll's requests from the provider's budget before polling: one per job
+/// in the typed upstream handle. Handles stored before they were typed still read the same.
 @Suite struct PollBudgetTests {
-    @Test func eachAdapterCountsTheRequestsOfOnePoll() {
+    @Test func eachAdapterCountsTheRequestsOfOnePoll() throws {
         let curl = CurlClient(threads: 1)
         let guardrail = URLGuard(allowHTTP: true, allowHosts: [], resolver: SystemResolver())
         let fal = FalProvider(key: "k", baseURL: "http://127.0.0.1:1", curl: curl, urlGuard: guardrail, inputs: nil)
-        #expect(fal.pollCalls(upstreamID: "http://q/s1 http://q/r1 http://q/c1\nhttp://q/s2 http://q/r2 ") == 2)
+        let legacyFal = try #require(UpstreamJob(stored: "http://q/s1 http://q/r1 http://q/c1\nhttp://q/s2 http://q/r2 "))
+        #expect(fal.pollCalls(legacyFal) == 2)
+        #expect(legacyFal.parts[0] == UpstreamJob.Part(id: "http://q/s1", statusURL: "http://q/s1", resultURL: "http://q/r1", cancelURL: "http://q/c1"))
+        #expect(legacyFal.parts[1].cancelURL == nil)
         let gemini = GeminiProvider(apiKey: "k", baseURL: "http://127.0.0.1:1", version: "v1beta", curl: curl,
                                     urlGuard: URLGuard(allowHTTP: false, allowHosts: [], resolver: SystemResolver()), workDirectory: "/tmp")
-        #expect(gemini.pollCalls(upstreamID: "v1_a,v1_b,v1_c") == 3)
+        #expect(gemini.pollCalls(try #require(UpstreamJob(stored: "v1_a,v1_b,v1_c"))) == 3)
         let simulator = SimulatorProvider(latency: 1, failureRate: 0)
-        #expect(simulator.pollCalls(upstreamID: "sim:1,2:1000") == 1)
+        #expect(simulator.pollCalls(UpstreamJob(ids: ["sim:t:1000"])) == 1)
+    }
+
+    /// The stored form round-trips every field, ids with commas and spaces included.
+    @Test func typedHandlesRoundTripThroughTheirStoredForm() throws {
+        let handle = UpstreamJob(parts: [
+            UpstreamJob.Part(id: "req,1 x", statusURL: "https://q/s", resultURL: "https://q/r", cancelURL: "https://q/c"),
+            UpstreamJob.Part(id: "v1_b"),
+        ])
+        #expect(UpstreamJob(stored: handle.stored) == handle)
+        #expect(handle.displayID == "req,1 x,v1_b")
+        #expect(UpstreamJob(stored: "") == nil && UpstreamJob(stored: "{\"jobs\":[]}") == nil)
+        #expect(UpstreamJob(stored: "3f1c-runware-uuid")?.ids == ["3f1c-runware-uuid"])
     }
 }

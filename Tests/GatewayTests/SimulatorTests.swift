@@ -53,8 +53,8 @@ struct SimulatorTests {
         var failures = 0
         for seed in Int64(0)..<200 {
             let job = try job(format: "MP4", aspect: "16:9", seed: seed)
-            let first = try await sim.poll(upstreamID: "sim:x:0", job: job)
-            let again = try await sim.poll(upstreamID: "sim:x:0", job: job)
+            let first = try await sim.poll(UpstreamJob(ids: ["sim:x:0"]), job: job)
+            let again = try await sim.poll(UpstreamJob(ids: ["sim:x:0"]), job: job)
             #expect(first == again)
             if case .failed = first { failures += 1 }
         }
@@ -68,9 +68,9 @@ struct SimulatorTests {
         let job = try job(format: "MP4", aspect: "16:9")
         let id = try await sim.submit(job)
         clock.now = start + 2.5
-        #expect(try await sim.poll(upstreamID: id, job: job) == .running(progress: 25))
+        #expect(try await sim.poll(id, job: job) == .running(progress: 25))
         clock.now = start + 10
-        guard case .succeeded(let outputs, _) = try await sim.poll(upstreamID: id, job: job) else {
+        guard case .succeeded(let outputs, _) = try await sim.poll(id, job: job) else {
             Issue.record("not finished")
             return
         }

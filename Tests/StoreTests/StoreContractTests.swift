@@ -41,13 +41,13 @@ struct StoreContractTests {
         let (store, claimedByA) = try await claimedTask(backend, dir, clock)
         #expect(claimedByA.state == .dispatching)
         #expect(try await store.claim(owner: "B", leaseSeconds: 30) == nil)  // leased: nobody else gets it
-        #expect(try await store.apply(.submitted(provider: "p", upstreamID: "up-1", deadline: 5000), to: claimedByA.uuid, owner: "A"))
+        #expect(try await store.apply(.submitted(provider: "p", upstream: UpstreamJob(ids: ["up-1"]), deadline: 5000), to: claimedByA.uuid, owner: "A"))
 
         clock.now += 31  // A stalls past its lease
         let claimedByB = try #require(try await store.claim(owner: "B", leaseSeconds: 30))
         #expect(claimedByB.uuid == claimedByA.uuid)
         #expect(claimedByB.state == .running)  // resumes where A left it, not from the start
-        #expect(claimedByB.upstreamID == "up-1")  // so B polls the same upstream job: nothing paid twice
+        #expect(claimedByB.upstream?.ids == ["up-1"])  // so B polls the same upstream job: nothing paid twice
         #expect(claimedByB.attempts == 2)
 
         // A wakes up: its writes are refused, so it cannot undo B's work.
@@ -109,9 +109,9 @@ struct StoreContractTests {
         #expect(try await store.events(claimed.uuid) == events)
         #expect(try await store.find(claimed.uuid)?.state == .dispatching)
         // A submit is recorded once: a second one (a stale retry) does not overwrite the job id.
-        #expect(try await store.apply(.submitted(provider: "p", upstreamID: "up-1", deadline: 5000), to: claimed.uuid, owner: "A"))
-        #expect(try await !store.apply(.submitted(provider: "p", upstreamID: "up-2", deadline: 5000), to: claimed.uuid, owner: "A"))
-        #expect(try await store.find(claimed.uuid)?.upstreamID == "up-1")
+        #expect(try await store.apply(.submitted(provider: "p", upstream: UpstreamJob(ids: ["up-1"]), deadline: 5000), to: claimed.uuid, owner: "A"))
+        #expect(try await !store.apply(.submitted(provider: "p", upstream: UpstreamJob(ids: ["up-2"]), deadline: 5000), to: claimed.uuid, owner: "A"))
+        #expect(try await store.find(claimed.uuid)?.upstream?.ids == ["up-1"])
         // Events with methods of their own are not worker events.
         await #expect(throws: StoreError.self) { try await store.apply(.cancelled, to: claimed.uuid, owner: "A") }
         await #expect(throws: StoreError.self) { try await store.apply(.deliveriesSettled, to: claimed.uuid, owner: "A") }
@@ -153,7 +153,7 @@ struct StoreContractTests {
         defer { dir.remove() }
         let clock = ClockBox(1000)
         let (store, claimed) = try await claimedTask(backend, dir, clock)
-        #expect(try await store.apply(.submitted(provider: "p", upstreamID: "up-1", deadline: 5000), to: claimed.uuid, owner: "A"))
+        #expect(try await store.apply(.submitted(provider: "p", upstream: UpstreamJob(ids: ["up-1"]), deadline: 5000), to: claimed.uuid, owner: "A"))
         #expect(try await store.apply(.upstreamFinished, to: claimed.uuid, owner: "A"))
         let video = claimed.results[0].videoUUID
         #expect(try await store.markResultReady(video, owner: "A", media: StoredVideo(path: "/m/v.mp4", bytes: 10, expiresAt: 2000, cost: 0.5)))

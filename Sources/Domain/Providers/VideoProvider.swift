@@ -78,22 +78,22 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
 /// One upstream video service behind the same four verbs (SPEC §8).
 public protocol VideoProvider: Sendable {
     var name: String { get }
-    /// Starts the job upstream and returns its id there. The id is stored before anything else
-    /// happens, so a restart polls this job instead of paying for a second one.
-    func submit(_ job: ProviderJob) async throws(ProviderError) -> String
-    func poll(upstreamID: String, job: ProviderJob) async throws(ProviderError) -> ProviderStatus
+    /// Starts the job upstream and returns its handle there. The handle is stored before anything
+    /// else happens, so a restart polls this job instead of paying for a second one.
+    func submit(_ job: ProviderJob) async throws(ProviderError) -> UpstreamJob
+    func poll(_ upstream: UpstreamJob, job: ProviderJob) async throws(ProviderError) -> ProviderStatus
     /// Streams output `reference` to the file at `path`.
     func fetch(output reference: String, job: ProviderJob, to path: String) async throws(ProviderError)
     /// Asks the upstream to stop, where it can.
-    func cancel(upstreamID: String) async
+    func cancel(_ upstream: UpstreamJob) async
     /// How long to wait between polls.
     var pollInterval: Double { get }
-    /// How many upstream requests one poll of `upstreamID` makes (at least): the worker spends
-    /// them from the provider's request budget before polling. Only the adapter knows how its
-    /// upstream id lists the jobs behind it.
-    func pollCalls(upstreamID: String) -> Int
+    /// How many upstream requests one poll of `upstream` makes (at least): the worker spends
+    /// them from the provider's request budget before polling.
+    func pollCalls(_ upstream: UpstreamJob) -> Int
 }
 
 extension VideoProvider {
-    public func pollCalls(upstreamID: String) -> Int { 1 }
+    /// One status request per job.
+    public func pollCalls(_ upstream: UpstreamJob) -> Int { max(upstream.parts.count, 1) }
 }

@@ -6,7 +6,7 @@ public enum TaskEvent: Sendable, Equatable {
     /// A worker took over a task whose lease had expired, in the state it was in.
     case resumed
     /// An upstream accepted the job; it is polled from now on, and billed.
-    case submitted(provider: String, upstreamID: String, deadline: Double)
+    case submitted(provider: String, upstream: UpstreamJob, deadline: Double)
     /// A task that had been submitted before a restart goes back to polling its job.
     case resumedUpstream
     /// A provider failed before any job was billed, and the next route is tried.

@@ -24,8 +24,8 @@ public enum TaskLifecycle {
             return Step(next: .running, actions: [.pollUpstream], detail: "lease expired; resumed")
         case (.fetching, .resumed):
             return Step(next: .fetching, actions: [.pollUpstream, .fetchResults], detail: "lease expired; resumed")
-        case (.dispatching, .submitted(let provider, let upstreamID, _)):
-            return Step(next: .running, actions: [.pollUpstream], detail: "upstream \(provider) accepted \(upstreamID)")
+        case (.dispatching, .submitted(let provider, let upstream, _)):
+            return Step(next: .running, actions: [.pollUpstream], detail: "upstream \(provider) accepted \(upstream.displayID)")
         case (.dispatching, .resumedUpstream):
             return Step(next: .running, actions: [.pollUpstream], detail: "resuming the stored upstream job")
         case (.dispatching, .fellBack(let from, let to, let failure)):

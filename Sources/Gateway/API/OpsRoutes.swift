@@ -131,8 +131,8 @@ struct OpsRoutes: Sendable {
 
     private func cancel(_ task: TaskRecord) async throws -> HTTPResponse {
         guard let before = try await store.cancel(task.uuid) else { throw APIError(.taskNotFound, "no task \(task.uuid)") }
-        if !before.state.isTerminal, let upstream = before.upstreamID, let name = before.provider, let provider = router.provider(named: name) {
-            await provider.cancel(upstreamID: upstream)
+        if !before.state.isTerminal, let upstream = before.upstream, let name = before.provider, let provider = router.provider(named: name) {
+            await provider.cancel(upstream)
         }
         workers.taskEnded(task.uuid)  // a parked job's slot is held by no worker: free it here
         let now = try await store.find(task.uuid) ?? before
@@ -175,7 +175,7 @@ struct OpsRoutes: Sendable {
             "attempts": .int(Int64(task.attempts)),
         ]
         if let v = task.provider { o["provider"] = .string(v) }
-        if let v = task.upstreamID { o["upstreamId"] = .string(v) }
+        if let v = task.upstream { o["upstreamId"] = .string(v.displayID) }
         if let v = task.dispatchedAt { o["dispatchedAt"] = .double(v) }
         if let v = task.deadlineAt { o["deadlineAt"] = .double(v) }
         if let code = task.errorCode { o["error"] = ["code": .string(code), "message": .string(task.errorMessage ?? "")] }

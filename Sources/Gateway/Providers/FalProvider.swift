@@ -59,8 +59,8 @@ public struct FalProvider: VideoProvider {
         return .object(body)
     }
 
-    public func submit(_ job: ProviderJob) async throws(ProviderError) -> String {
-        var handles: [String] = []
+    public func submit(_ job: ProviderJob) async throws(ProviderError) -> UpstreamJob {
+        var parts: [UpstreamJob.Part] = []
         for index in job.results.indices {
             let body = try await input(job, resultIndex: index).serializedBytes()
             let response = try await UpstreamHTTP.call(curl, CurlRequest(
@@ -70,13 +70,13 @@ public struct FalProvider: VideoProvider {
             guard let json, let status = json["status_url"]?.string, let result = json["response_url"]?.string else {
                 throw ProviderError.retryable("fal: submit answered without status and response URLs")
             }
-            let cancel = json["cancel_url"]?.string ?? ""
-            for url in [status, result] + (cancel.isEmpty ? [] : [cancel]) where UpstreamHTTP.origin(url) != UpstreamHTTP.origin(baseURL) {
+            let cancel = json["cancel_url"]?.string
+            for url in [status, result] + (cancel.map { [$0] } ?? []) where UpstreamHTTP.origin(url) != UpstreamHTTP.origin(baseURL) {
                 throw ProviderError(kind: .permanent, code: .providerError, message: "fal: refusing a request URL off the queue's origin")
             }
-            handles.append([status, result, cancel].joined(separator: " "))
+            parts.append(UpstreamJob.Part(id: json["request_id"]?.string ?? status, statusURL: status, resultURL: result, cancelURL: cancel))
         }
-        return handles.joined(separator: "\n")
+        return UpstreamJob(parts: parts)
     }
 
     /// The app to submit to. A route model without an endpoint (`google/gemini-omni-flash`)
@@ -87,16 +87,14 @@ public struct FalProvider: VideoProvider {
         return model + (job.request.inputs.frameImage != nil || !job.request.inputs.referenceImages.isEmpty ? "/image-to-video" : "/text-to-video")
     }
 
-    /// One status request per result handle (a completed one adds its response request).
-    public func pollCalls(upstreamID: String) -> Int { upstreamID.split(separator: "\n").count }
-
-    public func poll(upstreamID: String, job: ProviderJob) async throws(ProviderError) -> ProviderStatus {
+    public func poll(_ upstream: UpstreamJob, job: ProviderJob) async throws(ProviderError) -> ProviderStatus {
         var outputs: [String] = []
         var progress = 100
-        for handle in upstreamID.split(separator: "\n") {
-            let parts = handle.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count >= 2 else { throw ProviderError(kind: .permanent, code: .providerError, message: "fal: bad stored handle") }
-            let response = try await UpstreamHTTP.call(curl, CurlRequest(url: parts[0], headers: headers, totalTimeout: requestTimeout), provider: name)
+        for part in upstream.parts {
+            guard let statusURL = part.statusURL, let resultURL = part.resultURL else {
+                throw ProviderError(kind: .permanent, code: .providerError, message: "fal: the stored job has no status and response URLs")
+            }
+            let response = try await UpstreamHTTP.call(curl, CurlRequest(url: statusURL, headers: headers, totalTimeout: requestTimeout), provider: name)
             let json = try? JSONParser.parse(response.body)
             try UpstreamHTTP.check(response, body: json, provider: name)
             guard let status = json?["status"]?.string else { throw ProviderError.retryable("fal: unreadable status") }
@@ -105,7 +103,7 @@ public struct FalProvider: VideoProvider {
             case "IN_PROGRESS": progress = min(progress, 50)
             case "COMPLETED":
                 // COMPLETED can still be a failure: the result GET is authoritative.
-                let result = try await UpstreamHTTP.call(curl, CurlRequest(url: parts[1], headers: headers, totalTimeout: requestTimeout), provider: name)
+                let result = try await UpstreamHTTP.call(curl, CurlRequest(url: resultURL, headers: headers, totalTimeout: requestTimeout), provider: name)
                 let body = try? JSONParser.parse(result.body)
                 do {
                     try UpstreamHTTP.check(result, body: body, provider: name)
@@ -128,11 +126,9 @@ public struct FalProvider: VideoProvider {
         try await UpstreamHTTP.downloadResult(reference, to: path, curl: curl, urlGuard: urlGuard, provider: name)
     }
 
-    public func cancel(upstreamID: String) async {
-        for handle in upstreamID.split(separator: "\n") {
-            let parts = handle.split(separator: " ", omittingEmptySubsequences: false)
-            guard parts.count == 3, !parts[2].isEmpty else { continue }
-            _ = try? await curl.perform(CurlRequest(method: "PUT", url: String(parts[2]), headers: headers, body: .bytes([]), totalTimeout: .seconds(30)))
+    public func cancel(_ upstream: UpstreamJob) async {
+        for url in upstream.parts.compactMap(\.cancelURL) {
+            _ = try? await curl.perform(CurlRequest(method: "PUT", url: url, headers: headers, body: .bytes([]), totalTimeout: .seconds(30)))
         }
     }
 }

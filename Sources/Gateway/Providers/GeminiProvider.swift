@@ -202,7 +202,7 @@ public struct GeminiProvider: VideoProvider {
     }
 
 
-    public func submit(_ job: ProviderJob) async throws(ProviderError) -> String {
+    public func submit(_ job: ProviderJob) async throws(ProviderError) -> UpstreamJob {
         let media = try await prepareMedia(job)
         defer { for file in media.temporaryFiles { try? FileManager.default.removeItem(atPath: file) } }
         var ids: [String] = []
@@ -215,18 +215,15 @@ public struct GeminiProvider: VideoProvider {
             try UpstreamHTTP.check(response, body: json, provider: name)
             ids.append(try UpstreamJobList.jobID(json?["id"]?.string, provider: name, noun: "an interaction id"))
         }
-        return UpstreamJobList.joined(ids)
+        return UpstreamJob(ids: ids)
     }
 
     // MARK: Poll
 
-    /// One request per job in the comma-separated upstream id.
-    public func pollCalls(upstreamID: String) -> Int { UpstreamJobList.ids(upstreamID).count }
-
-    public func poll(upstreamID: String, job: ProviderJob) async throws(ProviderError) -> ProviderStatus {
+    public func poll(_ upstream: UpstreamJob, job: ProviderJob) async throws(ProviderError) -> ProviderStatus {
         var outputs: [String] = []
         var progress = 100
-        for id in UpstreamJobList.ids(upstreamID) {
+        for id in upstream.ids {
             let file = "\(workDirectory)/\(Self.safeName(id)).json"
             let response = try await call(CurlRequest(
                 url: "\(baseURL)/\(version)/interactions/\(id)", headers: headers, sink: .file(path: file, maxBytes: 1 << 30),
@@ -355,8 +352,8 @@ public struct GeminiProvider: VideoProvider {
         throw ProviderError(kind: .permanent, code: .providerError, message: "gemini: the video download redirected more than 5 times")
     }
 
-    public func cancel(upstreamID: String) async {
-        for id in UpstreamJobList.ids(upstreamID) {
+    public func cancel(_ upstream: UpstreamJob) async {
+        for id in upstream.ids {
             _ = try? await curl.perform(CurlRequest(
                 method: "POST", url: "\(baseURL)/\(version)/interactions/\(id)/cancel", headers: headers, body: .bytes([]),
                 totalTimeout: .seconds(30)))

@@ -56,12 +56,12 @@ public struct RunwareProvider: VideoProvider {
         return .array([.object(task)])
     }
 
-    public func submit(_ job: ProviderJob) async throws(ProviderError) -> String {
+    public func submit(_ job: ProviderJob) async throws(ProviderError) -> UpstreamJob {
         let body = try await task(job).serializedBytes()
         let response = try await post(body)
         let json = try? JSONParser.parse(response.body)
         if let errors = json?["errors"]?.array, let first = errors.first {
-            if first["code"]?.string == "conflictTaskUUID" { return job.taskUUID }  // our own earlier submit: accepted
+            if first["code"]?.string == "conflictTaskUUID" { return UpstreamJob(ids: [job.taskUUID]) }  // our own earlier submit: accepted
             try UpstreamHTTP.check(response, body: json, provider: name)
             throw Self.error(first)
         }
@@ -69,11 +69,11 @@ public struct RunwareProvider: VideoProvider {
         guard json?["data"]?.array?.contains(where: { $0["taskUUID"]?.string == job.taskUUID }) == true else {
             throw ProviderError.retryable("runware: the submit was not acknowledged")
         }
-        return job.taskUUID
+        return UpstreamJob(ids: [job.taskUUID])
     }
 
-    public func poll(upstreamID: String, job: ProviderJob) async throws(ProviderError) -> ProviderStatus {
-        let body = JSONValue.array([["taskType": "getResponse", "taskUUID": .string(upstreamID)]]).serializedBytes()
+    public func poll(_ upstream: UpstreamJob, job: ProviderJob) async throws(ProviderError) -> ProviderStatus {
+        let body = JSONValue.array([["taskType": "getResponse", "taskUUID": .string(upstream.ids.first ?? job.taskUUID)]]).serializedBytes()
         let response = try await post(body)
         let json = try? JSONParser.parse(response.body)
         if let first = json?["errors"]?.array?.first {
@@ -100,7 +100,7 @@ public struct RunwareProvider: VideoProvider {
     }
 
     /// Runware has no cancel call; the task runs out upstream.
-    public func cancel(upstreamID: String) async {}
+    public func cancel(_ upstream: UpstreamJob) async {}
 
     private func post(_ body: [UInt8]) async throws(ProviderError) -> CurlResponse {
         try await UpstreamHTTP.call(curl, CurlRequest(method: "POST", url: baseURL, headers: headers, body: .bytes(body), totalTimeout: requestTimeout),

@@ -20,16 +20,16 @@ public struct SimulatorProvider: VideoProvider {
         self.clock = clock
     }
 
-    public func submit(_ job: ProviderJob) async throws(ProviderError) -> String {
+    public func submit(_ job: ProviderJob) async throws(ProviderError) -> UpstreamJob {
         if job.request.positivePrompt.contains("[simulate:unsafe]") {
             throw ProviderError(kind: .permanent, code: .contentPolicyViolation, message: "the prompt was blocked by the simulated safety filter")
         }
-        return "sim:\(job.taskUUID):\(Int64(clock() * 1000))"
+        return UpstreamJob(ids: ["sim:\(job.taskUUID):\(Int64(clock() * 1000))"])
     }
 
-    public func poll(upstreamID: String, job: ProviderJob) async throws(ProviderError) -> ProviderStatus {
-        guard let millis = upstreamID.split(separator: ":").last.flatMap({ Int64($0) }) else {
-            throw ProviderError(kind: .permanent, code: .providerError, message: "unknown simulator job \(upstreamID)")
+    public func poll(_ upstream: UpstreamJob, job: ProviderJob) async throws(ProviderError) -> ProviderStatus {
+        guard let millis = upstream.ids.first?.split(separator: ":").last.flatMap({ Int64($0) }) else {
+            throw ProviderError(kind: .permanent, code: .providerError, message: "unknown simulator job \(upstream.displayID)")
         }
         let elapsed = clock() - Double(millis) / 1000
         if elapsed < latency {
@@ -55,7 +55,7 @@ public struct SimulatorProvider: VideoProvider {
         }
     }
 
-    public func cancel(upstreamID: String) async {}
+    public func cancel(_ upstream: UpstreamJob) async {}
 
     /// A stable fraction in [0, 1) from the seed (SplitMix64).
     func fails(seed: Int64) -> Bool {

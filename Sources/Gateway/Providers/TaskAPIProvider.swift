@@ -45,7 +45,7 @@ public struct TaskAPIProvider: VideoProvider {
         return .object(body)
     }
 
-    public func submit(_ job: ProviderJob) async throws(ProviderError) -> String {
+    public func submit(_ job: ProviderJob) async throws(ProviderError) -> UpstreamJob {
         var ids: [String] = []
         for _ in job.results.indices {
             let body = try await createBody(job).serializedBytes()
@@ -56,16 +56,15 @@ public struct TaskAPIProvider: VideoProvider {
             try UpstreamHTTP.check(response, body: json, provider: name)
             ids.append(try UpstreamJobList.jobID(json.flatMap({ Self.get($0, settings.idField ?? "id") })?.string, provider: name, noun: "a task id"))
         }
-        return UpstreamJobList.joined(ids)
+        return UpstreamJob(ids: ids)
     }
 
     /// One request per job in the comma-separated upstream id.
-    public func pollCalls(upstreamID: String) -> Int { UpstreamJobList.ids(upstreamID).count }
 
-    public func poll(upstreamID: String, job: ProviderJob) async throws(ProviderError) -> ProviderStatus {
+    public func poll(_ upstream: UpstreamJob, job: ProviderJob) async throws(ProviderError) -> ProviderStatus {
         var outputs: [String] = []
         var progress = 100
-        for id in UpstreamJobList.ids(upstreamID) {
+        for id in upstream.ids {
             let path = (settings.queryPath ?? "/v1/tasks/{id}").replacingOccurrences(of: "{id}", with: String(id))
             let response = try await UpstreamHTTP.call(curl, CurlRequest(url: base + path, headers: headers, totalTimeout: .seconds(60)), provider: name)
             let json = try? JSONParser.parse(response.body)
@@ -96,7 +95,7 @@ public struct TaskAPIProvider: VideoProvider {
         try await UpstreamHTTP.downloadResult(reference, to: path, curl: curl, urlGuard: urlGuard, provider: name)
     }
 
-    public func cancel(upstreamID: String) async {}
+    public func cancel(_ upstream: UpstreamJob) async {}
 
     /// Dotted-path access (`error.message`).
     static func get(_ value: JSONValue, _ path: String) -> JSONValue? {

@@ -6,7 +6,7 @@ import Store
 extension WorkerPool {
     struct Accepted {
         let route: ModelRouter.Route
-        let upstreamID: String
+        let upstream: UpstreamJob
         let deadline: Double
     }
 
@@ -53,9 +53,9 @@ extension WorkerPool {
             do {
                 try await gate?.spend(max(job.results.count, 1))
                 let started = Date()
-                let upstreamID: String
+                let upstream: UpstreamJob
                 do {
-                    upstreamID = try await candidate.provider.submit(job)
+                    upstream = try await candidate.provider.submit(job)
                     recordCall(name, "submit", "ok", since: started)
                 } catch {
                     recordCall(name, "submit", error.code.name, since: started)
@@ -64,15 +64,15 @@ extension WorkerPool {
                 gate?.record(success: true)
                 let deadline = task.deadlineAt ?? store.now + settings.deadlineSeconds
                 do {
-                    try await record(.submitted(provider: name, upstreamID: upstreamID, deadline: deadline), task, owner: owner)
+                    try await record(.submitted(provider: name, upstream: upstream, deadline: deadline), task, owner: owner)
                 } catch {
                     // Accepted upstream but not recorded (the lease went meanwhile): nothing will
                     // ever poll this job, and the next worker submits anew, so stop it if we can.
-                    await candidate.provider.cancel(upstreamID: upstreamID)
+                    await candidate.provider.cancel(upstream)
                     throw error
                 }
-                log.info("dispatched", ["provider": name, "upstream": upstreamID])
-                return Accepted(route: candidate, upstreamID: upstreamID, deadline: deadline)
+                log.info("dispatched", ["provider": name, "upstream": upstream.displayID])
+                return Accepted(route: candidate, upstream: upstream, deadline: deadline)
             } catch let error as ProviderError {
                 slot.release()
                 guard error.kind == .retryable else {

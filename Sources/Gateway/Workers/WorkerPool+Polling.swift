@@ -6,7 +6,7 @@ import Store
 extension WorkerPool {
     /// Polls the job once it is due; the outputs when it finished, nil when the task was parked
     /// for its next poll (the worker is free meanwhile), retried, or failed.
-    func pollUntilFinished(_ task: TaskRecord, job: ProviderJob, provider: any VideoProvider, upstreamID: String, slot: JobSlot, owner: String,
+    func pollUntilFinished(_ task: TaskRecord, job: ProviderJob, provider: any VideoProvider, upstream: UpstreamJob, slot: JobSlot, owner: String,
                            log: Logger) async throws -> (outputs: [String], cost: Double?)?
     {
         let gate = gates[provider.name]
@@ -27,7 +27,7 @@ extension WorkerPool {
         }
         try Task.checkCancellation()
         if let deadline = task.deadlineAt, store.now > deadline {
-            await provider.cancel(upstreamID: upstreamID)
+            await provider.cancel(upstream)
             try await fail(task, owner: owner, code: .timeoutProvider, message: "the provider did not finish before the task deadline", log: log)
             return nil
         }
@@ -35,11 +35,11 @@ extension WorkerPool {
             try await park(after: max(provider.pollInterval, min(gate.retryAfter(), 30)), next: pollDelay)
             return nil
         }
-        try await gate?.spend(provider.pollCalls(upstreamID: upstreamID))
+        try await gate?.spend(provider.pollCalls(upstream))
         let status: ProviderStatus
         let started = Date()
         do {
-            status = try await provider.poll(upstreamID: upstreamID, job: job)
+            status = try await provider.poll(upstream, job: job)
             recordCall(provider.name, "poll", "ok", since: started)
             gate?.record(success: true)
         } catch {

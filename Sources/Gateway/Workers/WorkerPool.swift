@@ -140,7 +140,7 @@ public final class WorkerPool: Sendable {
             guard let accepted = try await dispatch(task, job: &job, routes: routes, slot: slot, owner: owner, log: log) else { return }
             route = accepted.route
             task.state = .running
-            task.upstreamID = accepted.upstreamID
+            task.upstreamID = accepted.upstream.stored
             task.deadlineAt = accepted.deadline
         } else if task.state == .dispatching {
             try await record(.resumedUpstream, task, owner: owner)
@@ -152,10 +152,10 @@ public final class WorkerPool: Sendable {
             _ = gate.acquireSlot(for: task.uuid, force: true)
             slot.hold(gate, task: task.uuid)
         }
-        guard let upstreamID = task.upstreamID else {
-            throw LeaseLost(reason: "no upstream id in state \(task.state.rawValue)")
+        guard let upstream = task.upstream else {
+            throw LeaseLost(reason: "no upstream job in state \(task.state.rawValue)")
         }
-        guard let finished = try await pollUntilFinished(task, job: job, provider: provider, upstreamID: upstreamID, slot: slot, owner: owner, log: log)
+        guard let finished = try await pollUntilFinished(task, job: job, provider: provider, upstream: upstream, slot: slot, owner: owner, log: log)
         else { return }
         if !slot.isEmpty {
             slot.release()  // the upstream job is done: its slot is free for the next
@@ -223,9 +223,9 @@ public final class WorkerPool: Sendable {
     /// Elsewhere there is no upstream state to continue, and the adapter works from the request.
     private func previousInteraction(of videoUUID: String, on provider: String, owner: MediaOwner) async -> String? {
         guard let (result, taskUUID) = try? await store.findResult(videoUUID), let source = try? await store.find(taskUUID),
-            owner.mayRead(mediaOf: source.apiKeyName), source.provider == provider, let upstream = source.upstreamID
+            owner.mayRead(mediaOf: source.apiKeyName), source.provider == provider, let upstream = source.upstream
         else { return nil }
-        let ids = UpstreamJobList.ids(upstream)
+        let ids = upstream.ids
         return ids.indices.contains(result.index) ? ids[result.index] : ids.last
     }
 
