@@ -142,6 +142,14 @@ public enum Schema {
         // 8: acceptance is read from tasks.created_at (the first line of every event log), not
         // stored as a row of its own.
         m.add("DELETE FROM task_events WHERE state = 'queued' AND detail = 'accepted'")
+        // 9: a target host never carries the URL's userinfo (a credential, and a way to split one
+        // host's delivery quota in many); rows written before that are rewritten.
+        m.add { db in
+            for row in try db.query("SELECT id, url FROM deliveries WHERE target_host LIKE '%@%'") {
+                try db.execute("UPDATE deliveries SET target_host = ? WHERE id = ?",
+                               [URLHost.of(row["url"].string ?? "").lowercased(), row["id"].int64 ?? 0])
+            }
+        }
         return m
     }
 }

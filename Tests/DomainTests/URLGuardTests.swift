@@ -100,3 +100,13 @@ struct URLGuardTests {
         #expect(IPAddress(literal: "fd00::5")?.isIn(cidr: "fd00::/8") == true)
     }
 }
+
+@Suite("URLHost")
+struct URLHostTests {
+    @Test func hostAndPortOnlyNeverTheCredentialOrThePath() {
+        #expect(URLHost.of("https://hooks.example:8443/x?sig=secret#f") == "hooks.example:8443")
+        #expect(URLHost.of("https://user:pa55@hooks.example/x") == "hooks.example")
+        #expect(URLHost.of("http://[::1]:8080/") == "[::1]:8080")
+        #expect(URLHost.of("not a url") == "?")
+    }
+}
