@@ -59,16 +59,20 @@ extension SQLiteTaskStore {
         }
     }
 
+    /// Two queries whatever the number of deliveries (a point read, on the caller's thread).
     public func deliveries(_ uuid: String) async throws -> [(DeliveryRecord, [DeliveryAttempt])] {
-        try await pool.read { db in
-            try db.query("SELECT * FROM deliveries WHERE task_uuid = ? ORDER BY id", [uuid]).map { row in
-                let record = try DeliveryRecord(row: row)
-                let attempts = try db.query("SELECT * FROM delivery_attempts WHERE delivery_id = ? ORDER BY id", [record.id]).map {
-                    DeliveryAttempt(at: $0["at"].double ?? 0, targetHost: $0["target_host"].string ?? "", statusCode: $0["status_code"].int,
-                                    latencyMilliseconds: $0["latency_ms"].double ?? 0, error: $0["error"].string)
-                }
-                return (record, attempts)
+        try pool.readNow { db in
+            let records = try db.query("SELECT * FROM deliveries WHERE task_uuid = ? ORDER BY id", [uuid]).map { try DeliveryRecord(row: $0) }
+            guard !records.isEmpty else { return [] }
+            var attempts: [Int64: [DeliveryAttempt]] = [:]
+            try db.forEachRow(
+                "SELECT * FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE task_uuid = ?) ORDER BY id", [uuid]
+            ) { row in
+                attempts[row["delivery_id"].int64 ?? 0, default: []].append(
+                    DeliveryAttempt(at: row["at"].double ?? 0, targetHost: row["target_host"].string ?? "", statusCode: row["status_code"].int,
+                                    latencyMilliseconds: row["latency_ms"].double ?? 0, error: row["error"].string))
             }
+            return records.map { ($0, attempts[$0.id] ?? []) }
         }
     }
 

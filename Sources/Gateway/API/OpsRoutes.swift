@@ -47,10 +47,11 @@ struct OpsRoutes: Sendable {
         let events = try await store.events(task.uuid)
         var body = summary(task)
         let requestJSON = task.requestJSON
-        let parse = { (try? JSONParser.parse(requestJSON)).map(Self.forDisplay) ?? .null }
+        let parse = { try? JSONParser.parse(requestJSON) }
         // A task that carries inline images is megabytes of JSON: not parsed on the event loop.
-        body["request"] = requestJSON.utf8.count > TaskAPI.offLoopBodyBytes ? await offLoop { parse() } : parse()
-        let items = ResultItems.items(for: task, media: media)
+        let request = requestJSON.utf8.count > TaskAPI.offLoopBodyBytes ? await offLoop { parse() } : parse()
+        body["request"] = request.map(Self.forDisplay) ?? .null
+        let items = ResultItems.items(for: task, request: request?.object ?? [:], media: media)
         body["results"] = .array(items.enumerated().map { index, item in
             var o = item.fields
             let result = task.results[index]

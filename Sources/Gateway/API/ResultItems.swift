@@ -34,7 +34,11 @@ struct InlineVideo: Sendable {
 /// and processing items never carry a `*URL`/`*Base64Data`/`*DataURI` field.
 enum ResultItems {
     static func items(for task: TaskRecord, media: MediaStore) -> [ResultItem] {
-        let request = (try? JSONParser.parse(task.requestJSON))?.object ?? [:]
+        items(for: task, request: (try? JSONParser.parse(task.requestJSON))?.object ?? [:], media: media)
+    }
+
+    /// With the task's stored request already parsed (the ops view parses it once for both).
+    static func items(for task: TaskRecord, request: [String: JSONValue], media: MediaStore) -> [ResultItem] {
         let includeCost = request["includeCost"]?.bool ?? false
         let outputType = request["outputType"]?.string ?? "URL"
         return task.results.map { result in
