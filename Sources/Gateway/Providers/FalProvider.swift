@@ -6,7 +6,7 @@ import Foundation
 /// fal's queue API (upstreams.md §6): submit to `{base}/{app}`, then follow the
 /// `status_url`/`response_url`/`cancel_url` the submit returns (fal says not to build them).
 ///
-/// The upstream id stores those URLs, so a restart keeps polling the same request; they must
+/// The upstream handle keeps those URLs, so a restart keeps polling the same request; they must
 /// be on the queue's own origin, because our key goes with every call to them.
 public struct FalProvider: VideoProvider {
     public let name = "fal"
