@@ -132,10 +132,12 @@ struct OpsRoutes: Sendable {
 
     private func cancel(_ task: TaskRecord) async throws -> HTTPResponse {
         guard let before = try await store.cancel(task.uuid) else { throw APIError(.taskNotFound, "no task \(task.uuid)") }
-        if !before.state.isTerminal, let upstream = before.upstream, let name = before.provider, let provider = router.provider(named: name) {
+        // What the lifecycle says cancelling does from where the task was (nothing once it ended).
+        let actions = TaskLifecycle.step(before.state, .cancelled)?.actions ?? []
+        if actions.contains(.cancelUpstream), let upstream = before.upstream, let name = before.provider, let provider = router.provider(named: name) {
             await provider.cancel(upstream)
         }
-        workers.taskEnded(task.uuid)  // a parked job's slot is held by no worker: free it here
+        if actions.contains(.releaseJobSlot) { workers.taskEnded(task.uuid) }  // a parked job's slot is held by no worker
         let now = try await store.find(task.uuid) ?? before
         return .jsonBytes(JSONValue.object(summary(now)).serializedBytes())
     }

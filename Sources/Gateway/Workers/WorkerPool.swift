@@ -157,22 +157,25 @@ public final class WorkerPool: Sendable {
         }
         guard let finished = try await pollUntilFinished(task, job: job, provider: provider, upstream: upstream, slot: slot, owner: owner, log: log)
         else { return }
-        if !slot.isEmpty {
-            slot.release()  // the upstream job is done: its slot is free for the next
-            wake.signal()
-        }
         if task.state == .running {
-            try await record(.upstreamFinished, task, owner: owner)
+            let actions = try await record(.upstreamFinished, task, owner: owner)
             task.state = .fetching
+            if actions.contains(.releaseJobSlot), !slot.isEmpty {
+                slot.release()  // the upstream job is done: its slot is free for the next
+                wake.signal()
+            }
         }
         try await fetchAndStore(task, job: job, provider: provider, outputs: finished.outputs, providerCost: finished.cost, owner: owner, log: log)
     }
 
-    /// Applies a lifecycle event to the task this worker holds; a refusal means the lease is gone.
-    func record(_ event: TaskEvent, _ task: TaskRecord, owner: String) async throws {
+    /// Applies a lifecycle event to the task this worker holds and returns what the lifecycle says
+    /// follows; a refusal means the lease is gone.
+    @discardableResult
+    func record(_ event: TaskEvent, _ task: TaskRecord, owner: String) async throws -> [TaskAction] {
         guard try await store.apply(event, to: task.uuid, owner: owner) else {
             throw LeaseLost(reason: "while recording \(TaskLifecycle.step(task.state, event)?.next.rawValue ?? "an event")")
         }
+        return TaskLifecycle.step(task.state, event)?.actions ?? []
     }
 
     func handleProviderError(_ error: ProviderError, task: TaskRecord, owner: String, log: Logger) async throws {
