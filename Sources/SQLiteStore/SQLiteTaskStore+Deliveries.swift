@@ -2,6 +2,11 @@ import Domain
 import SQLite
 import Store
 
+/// Delivery states and kinds are bound as values, like task states: the SQL spells none of them.
+private let pending = DeliveryRecord.State.pending.rawValue, sending = DeliveryRecord.State.sending.rawValue
+private let delivered = DeliveryRecord.State.delivered.rawValue, failed = DeliveryRecord.State.failed.rawValue
+private let webhook = DeliveryKind.webhook.rawValue, upload = DeliveryKind.upload.rawValue
+
 extension SQLiteTaskStore {
     static func insertDeliveries(_ db: Database, _ uuid: String, _ deliveries: [NewDelivery], _ now: Double) throws {
         for d in deliveries {
@@ -9,7 +14,7 @@ extension SQLiteTaskStore {
                 """
                 INSERT INTO deliveries (task_uuid, video_uuid, kind, url, message_id, state, next_attempt_at, target_host)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-                """, [uuid, d.videoUUID, d.kind.rawValue, d.url, d.messageID, DeliveryRecord.State.pending.rawValue, now,
+                """, [uuid, d.videoUUID, d.kind.rawValue, d.url, d.messageID, pending, now,
                       URLHost.of(d.url).lowercased()])
         }
     }
@@ -23,20 +28,20 @@ extension SQLiteTaskStore {
             let rows = try db.query(
                 """
                 SELECT d.*, t.api_key_name FROM deliveries d JOIN tasks t ON t.uuid = d.task_uuid
-                WHERE ((d.state = 'pending' AND d.next_attempt_at <= ?) OR (d.state = 'sending' AND d.lease_expires_at < ?))
-                  AND NOT (d.kind = 'webhook' AND EXISTS (
+                WHERE ((d.state = ? AND d.next_attempt_at <= ?) OR (d.state = ? AND d.lease_expires_at < ?))
+                  AND NOT (d.kind = ? AND EXISTS (
                       SELECT 1 FROM deliveries u WHERE u.task_uuid = d.task_uuid AND u.video_uuid IS d.video_uuid
-                        AND u.kind = 'upload' AND u.state IN ('pending', 'sending')))
+                        AND u.kind = ? AND u.state IN (?, ?)))
                   AND t.api_key_name NOT IN (\(Self.placeholders(keys.count))) AND d.target_host NOT IN (\(Self.placeholders(hosts.count)))
                 ORDER BY d.next_attempt_at LIMIT ?
-                """, [now, now] + keys + hosts + [max(quota.free * 8, 64)])
+                """, [pending, now, sending, now, webhook, upload, pending, sending] + keys + hosts + [max(quota.free * 8, 64)])
             var claimed: [DeliveryRecord] = []
             for row in rows where quota.free > 0 {
                 var record = try DeliveryRecord(row: row)
                 guard quota.take(key: record.apiKeyName, host: record.targetHost) else { continue }
                 try db.execute(
-                    "UPDATE deliveries SET state = 'sending', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1 WHERE id = ?",
-                    [owner, now + leaseSeconds, record.id])
+                    "UPDATE deliveries SET state = ?, lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1 WHERE id = ?",
+                    [sending, owner, now + leaseSeconds, record.id])
                 record.state = .sending
                 record.attempts += 1
                 claimed.append(record)
@@ -49,8 +54,8 @@ extension SQLiteTaskStore {
         let now = clock()
         return try await pool.write { db in
             try db.execute(
-                "UPDATE deliveries SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? AND attempts = ? AND state = 'sending'",
-                [now + leaseSeconds, delivery.id, owner, delivery.attempts])
+                "UPDATE deliveries SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? AND attempts = ? AND state = ?",
+                [now + leaseSeconds, delivery.id, owner, delivery.attempts, sending])
             return db.changes == 1
         }
     }
@@ -60,24 +65,24 @@ extension SQLiteTaskStore {
         let now = clock()
         let settled = TaskLifecycle.predecessors(of: .deliveriesSettled)
         return try await pool.write { db in
-            let claim: [any SQLiteBindable] = [delivery.id, owner, delivery.attempts]
+            let claim: [any SQLiteBindable] = [delivery.id, owner, delivery.attempts, sending]
             guard try db.scalar(
-                "SELECT count(*) FROM deliveries WHERE id = ? AND lease_owner = ? AND attempts = ? AND state = 'sending'", claim).int == 1
+                "SELECT count(*) FROM deliveries WHERE id = ? AND lease_owner = ? AND attempts = ? AND state = ?", claim).int == 1
             else { return false }
             try db.execute(
                 "INSERT INTO delivery_attempts (delivery_id, at, target_host, status_code, latency_ms, error) VALUES (?, ?, ?, ?, ?, ?)",
                 [delivery.id, attempt.at, attempt.targetHost, attempt.statusCode, attempt.latencyMilliseconds, attempt.error])
             switch outcome {
             case .delivered:
-                try db.execute("UPDATE deliveries SET state = 'delivered', lease_owner = NULL, last_error = NULL WHERE id = ?", [delivery.id])
+                try db.execute("UPDATE deliveries SET state = ?, lease_owner = NULL, last_error = NULL WHERE id = ?", [delivered, delivery.id])
             case .retry(let at):
-                try db.execute("UPDATE deliveries SET state = 'pending', next_attempt_at = ?, lease_owner = NULL, last_error = ? WHERE id = ?",
-                               [at, attempt.error, delivery.id])
+                try db.execute("UPDATE deliveries SET state = ?, next_attempt_at = ?, lease_owner = NULL, last_error = ? WHERE id = ?",
+                               [pending, at, attempt.error, delivery.id])
             case .failed(let reason):
-                try db.execute("UPDATE deliveries SET state = 'failed', lease_owner = NULL, last_error = ? WHERE id = ?", [reason, delivery.id])
+                try db.execute("UPDATE deliveries SET state = ?, lease_owner = NULL, last_error = ? WHERE id = ?", [failed, reason, delivery.id])
             }
             let open = try db.scalar(
-                "SELECT count(*) FROM deliveries WHERE task_uuid = ? AND state IN ('pending', 'sending')", [delivery.taskUUID]).int ?? 0
+                "SELECT count(*) FROM deliveries WHERE task_uuid = ? AND state IN (?, ?)", [delivery.taskUUID, pending, sending]).int ?? 0
             if open == 0, let step = settled.first.flatMap({ TaskLifecycle.step($0, .deliveriesSettled) }) {
                 try db.execute(
                     "UPDATE tasks SET state = ?, updated_at = ? WHERE uuid = ? AND state IN (\(Self.placeholders(settled.count)))",
@@ -95,8 +100,8 @@ extension SQLiteTaskStore {
         let now = clock()
         return try await pool.write { db in
             try db.execute(
-                "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, lease_owner = NULL WHERE task_uuid = ? AND state != 'sending'",
-                [now, uuid])
+                "UPDATE deliveries SET state = ?, attempts = 0, next_attempt_at = ?, lease_owner = NULL WHERE task_uuid = ? AND state != ?",
+                [pending, now, uuid, sending])
             let count = db.changes
             if count > 0, let task = try Self.load(db, uuid) { try Self.appendEvent(db, uuid, now, task.state, "redelivery requested") }
             return count

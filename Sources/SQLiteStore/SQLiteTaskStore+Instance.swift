@@ -28,7 +28,7 @@ extension SQLiteTaskStore {
             try db.execute("UPDATE tasks SET lease_expires_at = 0 WHERE lease_owner IS NOT NULL")
             let tasks = db.changes
             // A delivery in flight at the crash is attempted again: at-least-once.
-            try db.execute("UPDATE deliveries SET lease_expires_at = 0 WHERE state = 'sending'")
+            try db.execute("UPDATE deliveries SET lease_expires_at = 0 WHERE state = ?", [DeliveryRecord.State.sending.rawValue])
             return tasks + db.changes
         }
     }
