@@ -23,7 +23,7 @@ extension SQLiteTaskStore {
         let now = clock()
         guard quota.free > 0 else { return [] }
         let keys = quota.saturatedKeys, hosts = quota.saturatedHosts
-        return try await pool.write { db in
+        let outcome: Result<[DeliveryRecord], StoreError> = try await pool.write { db in
             var quota = quota
             let rows = try db.query(
                 """
@@ -36,8 +36,17 @@ extension SQLiteTaskStore {
                 ORDER BY d.next_attempt_at LIMIT ?
                 """, [pending, now, sending, now, webhook, upload, pending, sending] + keys + hosts + [max(quota.free * 8, 64)])
             var claimed: [DeliveryRecord] = []
+            var unreadable: StoreError?
             for row in rows where quota.free > 0 {
-                var record = try DeliveryRecord(row: row)
+                var record: DeliveryRecord
+                do {
+                    record = try DeliveryRecord(row: row)
+                } catch let error as StoreError {
+                    // Set aside, so it cannot block every claim after this one; reported below.
+                    try Self.quarantine(db, table: "deliveries", key: "id", row["id"].int64 ?? 0)
+                    unreadable = error
+                    continue
+                }
                 guard quota.take(key: record.apiKeyName, host: record.targetHost) else { continue }
                 try db.execute(
                     "UPDATE deliveries SET state = ?, lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1 WHERE id = ?",
@@ -46,8 +55,12 @@ extension SQLiteTaskStore {
                 record.attempts += 1
                 claimed.append(record)
             }
-            return claimed
+            // What could be read is claimed all the same; an unreadable row is reported once it
+            // is set aside, and only when nothing else was claimed (the next claim reports nothing).
+            if let unreadable, claimed.isEmpty { return .failure(unreadable) }
+            return .success(claimed)
         }
+        return try outcome.get()
     }
 
     public func renewDeliveryLease(_ delivery: DeliveryRecord, owner: String, leaseSeconds: Double) async throws -> Bool {

@@ -92,14 +92,16 @@ public final class SQLiteTaskStore: TaskStore {
 
     public func claim(owner: String, leaseSeconds: Double) async throws -> TaskRecord? {
         let now = clock()
-        return try await pool.write { db in
+        let until = now + leaseSeconds
+        // A result, not a throw, out of the transaction: a row set aside must stay set aside.
+        let outcome: Result<TaskRecord?, StoreError> = try await pool.write { db in
             // A task whose lease expired (a crashed or stalled worker) first.
             let resumable = TaskLifecycle.predecessors(of: .resumed)
             if let uuid = try db.scalar(
                 "SELECT uuid FROM tasks WHERE state IN (\(Self.placeholders(resumable.count))) AND lease_expires_at < ? LIMIT 1",
                 Self.bind(resumable) + [now]
             ).string {
-                return try Self.take(db, uuid, owner: owner, until: now + leaseSeconds, now: now, event: .resumed)
+                return try Self.take(db, uuid, owner: owner, until: until, now: now, event: .resumed)
             }
             // A parked running task whose next poll is due: not an attempt and not an event (a
             // poll is routine; the log would grow with every one).
@@ -107,23 +109,35 @@ public final class SQLiteTaskStore: TaskStore {
                 "SELECT uuid FROM tasks WHERE state = ? AND lease_owner IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 1",
                 [TaskState.running.rawValue, now]
             ).string {
-                return try Self.take(db, uuid, owner: owner, until: now + leaseSeconds, now: now, event: nil)
+                return try Self.take(db, uuid, owner: owner, until: until, now: now, event: nil)
             }
             let claimable = TaskLifecycle.predecessors(of: .claimed)
             guard let uuid = try db.scalar(
                 "SELECT uuid FROM tasks WHERE state IN (\(Self.placeholders(claimable.count))) AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 1",
                 Self.bind(claimable) + [now]
-            ).string else { return nil }
-            return try Self.take(db, uuid, owner: owner, until: now + leaseSeconds, now: now, event: .claimed)
+            ).string else { return .success(nil) }
+            return try Self.take(db, uuid, owner: owner, until: until, now: now, event: .claimed)
         }
+        return try outcome.get()
     }
 
     /// Puts `uuid` under `owner`'s lease, stepping it by `event` (nil: a parked task's due poll).
-    private static func take(_ db: Database, _ uuid: String, owner: String, until: Double, now: Double, event: TaskEvent?) throws -> TaskRecord? {
-        guard var task = try load(db, uuid) else { return nil }
+    /// A task the code cannot read is set aside (``quarantine(_:table:key:_:)``) and reported, so
+    /// that it does not stop every later claim.
+    private static func take(_ db: Database, _ uuid: String, owner: String, until: Double, now: Double, event: TaskEvent?) throws
+        -> Result<TaskRecord?, StoreError>
+    {
+        let loaded: TaskRecord?
+        do {
+            loaded = try load(db, uuid)
+        } catch let error as StoreError {
+            try quarantine(db, table: "tasks", key: "uuid", uuid)
+            return .failure(error)
+        }
+        guard var task = loaded else { return .success(nil) }
         var next = task.state
         if let event {
-            guard let step = TaskLifecycle.step(task.state, event) else { return nil }
+            guard let step = TaskLifecycle.step(task.state, event) else { return .success(nil) }
             next = step.next
             try appendEvent(db, uuid, now, next, step.detail.map { "\($0) by \(owner)" })
         }
@@ -136,7 +150,14 @@ public final class SQLiteTaskStore: TaskStore {
         task.leaseExpiresAt = until
         task.attempts += attempt
         task.updatedAt = now
-        return task
+        return .success(task)
+    }
+
+    /// Sets a row aside for good: held by no worker and due never, so no claim takes it again.
+    /// Ops still see it (lease owner `quarantined`); repairing it is a manual job.
+    static func quarantine(_ db: Database, table: String, key: String, _ id: any SQLiteBindable) throws {
+        try db.execute("UPDATE \(table) SET lease_owner = 'quarantined', lease_expires_at = ?, next_attempt_at = ? WHERE \(key) = ?",
+                       [Double.greatestFiniteMagnitude, Double.greatestFiniteMagnitude, id])
     }
 
     public func renewLease(_ uuid: String, owner: String, leaseSeconds: Double) async throws -> Bool {

@@ -207,4 +207,31 @@ struct SQLiteStoreTests {
         try raw.execute("UPDATE tasks SET state = 'exploded' WHERE uuid = 't1'")
         await #expect(throws: StoreError.undecodable(table: "tasks", column: "state", value: "exploded")) { try await store.find("t1") }
     }
+
+    /// ... and one such row does not stop the queue: the claim that meets it sets it aside and
+    /// says why, and the next claim takes the next task.
+    @Test func anUnreadableTaskIsSetAsideAndTheQueueGoesOn() async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let clock = ClockBox(1000)
+        let store = try SQLiteTaskStore(path: dir.file("t.db"), clock: { clock.now })
+        func task(_ uuid: String) -> NewTask {
+            NewTask(uuid: uuid, apiKeyName: "k", model: "m", requestJSON: "{}", requestHash: "h", format: "MP4", seeds: [1],
+                    videoUUIDs: ["v-\(uuid)"], parentVideoUUID: nil, maxInFlight: nil)
+        }
+        _ = try await store.submit([task("bad")])
+        clock.now += 1
+        _ = try await store.submit([task("good")])
+        let raw = try Database(path: dir.file("t.db"))
+        try raw.execute("UPDATE results SET state = 'exploded' WHERE task_uuid = 'bad'")
+        clock.now += 1
+        await #expect(throws: StoreError.undecodable(table: "results", column: "state", value: "exploded")) {
+            try await store.claim(owner: "A", leaseSeconds: 30)
+        }
+        #expect(try await store.claim(owner: "A", leaseSeconds: 30)?.uuid == "good")
+        // However late, only the good one comes back (its lease expired); the bad one never does.
+        clock.now += 100_000
+        #expect(try await store.claim(owner: "B", leaseSeconds: 30)?.uuid == "good")
+        #expect(try await store.claim(owner: "B", leaseSeconds: 30) == nil)
+    }
 }
