@@ -42,9 +42,12 @@ extension SQLiteTaskStore {
                 do {
                     record = try DeliveryRecord(row: row)
                 } catch let error as StoreError {
-                    // Set aside, so it cannot block every claim after this one; reported below.
-                    try Self.quarantine(db, table: "deliveries", key: "id", row["id"].int64 ?? 0)
-                    unreadable = error
+                    // Given up (failed, with the reason), so it cannot block every claim after this
+                    // one, nor hold its task in `delivering`; reported below.
+                    let id = row["id"].int64 ?? 0
+                    try db.execute("UPDATE deliveries SET state = ?, lease_owner = ?, last_error = ? WHERE id = ?",
+                                   [failed, Self.quarantined, "the stored delivery could not be read: \(error)", id])
+                    unreadable = .quarantined(table: "deliveries", id: String(id), cause: error)
                     continue
                 }
                 guard quota.take(key: record.apiKeyName, host: record.targetHost) else { continue }

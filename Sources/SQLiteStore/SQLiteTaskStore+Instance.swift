@@ -25,7 +25,7 @@ extension SQLiteTaskStore {
     @discardableResult
     public func releaseAllLeases() throws -> Int {
         try pool.writeUnbatched { db in
-            try db.execute("UPDATE tasks SET lease_expires_at = 0 WHERE lease_owner IS NOT NULL")
+            try db.execute("UPDATE tasks SET lease_expires_at = 0 WHERE lease_owner IS NOT NULL AND lease_owner != ?", [Self.quarantined])
             let tasks = db.changes
             // A delivery in flight at the crash is attempted again: at-least-once.
             try db.execute("UPDATE deliveries SET lease_expires_at = 0 WHERE state = ?", [DeliveryRecord.State.sending.rawValue])

@@ -130,9 +130,9 @@ public final class SQLiteTaskStore: TaskStore {
         let loaded: TaskRecord?
         do {
             loaded = try load(db, uuid)
-        } catch let error as StoreError {
-            try quarantine(db, table: "tasks", key: "uuid", uuid)
-            return .failure(error)
+        } catch StoreError.undecodable(let table, let column, let value) {
+            try quarantine(db, task: uuid)
+            return .failure(.quarantined(table: "tasks", id: uuid, cause: .undecodable(table: table, column: column, value: value)))
         }
         guard var task = loaded else { return .success(nil) }
         var next = task.state
@@ -153,11 +153,16 @@ public final class SQLiteTaskStore: TaskStore {
         return .success(task)
     }
 
-    /// Sets a row aside for good: held by no worker and due never, so no claim takes it again.
-    /// Ops still see it (lease owner `quarantined`); repairing it is a manual job.
-    static func quarantine(_ db: Database, table: String, key: String, _ id: any SQLiteBindable) throws {
-        try db.execute("UPDATE \(table) SET lease_owner = 'quarantined', lease_expires_at = ?, next_attempt_at = ? WHERE \(key) = ?",
-                       [Double.greatestFiniteMagnitude, Double.greatestFiniteMagnitude, id])
+    /// The lease owner of a row set aside; start-up leaves it alone.
+    static let quarantined = "quarantined"
+
+    /// Sets a task aside for good: held by no worker and due never, so no claim takes it again,
+    /// and no longer counted against its key's in-flight cap. Ops still see it (lease owner
+    /// `quarantined`); repairing it is a manual job.
+    static func quarantine(_ db: Database, task uuid: String) throws {
+        try db.execute("UPDATE tasks SET lease_owner = ?, lease_expires_at = ?, next_attempt_at = ? WHERE uuid = ?",
+                       [quarantined, Double.greatestFiniteMagnitude, Double.greatestFiniteMagnitude, uuid])
+        try taskEnded(db, uuid)
     }
 
     public func renewLease(_ uuid: String, owner: String, leaseSeconds: Double) async throws -> Bool {

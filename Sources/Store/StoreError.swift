@@ -5,11 +5,15 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     /// An event that has its own method (claim, cancel, record of the last delivery) was passed
     /// to ``TaskRepository/apply(_:to:owner:)``.
     case notAWorkerEvent(String)
+    /// A claim met a row it could not read and set it aside for good (`id`: the task's uuid, or a
+    /// delivery's id): it is reported once, and its owner frees what it held in memory.
+    indirect case quarantined(table: String, id: String, cause: StoreError)
 
     public var description: String {
         switch self {
         case .undecodable(let table, let column, let value): "undecodable \(table).\(column): \(value.prefix(64))"
         case .notAWorkerEvent(let event): "not a worker event: \(event)"
+        case .quarantined(let table, let id, let cause): "set aside \(table) \(id): \(cause)"
         }
     }
 }

@@ -32,5 +32,8 @@ import Testing
         #expect(handle.displayID == "req,1 x,v1_b")
         #expect(UpstreamJob(stored: "") == nil && UpstreamJob(stored: "{\"jobs\":[]}") == nil)
         #expect(UpstreamJob(stored: "3f1c-runware-uuid")?.ids == ["3f1c-runware-uuid"])
+        // A legacy id list whose ids have spaces is not mistaken for fal's URL lines.
+        #expect(UpstreamJob(stored: "job 1,job 2")?.ids == ["job 1", "job 2"])
+        #expect(UpstreamJob(stored: "https://q/s https://q/r ")?.parts.first?.resultURL == "https://q/r")
     }
 }

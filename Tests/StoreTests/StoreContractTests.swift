@@ -225,13 +225,18 @@ struct SQLiteStoreTests {
         let raw = try Database(path: dir.file("t.db"))
         try raw.execute("UPDATE results SET state = 'exploded' WHERE task_uuid = 'bad'")
         clock.now += 1
-        await #expect(throws: StoreError.undecodable(table: "results", column: "state", value: "exploded")) {
+        await #expect(throws: StoreError.quarantined(table: "tasks", id: "bad", cause: .undecodable(table: "results", column: "state", value: "exploded"))) {
             try await store.claim(owner: "A", leaseSeconds: 30)
         }
+        #expect(try await store.inFlight(keyName: "k") == 1)  // the set-aside task no longer counts
         #expect(try await store.claim(owner: "A", leaseSeconds: 30)?.uuid == "good")
         // However late, only the good one comes back (its lease expired); the bad one never does.
         clock.now += 100_000
         #expect(try await store.claim(owner: "B", leaseSeconds: 30)?.uuid == "good")
         #expect(try await store.claim(owner: "B", leaseSeconds: 30) == nil)
+        // A restart makes every lease claimable at once, but not a set-aside row's.
+        try store.releaseAllLeases()
+        #expect(try await store.claim(owner: "C", leaseSeconds: 30)?.uuid == "good")
+        #expect(try await store.claim(owner: "C", leaseSeconds: 30) == nil)
     }
 }

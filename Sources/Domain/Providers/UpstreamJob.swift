@@ -48,8 +48,9 @@ public struct UpstreamJob: Sendable, Equatable {
             parts = jobs.compactMap { job in
                 job["id"]?.string.map { Part(id: $0, statusURL: job["status"]?.string, resultURL: job["result"]?.string, cancelURL: job["cancel"]?.string) }
             }
-        } else if stored.contains(" ") {
-            // fal before typed handles: "status result cancel" per line.
+        } else if stored.split(separator: "\n").allSatisfy({ $0.split(separator: " ").first?.contains("://") == true }) {
+            // fal before typed handles: "status result cancel" URLs per line (an id list never
+            // starts its lines with URLs; a task-API id may contain a space).
             parts = stored.split(separator: "\n").compactMap { line in
                 let urls = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
                 guard urls.count >= 2 else { return nil }

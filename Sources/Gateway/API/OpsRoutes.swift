@@ -178,7 +178,7 @@ struct OpsRoutes: Sendable {
             "attempts": .int(Int64(task.attempts)),
         ]
         if let v = task.provider { o["provider"] = .string(v) }
-        if let v = task.upstream { o["upstreamId"] = .string(v.displayID) }
+        if let v = task.upstreamID { o["upstreamId"] = .string(task.upstream?.displayID ?? v) }
         if let v = task.dispatchedAt { o["dispatchedAt"] = .double(v) }
         if let v = task.deadlineAt { o["deadlineAt"] = .double(v) }
         if let code = task.errorCode { o["error"] = ["code": .string(code), "message": .string(task.errorMessage ?? "")] }

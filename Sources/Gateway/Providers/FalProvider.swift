@@ -74,7 +74,7 @@ public struct FalProvider: VideoProvider {
             for url in [status, result] + (cancel.map { [$0] } ?? []) where UpstreamHTTP.origin(url) != UpstreamHTTP.origin(baseURL) {
                 throw ProviderError(kind: .permanent, code: .providerError, message: "fal: refusing a request URL off the queue's origin")
             }
-            parts.append(UpstreamJob.Part(id: json["request_id"]?.string ?? status, statusURL: status, resultURL: result, cancelURL: cancel))
+            parts.append(UpstreamJob.Part(id: json["request_id"]?.string.flatMap { $0.isEmpty ? nil : $0 } ?? status, statusURL: status, resultURL: result, cancelURL: cancel))
         }
         return UpstreamJob(parts: parts)
     }

@@ -59,8 +59,6 @@ public struct TaskAPIProvider: VideoProvider {
         return UpstreamJob(ids: ids)
     }
 
-    /// One request per job in the comma-separated upstream id.
-
     public func poll(_ upstream: UpstreamJob, job: ProviderJob) async throws(ProviderError) -> ProviderStatus {
         var outputs: [String] = []
         var progress = 100

@@ -67,6 +67,11 @@ public final class WorkerPool: Sendable {
             let claimed: TaskRecord?
             do {
                 claimed = try await store.claim(owner: owner, leaseSeconds: settings.leaseSeconds)
+            } catch StoreError.quarantined(let table, let id, let cause) {
+                // A row the store could not read is set aside; a parked job's slot is freed.
+                logger.error("a stored task could not be read and was set aside", ["table": table, "task": id, "error": "\(cause)"])
+                if table == "tasks" { taskEnded(id) }
+                continue
             } catch {
                 logger.error("claim failed", ["error": "\(error)"])
                 await wake.wait(timeout: settings.idlePollSeconds)
@@ -153,7 +158,10 @@ public final class WorkerPool: Sendable {
             slot.hold(gate, task: task.uuid)
         }
         guard let upstream = task.upstream else {
-            throw LeaseLost(reason: "no upstream job in state \(task.state.rawValue)")
+            // A stored handle that does not read would be resumed and refused forever.
+            log.error("the stored upstream job could not be read", ["state": task.state.rawValue])
+            try await fail(task, owner: owner, code: .internalError, message: "an internal error stopped the task; the gateway's log has the details", log: log)
+            return
         }
         guard let finished = try await pollUntilFinished(task, job: job, provider: provider, upstream: upstream, slot: slot, owner: owner, log: log)
         else { return }
