@@ -34,10 +34,14 @@ public class FakeUpstream: @unchecked Sendable {
     func start(_ configure: (RouterBuilder, @escaping Router.Handler) -> Void) throws {
         let router = RouterBuilder()
         // Off the event loop, as in FakeGemini: a debug build's big answers must not hold it up.
-        let handler: Router.Handler = { [unowned self] request in await offLoop { await self.dispatch(request) } }
-        router.get("/media/:file") { [unowned self, video] _ in
-            mediaRequests.add(1, ordering: .relaxed)
-            if holdMedia.withLock({ $0 }) { try? await Task.sleep(for: .seconds(60)) }
+        // Weak: a gateway a test has not stopped yet may still call a fake the test has let go.
+        let handler: Router.Handler = { [weak self] request in
+            guard let self else { return .text(.serviceUnavailable, "gone") }
+            return await offLoop { await self.dispatch(request) }
+        }
+        router.get("/media/:file") { [weak self, video] _ in
+            self?.mediaRequests.add(1, ordering: .relaxed)
+            if self?.holdMedia.withLock({ $0 }) == true { try? await Task.sleep(for: .seconds(60)) }
             return HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "video/mp4")]), bytes: video)
         }
         configure(router, handler)
