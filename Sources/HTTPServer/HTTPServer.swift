@@ -113,7 +113,7 @@ public final class HTTPServer: @unchecked Sendable {
             let id = s.nextID
             s.nextID += 1
             let connection = Connection(
-                id: id, fd: fd, peer: peer, clientAddress: client, server: self, loop: EventLoopGroup.shared.next(), timeouts: timeouts)
+                id: id, fd: fd, peer: peer, clientAddress: client, server: self, loop: configuration.loops.next(), timeouts: timeouts)
             s.connections[id] = connection
             s.perClient[client, default: 0] += 1
             return .accept(connection)

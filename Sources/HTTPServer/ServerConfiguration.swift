@@ -32,6 +32,8 @@ public struct ServerConfiguration: Sendable {
     /// Renders the server's own errors (400/408/413/431/503/…), so the application can use its
     /// error shape; plain text by default.
     public var render: ErrorRenderer
+    /// The event loops the server's connections run on.
+    public var loops: EventLoopGroup = .shared
 
     public init(
         host: String = "127.0.0.1",
