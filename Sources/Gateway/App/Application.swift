@@ -86,9 +86,6 @@ public final class Application: Sendable {
         self.urlGuard = urlGuard
         let curl = CurlClient(threads: configuration.workers.transferThreads, proxy: configuration.network.egressProxy, name: "upstream")
         self.curl = curl
-        for directory in ["gemini", "inputs"] {
-            try FileManager.default.createDirectory(atPath: "\(configuration.dataDir)/upstream/\(directory)", withIntermediateDirectories: true)
-        }
         let providerEntries = try ProviderRegistry.build(
             ProviderContext(configuration: configuration, curl: curl, urlGuard: urlGuard, store: store, media: media))
         let modelRouter = ModelRouter.make(configuration: configuration, entries: providerEntries) { logger.info("route", ["detail": $0]) }

@@ -139,7 +139,7 @@ extension FalProvider {
         let settings = context.configuration.providers.fal
         guard let key = settings.key, !key.isEmpty else { return [] }
         let provider = FalProvider(key: key, baseURL: settings.baseURL, curl: context.curl, urlGuard: context.urlGuard,
-                                   inputs: context.inputs(scratch: "inputs"), pollInterval: settings.pollIntervalSeconds)
+                                   inputs: try context.inputs(scratch: "inputs"), pollInterval: settings.pollIntervalSeconds)
         return [ProviderEntry(provider, limits: settings.limits, omniFlashModel: "google/gemini-omni-flash")]
     }
 }

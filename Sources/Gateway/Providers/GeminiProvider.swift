@@ -385,7 +385,7 @@ extension GeminiProvider {
         let provider = GeminiProvider(
             apiKey: key, baseURL: settings.baseURL, version: settings.apiVersion, curl: context.curl, urlGuard: context.urlGuard,
             workDirectory: work, pollInterval: settings.pollIntervalSeconds, requestTimeout: settings.requestTimeoutSeconds,
-            inputs: context.inputs(scratch: "gemini"))
+            inputs: try context.inputs(scratch: "gemini"))
         return [ProviderEntry(provider, limits: settings.limits, omniFlashModel: settings.model)]
     }
 }

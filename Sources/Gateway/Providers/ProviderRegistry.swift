@@ -1,5 +1,6 @@
 import Curl
 import Domain
+import Foundation
 import Store
 
 /// The upstreams reelgate knows. Each adapter declares, in its own file, a ``ProviderRegistration``:
@@ -57,8 +58,11 @@ struct ProviderContext: Sendable {
     let store: any TaskStore
     let media: MediaStore
 
-    /// A fetcher of task inputs (images, videos) with its own scratch directory under the data dir.
-    func inputs(scratch name: String) -> InputFetcher {
-        InputFetcher(store: store, media: media, urlGuard: urlGuard, curl: curl, scratch: "\(configuration.dataDir)/upstream/\(name)")
+    /// A fetcher of task inputs (images, videos) with its scratch directory under the data dir,
+    /// made here, by the adapter that needs it.
+    func inputs(scratch name: String) throws -> InputFetcher {
+        let scratch = "\(configuration.dataDir)/upstream/\(name)"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        return InputFetcher(store: store, media: media, urlGuard: urlGuard, curl: curl, scratch: scratch)
     }
 }

@@ -131,7 +131,7 @@ extension RunwareProvider {
         let settings = context.configuration.providers.runware
         guard let key = settings.apiKey, !key.isEmpty else { return [] }
         let provider = RunwareProvider(apiKey: key, baseURL: settings.baseURL, curl: context.curl, urlGuard: context.urlGuard,
-                                       inputs: context.inputs(scratch: "inputs"), pollInterval: settings.pollIntervalSeconds)
+                                       inputs: try context.inputs(scratch: "inputs"), pollInterval: settings.pollIntervalSeconds)
         return [ProviderEntry(provider, limits: settings.limits, omniFlashModel: "google:gemini@omni-flash")]
     }
 }

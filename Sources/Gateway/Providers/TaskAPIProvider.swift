@@ -116,8 +116,8 @@ public struct TaskAPIProvider: VideoProvider {
 extension TaskAPIProvider {
     /// One per `providers.taskapi[]` entry, under its own name, for `models` routes.
     static let registration = ProviderRegistration(configKey: "taskapi") { context in
-        context.configuration.providers.taskapi.map { entry in
-            ProviderEntry(TaskAPIProvider(settings: entry, curl: context.curl, urlGuard: context.urlGuard, inputs: context.inputs(scratch: "inputs")),
+        try context.configuration.providers.taskapi.map { entry in
+            ProviderEntry(TaskAPIProvider(settings: entry, curl: context.curl, urlGuard: context.urlGuard, inputs: try context.inputs(scratch: "inputs")),
                           limits: entry.limits)
         }
     }

@@ -124,9 +124,13 @@ public final class WorkerPool: Sendable {
         } catch {
             // The detail is for the log; the task (and so its client and webhook) gets a stable message.
             log.error("processing failed", ["error": "\(error)"])
-            _ = try? await fail(task, owner: owner, code: .internalError, message: "an internal error stopped the task; the gateway's log has the details", log: log)
+            _ = try? await fail(task, owner: owner, code: .internalError, message: Self.internalErrorMessage, log: log)
         }
     }
+
+    /// What a task (its client, its webhook) is told when something inside failed: the detail
+    /// goes to the log only.
+    static let internalErrorMessage = "an internal error stopped the task; the gateway's log has the details"
 
     /// Frees the job slots of a task that ended outside a worker (ops cancel of a parked task).
     public func taskEnded(_ uuid: String) {
@@ -160,7 +164,7 @@ public final class WorkerPool: Sendable {
         guard let upstream = task.upstream else {
             // A stored handle that does not read would be resumed and refused forever.
             log.error("the stored upstream job could not be read", ["state": task.state.rawValue])
-            try await fail(task, owner: owner, code: .internalError, message: "an internal error stopped the task; the gateway's log has the details", log: log)
+            try await fail(task, owner: owner, code: .internalError, message: Self.internalErrorMessage, log: log)
             return
         }
         guard let finished = try await pollUntilFinished(task, job: job, provider: provider, upstream: upstream, slot: slot, owner: owner, log: log)
