@@ -20,6 +20,8 @@ let package = Package(
 
         // Layer 1: pure HTTP/1.1 protocol code. Bytes in, requests out; no sockets.
         .target(name: "HTTP1", swiftSettings: strict),
+        // Layer 1: pure WebSocket protocol code (RFC 6455): handshake, frames, UTF-8. No sockets.
+        .target(name: "WebSocket", dependencies: ["HTTP1"], swiftSettings: strict),
         // Layer 2: the socket server: epoll event loops, connections, router.
         .target(name: "HTTPServer", dependencies: ["HTTP1", "CEpoll"], swiftSettings: strict),
         // Layer 3: thin wrappers over the C libraries.
@@ -35,25 +37,26 @@ let package = Package(
         // Layer 6: API handlers, workers, delivery; `App` composes everything.
         .target(
             name: "Gateway",
-            dependencies: ["HTTP1", "HTTPServer", "Store", "SQLiteStore", "Curl", "Crypto", "Domain"],
+            dependencies: ["HTTP1", "WebSocket", "HTTPServer", "Store", "SQLiteStore", "Curl", "Crypto", "Domain"],
             resources: [.copy("Resources/clips")],
             swiftSettings: strict),
         // Layer 7: a thin executable.
         .executableTarget(name: "reelgate", dependencies: ["Gateway"], swiftSettings: strict),
 
         // Test helpers shared by the test targets (raw TCP client, temp dirs, process harness).
-        .target(name: "TestSupport", dependencies: ["HTTP1", "HTTPServer", "Domain"], path: "Tests/TestSupport",
+        .target(name: "TestSupport", dependencies: ["HTTP1", "WebSocket", "HTTPServer", "Domain"], path: "Tests/TestSupport",
                 swiftSettings: strict),
         // The fake Gemini server as a program, for the google-genai conformance test.
         .executableTarget(name: "fake-gemini", dependencies: ["TestSupport"], path: "Tests/FakeGeminiServer", swiftSettings: strict),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"], exclude: ["FuzzRegressions"], swiftSettings: strict),
+        .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP1", "Crypto"], swiftSettings: strict),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CurlTests", dependencies: ["Curl", "Crypto", "HTTPServer", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "SQLiteStore", "SQLite", "Domain", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Store", "SQLiteStore", "Domain", "HTTP1", "HTTPServer", "Crypto", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "WebSocket", "Store", "SQLiteStore", "Domain", "HTTP1", "HTTPServer", "Crypto", "TestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )
