@@ -26,15 +26,16 @@ actor Connection {
     nonisolated let deadline = Atomic<UInt64>(0)
     nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
 
-    private static let readChunk = 16 * 1024
+    private static let readChunk = EventLoop.readBufferBytes
     private static let lingerDiscardLimit = 64 * 1024
 
     private let fd: Int32
     private let peer: String
-    private unowned let server: HTTPServer
+    unowned let server: HTTPServer
     private var parser: RequestParser
     private var machine: ConnectionStateMachine
-    private var scratch = [UInt8](repeating: 0, count: Connection.readChunk)
+    /// Whether an upgraded protocol asked its read to be interrupted (it has something to send).
+    private var interruptRequested = false
 
     /// The loop's watch on the socket; nil once closed.
     private var watchToken: UInt64?
@@ -46,7 +47,7 @@ actor Connection {
     private var peerClosedInput = false
 
     /// The one wait the loop may be in.
-    private enum Wake { case ready, timeout, drain, closed }
+    private enum Wake { case ready, timeout, drain, closed, interrupt }
     private enum WaitKind { case read, write }
     private var waiter: (kind: WaitKind, continuation: CheckedContinuation<Wake, Never>)?
 
@@ -195,7 +196,7 @@ actor Connection {
                 case .close: return .done
                 case .none: continue
                 }
-            case .drain: continue
+            case .drain, .interrupt: continue
             case .closed: return .done
             }
         }
@@ -220,9 +221,10 @@ actor Connection {
     private func receive(inBody: Bool) {
         var received = 0
         while received < 4 * Connection.readChunk {
-            let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let buffer = loop.readBuffer
+            let n = recv(fd, buffer.baseAddress, buffer.count, 0)
             if n > 0 {
-                scratch.withUnsafeBytes { parser.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                parser.append(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
                 received += n
                 if n < Connection.readChunk { break }
             } else if n == 0 {
@@ -338,7 +340,7 @@ actor Connection {
                     close()
                     return false
                 }
-            case .drain: continue
+            case .drain, .interrupt: continue
             case .closed: return false
             }
         }
@@ -383,7 +385,7 @@ actor Connection {
             switch await wait(for: .read) {
             case .ready:
                 while true {
-                    let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                    let n = recv(fd, loop.readBuffer.baseAddress, loop.readBuffer.count, 0)
                     if n > 0 {
                         discarded += n
                         if discarded > Connection.lingerDiscardLimit { break }
@@ -398,7 +400,7 @@ actor Connection {
                     }
                 }
             case .timeout, .closed: return
-            case .drain: continue
+            case .drain, .interrupt: continue
             }
         }
     }
@@ -421,18 +423,24 @@ actor Connection {
             return .bytes(upgradeLeftover)
         }
         while !closed, !peerClosedInput {
+            if interruptRequested {
+                interruptRequested = false
+                return .interrupted
+            }
             if machine.draining { return .draining }
             machine.upgraded(deadline: monotonicNanos() + idleTimeout.nanoseconds)
             switch await wait(for: .read) {
             case .ready:
-                let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                if n > 0 { return .bytes(Array(scratch[0..<n])) }
+                let buffer = loop.readBuffer
+                let n = recv(fd, buffer.baseAddress, buffer.count, 0)
+                if n > 0 { return .bytes(Array(buffer[0..<n])) }
                 if n == 0 { peerClosedInput = true }
                 if n < 0, errno == EAGAIN || errno == EWOULDBLOCK { readReady = false }
                 if n < 0, errno != EINTR, errno != EAGAIN, errno != EWOULDBLOCK { close() }
             case .timeout:
                 if machine.timeoutAction(now: monotonicNanos()) == .close { return .timedOut }
             case .drain: return .draining
+            case .interrupt: continue
             case .closed: return .closed
             }
         }
@@ -445,6 +453,19 @@ actor Connection {
         if sendOutbound() == .done { return true }
         machine.upgraded(deadline: monotonicNanos() + server.configuration.writeTimeout.nanoseconds)
         return await flushOutbound()
+    }
+
+    /// Ends a wait in ``upgradedRead(idleTimeout:)`` (or the next one) with `.interrupted`.
+    func interruptUpgradedRead() {
+        interruptRequested = true
+        if let waiter, waiter.kind == .read, machine.phase == .upgraded { wake(.interrupt) }
+    }
+
+    /// The upgraded protocol said goodbye: stop sending and let the peer's last bytes drain, so
+    /// the goodbye is not lost to a reset (as after an HTTP error, RFC 9112 §9.6).
+    func upgradedFinish() async {
+        upgradeLeftover = []
+        await linger()
     }
 
     var isDraining: Bool { machine.draining }
@@ -532,6 +553,8 @@ actor Connection {
 /// What a read on an upgraded connection gave.
 public enum UpgradedRead: Sendable, Equatable {
     case bytes([UInt8])
+    /// ``UpgradedSocket/interrupt()`` was called: the protocol has something to send.
+    case interrupted
     /// The peer closed, or the connection was closed.
     case closed
     /// No byte within the idle timeout.

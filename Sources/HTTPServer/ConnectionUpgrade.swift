@@ -38,6 +38,24 @@ public struct UpgradedSocket: Sendable {
         await connection.upgradedWrite(bytes)
     }
 
+    /// Makes the pending (or next) ``read(idleTimeout:)`` return `.interrupted` at once: how
+    /// another task tells the protocol it has something to send. Callable from any thread.
+    public func interrupt() {
+        connection.onLoop { $0.interruptUpgradedRead() }
+    }
+
+    /// After the protocol's last word: half-closes, then reads and drops what the peer still
+    /// sends until it closes or the linger timeout passes. Return after it.
+    public func finish() async {
+        await connection.upgradedFinish()
+    }
+
+    /// Takes `bytes` from the server's budget for buffered request bodies (a message being
+    /// reassembled is one); false when the server holds too much already.
+    public func reserveBuffered(_ bytes: Int) -> Bool { connection.server.bodyBudget.reserve(bytes) }
+
+    public func releaseBuffered(_ bytes: Int) { connection.server.bodyBudget.release(bytes) }
+
     /// Whether the server is shutting down (the protocol should say goodbye and return).
     public var isDraining: Bool {
         get async { await connection.isDraining }

@@ -26,6 +26,11 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     /// Socket handlers by token; touched only on the loop's thread.
     private var handlers: [UInt64: (UInt32) -> Void] = [:]
     private var nextToken: UInt64 = 1
+    /// Where this loop's connections read into before handing the bytes to their parsers: one
+    /// buffer per loop, not per connection (10,000 idle WebSocket sessions must not hold 10,000
+    /// read buffers). Used only on the loop's thread, and never across a suspension.
+    let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: EventLoop.readBufferBytes, alignment: 16)
+    static let readBufferBytes = 16 * 1024
 
     init(name: String) {
         epfd = cepoll_create()

@@ -11,6 +11,8 @@ public struct WebSocketCloseCode: RawRepresentable, Sendable, Hashable, CustomSt
     public static let policyViolation = WebSocketCloseCode(rawValue: 1008)
     public static let messageTooBig = WebSocketCloseCode(rawValue: 1009)
     public static let internalError = WebSocketCloseCode(rawValue: 1011)
+    /// The server is overloaded for now (too many messages held in memory).
+    public static let tryAgainLater = WebSocketCloseCode(rawValue: 1013)
     /// The server restarts; clients should reconnect (SPEC §15: what SIGTERM sends).
     public static let serviceRestart = WebSocketCloseCode(rawValue: 1012)
 

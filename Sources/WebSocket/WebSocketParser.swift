@@ -40,7 +40,8 @@ public struct WebSocketParser: Sendable {
         case failed(WebSocketError)
     }
 
-    public let maxMessageBytes: Int
+    /// May be raised or lowered between messages (after authentication, say).
+    public var maxMessageBytes: Int
     public let peer: Peer
     private var buffer: [UInt8] = []
     private var readIndex = 0

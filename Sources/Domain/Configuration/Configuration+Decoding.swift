@@ -283,7 +283,7 @@ extension Configuration.Server {
         let c = try decoder.section(
             ["maxConnections", "maxConnectionsPerClient", "headTimeoutSeconds", "idleTimeoutSeconds", "bodyTimeoutSeconds",
              "bodyDeadlineSeconds", "minBodyBytesPerSecond", "maxBodyBytes", "unauthenticatedBodyBytes", "maxBufferedBodyBytes",
-             "maxTasksPerRequest", "maxInlineResponseBytes", "maxStoredRequestBytes", "shutdownGraceSeconds"])
+             "maxTasksPerRequest", "maxInlineResponseBytes", "maxStoredRequestBytes", "shutdownGraceSeconds", "websocket"])
         maxConnections = try c.value("maxConnections", maxConnections)
         maxConnectionsPerClient = try c.value("maxConnectionsPerClient", maxConnectionsPerClient)
         headTimeoutSeconds = try c.value("headTimeoutSeconds", headTimeoutSeconds)
@@ -298,5 +298,16 @@ extension Configuration.Server {
         maxInlineResponseBytes = try c.value("maxInlineResponseBytes", maxInlineResponseBytes)
         maxStoredRequestBytes = try c.value("maxStoredRequestBytes", maxStoredRequestBytes)
         shutdownGraceSeconds = try c.value("shutdownGraceSeconds", shutdownGraceSeconds)
+        websocket = try c.value("websocket", websocket)
+    }
+}
+
+extension Configuration.Server.WebSocket {
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.section(["maxMessageBytes", "sessionTTLSeconds", "idleTimeoutSeconds"])
+        maxMessageBytes = try c.value("maxMessageBytes", maxMessageBytes)
+        sessionTTLSeconds = try c.value("sessionTTLSeconds", sessionTTLSeconds)
+        idleTimeoutSeconds = try c.value("idleTimeoutSeconds", idleTimeoutSeconds)
     }
 }

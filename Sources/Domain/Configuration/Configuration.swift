@@ -229,7 +229,23 @@ public struct Configuration: Sendable, Equatable, Codable {
         public var maxStoredRequestBytes = 8 * 1024 * 1024
         /// How long in-flight requests may take to finish after SIGTERM.
         public var shutdownGraceSeconds: Double = 10
+        /// The Runware WebSocket transport (SPEC §15).
+        public var websocket = WebSocket()
         public init() {}
+
+        public struct WebSocket: Sendable, Equatable, Codable {
+            /// Largest reassembled message; unset, `server.maxBodyBytes` (what REST accepts).
+            public var maxMessageBytes: Int?
+            /// How long a session outlives its socket: a reconnect within it resumes the session
+            /// and its subscriptions.
+            public var sessionTTLSeconds: Double = 120
+            /// A socket that sends nothing (pings included) for this long is closed.
+            public var idleTimeoutSeconds: Double = 120
+            public init() {}
+        }
+
+        /// `websocket.maxMessageBytes`, or its default.
+        public var effectiveMaxMessageBytes: Int { websocket.maxMessageBytes ?? maxBodyBytes }
 
         /// `maxConnectionsPerClient`, or its default.
         public var effectiveMaxConnectionsPerClient: Int { maxConnectionsPerClient ?? max(1, maxConnections / 4) }

@@ -119,6 +119,8 @@ public enum ConfigurationLoader {
             ("server.bodyDeadlineSeconds", config.server.bodyDeadlineSeconds),
             ("media.imageTTLSeconds", config.media.imageTTLSeconds),
             ("workers.leaseSeconds", config.workers.leaseSeconds),
+            ("server.websocket.sessionTTLSeconds", config.server.websocket.sessionTTLSeconds),
+            ("server.websocket.idleTimeoutSeconds", config.server.websocket.idleTimeoutSeconds),
         ]
         for (name, value) in positive where !(value > 0) { throw ConfigurationError("\(name) must be positive") }
         let atLeastOne: [(String, Int)] = [
@@ -133,6 +135,7 @@ public enum ConfigurationLoader {
             ("server.maxBufferedBodyBytes", config.server.maxBufferedBodyBytes),
             ("server.maxTasksPerRequest", config.server.maxTasksPerRequest),
             ("server.maxStoredRequestBytes", config.server.maxStoredRequestBytes),
+            ("server.websocket.maxMessageBytes", config.server.effectiveMaxMessageBytes),
             ("media.maxImageUploadsPerRequest", config.media.maxImageUploadsPerRequest),
         ]
         for (name, value) in atLeastOne where value < 1 { throw ConfigurationError("\(name) must be at least 1") }

@@ -6,6 +6,10 @@ public enum TaskState: String, Sendable, CaseIterable, Codable {
     case queued, dispatching, running, fetching, delivering, succeeded, failed, cancelled
 
     public var isTerminal: Bool { self == .succeeded || self == .failed || self == .cancelled }
+
+    /// Whether every result is final (stored or failed): from `delivering` on, what `getResponse`
+    /// answers no longer changes.
+    public var resultsAreFinal: Bool { self == .delivering || isTerminal }
 }
 
 /// A result's own state: each of a task's `numberResults` videos finishes (or fails) on its own.

@@ -7,7 +7,7 @@ import HTTPServer
 /// carries counts and sizes only, never task ids, prompts or URLs.
 enum MetricsRoute {
     static func register(on router: RouterBuilder, metrics: Metrics, store: any TaskStore, gates: [String: ProviderGate], janitor: MediaJanitor,
-                         dbPath: String) {
+                         dbPath: String, sockets: RunwareWebSocketEndpoint? = nil) {
         router.add("GET", "/metrics") { _ in
             var gauges: [(name: String, labels: Metrics.Labels, value: Double)] = []
             if let counts = try? await store.gauges() {
@@ -23,6 +23,12 @@ enum MetricsRoute {
             gauges.append(("reelgate_database_bytes", [], Double(dbBytes)))
             gauges.append(("reelgate_media_bytes", [], Double(janitor.bytesInUse)))
             gauges.append(("reelgate_media_budget_bytes", [], Double(janitor.maxBytes)))
+            if let sockets {
+                let counts = sockets.sessions.counts
+                gauges.append(("reelgate_websocket_connections", [], Double(sockets.openSockets.load(ordering: .relaxed))))
+                gauges.append(("reelgate_websocket_sessions", [("state", "attached")], Double(counts.attached)))
+                gauges.append(("reelgate_websocket_sessions", [("state", "detached")], Double(counts.sessions - counts.attached)))
+            }
             return HTTPResponse(
                 status: .ok, headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4; charset=utf-8")]),
                 bytes: Array(metrics.exposition(gauges: gauges).utf8))

@@ -139,6 +139,7 @@ struct OpsRoutes: Sendable {
         }
         if actions.contains(.releaseJobSlot) { workers.taskEnded(task.uuid) }  // a parked job's slot is held by no worker
         let now = try await store.find(task.uuid) ?? before
+        if !before.state.resultsAreFinal, now.state.resultsAreFinal { workers.onFinished(task.uuid) }
         return .jsonBytes(JSONValue.object(summary(now)).serializedBytes())
     }
 

@@ -60,34 +60,20 @@ final class TaskAPI: Sendable {
         router.add("POST", "/", admission: admission.taskEndpoint, handler)
     }
 
-    private struct Reply {
+    /// What a batch of tasks gets back, in the order of the tasks; and which tasks the caller
+    /// now waits on (submitted, or polled while unfinished): a WebSocket session is told when
+    /// their results are final (SPEC §15).
+    struct Reply {
         var data: [ResultItem] = []
         var errors: [APIErrorItem] = []
+        var watching: [String] = []
     }
 
     func handle(_ request: Request) async -> HTTPResponse {
-        let parsed: JSONValue
-        do {
-            // One more item than the cap: an authentication task may lead the array.
-            parsed = try JSONParser.parse(
-                request.body, maxTopLevelItems: limits.maxTasksPerRequest + 1, maxValues: max(10_000, limits.maxTasksPerRequest * 1_000))
-        } catch {
-            switch error.kind {
-            case .tooManyItems:
-                return Self.render(Reply(errors: [tooManyTasks]))
-            case .tooManyValues(let limit):
-                return Self.render(Reply(errors: [APIErrorItem(
-                    code: .invalidRequest, message: "the request holds more than \(limit) JSON values; send fewer or smaller tasks")]))
-            case .syntax:
-                return Self.render(Reply(errors: [APIErrorItem(code: .invalidJSON, message: "request body is not valid JSON: \(error)")]))
-            }
-        }
         var tasks: [JSONValue]
-        switch parsed {
-        case .array(let items): tasks = items
-        case .object: tasks = [parsed]
-        default:
-            return Self.render(Reply(errors: [APIErrorItem(code: .invalidRequest, message: "the body must be a JSON array of tasks")]))
+        switch parseTasks(request.body) {
+        case .success(let parsed): tasks = parsed
+        case .failure(let error): return Self.render(Reply(errors: [error]))
         }
 
         // Authentication: Bearer header, or an authentication task first.
@@ -101,7 +87,39 @@ final class TaskAPI: Sendable {
         guard !tasks.isEmpty else {
             return Self.render(Reply(errors: [APIErrorItem(code: .invalidRequest, message: "the request holds no task")]))
         }
-        guard tasks.count <= limits.maxTasksPerRequest else { return Self.render(Reply(errors: [tooManyTasks])) }
+        return Self.render(await run(tasks, principal: principal))
+    }
+
+    /// A request body or WebSocket message as its list of tasks (an array, or one task object),
+    /// within the request limits; or the error that answers it.
+    func parseTasks(_ bytes: [UInt8]) -> Result<[JSONValue], APIErrorItem> {
+        let parsed: JSONValue
+        do {
+            // One more item than the cap: an authentication task may lead the array.
+            parsed = try JSONParser.parse(
+                bytes, maxTopLevelItems: limits.maxTasksPerRequest + 1, maxValues: max(10_000, limits.maxTasksPerRequest * 1_000))
+        } catch {
+            switch error.kind {
+            case .tooManyItems:
+                return .failure(tooManyTasks)
+            case .tooManyValues(let limit):
+                return .failure(APIErrorItem(
+                    code: .invalidRequest, message: "the request holds more than \(limit) JSON values; send fewer or smaller tasks"))
+            case .syntax:
+                return .failure(APIErrorItem(code: .invalidJSON, message: "request body is not valid JSON: \(error)"))
+            }
+        }
+        switch parsed {
+        case .array(let items): return .success(items)
+        case .object: return .success([parsed])
+        default: return .failure(APIErrorItem(code: .invalidRequest, message: "the body must be a JSON array of tasks"))
+        }
+    }
+
+    /// Runs a batch of tasks for an authenticated caller: the one path REST and WebSocket share
+    /// (validation, idempotency, per-key limits, tenancy). Tasks succeed or fail independently.
+    func run(_ tasks: [JSONValue], principal: Principal) async -> Reply {
+        guard tasks.count <= limits.maxTasksPerRequest else { return Reply(errors: [tooManyTasks]) }
         var imageUploads = 0
 
         var reply = Reply()
@@ -134,7 +152,8 @@ final class TaskAPI: Sendable {
                 }
             case "getResponse":
                 do {
-                    let items = try await getResponse(task, principal: principal)
+                    let (items, final) = try await getResponse(task, principal: principal)
+                    if !final, let uuid = taskUUID { reply.watching.append(uuid) }
                     // Inline videos are streamed, but one reply still carries only so many.
                     inlineBytes += items.reduce(0) { $0 + ($1.inline?.bytes ?? 0) }
                     guard inlineBytes <= limits.maxInlineResponseBytes else {
@@ -195,6 +214,7 @@ final class TaskAPI: Sendable {
                     switch outcome {
                     case .created, .duplicate:
                         if outcome == .created { created += 1 }
+                        reply.watching.append(task.uuid)
                         slots[index] = [ResultItem(fields: ["taskType": "videoInference", "taskUUID": .string(task.uuid)])]
                     case .tooManyInFlight:
                         slotErrors[index] = APIErrorItem(
@@ -221,7 +241,7 @@ final class TaskAPI: Sendable {
             if let items = slots[index] { reply.data += items }
             if let error = slotErrors[index] { reply.errors.append(error) }
         }
-        return Self.render(reply)
+        return reply
     }
 
     private var tooManyTasks: APIErrorItem {
@@ -297,13 +317,14 @@ final class TaskAPI: Sendable {
 
     // MARK: getResponse
 
-    /// The task's items; inline videos are only described here, and read while the reply is sent.
-    private func getResponse(_ task: [String: JSONValue], principal: Principal) async throws -> [ResultItem] {
+    /// The task's items, and whether they are final; inline videos are only described here, and
+    /// read while the reply is sent.
+    private func getResponse(_ task: [String: JSONValue], principal: Principal) async throws -> ([ResultItem], Bool) {
         let uuid = try VideoInferenceValidator.taskUUID(task)
         guard let record = try await store.find(uuid), principal.isOps || record.apiKeyName == principal.name else {
             throw APIErrorItem(code: .taskNotFound, message: "no task with taskUUID \(uuid)", parameter: .one("taskUUID"))
         }
-        return ResultItems.items(for: record, media: media)
+        return (ResultItems.items(for: record, media: media), record.state.resultsAreFinal)
     }
 
     // MARK: imageUpload
@@ -354,21 +375,30 @@ final class TaskAPI: Sendable {
     enum AuthenticationFailure {
         case missingKey, invalidKey, missingKeyWithExpect
         case missingKeyForLargeBody(Int)
+        case missingKeyOnSocket
     }
 
     /// The Runware answer to a request without a usable key (runware.md §2.2).
     static func authenticationError(_ failure: AuthenticationFailure) -> HTTPResponse {
+        render(Reply(errors: [authenticationErrorItem(failure)]))
+    }
+
+    /// The error item for a missing or bad key: `taskType: "authentication"`, which is how both
+    /// SDKs recognise an authentication failure (over WebSocket too).
+    static func authenticationErrorItem(_ failure: AuthenticationFailure) -> APIErrorItem {
         let (code, message): (APIErrorCode, String) = switch failure {
         case .missingKey: (.missingApiKey, "an API key is required: Authorization: Bearer <key>")
         case .invalidKey: (.invalidApiKey, "the API key is not valid")
         case .missingKeyWithExpect: (.missingApiKey, "an API key is required before the body is sent: Authorization: Bearer <key>")
         case .missingKeyForLargeBody(let limit):
             (.missingApiKey, "without an Authorization header at most \(limit) bytes of body are read; send the key as Authorization: Bearer <key>")
+        case .missingKeyOnSocket:
+            (.missingApiKey, "authenticate first: send [{\"taskType\":\"authentication\",\"apiKey\":\"<key>\"}]")
         }
-        return render(Reply(errors: [APIErrorItem(code: code, message: message, parameter: .one("apiKey"), taskType: "authentication")]))
+        return APIErrorItem(code: code, message: message, parameter: .one("apiKey"), taskType: "authentication")
     }
 
-    private static func render(_ reply: Reply) -> HTTPResponse {
+    static func render(_ reply: Reply) -> HTTPResponse {
         let status = reply.errors.first.map { HTTPStatus($0.status) } ?? .ok
         var response = HTTPResponse(
             status: status, headers: HTTPHeaders([("Content-Type", "application/json")]),

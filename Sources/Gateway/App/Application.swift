@@ -30,6 +30,7 @@ public final class Application: Sendable {
     let deliveryCurl: CurlClient
     public let metrics = Metrics()
     let deliveries: DeliveryWorker
+    let sessions: WebSocketSessions
     private let deliveryTask = Mutex<Task<Void, Never>?>(nil)
     let publicURL = PublicURL("")
     let dataDirLock: DataDirectoryLock
@@ -122,9 +123,12 @@ public final class Application: Sendable {
         })
         let janitor = self.janitor
         let deliveries = self.deliveries
+        let sessions = WebSocketSessions(ttl: configuration.server.websocket.sessionTTLSeconds)
+        self.sessions = sessions
         workers = WorkerPool(store: store, media: media, router: modelRouter, settings: settings, logger: logger, gates: gates, metrics: metrics,
                              opsKeys: Set(configuration.apiKeys.filter { $0.role == .ops }.map(\.name)),
-                             onStored: { janitor.stored(bytes: $0) }, onDeliveries: { deliveries.notifyNewWork() })
+                             onStored: { janitor.stored(bytes: $0) }, onDeliveries: { deliveries.notifyNewWork() },
+                             onFinished: { [sessions] in sessions.taskFinished($0) })
 
         let reserved = ProviderRegistry.all.compactMap(\.reservedSettings)
         let validator = VideoInferenceValidator(
@@ -141,12 +145,20 @@ public final class Application: Sendable {
             maxTasksPerRequest: configuration.server.maxTasksPerRequest, maxStoredRequestBytes: configuration.server.maxStoredRequestBytes,
             maxInlineResponseBytes: configuration.server.maxInlineResponseBytes,
             maxImageUploadsPerRequest: configuration.media.maxImageUploadsPerRequest, imageTTLSeconds: configuration.media.imageTTLSeconds)
-        TaskAPI(store: store, media: media, authenticator: authenticator, validator: validator, workers: workers,
-                dataDir: configuration.dataDir, logger: logger, keys: configuration.apiKeys, janitor: janitor, urlGuard: urlGuard, limits: limits)
-            .register(on: routes, admission: admission)
+        let taskAPI = TaskAPI(store: store, media: media, authenticator: authenticator, validator: validator, workers: workers,
+                              dataDir: configuration.dataDir, logger: logger, keys: configuration.apiKeys, janitor: janitor, urlGuard: urlGuard,
+                              limits: limits)
+        taskAPI.register(on: routes, admission: admission)
+        var socketSettings = RunwareWebSocketEndpoint.Settings()
+        socketSettings.maxMessageBytes = configuration.server.effectiveMaxMessageBytes
+        socketSettings.unauthenticatedMessageBytes = configuration.server.unauthenticatedBodyBytes
+        socketSettings.idleTimeout = .seconds(configuration.server.websocket.idleTimeoutSeconds)
+        let socketEndpoint = RunwareWebSocketEndpoint(
+            api: taskAPI, sessions: sessions, authenticator: authenticator, settings: socketSettings, logger: logger, metrics: metrics)
+        socketEndpoint.register(on: routes)
         MediaRoutes.register(on: routes, media: media, clock: { Date().timeIntervalSince1970 })
         OpenAPIDocument.register(on: routes)
-        MetricsRoute.register(on: routes, metrics: metrics, store: store, gates: gates, janitor: janitor, dbPath: dbPath)
+        MetricsRoute.register(on: routes, metrics: metrics, store: store, gates: gates, janitor: janitor, dbPath: dbPath, sockets: socketEndpoint)
         OpsRoutes(store: store, media: media, authenticator: authenticator, router: modelRouter, deliveries: deliveries, workers: workers,
                   redeliveries: RedeliveryLimiter(perKeyPerMinute: configuration.webhooks.redeliveriesPerKeyPerMinute,
                                                   taskInterval: configuration.webhooks.redeliveryIntervalSeconds))
@@ -167,7 +179,23 @@ public final class Application: Sendable {
         let deliveries = self.deliveries
         deliveryTask.withLock { $0 = Task.detached { await deliveries.run() } }
         let janitor = self.janitor
-        sweeperTask.withLock { $0 = Task.detached { await janitor.run(interval: 60) } }
+        let sessions = self.sessions
+        let logger = self.logger
+        sweeperTask.withLock {
+            $0 = Task.detached {
+                await withDiscardingTaskGroup { group in
+                    group.addTask { await janitor.run(interval: 60) }
+                    group.addTask {
+                        // Sessions detached longer than their TTL are forgotten.
+                        while !Task.isCancelled {
+                            try? await Task.sleep(for: .seconds(10))
+                            let expired = sessions.sweep(now: Date().timeIntervalSince1970)
+                            if expired > 0 { logger.info("websocket sessions expired", ["sessions": "\(expired)"]) }
+                        }
+                    }
+                }
+            }
+        }
         logger.info("listening", ["address": url, "version": Application.version, "dataDir": configuration.dataDir])
         writeStdout("listening on \(url)\n")
     }

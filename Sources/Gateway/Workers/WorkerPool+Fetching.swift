@@ -51,6 +51,7 @@ extension WorkerPool {
             }
         }
         try await record(.resultsStored(deliveries: deliveries), task, owner: owner)
+        onFinished(task.uuid)
         if !deliveries.isEmpty { onDeliveries() }
         metrics?.observe("reelgate_task_seconds", [("model", task.model), ("outcome", "succeeded")], store.now - task.createdAt)
         log.info(deliveries.isEmpty ? "succeeded" : "stored; delivering", ["results": "\(task.results.count)"])

@@ -28,6 +28,9 @@ public final class WorkerPool: Sendable {
     let owner: String
     let onStored: @Sendable (Int64) -> Void
     let onDeliveries: @Sendable () -> Void
+    /// A task's results became final (stored, failed or cancelled): sessions waiting on it are
+    /// pushed them.
+    let onFinished: @Sendable (String) -> Void
     let gates: [String: ProviderGate]
     let metrics: Metrics?
     /// Names of the ops keys, whose tasks may use any key's stored media.
@@ -35,7 +38,9 @@ public final class WorkerPool: Sendable {
 
     init(store: any TaskStore, media: MediaStore, router: ModelRouter, settings: Settings, logger: Logger, gates: [String: ProviderGate] = [:],
          metrics: Metrics? = nil, opsKeys: Set<String> = [],
-                onStored: @escaping @Sendable (Int64) -> Void = { _ in }, onDeliveries: @escaping @Sendable () -> Void = {}) {
+                onStored: @escaping @Sendable (Int64) -> Void = { _ in }, onDeliveries: @escaping @Sendable () -> Void = {},
+                onFinished: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.onFinished = onFinished
         self.opsKeys = opsKeys
         self.gates = gates
         self.metrics = metrics
@@ -216,6 +221,7 @@ public final class WorkerPool: Sendable {
         let recorded = try await store.apply(.failed(code: code, message: message, notify: webhook), to: task.uuid, owner: owner)
         if recorded { metrics?.observe("reelgate_task_seconds", [("model", task.model), ("outcome", "failed")], store.now - task.createdAt) }
         if recorded, webhook != nil { onDeliveries() }
+        if recorded { onFinished(task.uuid) }
         log.warning("failed", ["code": code.name, "error": message])
         return recorded
     }
