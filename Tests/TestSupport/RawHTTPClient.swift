@@ -96,6 +96,22 @@ public final class RawHTTPClient: @unchecked Sendable {
         }
     }
 
+    /// Sends `bytes` whole, waiting at most `timeout` for the peer to make room; false when it
+    /// did not (the peer stopped reading and every buffer on the way is full).
+    public func send(_ bytes: [UInt8], timeout: Double) async -> Bool {
+        (try? await offPool(sending: true) { [self] in
+            var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+                guard n > 0 else { return false }
+                offset += n
+            }
+            return true
+        }) ?? false
+    }
+
     /// Half-closes the sending side.
     public func shutdownWrite() { Glibc.shutdown(fd, Int32(SHUT_WR)) }
 

@@ -15,6 +15,12 @@ public enum JSONValue: Sendable, Equatable, Hashable {
         return nil
     }
 
+    /// The array's element at `index`, nil when out of range or not an array.
+    public subscript(index: Int) -> JSONValue? {
+        if case .array(let a) = self, a.indices.contains(index) { return a[index] }
+        return nil
+    }
+
     public var string: String? {
         if case .string(let s) = self { return s }
         return nil
