@@ -8,5 +8,12 @@ if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import runware, googl
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check 'runware-sdk>=1.8,<1.9' 'google-genai>=3.3,<4' 'schemathesis>=4,<5' 'pytest>=8'
 fi
-REELGATE_BIN=${REELGATE_BIN:-$(swift build --show-bin-path)/reelgate} \
-  "$venv/bin/pytest" -q -p no:cacheprovider Tests/conformance "$@"
+# The legacy SDK installs the same import name (`runware`): a venv of its own.
+legacy=.build/venv-conformance-legacy
+if [ ! -x "$legacy/bin/pytest" ] || ! "$legacy/bin/python" -c 'from runware import IVideoInference' 2>/dev/null; then
+  python3 -m venv "$legacy"
+  "$legacy/bin/pip" install -q --disable-pip-version-check 'runware==0.5.24' 'pytest>=8'
+fi
+export REELGATE_BIN=${REELGATE_BIN:-$(swift build --show-bin-path)/reelgate}
+"$venv/bin/pytest" -q -p no:cacheprovider Tests/conformance --ignore=Tests/conformance/legacy "$@"
+"$legacy/bin/pytest" -q -p no:cacheprovider Tests/conformance/legacy "$@"
