@@ -71,7 +71,7 @@ bench-submit: bench-deps build
 bench-abuse: build
 	bench/abuse/run.sh
 
-# libFuzzer on the HTTP/1.1 and JSON parsers (FUZZ_SECONDS, default 600).
+# libFuzzer on the HTTP/1.1, JSON and WebSocket parsers (FUZZ_SECONDS each, default 600).
 fuzz: deps
 	Fuzz/build.sh
 	Fuzz/run.sh $(or $(FUZZ_SECONDS),600)

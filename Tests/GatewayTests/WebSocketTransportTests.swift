@@ -149,6 +149,13 @@ struct WebSocketTransportTests {
         let conflict = try await client.nextJSON()
         #expect(conflict["errors"]?[0]?["code"] == "conflictTaskUUID")
         #expect(conflict["errors"]?[0]?["taskUUID"] == .string(uuid))
+
+        let metrics = try await gw.request("GET", "/metrics", key: nil).body.string ?? ""
+        for line in ["reelgate_websocket_connections 1", "reelgate_websocket_sessions{state=\"attached\"} 1",
+                     "reelgate_websocket_sessions_total{outcome=\"new\"} 1", "reelgate_websocket_pushes_total 2",
+                     "reelgate_websocket_messages_total{direction=\"in\"} 4"] {
+            #expect(metrics.contains(line), "\(line) not in /metrics")
+        }
     }
 
     @Test func errorsCarryTheirTaskUUIDAndTenancyHolds() async throws {
@@ -200,7 +207,6 @@ struct WebSocketTransportTests {
     @Test func anIdleSocketIsClosed() async throws {
         let gw = try await TestGateway.start { $0.server.websocket.idleTimeoutSeconds = 0.3 }
         let client = try await WebSocketTestClient(port: gw.port)
-        _ = try await client.authenticate(TestGateway.alice)
         let close = try await client.expectClose()
         #expect(close.code == .normal && close.reason == "idle timeout")
     }

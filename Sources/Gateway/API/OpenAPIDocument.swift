@@ -17,7 +17,9 @@ enum OpenAPIDocument {
             case .object(var alias) = paths["/v1"]?["post"] ?? .null
         else { return .null }
         alias["summary"] = "Alias of POST /v1"
-        paths["/"] = ["post": .object(alias)]
+        var upgrade = paths["/v1"]?["get"]?.object ?? [:]
+        upgrade["summary"] = "Alias of GET /v1 (the WebSocket upgrade)"
+        paths["/"] = ["post": .object(alias), "get": .object(upgrade)]
         root["paths"] = .object(paths)
         return .object(root)
     }
@@ -73,7 +75,14 @@ enum OpenAPIDocument {
             "413": {"$ref": "#/components/responses/Errors"},
             "429": {"description": "Rate limited", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskResponse"}}}},
             "503": {"description": "Overloaded", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskResponse"}}}},
-            "507": {"description": "Media storage full", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskResponse"}}}}}}},
+            "507": {"description": "Media storage full", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskResponse"}}}}}},
+          "get": {"summary": "The Runware WebSocket transport (upgrade)",
+            "description": "GET /v1 (or GET /) with `Upgrade: websocket`, `Connection: Upgrade`, `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key` switches the connection to WebSocket (RFC 6455): text messages are JSON arrays of the same tasks as POST /v1, the first one `[{\"taskType\":\"authentication\",\"apiKey\":…}]` (add `connectionSessionUUID` to resume a session); answers are `{\"data\":[…]}` / `{\"errors\":[…]}` messages, and the finished results of tasks the session submitted or polled are pushed as getResponse would answer them. A GET without the upgrade is answered 426.",
+            "responses": {
+              "101": {"description": "Switching Protocols: the connection speaks WebSocket from here on"},
+              "400": {"$ref": "#/components/responses/Errors"},
+              "426": {"description": "Not a WebSocket upgrade, or a version other than 13 (Sec-WebSocket-Version: 13 says which)",
+                      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}}}}}},
         "/v1/tasks": {"get": {"summary": "Tasks, newest first", "security": [{"bearer": []}],
           "parameters": [
             {"name": "state", "in": "query", "schema": {"type": "string", "enum": ["queued", "dispatching", "running", "fetching", "delivering", "succeeded", "failed", "cancelled"]}},
