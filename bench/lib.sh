@@ -74,3 +74,29 @@ measure() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# prepare_poll_targets N -> sets ids (comma separated) and done_count: N succeeded 2-result tasks
+# in the data dir, made by a fast simulator (the gateway is stopped again afterwards).
+prepare_poll_targets() {
+  start_reelgate '{"providers":{"simulator":{"latencySeconds":0.05}},"workers":{"count":32}}'
+  ids=$(python3 -c "import uuid; print(','.join(str(uuid.uuid4()) for _ in range($1)))")
+  python3 - "$GW_URL" "$BENCH_KEY" "$ids" <<'PY'
+import json, sys, urllib.request
+base, key, ids = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+for start in range(0, len(ids), 100):  # at most 100 tasks a request
+    body = [{"taskType": "videoInference", "taskUUID": u, "model": "reelgate:simulator@1", "positivePrompt": "poll target",
+             "numberResults": 2, "duration": 5} for u in ids[start:start + 100]]
+    req = urllib.request.Request(f"{base}/v1", data=json.dumps(body).encode(),
+                                 headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    urllib.request.urlopen(req).read()
+PY
+  for _ in $(seq 1 600); do
+    done_count=$(sqlite3 "$work/data/reelgate.db" "select count(*) from tasks where state = 'succeeded'")
+    [ "$done_count" -ge "$1" ] && break
+    sleep 0.2
+  done
+  stop_reelgate
+}
+
+# rss_mb PID -> the process's resident set in MB
+rss_mb() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }

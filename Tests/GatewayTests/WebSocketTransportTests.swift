@@ -205,10 +205,20 @@ struct WebSocketTransportTests {
     // MARK: Timeouts and shutdown
 
     @Test func anIdleSocketIsClosed() async throws {
-        let gw = try await TestGateway.start { $0.server.websocket.idleTimeoutSeconds = 0.3 }
+        let gw = try await TestGateway.start { $0.server.websocket.idleTimeoutSeconds = 0.5 }
         let client = try await WebSocketTestClient(port: gw.port)
+        _ = try await client.authenticate(TestGateway.alice)
         let close = try await client.expectClose()
         #expect(close.code == .normal && close.reason == "idle timeout")
+    }
+
+    /// A socket that never authenticates holds its connection slot for the HTTP head timeout,
+    /// not for a session's idle time.
+    @Test func aSocketThatDoesNotAuthenticateIsClosedSooner() async throws {
+        let gw = try await TestGateway.start { $0.server.headTimeoutSeconds = 0.3 }
+        let client = try await WebSocketTestClient(port: gw.port)
+        let close = try await client.expectClose()
+        #expect(close.code == .normal && close.reason == "not authenticated in time")
     }
 
     @Test func shutdownSaysServiceRestart() async throws {

@@ -12,24 +12,7 @@ export BENCH_KEY
 POLL_TASKS=${POLL_TASKS:-1000}
 
 # Phase 1: the poll targets, finished by a fast simulator on the same database.
-start_reelgate '{"providers":{"simulator":{"latencySeconds":0.05}},"workers":{"count":32}}'
-ids=$(python3 -c "import uuid; print(','.join(str(uuid.uuid4()) for _ in range($POLL_TASKS)))")
-python3 - "$GW_URL" "$BENCH_KEY" "$ids" <<'PY'
-import json, sys, urllib.request
-base, key, ids = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
-for start in range(0, len(ids), 100):  # at most 100 tasks a request
-    body = [{"taskType": "videoInference", "taskUUID": u, "model": "reelgate:simulator@1", "positivePrompt": "poll target",
-             "numberResults": 2, "duration": 5} for u in ids[start:start + 100]]
-    req = urllib.request.Request(f"{base}/v1", data=json.dumps(body).encode(),
-                                 headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
-    urllib.request.urlopen(req).read()
-PY
-for _ in $(seq 1 600); do
-  done_count=$(sqlite3 "$work/data/reelgate.db" "select count(*) from tasks where state = 'succeeded'")
-  [ "$done_count" -ge "$POLL_TASKS" ] && break
-  sleep 0.2
-done
-stop_reelgate
+prepare_poll_targets "$POLL_TASKS"
 
 # Phase 2: production-like settings on the same database.
 start_reelgate '{"providers":{"simulator":{"latencySeconds":60,"limits":{"maxConcurrent":64,"requestsPerMinute":100000}}}}'

@@ -123,7 +123,8 @@ public final class Application: Sendable {
         })
         let janitor = self.janitor
         let deliveries = self.deliveries
-        let sessions = WebSocketSessions(ttl: configuration.server.websocket.sessionTTLSeconds)
+        let sessions = WebSocketSessions(
+            ttl: configuration.server.websocket.sessionTTLSeconds, maxDetached: max(10_000, 4 * configuration.server.maxConnections))
         self.sessions = sessions
         workers = WorkerPool(store: store, media: media, router: modelRouter, settings: settings, logger: logger, gates: gates, metrics: metrics,
                              opsKeys: Set(configuration.apiKeys.filter { $0.role == .ops }.map(\.name)),
@@ -153,6 +154,7 @@ public final class Application: Sendable {
         socketSettings.maxMessageBytes = configuration.server.effectiveMaxMessageBytes
         socketSettings.unauthenticatedMessageBytes = configuration.server.unauthenticatedBodyBytes
         socketSettings.idleTimeout = .seconds(configuration.server.websocket.idleTimeoutSeconds)
+        socketSettings.authenticationTimeout = .seconds(configuration.server.headTimeoutSeconds)
         let socketEndpoint = RunwareWebSocketEndpoint(
             api: taskAPI, sessions: sessions, authenticator: authenticator, settings: socketSettings, logger: logger, metrics: metrics)
         socketEndpoint.register(on: routes)

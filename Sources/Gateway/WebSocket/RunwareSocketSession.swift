@@ -61,7 +61,7 @@ private struct Conversation {
         let (code, reason): (WebSocketCloseCode?, String) = switch ending {
         case .peerClosed(let code): (code, "closed by the client")
         case .failed(let error): (error.closeCode, error.reason)
-        case .idle: (.normal, "idle timeout")
+        case .idle: (.normal, principal == nil ? "not authenticated in time" : "idle timeout")
         case .draining: (.serviceRestart, "the server is restarting; reconnect")
         case .gone: (nil, "connection lost")
         }
@@ -92,7 +92,9 @@ private struct Conversation {
                     guard await push(task) else { return .gone }
                 }
             }
-            switch await socket.read(idleTimeout: endpoint.settings.idleTimeout) {
+            // Until it authenticates a socket gets the HTTP head's time, not a session's.
+            let timeout = principal == nil ? endpoint.settings.authenticationTimeout : endpoint.settings.idleTimeout
+            switch await socket.read(idleTimeout: timeout) {
             case .bytes(let bytes):
                 parser.append(bytes)
                 do {
@@ -139,7 +141,9 @@ private struct Conversation {
     private mutating func handle(_ message: [UInt8]) async -> Ending? {
         endpoint.metrics.increment("reelgate_websocket_messages_total", [("direction", "in")])
         var tasks: [JSONValue]
-        switch endpoint.api.parseTasks(message) {
+        let api = endpoint.api
+        let parsed = message.count > TaskAPI.offLoopBodyBytes ? await offLoop { api.parseTasks(message) } : api.parseTasks(message)
+        switch parsed {
         case .success(let parsed): tasks = parsed
         case .failure(let error): return await send(TaskAPI.Reply(errors: [error])) ? nil : .gone
         }
@@ -172,7 +176,10 @@ private struct Conversation {
             }
             return await send(reply) ? nil : .gone
         }
-        let reply = await endpoint.api.run(tasks, principal: principal)
+        // A large message (inline images) is parsed and run off the loop, as a large REST body is.
+        let batch = tasks
+        let reply = message.count > TaskAPI.offLoopBodyBytes
+            ? await offLoop { await api.run(batch, principal: principal) } : await api.run(batch, principal: principal)
         if let session { sessions.subscribe(session.uuid, attachment: session.attachment, tasks: reply.watching) }
         return await send(reply) ? nil : .gone
     }

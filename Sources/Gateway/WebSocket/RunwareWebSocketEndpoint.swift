@@ -18,6 +18,9 @@ final class RunwareWebSocketEndpoint: Sendable {
         /// Before authentication a message may be only this large (as a REST body without a key).
         var unauthenticatedMessageBytes = 16 << 10
         var idleTimeout: Duration = .seconds(120)
+        /// How long a socket may take to authenticate (the HTTP head timeout: an unauthenticated
+        /// socket costs a connection slot and should not hold it for a session's idle time).
+        var authenticationTimeout: Duration = .seconds(10)
         /// Between the error for a bad key and the close (an immediate close makes the legacy
         /// SDK hang now and then in its reconnect loop).
         var badKeyCloseDelay: Duration = .seconds(1)

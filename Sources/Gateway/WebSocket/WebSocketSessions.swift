@@ -40,16 +40,22 @@ final class WebSocketSessions: Sendable {
         /// Tasks that finished lately, so a subscription that races the finish is not missed.
         var recent: Set<String> = []
         var recentOrder: [String] = []
+        /// Sessions without a socket.
+        var detached = 0
     }
 
     let ttl: Double
     let maxSubscriptionsPerSession: Int
+    /// Detached sessions kept at most: a client that reconnects without resuming, again and
+    /// again, leaves a session each time; past this the longest-detached go first.
+    let maxDetached: Int
     private static let recentCapacity = 4096
     private let state = Mutex(State())
 
-    init(ttl: Double, maxSubscriptionsPerSession: Int = 10_000) {
+    init(ttl: Double, maxSubscriptionsPerSession: Int = 10_000, maxDetached: Int = 40_000) {
         self.ttl = ttl
         self.maxSubscriptionsPerSession = maxSubscriptionsPerSession
+        self.maxDetached = maxDetached
     }
 
     /// Starts a session for `keyName`, or resumes `resume` if it is a live session of the same
@@ -59,6 +65,7 @@ final class WebSocketSessions: Sendable {
             let attachment = s.nextAttachment
             s.nextAttachment += 1
             if let resume, var session = s.sessions[resume], session.keyName == keyName, !Self.expired(session, now: now, ttl: ttl) {
+                if session.attachment == nil { s.detached -= 1 }
                 session.attachment = attachment
                 session.wake = wake
                 session.detachedAt = nil
@@ -81,6 +88,12 @@ final class WebSocketSessions: Sendable {
             session.wake = nil
             session.detachedAt = now
             s.sessions[uuid] = session
+            s.detached += 1
+            if s.detached > maxDetached {
+                // A tenth of the longest-detached go at once, so the scan is rare.
+                let oldest = s.sessions.filter { $0.value.detachedAt != nil }.sorted { $0.value.detachedAt! < $1.value.detachedAt! }
+                for (uuid, _) in oldest.prefix(max(1, maxDetached / 10)) { Self.forget(&s, uuid) }
+            }
         }
     }
 
@@ -150,10 +163,7 @@ final class WebSocketSessions: Sendable {
     func sweep(now: Double) -> Int {
         state.withLock { s in
             let expired = s.sessions.filter { Self.expired($0.value, now: now, ttl: ttl) }
-            for (uuid, session) in expired {
-                for task in session.subscriptions { Self.unindex(&s, task: task, session: uuid) }
-                s.sessions[uuid] = nil
-            }
+            for (uuid, _) in expired { Self.forget(&s, uuid) }
             return expired.count
         }
     }
@@ -166,6 +176,12 @@ final class WebSocketSessions: Sendable {
     private static func expired(_ session: Session, now: Double, ttl: Double) -> Bool {
         guard let detachedAt = session.detachedAt else { return false }
         return now - detachedAt > ttl
+    }
+
+    private static func forget(_ s: inout State, _ uuid: String) {
+        guard let session = s.sessions.removeValue(forKey: uuid) else { return }
+        for task in session.subscriptions { unindex(&s, task: task, session: uuid) }
+        if session.attachment == nil { s.detached -= 1 }
     }
 
     private static func unindex(_ s: inout State, task: String, session: String) {
