@@ -5,9 +5,9 @@ CONFIG ?= config/reelgate.json
 # System libraries the build links (SPEC §1) plus what the tests and benchmarks drive.
 BUILD_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libssl-dev pkg-config
 TEST_PACKAGES := python3 python3-venv ffmpeg
-BENCH_PACKAGES := wrk nginx-light sqlite3 time
+BENCH_PACKAGES := wrk nginx-light sqlite3 time gcc
 
-.PHONY: all deps test-deps bench-deps build build-debug run test bench bench-http bench-submit bench-abuse fuzz clean help
+.PHONY: all deps test-deps bench-deps build build-debug run test bench bench-http bench-submit bench-websocket bench-abuse fuzz clean help
 
 all: build
 
@@ -56,6 +56,7 @@ test: test-deps
 bench: bench-deps build
 	bench/http/run.sh
 	bench/submit/run.sh
+	bench/websocket/run.sh
 	bench/delivery/run.sh
 	bench/delivery/transfer.sh
 	bench/scale/run.sh
@@ -66,6 +67,9 @@ bench-http: bench-deps build
 
 bench-submit: bench-deps build
 	bench/submit/run.sh
+
+bench-websocket: bench-deps build
+	bench/websocket/run.sh
 
 # The security review's attacks; BASELINE_BIN=<an older build> puts its figures beside these.
 bench-abuse: build

@@ -17,6 +17,8 @@ let package = Package(
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // epoll and eventfd from libc, which Glibc's Swift module does not expose.
         .systemLibrary(name: "CEpoll"),
+        // glibc's malloc_trim, to give memory freed after a burst back to the system.
+        .systemLibrary(name: "CMalloc"),
 
         // Layer 1: pure HTTP/1.1 protocol code. Bytes in, requests out; no sockets.
         .target(name: "HTTP1", swiftSettings: strict),
@@ -37,7 +39,7 @@ let package = Package(
         // Layer 6: API handlers, workers, delivery; `App` composes everything.
         .target(
             name: "Gateway",
-            dependencies: ["HTTP1", "WebSocket", "HTTPServer", "Store", "SQLiteStore", "Curl", "Crypto", "Domain"],
+            dependencies: ["HTTP1", "WebSocket", "HTTPServer", "Store", "SQLiteStore", "Curl", "Crypto", "Domain", "CMalloc"],
             resources: [.copy("Resources/clips")],
             swiftSettings: strict),
         // Layer 7: a thin executable.

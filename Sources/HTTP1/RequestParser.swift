@@ -50,9 +50,11 @@ public struct RequestParser: Sendable {
     private var trailerBytes = 0
     private var emptyLinesSkipped = 0
 
-    public init(limits: ParserLimits = ParserLimits()) {
+    /// - Parameter reserving: buffer bytes to allocate up front (a connection that is handed to
+    ///   another protocol keeps a parser that will never read, and reserves nothing).
+    public init(limits: ParserLimits = ParserLimits(), reserving: Int = 1024) {
         self.limits = limits
-        buffer.reserveCapacity(1024)
+        if reserving > 0 { buffer.reserveCapacity(reserving) }
     }
 
     /// Bytes received but not yet consumed by an event.

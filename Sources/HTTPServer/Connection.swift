@@ -99,7 +99,19 @@ actor Connection {
         while !closed {
             switch await readRequest() {
             case .request(let request):
-                guard await handle(request) else { return close() }
+                switch await handle(request) {
+                case .next: continue
+                case .close: return close()
+                case .upgrade(let upgrade):
+                    // The new protocol runs as a task of its own, started when this one ends: an
+                    // idle WebSocket keeps only its own frames, not those of the HTTP request that
+                    // opened it (10,000 idle sessions, SPEC §15).
+                    serving = Task(executorPreference: loop) {
+                        await upgrade.run(UpgradedSocket(connection: self))
+                        await self.close()
+                    }
+                    return
+                }
             case .refuse(let response):
                 // The byte stream can no longer be trusted to be framed as the peer meant (or
                 // the request was refused before its body): answer, then close.
@@ -111,32 +123,38 @@ actor Connection {
         }
     }
 
-    /// Answers one request; false when the connection ends after it.
-    private func handle(_ request: Request) async -> Bool {
+    private enum AfterRequest {
+        case next, close
+        /// The response switched protocols: this one takes the socket.
+        case upgrade(any ConnectionUpgrade)
+    }
+
+    /// Answers one request: what the connection does next.
+    private func handle(_ request: Request) async -> AfterRequest {
         machine.requestDispatched()
         publishDeadline()
         handling = true  // a reset meanwhile cancels the handler (onEvent)
         let reply = await server.responder.respond(to: request)
         handling = false
-        guard !closed else { return false }
+        guard !closed else { return .close }
         if let upgrade = reply.upgrade, reply.response.status == .switchingProtocols {
-            guard await write(reply.response, isHead: false, keepAlive: true) else { return false }
+            guard await write(reply.response, isHead: false, keepAlive: true) else { return .close }
             releaseBodyBudget()
             upgradeLeftover = parser.takeBufferedBytes()
+            parser = RequestParser(limits: parser.limits, reserving: 0)
             machine.upgraded(deadline: nil)
-            await upgrade.run(UpgradedSocket(connection: self))
-            return false
+            return .upgrade(upgrade)
         }
         let keepAlive = request.head.keepAlive && !machine.draining && !peerClosedInput
-        guard await write(reply.response, isHead: request.method == "HEAD", keepAlive: keepAlive) else { return false }
+        guard await write(reply.response, isHead: request.method == "HEAD", keepAlive: keepAlive) else { return .close }
         releaseBodyBudget()
         overLimitResponse = nil
         guard machine.responseFinished(now: monotonicNanos(), keepAlive: keepAlive) else {
             await linger()
-            return false
+            return .close
         }
         publishDeadline()
-        return true
+        return .next
     }
 
     // MARK: Reading

@@ -44,6 +44,15 @@ public struct UpgradedSocket: Sendable {
         connection.onLoop { $0.interruptUpgradedRead() }
     }
 
+    /// Runs `body` as a task of its own on this connection's loop and waits for it; cancelling
+    /// the caller cancels it. A task's frames are kept until it ends, so a protocol that stays
+    /// open for hours handles each message in one of these: what a message needed is freed when
+    /// it is answered, not kept by every idle connection that once handled one.
+    public func inTaskOfItsOwn<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T {
+        let task = Task(executorPreference: connection.loop, operation: body)
+        return await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+    }
+
     /// After the protocol's last word: half-closes, then reads and drops what the peer still
     /// sends until it closes or the linger timeout passes. Return after it.
     public func finish() async {

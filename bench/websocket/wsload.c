@@ -44,6 +44,7 @@ static size_t id_count, id_next;
 static double *lat;
 static size_t lat_n, lat_cap;
 static long errors, pushes, ready_count;
+static int is_idle;
 
 static double now(void) {
     struct timespec t;
@@ -109,7 +110,7 @@ static void on_message(struct conn *c, const char *text, size_t n, double deadli
         if (!memmem(text, n, "connectionSessionUUID", 21)) { errors++; return; }
         c->phase = READY;
         ready_count++;
-        if (strcmp(mode, "idle")) next_request(c);
+        if (!is_idle) next_request(c);
         return;
     }
     if (!strcmp(mode, "submit") && memmem(text, n, "\"status\"", 8)) { pushes++; return; }
@@ -132,6 +133,12 @@ static void on_readable(struct conn *c, double deadline) {
     if (c->phase == HANDSHAKE) {
         char *end = memmem(c->in, c->len, "\r\n\r\n", 4);
         if (!end) return;
+        if (!strcmp(mode, "http-idle")) {  /* the baseline: a plain keep-alive connection */
+            c->phase = READY;
+            ready_count++;
+            c->len = 0;
+            return;
+        }
         if (strncmp(c->in, "HTTP/1.1 101", 12)) { errors++; c->len = 0; return; }
         off = end + 4 - c->in;
         c->phase = AUTH;
@@ -169,6 +176,7 @@ int main(int argc, char **argv) {
     int count = atoi(argv[5]);
     double seconds = atof(argv[6]);
     srand(getpid() ^ time(NULL));
+    is_idle = !strcmp(mode, "idle") || !strcmp(mode, "http-idle");
     if (!strcmp(mode, "poll")) {
         FILE *f = fopen(argv[7], "r");
         char line[64];
@@ -183,7 +191,8 @@ int main(int argc, char **argv) {
     int ep = epoll_create1(0);
     struct conn *conns = calloc(count, sizeof *conns);
     char request[512];
-    snprintf(request, sizeof request,
+    if (!strcmp(mode, "http-idle")) snprintf(request, sizeof request, "GET /healthz HTTP/1.1\r\nHost: %s:%d\r\n\r\n", host, port);
+    else snprintf(request, sizeof request,
              "GET /v1 HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", host, port);
     for (int i = 0; i < count; i++) {
@@ -203,7 +212,7 @@ int main(int argc, char **argv) {
     int announced = 0;
     struct epoll_event events[512];
     /* idle: run until the deadline; the others: until it passes and every answer is in. */
-    while (now() < deadline + (strcmp(mode, "idle") ? 5 : 0)) {
+    while (now() < deadline + (!is_idle ? 5 : 0)) {
         int n = epoll_wait(ep, events, 512, 100);
         for (int i = 0; i < n; i++) {
             struct conn *c = &conns[events[i].data.u32];
@@ -211,18 +220,18 @@ int main(int argc, char **argv) {
             if (events[i].events & EPOLLIN) on_readable(c, deadline);
             if (events[i].events & (EPOLLHUP | EPOLLERR)) { errors++; close(c->fd); c->fd = -1; }
         }
-        if (!strcmp(mode, "idle") && !announced && ready_count == count) {
+        if (is_idle && !announced && ready_count == count) {
             printf("ready %ld\n", ready_count);
             fflush(stdout);
             announced = 1;
         }
-        if (strcmp(mode, "idle") && now() > deadline) {
+        if (!is_idle && now() > deadline) {
             int waiting = 0;
             for (int i = 0; i < count; i++) waiting |= conns[i].outstanding;
             if (!waiting) break;
         }
     }
-    if (!strcmp(mode, "idle")) {
+    if (is_idle) {
         printf("held %ld of %d\n", ready_count, count);
         return 0;
     }

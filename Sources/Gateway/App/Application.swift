@@ -1,3 +1,4 @@
+import CMalloc
 import Crypto
 import Curl
 import Domain
@@ -193,6 +194,10 @@ public final class Application: Sendable {
                             try? await Task.sleep(for: .seconds(10))
                             let expired = sessions.sweep(now: Date().timeIntervalSince1970)
                             if expired > 0 { logger.info("websocket sessions expired", ["sessions": "\(expired)"]) }
+                            // Memory freed after a burst (thousands of handshakes, say) is given
+                            // back to the system, not kept resident between the objects that
+                            // stayed: malloc only returns the top of its heaps by itself.
+                            _ = cmalloc_trim()
                         }
                     }
                 }

@@ -10,159 +10,179 @@ import WebSocket
 /// answers it and reads again, so a client that does not read its answers stops being read
 /// (backpressure, nothing buffered without bound). Pushes come from workers through
 /// ``WebSocketSessions``, which only queue the task's UUID and interrupt the read: the loop
-/// itself renders and sends them, so nothing else ever writes to the socket.
+/// itself renders and sends them, so nothing else ever writes to the socket. What each read and
+/// each push takes runs in a task of its own (``UpgradedSocket/inTaskOfItsOwn(_:)``) that the loop
+/// waits for, so an idle session holds only the loop's small frame.
 struct RunwareSocketSession: ConnectionUpgrade {
     let endpoint: RunwareWebSocketEndpoint
     let remote: String
 
+    /// The long-lived loop keeps nothing but what waiting needs: everything a read, a message or
+    /// a push takes happens in a task of its own, whose frames go when it ends. (A task keeps the
+    /// deepest stack it ever had; 10,000 idle sessions must not each keep the stack of handling a
+    /// message.)
     func run(_ socket: UpgradedSocket) async {
-        var conversation = Conversation(endpoint: endpoint, socket: socket, remote: remote)
+        let conversation = Conversation(responder: MessageResponder(endpoint: endpoint, socket: socket, remote: remote))
         endpoint.openSockets.add(1, ordering: .relaxed)
-        await conversation.serve()
-        endpoint.openSockets.subtract(1, ordering: .relaxed)
+        defer { endpoint.openSockets.subtract(1, ordering: .relaxed) }
+        var ending: SocketEnding?
+        while ending == nil {
+            let finished = conversation.finishedTasks()
+            if !finished.isEmpty {
+                ending = await socket.inTaskOfItsOwn { await conversation.push(finished) }
+                if ending != nil { break }
+            }
+            let read = await socket.read(idleTimeout: conversation.readTimeout)
+            ending = await socket.inTaskOfItsOwn { await conversation.consume(read) }
+        }
+        let last = ending ?? .gone
+        await socket.inTaskOfItsOwn { await conversation.goodbye(last) }
     }
 }
 
-/// The state of one socket: its parser, who authenticated, which session it holds.
-private struct Conversation {
-    enum Ending {
-        /// The client sent a close frame (with this code, if any).
-        case peerClosed(WebSocketCloseCode?)
-        /// The client broke the protocol, or something it sent cannot be taken.
-        case failed(WebSocketError)
-        case idle
-        case draining
-        /// The socket is gone; nothing can be said.
-        case gone
-    }
-
-    let endpoint: RunwareWebSocketEndpoint
-    let socket: UpgradedSocket
-    let remote: String
-    var parser: WebSocketParser
+/// Who is on the socket: set by authentication, kept by the read loop.
+struct SocketState: Sendable {
     var principal: Principal?
     var session: WebSocketSessions.Opened?
+}
+
+/// Why a socket's read loop ended.
+enum SocketEnding: Sendable {
+    /// The client sent a close frame (with this code, if any).
+    case peerClosed(WebSocketCloseCode?)
+    /// The client broke the protocol, or something it sent cannot be taken.
+    case failed(WebSocketError)
+    case idle
+    case draining
+    /// The socket is gone; nothing can be said.
+    case gone
+}
+
+/// A socket's state: its parser and who authenticated. Touched only by its read loop and the
+/// tasks that loop waits for, one at a time, all on the connection's event loop: hence the
+/// unchecked `Sendable`.
+private final class Conversation: @unchecked Sendable {
+    let responder: MessageResponder
+    var parser: WebSocketParser
+    var state = SocketState()
     /// Bytes of the server's body budget held for the message being reassembled.
     var reservedBytes = 0
 
-    init(endpoint: RunwareWebSocketEndpoint, socket: UpgradedSocket, remote: String) {
-        self.endpoint = endpoint
-        self.socket = socket
-        self.remote = remote
-        parser = WebSocketParser(maxMessageBytes: endpoint.settings.unauthenticatedMessageBytes)
+    init(responder: MessageResponder) {
+        self.responder = responder
+        parser = WebSocketParser(maxMessageBytes: responder.endpoint.settings.unauthenticatedMessageBytes)
     }
+
+    var endpoint: RunwareWebSocketEndpoint { responder.endpoint }
+    var socket: UpgradedSocket { responder.socket }
+
+    /// Until it authenticates a socket gets the HTTP head's time, not a session's.
+    var readTimeout: Duration {
+        state.principal == nil ? endpoint.settings.authenticationTimeout : endpoint.settings.idleTimeout
+    }
+
+    func finishedTasks() -> [String] {
+        guard let session = state.session else { return [] }
+        return endpoint.sessions.takeFinished(session.uuid, attachment: session.attachment)
+    }
+
+    func push(_ tasks: [String]) async -> SocketEnding? {
+        await responder.push(tasks) ? nil : .gone
+    }
+
+    func goodbye(_ ending: SocketEnding) async {
+        socket.releaseBuffered(reservedBytes)
+        reservedBytes = 0
+        await responder.goodbye(ending, state: state)
+    }
+
+    /// Acts on what a read gave; the ending if it ends the connection.
+    func consume(_ read: UpgradedRead) async -> SocketEnding? {
+        switch read {
+        case .bytes(let bytes):
+            parser.append(bytes)
+            return await consumeEvents()
+        case .interrupted: return nil
+        case .timedOut: return .idle
+        case .draining: return .draining
+        case .closed: return .gone
+        }
+    }
+
+    /// Acts on every whole frame the parser has.
+    private func consumeEvents() async -> SocketEnding? {
+        do {
+            while let event = try parser.next() {
+                switch event {
+                case .text(let message):
+                    socket.releaseBuffered(reservedBytes)
+                    reservedBytes = 0
+                    let (ending, after) = await responder.handle(message, state: state)
+                    state = after
+                    parser.maxMessageBytes = after.principal == nil
+                        ? endpoint.settings.unauthenticatedMessageBytes : endpoint.settings.maxMessageBytes
+                    if let ending { return ending }
+                case .ping(let payload):
+                    guard await socket.write(WebSocketFrameEncoder.frame(.pong, payload: payload)) else { return .gone }
+                case .pong:
+                    break  // unsolicited pongs are allowed and mean nothing
+                case .close(let code, _):
+                    return .peerClosed(code)
+                }
+            }
+        } catch {
+            return .failed(error)
+        }
+        // A message being reassembled holds memory like a request body, under the same budget.
+        let pending = parser.pendingMessageBytes + parser.bufferedByteCount
+        if pending > reservedBytes {
+            guard socket.reserveBuffered(pending - reservedBytes) else {
+                return .failed(WebSocketError(.tryAgainLater, "the server holds too many messages; retry"))
+            }
+            reservedBytes = pending
+        }
+        return nil
+    }
+}
+
+/// Answers messages and pushes; stateless (the socket's state comes in and goes out), so it can
+/// run in a task of its own.
+private struct MessageResponder: Sendable {
+    let endpoint: RunwareWebSocketEndpoint
+    let socket: UpgradedSocket
+    let remote: String
 
     var sessions: WebSocketSessions { endpoint.sessions }
 
-    mutating func serve() async {
-        let ending = await readLoop()
-        socket.releaseBuffered(reservedBytes)
-        reservedBytes = 0
-        let (code, reason): (WebSocketCloseCode?, String) = switch ending {
-        case .peerClosed(let code): (code, "closed by the client")
-        case .failed(let error): (error.closeCode, error.reason)
-        case .idle: (.normal, principal == nil ? "not authenticated in time" : "idle timeout")
-        case .draining: (.serviceRestart, "the server is restarting; reconnect")
-        case .gone: (nil, "connection lost")
-        }
-        if case .gone = ending {
-        } else {
-            // A client's close is echoed with its code (an empty one with an empty payload).
-            var payload: [UInt8] = []
-            if case .peerClosed = ending {
-                payload = code.map { WebSocketFrameEncoder.closePayload($0) } ?? []
-            } else if let code {
-                payload = WebSocketFrameEncoder.closePayload(code, reason: reason)
-            }
-            if await socket.write(WebSocketFrameEncoder.frame(.close, payload: payload)) { await socket.finish() }
-        }
-        endpoint.metrics.increment("reelgate_websocket_closes_total", [("code", code.map { String($0.rawValue) } ?? "none")])
-        if let session {
-            sessions.detach(session.uuid, attachment: session.attachment, now: Date().timeIntervalSince1970)
-            endpoint.logger.info("websocket session detached", [
-                "session": session.uuid, "key": principal?.name ?? "", "code": code.map { String($0.rawValue) } ?? "none", "reason": reason,
-            ])
-        }
-    }
-
-    private mutating func readLoop() async -> Ending {
-        while true {
-            if let session {
-                for task in sessions.takeFinished(session.uuid, attachment: session.attachment) {
-                    guard await push(task) else { return .gone }
-                }
-            }
-            // Until it authenticates a socket gets the HTTP head's time, not a session's.
-            let timeout = principal == nil ? endpoint.settings.authenticationTimeout : endpoint.settings.idleTimeout
-            switch await socket.read(idleTimeout: timeout) {
-            case .bytes(let bytes):
-                parser.append(bytes)
-                do {
-                    while let event = try parser.next() {
-                        switch event {
-                        case .text(let message):
-                            socket.releaseBuffered(reservedBytes)
-                            reservedBytes = 0
-                            if let ending = await handle(message) { return ending }
-                        case .ping(let payload):
-                            guard await socket.write(WebSocketFrameEncoder.frame(.pong, payload: payload)) else { return .gone }
-                        case .pong:
-                            break  // unsolicited pongs are allowed and mean nothing
-                        case .close(let code, _):
-                            return .peerClosed(code)
-                        }
-                    }
-                } catch {
-                    return .failed(error)
-                }
-                // A message being reassembled holds memory like a request body, under the same budget.
-                let pending = parser.pendingMessageBytes + parser.bufferedByteCount
-                if pending > reservedBytes {
-                    guard socket.reserveBuffered(pending - reservedBytes) else {
-                        return .failed(WebSocketError(.tryAgainLater, "the server holds too many messages; retry"))
-                    }
-                    reservedBytes = pending
-                }
-            case .interrupted:
-                continue
-            case .timedOut:
-                return .idle
-            case .draining:
-                return .draining
-            case .closed:
-                return .gone
-            }
-        }
-    }
-
-    // MARK: Messages
-
-    /// Answers one message; the ending if the connection ends because of it.
-    private mutating func handle(_ message: [UInt8]) async -> Ending? {
+    /// Answers one message: the ending if the connection ends because of it, and the socket's
+    /// state after it.
+    func handle(_ message: [UInt8], state before: SocketState) async -> (SocketEnding?, SocketState) {
+        var state = before
         endpoint.metrics.increment("reelgate_websocket_messages_total", [("direction", "in")])
         var tasks: [JSONValue]
         let api = endpoint.api
+        // A large message (inline images) is parsed and run off the loop, as a large REST body is.
         let parsed = message.count > TaskAPI.offLoopBodyBytes ? await offLoop { api.parseTasks(message) } : api.parseTasks(message)
         switch parsed {
-        case .success(let parsed): tasks = parsed
-        case .failure(let error): return await send(TaskAPI.Reply(errors: [error])) ? nil : .gone
+        case .success(let list): tasks = list
+        case .failure(let error): return (await send(TaskAPI.Reply(errors: [error])) ? nil : .gone, state)
         }
         if let first = tasks.first?.object, first["taskType"]?.string == "authentication" {
             tasks.removeFirst()
             guard let key = first["apiKey"]?.string, let principal = endpoint.authenticator.authenticate(key) else {
                 let failure: TaskAPI.AuthenticationFailure = first["apiKey"]?.string == nil ? .missingKeyOnSocket : .invalidKey
-                guard await send(TaskAPI.Reply(errors: [TaskAPI.authenticationErrorItem(failure)])) else { return .gone }
+                guard await send(TaskAPI.Reply(errors: [TaskAPI.authenticationErrorItem(failure)])) else { return (.gone, state) }
                 endpoint.logger.warning("websocket authentication refused", ["remote": remote])
                 try? await Task.sleep(for: endpoint.settings.badKeyCloseDelay)
-                return .failed(WebSocketError(.policyViolation, "authentication failed"))
+                return (.failed(WebSocketError(.policyViolation, "authentication failed")), state)
             }
-            authenticate(principal, resume: first["connectionSessionUUID"]?.string)
-            guard let session else { return .gone }
-            let item = ResultItem(fields: ["taskType": "authentication", "connectionSessionUUID": .string(session.uuid)])
-            guard await send(TaskAPI.Reply(data: [item])) else { return .gone }
+            let opened = authenticate(principal, resume: first["connectionSessionUUID"]?.string, replacing: state.session)
+            state = SocketState(principal: principal, session: opened)
+            let item = ResultItem(fields: ["taskType": "authentication", "connectionSessionUUID": .string(opened.uuid)])
+            guard await send(TaskAPI.Reply(data: [item])) else { return (.gone, state) }
         }
-        guard !tasks.isEmpty else { return nil }
-        guard let principal else {
+        guard !tasks.isEmpty else { return (nil, state) }
+        guard let principal = state.principal else {
             // Nothing is created before authentication; a heartbeat is still answered.
             var reply = TaskAPI.Reply()
             for task in tasks {
@@ -174,40 +194,68 @@ private struct Conversation {
                         .on(taskType: nil, taskUUID: object?["taskUUID"]?.string))
                 }
             }
-            return await send(reply) ? nil : .gone
+            return (await send(reply) ? nil : .gone, state)
         }
-        // A large message (inline images) is parsed and run off the loop, as a large REST body is.
         let batch = tasks
         let reply = message.count > TaskAPI.offLoopBodyBytes
             ? await offLoop { await api.run(batch, principal: principal) } : await api.run(batch, principal: principal)
-        if let session { sessions.subscribe(session.uuid, attachment: session.attachment, tasks: reply.watching) }
-        return await send(reply) ? nil : .gone
+        if let session = state.session { sessions.subscribe(session.uuid, attachment: session.attachment, tasks: reply.watching) }
+        return (await send(reply) ? nil : .gone, state)
     }
 
-    private mutating func authenticate(_ principal: Principal, resume: String?) {
+    private func authenticate(_ principal: Principal, resume: String?, replacing current: WebSocketSessions.Opened?) -> WebSocketSessions.Opened {
         let now = Date().timeIntervalSince1970
-        if let session { sessions.detach(session.uuid, attachment: session.attachment, now: now) }
+        if let current { sessions.detach(current.uuid, attachment: current.attachment, now: now) }
         let socket = self.socket
         let opened = sessions.open(keyName: principal.name, resume: resume, now: now) { socket.interrupt() }
-        self.principal = principal
-        session = opened
-        parser.maxMessageBytes = endpoint.settings.maxMessageBytes
         endpoint.metrics.increment("reelgate_websocket_sessions_total", [("outcome", opened.resumed ? "resumed" : "new")])
         endpoint.logger.info(opened.resumed ? "websocket session resumed" : "websocket session opened", [
             "session": opened.uuid, "key": principal.name, "remote": remote,
         ])
+        return opened
     }
 
-    /// Pushes a finished task's items, exactly as `getResponse` would answer them.
-    private func push(_ task: String) async -> Bool {
-        guard let record = try? await endpoint.api.store.find(task), record.state.resultsAreFinal else { return true }
-        endpoint.metrics.increment("reelgate_websocket_pushes_total")
-        return await send(TaskAPI.Reply(data: ResultItems.items(for: record, media: endpoint.api.media)))
+    /// Pushes finished tasks' items, each exactly as `getResponse` would answer them; false if
+    /// the socket is gone.
+    func push(_ tasks: [String]) async -> Bool {
+        for task in tasks {
+            guard let record = try? await endpoint.api.store.find(task), record.state.resultsAreFinal else { continue }
+            endpoint.metrics.increment("reelgate_websocket_pushes_total")
+            guard await send(TaskAPI.Reply(data: ResultItems.items(for: record, media: endpoint.api.media))) else { return false }
+        }
+        return true
+    }
+
+    /// The close frame (a client's close is echoed with its code), the log line, the session
+    /// left to wait for a resume.
+    func goodbye(_ ending: SocketEnding, state: SocketState) async {
+        let (code, reason): (WebSocketCloseCode?, String) = switch ending {
+        case .peerClosed(let code): (code, "closed by the client")
+        case .failed(let error): (error.closeCode, error.reason)
+        case .idle: (.normal, state.principal == nil ? "not authenticated in time" : "idle timeout")
+        case .draining: (.serviceRestart, "the server is restarting; reconnect")
+        case .gone: (nil, "connection lost")
+        }
+        var frame: [UInt8]?
+        switch ending {
+        case .gone: frame = nil
+        case .peerClosed: frame = WebSocketFrameEncoder.frame(.close, payload: code.map { WebSocketFrameEncoder.closePayload($0) } ?? [])
+        default: frame = code.map { WebSocketFrameEncoder.frame(.close, payload: WebSocketFrameEncoder.closePayload($0, reason: reason)) }
+        }
+        if let frame, await socket.write(frame) { await socket.finish() }
+        let codeText = code.map { String($0.rawValue) } ?? "none"
+        endpoint.metrics.increment("reelgate_websocket_closes_total", [("code", codeText)])
+        if let session = state.session {
+            sessions.detach(session.uuid, attachment: session.attachment, now: Date().timeIntervalSince1970)
+            endpoint.logger.info("websocket session detached", [
+                "session": session.uuid, "key": state.principal?.name ?? "", "code": codeText, "reason": reason,
+            ])
+        }
     }
 
     /// Sends a reply as one text message. Inline videos are streamed into the frame a piece at a
     /// time as the socket drains (the frame's length is known up front), as REST streams them.
-    private func send(_ reply: TaskAPI.Reply) async -> Bool {
+    func send(_ reply: TaskAPI.Reply) async -> Bool {
         endpoint.metrics.increment("reelgate_websocket_messages_total", [("direction", "out")])
         let body = ReplyBody(data: reply.data, errors: reply.errors.map(\.json))
         var frame: [UInt8] = []

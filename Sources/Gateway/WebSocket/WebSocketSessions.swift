@@ -22,7 +22,9 @@ final class WebSocketSessions: Sendable {
         let attachment: UInt64
     }
 
-    private struct Session {
+    /// A class, changed in place under the lock: a struct copied out of the dictionary would
+    /// copy its set of subscriptions on every change.
+    private final class Session {
         let keyName: String
         var subscriptions: Set<String> = []
         /// Subscribed tasks whose results are final, in the order they finished, not yet pushed.
@@ -30,6 +32,12 @@ final class WebSocketSessions: Sendable {
         var attachment: UInt64?
         var wake: (@Sendable () -> Void)?
         var detachedAt: Double?
+
+        init(keyName: String, attachment: UInt64, wake: @escaping @Sendable () -> Void) {
+            self.keyName = keyName
+            self.attachment = attachment
+            self.wake = wake
+        }
     }
 
     private struct State {
@@ -64,12 +72,11 @@ final class WebSocketSessions: Sendable {
         let (opened, wakeNow): (Opened, Bool) = state.withLock { s in
             let attachment = s.nextAttachment
             s.nextAttachment += 1
-            if let resume, var session = s.sessions[resume], session.keyName == keyName, !Self.expired(session, now: now, ttl: ttl) {
+            if let resume, let session = s.sessions[resume], session.keyName == keyName, !Self.expired(session, now: now, ttl: ttl) {
                 if session.attachment == nil { s.detached -= 1 }
                 session.attachment = attachment
                 session.wake = wake
                 session.detachedAt = nil
-                s.sessions[resume] = session
                 return (Opened(uuid: resume, resumed: true, attachment: attachment), !session.finished.isEmpty)
             }
             let uuid = UUID().uuidString.lowercased()
@@ -83,11 +90,10 @@ final class WebSocketSessions: Sendable {
     /// The socket holding `attachment` went away: the session waits `ttl` for a resume.
     func detach(_ uuid: String, attachment: UInt64, now: Double) {
         state.withLock { s in
-            guard var session = s.sessions[uuid], session.attachment == attachment else { return }
+            guard let session = s.sessions[uuid], session.attachment == attachment else { return }
             session.attachment = nil
             session.wake = nil
             session.detachedAt = now
-            s.sessions[uuid] = session
             s.detached += 1
             if s.detached > maxDetached {
                 // A tenth of the longest-detached go at once, so the scan is rare.
@@ -102,7 +108,7 @@ final class WebSocketSessions: Sendable {
     func subscribe(_ uuid: String, attachment: UInt64, tasks: [String]) {
         guard !tasks.isEmpty else { return }
         let wake: (@Sendable () -> Void)? = state.withLock { s in
-            guard var session = s.sessions[uuid], session.attachment == attachment else { return nil }
+            guard let session = s.sessions[uuid], session.attachment == attachment else { return nil }
             var finishedNow = false
             for task in tasks where !session.subscriptions.contains(task) {
                 if s.recent.contains(task) {
@@ -118,7 +124,6 @@ final class WebSocketSessions: Sendable {
                 session.subscriptions.insert(task)
                 s.subscribers[task, default: []].insert(uuid)
             }
-            s.sessions[uuid] = session
             return finishedNow ? session.wake : nil
         }
         wake?()
@@ -136,11 +141,10 @@ final class WebSocketSessions: Sendable {
             guard let waiting = s.subscribers.removeValue(forKey: task) else { return [] }
             var wakes: [@Sendable () -> Void] = []
             for uuid in waiting {
-                guard var session = s.sessions[uuid] else { continue }
+                guard let session = s.sessions[uuid] else { continue }
                 session.subscriptions.remove(task)
                 session.finished.append(task)
                 if let wake = session.wake { wakes.append(wake) }
-                s.sessions[uuid] = session
             }
             return wakes
         }
@@ -150,8 +154,7 @@ final class WebSocketSessions: Sendable {
     /// The finished tasks to push to the socket holding `attachment`, oldest first.
     func takeFinished(_ uuid: String, attachment: UInt64) -> [String] {
         state.withLock { s in
-            guard var session = s.sessions[uuid], session.attachment == attachment, !session.finished.isEmpty else { return [] }
-            defer { s.sessions[uuid] = session }
+            guard let session = s.sessions[uuid], session.attachment == attachment, !session.finished.isEmpty else { return [] }
             let tasks = session.finished
             session.finished = []
             return tasks
