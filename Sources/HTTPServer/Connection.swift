@@ -36,6 +36,8 @@ actor Connection {
     private var machine: ConnectionStateMachine
     /// Whether an upgraded protocol asked its read to be interrupted (it has something to send).
     private var interruptRequested = false
+    /// When an upgraded connection last received a byte (monotonic ns; 0 before the upgrade).
+    private var upgradedInputAt: UInt64 = 0
 
     /// The loop's watch on the socket; nil once closed.
     private var watchToken: UInt64?
@@ -435,23 +437,32 @@ actor Connection {
 
     // MARK: Upgraded protocols
 
-    func upgradedRead(idleTimeout: Duration) async -> UpgradedRead {
+    func upgradedRead(idleTimeout: Duration, within limit: Duration?) async -> UpgradedRead {
+        if upgradedInputAt == 0 { upgradedInputAt = monotonicNanos() }
         if !upgradeLeftover.isEmpty {
             defer { upgradeLeftover = [] }
             return .bytes(upgradeLeftover)
         }
+        // Idle counts from the last byte received, not from this call: a protocol woken to send
+        // (a push) must not extend a silent peer's time.
+        var deadline = upgradedInputAt + idleTimeout.nanoseconds
+        if let limit { deadline = min(deadline, monotonicNanos() + max(limit, .zero).nanoseconds) }
         while !closed, !peerClosedInput {
             if interruptRequested {
                 interruptRequested = false
                 return .interrupted
             }
             if machine.draining { return .draining }
-            machine.upgraded(deadline: monotonicNanos() + idleTimeout.nanoseconds)
+            machine.upgraded(deadline: deadline)
+            if deadline <= monotonicNanos() { return .timedOut }
             switch await wait(for: .read) {
             case .ready:
                 let buffer = loop.readBuffer
                 let n = recv(fd, buffer.baseAddress, buffer.count, 0)
-                if n > 0 { return .bytes(Array(buffer[0..<n])) }
+                if n > 0 {
+                    upgradedInputAt = monotonicNanos()
+                    return .bytes(Array(buffer[0..<n]))
+                }
                 if n == 0 { peerClosedInput = true }
                 if n < 0, errno == EAGAIN || errno == EWOULDBLOCK { readReady = false }
                 if n < 0, errno != EINTR, errno != EAGAIN, errno != EWOULDBLOCK { close() }

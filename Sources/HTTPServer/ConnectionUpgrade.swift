@@ -27,9 +27,11 @@ public protocol ConnectionUpgrade: Sendable {
 public struct UpgradedSocket: Sendable {
     let connection: Connection
 
-    /// The next bytes from the peer, or why there are none.
-    public func read(idleTimeout: Duration) async -> UpgradedRead {
-        await connection.upgradedRead(idleTimeout: idleTimeout)
+    /// The next bytes from the peer, or why there are none: `.timedOut` once the peer has sent
+    /// nothing for `idleTimeout` (since its last byte, not since this call), or once `within`
+    /// has passed (an absolute limit the protocol keeps, e.g. to authenticate).
+    public func read(idleTimeout: Duration, within: Duration? = nil) async -> UpgradedRead {
+        await connection.upgradedRead(idleTimeout: idleTimeout, within: within)
     }
 
     /// Sends all of `bytes`; false if the connection is gone or the peer stopped reading for

@@ -73,9 +73,16 @@ public struct WebSocketParser: Sendable {
         if readIndex == buffer.count {
             buffer.removeAll(keepingCapacity: buffer.capacity <= 4096)
             readIndex = 0
+        } else if readIndex >= 4096 || readIndex * 2 >= buffer.count {
+            // Reads that end inside a frame header must not keep every byte consumed before.
+            buffer.removeSubrange(0..<readIndex)
+            readIndex = 0
         }
         buffer.append(contentsOf: bytes)
     }
+
+    /// Bytes the parser holds, consumed ones not yet dropped included (for tests of the bound).
+    public var storedByteCount: Int { buffer.count }
 
     /// The next event, nil when more bytes are needed, or the error that ends the connection.
     public mutating func next() throws(WebSocketError) -> WebSocketEvent? {

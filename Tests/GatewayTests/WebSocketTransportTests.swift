@@ -84,12 +84,15 @@ struct WebSocketTransportTests {
     @Test func aBadKeyGetsAnAuthenticationErrorThenClose1008() async throws {
         let gw = try await TestGateway.start()
         let client = try await WebSocketTestClient(port: gw.port)
+        let sent = ContinuousClock.now
         try await client.sendText(#"[{"taskType":"authentication","apiKey":"not-a-key-at-all-000000"}]"#)
         let reply = try await client.nextJSON()
         #expect(reply["errors"]?[0]?["code"] == "invalidApiKey")
         #expect(reply["errors"]?[0]?["taskType"] == "authentication")
         #expect(reply["data"] == nil)
         #expect(try await client.expectClose().code == .policyViolation)
+        // The server waits a second between the error and the close; both come after the send.
+        #expect(ContinuousClock.now - sent >= .milliseconds(950), "the close comes about a second after the error")
     }
 
     // MARK: Authentication and sessions
@@ -102,6 +105,7 @@ struct WebSocketTransportTests {
         let reply = try await client.nextJSON()
         #expect(reply["errors"]?[0]?["code"] == "missingApiKey")
         #expect(reply["errors"]?[0]?["taskUUID"] == .string(uuid))
+        #expect(reply["errors"]?[0]?["taskType"] == "videoInference", "not authentication: that would read as a failed login")
         try await client.sendText(#"[{"taskType":"ping","ping":true}]"#)
         #expect(try await client.nextJSON() == ["data": [["taskType": "ping", "pong": true]]])
         #expect(try await gw.getResponse(uuid).errors.first?["code"] == "taskNotFound")
@@ -120,6 +124,9 @@ struct WebSocketTransportTests {
         let other = try await WebSocketTestClient(port: gw.port)
         let bobs = try await other.authenticate(TestGateway.bob, resume: session)
         #expect(bobs != session, "another key's session is never resumed")
+        // Authenticating again on the same socket with the same key keeps its session.
+        try await again.sendText(#"[{"taskType":"authentication","apiKey":"\#(TestGateway.alice)"}]"#)
+        #expect(try await again.nextJSON()["data"]?[0]?["connectionSessionUUID"] == .string(session))
         let unknown = try await WebSocketTestClient(port: gw.port)
         #expect(try await unknown.authenticate(TestGateway.alice, resume: "00000000-0000-4000-8000-000000000000") != session)
     }
@@ -197,7 +204,8 @@ struct WebSocketTransportTests {
         let (uuid, _) = try await gw.submit()
         let client = try await WebSocketTestClient(port: gw.port)
         _ = try await client.authenticate(TestGateway.alice)
-        try await client.sendText(#"[{"taskType":"getResponse","taskUUID":"\#(uuid)"}]"#)
+        // Polled in upper case: the subscription is the task's, whatever the spelling.
+        try await client.sendText(#"[{"taskType":"getResponse","taskUUID":"\#(uuid.uppercased())"}]"#)
         #expect(try await client.nextJSON()["data"]?[0]?["status"] == "processing")
         #expect(try await client.nextJSON()["data"]?[0]?["status"] == "success")
     }
@@ -215,10 +223,26 @@ struct WebSocketTransportTests {
     /// A socket that never authenticates holds its connection slot for the HTTP head timeout,
     /// not for a session's idle time.
     @Test func aSocketThatDoesNotAuthenticateIsClosedSooner() async throws {
-        let gw = try await TestGateway.start { $0.server.headTimeoutSeconds = 0.3 }
+        let gw = try await TestGateway.start { $0.server.headTimeoutSeconds = 1 }
         let client = try await WebSocketTestClient(port: gw.port)
         let close = try await client.expectClose()
-        #expect(close.code == .normal && close.reason == "not authenticated in time")
+        #expect(close.code == .policyViolation && close.reason == "not authenticated in time")
+        // Pinging does not buy an unauthenticated socket more time: the limit is from its upgrade.
+        let pinger = try await WebSocketTestClient(port: gw.port)
+        let started = ContinuousClock.now
+        var pongs = 0
+        pinging: while true {
+            try await pinger.send(.ping, [1])
+            switch try await pinger.next() {
+            case .pong: pongs += 1
+            case .close(let code, _):
+                #expect(code == .policyViolation)
+                break pinging
+            default: continue
+            }
+            try await Task.sleep(for: .milliseconds(20))  // the pace of the pings, not a wait for an outcome
+        }
+        #expect(pongs >= 1 && ContinuousClock.now - started < .seconds(8))
     }
 
     @Test func shutdownSaysServiceRestart() async throws {
@@ -248,5 +272,7 @@ struct WebSocketTransportTests {
         let limit = 48 << 20
         while sent < limit, await client.raw.send(batch, timeout: 2) { sent += batch.count }
         #expect(sent < limit, "the server kept reading \(sent) bytes from a client that never reads")
+        // The socket is still open and the answers are all there, in order, once read.
+        for _ in 0..<3 { #expect(try await client.nextJSON()["data"]?[0]?["status"] == "success") }
     }
 }

@@ -219,6 +219,25 @@ import Testing
         #expect(outcome.events == [.text(Array(("s" + String(repeating: "x", count: 2000) + "e").utf8))])
     }
 
+    /// Reads that each end one byte into the next frame's header must not make the parser keep
+    /// everything consumed before (an unauthenticated peer streaming empty pongs).
+    @Test func group9ConsumedBytesAreNotKept() throws {
+        var parser = WebSocketParser(maxMessageBytes: 1024)
+        let pong = frame(.pong, [])
+        var stream: [UInt8] = []
+        for _ in 0..<20_000 { stream += pong }
+        var offset = 0
+        var maxStored = 0
+        while offset < stream.count {
+            let end = min(stream.count, offset + 4097)  // never a whole number of frames
+            parser.append(stream[offset..<end])
+            while try parser.next() != nil {}
+            maxStored = max(maxStored, parser.storedByteCount)
+            offset = end
+        }
+        #expect(maxStored < 3 * 4097, "the parser kept \(maxStored) bytes")
+    }
+
     @Test func group9AMegabyteMessage() {
         let text = [UInt8]((0..<(1 << 20)).map { UInt8(0x20 + $0 % 90) })
         let bytes = frame(.text, text)

@@ -67,6 +67,8 @@ final class TaskAPI: Sendable {
         var data: [ResultItem] = []
         var errors: [APIErrorItem] = []
         var watching: [String] = []
+        /// Tasks resubmitted after they finished: what the caller waits for is there already.
+        var finished: [String] = []
     }
 
     func handle(_ request: Request) async -> HTTPResponse {
@@ -153,7 +155,7 @@ final class TaskAPI: Sendable {
             case "getResponse":
                 do {
                     let (items, final) = try await getResponse(task, principal: principal)
-                    if !final, let uuid = taskUUID { reply.watching.append(uuid) }
+                    if !final, let uuid = items.first?.fields["taskUUID"]?.string { reply.watching.append(uuid) }
                     // Inline videos are streamed, but one reply still carries only so many.
                     inlineBytes += items.reduce(0) { $0 + ($1.inline?.bytes ?? 0) }
                     guard inlineBytes <= limits.maxInlineResponseBytes else {
@@ -214,7 +216,13 @@ final class TaskAPI: Sendable {
                     switch outcome {
                     case .created, .duplicate:
                         if outcome == .created { created += 1 }
-                        reply.watching.append(task.uuid)
+                        // A resubmission (an SDK after a reconnect) of a task that already finished
+                        // is answered with its results at once, not only its ACK.
+                        if outcome == .duplicate, let record = try? await store.find(task.uuid), record.state.resultsAreFinal {
+                            reply.finished.append(task.uuid)
+                        } else {
+                            reply.watching.append(task.uuid)
+                        }
                         slots[index] = [ResultItem(fields: ["taskType": "videoInference", "taskUUID": .string(task.uuid)])]
                     case .tooManyInFlight:
                         slotErrors[index] = APIErrorItem(
@@ -372,7 +380,7 @@ final class TaskAPI: Sendable {
 
     // MARK: Rendering
 
-    enum AuthenticationFailure {
+    enum AuthenticationFailure: Equatable {
         case missingKey, invalidKey, missingKeyWithExpect
         case missingKeyForLargeBody(Int)
         case missingKeyOnSocket

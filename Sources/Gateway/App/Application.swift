@@ -156,6 +156,7 @@ public final class Application: Sendable {
         socketSettings.unauthenticatedMessageBytes = configuration.server.unauthenticatedBodyBytes
         socketSettings.idleTimeout = .seconds(configuration.server.websocket.idleTimeoutSeconds)
         socketSettings.authenticationTimeout = .seconds(configuration.server.headTimeoutSeconds)
+        socketSettings.messageDeadline = .seconds(configuration.server.bodyDeadlineSeconds)
         let socketEndpoint = RunwareWebSocketEndpoint(
             api: taskAPI, sessions: sessions, authenticator: authenticator, settings: socketSettings, logger: logger, metrics: metrics)
         socketEndpoint.register(on: routes)
@@ -190,14 +191,20 @@ public final class Application: Sendable {
                     group.addTask { await janitor.run(interval: 60) }
                     group.addTask {
                         // Sessions detached longer than their TTL are forgotten.
+                        var openedAtLastTrim = 0
                         while !Task.isCancelled {
                             try? await Task.sleep(for: .seconds(10))
                             let expired = sessions.sweep(now: Date().timeIntervalSince1970)
                             if expired > 0 { logger.info("websocket sessions expired", ["sessions": "\(expired)"]) }
-                            // Memory freed after a burst (thousands of handshakes, say) is given
-                            // back to the system, not kept resident between the objects that
-                            // stayed: malloc only returns the top of its heaps by itself.
-                            _ = cmalloc_trim()
+                            // After a burst of sessions opened or expired, the memory their
+                            // handshakes used is given back to the system, not kept resident
+                            // between the objects that stayed (malloc only returns the top of
+                            // its heaps by itself). Not on every pass: a trim walks every heap.
+                            let opened = sessions.openedCount
+                            if opened - openedAtLastTrim >= 1000 || expired >= 1000 {
+                                openedAtLastTrim = opened
+                                _ = cmalloc_trim()
+                            }
                         }
                     }
                 }

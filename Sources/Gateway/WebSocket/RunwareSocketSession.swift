@@ -32,7 +32,9 @@ struct RunwareSocketSession: ConnectionUpgrade {
                 ending = await socket.inTaskOfItsOwn { await conversation.push(finished) }
                 if ending != nil { break }
             }
-            let read = await socket.read(idleTimeout: conversation.readTimeout)
+            // Before authentication only its deadline counts (`readLimit`).
+            let idle = conversation.state.principal == nil ? endpoint.settings.authenticationTimeout : endpoint.settings.idleTimeout
+            let read = await socket.read(idleTimeout: idle, within: conversation.readLimit)
             ending = await socket.inTaskOfItsOwn { await conversation.consume(read) }
         }
         let last = ending ?? .gone
@@ -76,9 +78,22 @@ private final class Conversation: @unchecked Sendable {
     var endpoint: RunwareWebSocketEndpoint { responder.endpoint }
     var socket: UpgradedSocket { responder.socket }
 
-    /// Until it authenticates a socket gets the HTTP head's time, not a session's.
-    var readTimeout: Duration {
-        state.principal == nil ? endpoint.settings.authenticationTimeout : endpoint.settings.idleTimeout
+    let openedAt = ContinuousClock.now
+    /// When the message being reassembled began, if one is.
+    var messageStartedAt: ContinuousClock.Instant?
+
+    /// What a read may wait at most besides the idle timeout: a socket must authenticate within
+    /// the HTTP head's time from its upgrade (however often it pings), and a message must arrive
+    /// whole within the HTTP body deadline (however slowly it trickles), as a request body must.
+    var readLimit: Duration? {
+        let now = ContinuousClock.now
+        var limit: Duration?
+        if state.principal == nil { limit = endpoint.settings.authenticationTimeout - (now - openedAt) }
+        if let messageStartedAt {
+            let left = endpoint.settings.messageDeadline - (now - messageStartedAt)
+            limit = min(limit ?? left, left)
+        }
+        return limit
     }
 
     func finishedTasks() -> [String] {
@@ -86,8 +101,12 @@ private final class Conversation: @unchecked Sendable {
         return endpoint.sessions.takeFinished(session.uuid, attachment: session.attachment)
     }
 
+    /// Pushes finished tasks; what could not be sent waits in the session for a resume.
     func push(_ tasks: [String]) async -> SocketEnding? {
-        await responder.push(tasks) ? nil : .gone
+        let unsent = await responder.push(tasks)
+        guard !unsent.isEmpty else { return nil }
+        if let session = state.session { endpoint.sessions.queueFinished(session.uuid, attachment: session.attachment, tasks: unsent) }
+        return .gone
     }
 
     func goodbye(_ ending: SocketEnding) async {
@@ -103,7 +122,12 @@ private final class Conversation: @unchecked Sendable {
             parser.append(bytes)
             return await consumeEvents()
         case .interrupted: return nil
-        case .timedOut: return .idle
+        case .timedOut:
+            if state.principal == nil { return .failed(WebSocketError(.policyViolation, "not authenticated in time")) }
+            if let messageStartedAt, ContinuousClock.now - messageStartedAt >= endpoint.settings.messageDeadline {
+                return .failed(WebSocketError(.policyViolation, "message not received in time"))
+            }
+            return .idle
         case .draining: return .draining
         case .closed: return .gone
         }
@@ -115,9 +139,12 @@ private final class Conversation: @unchecked Sendable {
             while let event = try parser.next() {
                 switch event {
                 case .text(let message):
+                    messageStartedAt = nil
+                    // The message keeps its share of the body budget while it is handled, as a
+                    // REST body does until its response is out.
+                    let (ending, after) = await responder.handle(message, state: state)
                     socket.releaseBuffered(reservedBytes)
                     reservedBytes = 0
-                    let (ending, after) = await responder.handle(message, state: state)
                     state = after
                     parser.maxMessageBytes = after.principal == nil
                         ? endpoint.settings.unauthenticatedMessageBytes : endpoint.settings.maxMessageBytes
@@ -135,6 +162,7 @@ private final class Conversation: @unchecked Sendable {
         }
         // A message being reassembled holds memory like a request body, under the same budget.
         let pending = parser.pendingMessageBytes + parser.bufferedByteCount
+        if parser.pendingMessageBytes > 0, messageStartedAt == nil { messageStartedAt = .now }
         if pending > reservedBytes {
             guard socket.reserveBuffered(pending - reservedBytes) else {
                 return .failed(WebSocketError(.tryAgainLater, "the server holds too many messages; retry"))
@@ -167,45 +195,66 @@ private struct MessageResponder: Sendable {
         case .success(let list): tasks = list
         case .failure(let error): return (await send(TaskAPI.Reply(errors: [error])) ? nil : .gone, state)
         }
+        guard !tasks.isEmpty else {
+            let empty = APIErrorItem(code: .invalidRequest, message: "the message holds no task")
+            return (await send(TaskAPI.Reply(errors: [empty])) ? nil : .gone, state)
+        }
         if let first = tasks.first?.object, first["taskType"]?.string == "authentication" {
             tasks.removeFirst()
             guard let key = first["apiKey"]?.string, let principal = endpoint.authenticator.authenticate(key) else {
                 let failure: TaskAPI.AuthenticationFailure = first["apiKey"]?.string == nil ? .missingKeyOnSocket : .invalidKey
-                guard await send(TaskAPI.Reply(errors: [TaskAPI.authenticationErrorItem(failure)])) else { return (.gone, state) }
+                var reply = TaskAPI.Reply(errors: [TaskAPI.authenticationErrorItem(failure)])
+                reply.errors += Self.unauthenticated(tasks, code: failure == .invalidKey ? .invalidApiKey : .missingApiKey)
+                guard await send(reply) else { return (.gone, state) }
                 endpoint.logger.warning("websocket authentication refused", ["remote": remote])
                 try? await Task.sleep(for: endpoint.settings.badKeyCloseDelay)
                 return (.failed(WebSocketError(.policyViolation, "authentication failed")), state)
             }
-            let opened = authenticate(principal, resume: first["connectionSessionUUID"]?.string, replacing: state.session)
+            let opened = authenticate(principal, resume: first["connectionSessionUUID"]?.string, current: state)
             state = SocketState(principal: principal, session: opened)
             let item = ResultItem(fields: ["taskType": "authentication", "connectionSessionUUID": .string(opened.uuid)])
             guard await send(TaskAPI.Reply(data: [item])) else { return (.gone, state) }
+            guard !tasks.isEmpty else { return (nil, state) }
         }
-        guard !tasks.isEmpty else { return (nil, state) }
         guard let principal = state.principal else {
             // Nothing is created before authentication; a heartbeat is still answered.
-            var reply = TaskAPI.Reply()
-            for task in tasks {
-                let object = task.object
-                if object?["taskType"]?.string == "ping" {
-                    reply.data.append(ResultItem(fields: ["taskType": "ping", "pong": true]))
-                } else {
-                    reply.errors.append(TaskAPI.authenticationErrorItem(.missingKeyOnSocket)
-                        .on(taskType: nil, taskUUID: object?["taskUUID"]?.string))
-                }
+            let pongs = tasks.filter { $0.object?["taskType"]?.string == "ping" }.map { _ in
+                ResultItem(fields: ["taskType": "ping", "pong": true])
             }
+            let reply = TaskAPI.Reply(data: pongs, errors: Self.unauthenticated(tasks, code: .missingApiKey))
             return (await send(reply) ? nil : .gone, state)
         }
         let batch = tasks
         let reply = message.count > TaskAPI.offLoopBodyBytes
             ? await offLoop { await api.run(batch, principal: principal) } : await api.run(batch, principal: principal)
-        if let session = state.session { sessions.subscribe(session.uuid, attachment: session.attachment, tasks: reply.watching) }
-        return (await send(reply) ? nil : .gone, state)
+        let sent = await send(reply)
+        if let session = state.session {
+            sessions.subscribe(session.uuid, attachment: session.attachment, tasks: reply.watching)
+            sessions.queueFinished(session.uuid, attachment: session.attachment, tasks: reply.finished)
+        }
+        return (sent ? nil : .gone, state)
     }
 
-    private func authenticate(_ principal: Principal, resume: String?, replacing current: WebSocketSessions.Opened?) -> WebSocketSessions.Opened {
+    /// An error for each task (pings aside) of a message without a usable key, with the task's
+    /// own type and UUID: `taskType: "authentication"` would read as a failed login to the SDKs.
+    private static func unauthenticated(_ tasks: [JSONValue], code: APIErrorCode) -> [APIErrorItem] {
+        tasks.compactMap { task in
+            let object = task.object
+            guard object?["taskType"]?.string != "ping" else { return nil }
+            return APIErrorItem(
+                code: code, message: "authenticate first: send [{\"taskType\":\"authentication\",\"apiKey\":\"<key>\"}]",
+                parameter: .one("apiKey"), taskType: object?["taskType"]?.string.map(APIErrorItem.echo),
+                taskUUID: object?["taskUUID"]?.string.map(APIErrorItem.echo))
+        }
+    }
+
+    private func authenticate(_ principal: Principal, resume: String?, current: SocketState) -> WebSocketSessions.Opened {
+        // Authenticating again on the same socket with the same key keeps the session it has.
+        if let session = current.session, current.principal?.name == principal.name, resume == nil || resume == session.uuid {
+            return session
+        }
         let now = Date().timeIntervalSince1970
-        if let current { sessions.detach(current.uuid, attachment: current.attachment, now: now) }
+        if let session = current.session { sessions.detach(session.uuid, attachment: session.attachment, now: now) }
         let socket = self.socket
         let opened = sessions.open(keyName: principal.name, resume: resume, now: now) { socket.interrupt() }
         endpoint.metrics.increment("reelgate_websocket_sessions_total", [("outcome", opened.resumed ? "resumed" : "new")])
@@ -215,15 +264,22 @@ private struct MessageResponder: Sendable {
         return opened
     }
 
-    /// Pushes finished tasks' items, each exactly as `getResponse` would answer them; false if
-    /// the socket is gone.
-    func push(_ tasks: [String]) async -> Bool {
-        for task in tasks {
-            guard let record = try? await endpoint.api.store.find(task), record.state.resultsAreFinal else { continue }
+    /// Pushes finished tasks' items, each exactly as `getResponse` would answer them; the tasks
+    /// not sent (the socket went, or the store could not be read).
+    func push(_ tasks: [String]) async -> [String] {
+        for (index, task) in tasks.enumerated() {
+            let record: TaskRecord?
+            do {
+                record = try await endpoint.api.store.find(task)
+            } catch {
+                endpoint.logger.error("a finished task could not be read for its push", ["task": task, "error": "\(error)"])
+                return Array(tasks[index...])
+            }
+            guard let record, record.state.resultsAreFinal else { continue }
             endpoint.metrics.increment("reelgate_websocket_pushes_total")
-            guard await send(TaskAPI.Reply(data: ResultItems.items(for: record, media: endpoint.api.media))) else { return false }
+            guard await send(TaskAPI.Reply(data: ResultItems.items(for: record, media: endpoint.api.media))) else { return Array(tasks[index...]) }
         }
-        return true
+        return []
     }
 
     /// The close frame (a client's close is echoed with its code), the log line, the session
@@ -232,7 +288,7 @@ private struct MessageResponder: Sendable {
         let (code, reason): (WebSocketCloseCode?, String) = switch ending {
         case .peerClosed(let code): (code, "closed by the client")
         case .failed(let error): (error.closeCode, error.reason)
-        case .idle: (.normal, state.principal == nil ? "not authenticated in time" : "idle timeout")
+        case .idle: (.normal, "idle timeout")
         case .draining: (.serviceRestart, "the server is restarting; reconnect")
         case .gone: (nil, "connection lost")
         }

@@ -21,6 +21,8 @@ final class RunwareWebSocketEndpoint: Sendable {
         /// How long a socket may take to authenticate (the HTTP head timeout: an unauthenticated
         /// socket costs a connection slot and should not hold it for a session's idle time).
         var authenticationTimeout: Duration = .seconds(10)
+        /// How long one message may take to arrive whole (the HTTP body deadline).
+        var messageDeadline: Duration = .seconds(300)
         /// Between the error for a bad key and the close (an immediate close makes the legacy
         /// SDK hang now and then in its reconnect loop).
         var badKeyCloseDelay: Duration = .seconds(1)

@@ -50,6 +50,11 @@ final class WebSocketSessions: Sendable {
         var recentOrder: [String] = []
         /// Sessions without a socket.
         var detached = 0
+        /// Detached sessions in the order they were detached (with when), from `detachedHead` on.
+        var detachedOrder: [(String, Double)] = []
+        var detachedHead = 0
+        /// Sessions opened, ever (for deciding when memory is worth trimming).
+        var opened = 0
     }
 
     let ttl: Double
@@ -80,6 +85,7 @@ final class WebSocketSessions: Sendable {
                 return (Opened(uuid: resume, resumed: true, attachment: attachment), !session.finished.isEmpty)
             }
             let uuid = UUID().uuidString.lowercased()
+            s.opened += 1
             s.sessions[uuid] = Session(keyName: keyName, attachment: attachment, wake: wake)
             return (Opened(uuid: uuid, resumed: false, attachment: attachment), false)
         }
@@ -95,12 +101,31 @@ final class WebSocketSessions: Sendable {
             session.wake = nil
             session.detachedAt = now
             s.detached += 1
-            if s.detached > maxDetached {
-                // A tenth of the longest-detached go at once, so the scan is rare.
-                let oldest = s.sessions.filter { $0.value.detachedAt != nil }.sorted { $0.value.detachedAt! < $1.value.detachedAt! }
-                for (uuid, _) in oldest.prefix(max(1, maxDetached / 10)) { Self.forget(&s, uuid) }
+            s.detachedOrder.append((uuid, now))
+            // The longest-detached go first, found from the front of the detach order (entries
+            // of sessions resumed or forgotten since are skipped).
+            while s.detached > maxDetached, s.detachedHead < s.detachedOrder.count {
+                let (oldest, at) = s.detachedOrder[s.detachedHead]
+                s.detachedHead += 1
+                if let session = s.sessions[oldest], session.attachment == nil, session.detachedAt == at { Self.forget(&s, oldest) }
+            }
+            if s.detachedHead > 1024, s.detachedHead * 2 > s.detachedOrder.count {
+                s.detachedOrder.removeFirst(s.detachedHead)
+                s.detachedHead = 0
             }
         }
+    }
+
+    /// Queues tasks whose results are final for a push to the socket holding `attachment`: tasks
+    /// resubmitted after they finished, or a push that could not be sent (it waits for a resume).
+    func queueFinished(_ uuid: String, attachment: UInt64, tasks: [String]) {
+        guard !tasks.isEmpty else { return }
+        let wake: (@Sendable () -> Void)? = state.withLock { s in
+            guard let session = s.sessions[uuid], session.attachment == attachment else { return nil }
+            for task in tasks where !session.finished.contains(task) { session.finished.append(task) }
+            return session.wake
+        }
+        wake?()
     }
 
     /// The session waits on these tasks' results. A task that already finished (lately) is
@@ -116,7 +141,7 @@ final class WebSocketSessions: Sendable {
                     finishedNow = true
                     continue
                 }
-                // Push is a courtesy on top of polling: past the cap, the oldest is dropped.
+                // Push is a courtesy on top of polling: past the cap, one (any) is dropped.
                 if session.subscriptions.count >= maxSubscriptionsPerSession, let dropped = session.subscriptions.first {
                     session.subscriptions.remove(dropped)
                     Self.unindex(&s, task: dropped, session: uuid)
@@ -170,6 +195,9 @@ final class WebSocketSessions: Sendable {
             return expired.count
         }
     }
+
+    /// Sessions opened since the process started.
+    var openedCount: Int { state.withLock { $0.opened } }
 
     /// Sessions in memory, and how many of them have a socket.
     var counts: (sessions: Int, attached: Int) {
