@@ -114,6 +114,26 @@ struct WebSocketTransportTests {
         #expect(try await client.next() == .pong(Array("hb".utf8)))
     }
 
+    /// A flood of pings costs a pong per read, not per ping; the last ping is always answered.
+    @Test func pingsReadTogetherGetOnePong() async throws {
+        let gw = try await TestGateway.start()
+        let client = try await WebSocketTestClient(port: gw.port)
+        var flood: [UInt8] = []
+        for i in 0..<2000 { WebSocketFrameEncoder.appendFrame(.ping, payload: Array("\(i)".utf8), maskingKey: [1, 2, 3, 4], into: &flood) }
+        try await client.raw.send(flood)
+        try await client.sendText(#"[{"taskType":"ping","ping":true}]"#)
+        var pongs: [[UInt8]] = []
+        while true {
+            switch try await client.next() {
+            case .pong(let payload): pongs.append(payload)
+            case .text: break
+            default: continue
+            }
+            if pongs.last == Array("1999".utf8) { break }
+        }
+        #expect(pongs.count < 200, "\(pongs.count) pongs for 2,000 pings")
+    }
+
     @Test func sessionsResumeWithTheSameKeyOnly() async throws {
         let gw = try await TestGateway.start()
         let first = try await WebSocketTestClient(port: gw.port)

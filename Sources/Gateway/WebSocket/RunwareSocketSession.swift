@@ -133,12 +133,20 @@ private final class Conversation: @unchecked Sendable {
         }
     }
 
-    /// Acts on every whole frame the parser has.
+    /// Acts on every whole frame the parser has. Of pings read together only the last is
+    /// answered (RFC 6455 §5.5.3 allows it): a read full of pings costs one write, not thousands.
     private func consumeEvents() async -> SocketEnding? {
+        var ping: [UInt8]?
+        func pong() async -> Bool {
+            guard let payload = ping else { return true }
+            ping = nil
+            return await socket.write(WebSocketFrameEncoder.frame(.pong, payload: payload))
+        }
         do {
             while let event = try parser.next() {
                 switch event {
                 case .text(let message):
+                    guard await pong() else { return .gone }
                     messageStartedAt = nil
                     // The message keeps its share of the body budget while it is handled, as a
                     // REST body does until its response is out.
@@ -150,16 +158,18 @@ private final class Conversation: @unchecked Sendable {
                         ? endpoint.settings.unauthenticatedMessageBytes : endpoint.settings.maxMessageBytes
                     if let ending { return ending }
                 case .ping(let payload):
-                    guard await socket.write(WebSocketFrameEncoder.frame(.pong, payload: payload)) else { return .gone }
+                    ping = payload
                 case .pong:
                     break  // unsolicited pongs are allowed and mean nothing
                 case .close(let code, _):
+                    guard await pong() else { return .gone }
                     return .peerClosed(code)
                 }
             }
         } catch {
             return .failed(error)
         }
+        guard await pong() else { return .gone }
         // A message being reassembled holds memory like a request body, under the same budget.
         let pending = parser.pendingMessageBytes + parser.bufferedByteCount
         if parser.pendingMessageBytes > 0, messageStartedAt == nil { messageStartedAt = .now }
