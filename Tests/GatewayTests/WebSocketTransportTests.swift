@@ -114,6 +114,30 @@ struct WebSocketTransportTests {
         #expect(try await client.next() == .pong(Array("hb".utf8)))
     }
 
+    /// WebSocket connections count against the connection cap like any other.
+    @Test func socketsCountAgainstTheConnectionCap() async throws {
+        let gw = try await TestGateway.start {
+            $0.server.maxConnections = 3
+            $0.server.maxConnectionsPerClient = 3
+        }
+        var sockets: [WebSocketTestClient] = []
+        for _ in 0..<3 {
+            let socket = try await WebSocketTestClient(port: gw.port)
+            _ = try await socket.authenticate(TestGateway.alice)
+            sockets.append(socket)
+        }
+        let refused = try await gw.request("GET", "/healthz", key: nil)
+        #expect(refused.status == 503)
+        for socket in sockets { socket.raw.close() }
+        // Closing frees the slots once the server has seen the FINs: retry until it has.
+        var reopened: WebSocketTestClient?
+        for _ in 0..<250 where reopened == nil {
+            reopened = try? await WebSocketTestClient(port: gw.port)
+            if reopened == nil { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(reopened != nil)
+    }
+
     /// A flood of pings costs a pong per read, not per ping; the last ping is always answered.
     @Test func pingsReadTogetherGetOnePong() async throws {
         let gw = try await TestGateway.start()
