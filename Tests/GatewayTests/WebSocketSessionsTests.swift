@@ -40,6 +40,21 @@ import Testing
         #expect(sessions.takeFinished(b.uuid, attachment: b.attachment).isEmpty, "pushed once")
     }
 
+    /// A push the old socket could not send after a resume took the session over goes to the
+    /// new socket.
+    @Test func anUnsentPushGoesToWhoeverHoldsTheSessionNow() {
+        let sessions = WebSocketSessions(ttl: 120)
+        let old = Wakes(), new = Wakes()
+        let a = sessions.open(keyName: "alice", resume: nil, now: 0, wake: old.wake)
+        sessions.subscribe(a.uuid, attachment: a.attachment, tasks: ["t1"])
+        sessions.taskFinished("t1")
+        #expect(sessions.takeFinished(a.uuid, attachment: a.attachment) == ["t1"])  // the old socket took it, then failed
+        let b = sessions.open(keyName: "alice", resume: a.uuid, now: 1, wake: new.wake)
+        sessions.queueFinished(a.uuid, attachment: a.attachment, tasks: ["t1"], orWhoeverHoldsIt: true)
+        #expect(new.value == 1)
+        #expect(sessions.takeFinished(b.uuid, attachment: b.attachment) == ["t1"])
+    }
+
     @Test func aTaskThatFinishedBeforeTheSubscriptionIsPushedAtOnce() {
         let sessions = WebSocketSessions(ttl: 120)
         let wakes = Wakes()

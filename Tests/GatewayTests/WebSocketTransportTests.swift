@@ -244,7 +244,8 @@ struct WebSocketTransportTests {
     }
 
     @Test func aPollOfAnUnfinishedTaskSubscribesThatSession() async throws {
-        let gw = try await TestGateway.start { $0.providers.simulator.latencySeconds = 0.5 }
+        // Long enough that a loaded machine still polls before the task finishes.
+        let gw = try await TestGateway.start { $0.providers.simulator.latencySeconds = 3 }
         let (uuid, _) = try await gw.submit()
         let client = try await WebSocketTestClient(port: gw.port)
         _ = try await client.authenticate(TestGateway.alice)

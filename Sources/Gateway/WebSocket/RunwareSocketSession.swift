@@ -105,7 +105,9 @@ private final class Conversation: @unchecked Sendable {
     func push(_ tasks: [String]) async -> SocketEnding? {
         let unsent = await responder.push(tasks)
         guard !unsent.isEmpty else { return nil }
-        if let session = state.session { endpoint.sessions.queueFinished(session.uuid, attachment: session.attachment, tasks: unsent) }
+        if let session = state.session {
+            endpoint.sessions.queueFinished(session.uuid, attachment: session.attachment, tasks: unsent, orWhoeverHoldsIt: true)
+        }
         return .gone
     }
 

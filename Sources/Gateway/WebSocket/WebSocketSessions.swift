@@ -117,11 +117,13 @@ final class WebSocketSessions: Sendable {
     }
 
     /// Queues tasks whose results are final for a push to the socket holding `attachment`: tasks
-    /// resubmitted after they finished, or a push that could not be sent (it waits for a resume).
-    func queueFinished(_ uuid: String, attachment: UInt64, tasks: [String]) {
+    /// resubmitted after they finished. With `orWhoeverHoldsIt`, a push the socket holding
+    /// `attachment` could not send: it goes to the session whichever socket holds it now (a resume
+    /// may have taken it over meanwhile), or waits for one.
+    func queueFinished(_ uuid: String, attachment: UInt64, tasks: [String], orWhoeverHoldsIt: Bool = false) {
         guard !tasks.isEmpty else { return }
         let wake: (@Sendable () -> Void)? = state.withLock { s in
-            guard let session = s.sessions[uuid], session.attachment == attachment else { return nil }
+            guard let session = s.sessions[uuid], orWhoeverHoldsIt || session.attachment == attachment else { return nil }
             for task in tasks where !session.finished.contains(task) { session.finished.append(task) }
             return session.wake
         }
