@@ -1,0 +1,84 @@
+import Foundation
+
+/// A database address as operators write it (`postgres://user:pass@host:port/db?sslmode=…`,
+/// `postgresql://…`, or libpq `key=value` pairs), and the same with its password masked: the
+/// only form that may reach a log, an error or `check-config`.
+public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
+    /// What libpq is given (it accepts both forms).
+    public let conninfo: String
+
+    public init(_ conninfo: String) {
+        self.conninfo = conninfo
+    }
+
+    public var description: String { redacted }
+
+    /// Whether this is a PostgreSQL address at all (as opposed to a SQLite path, say).
+    public static func isPostgres(_ text: String) -> Bool {
+        let lower = text.lowercased()
+        return lower.hasPrefix("postgres://") || lower.hasPrefix("postgresql://") || lower.contains("host=") || lower.contains("dbname=")
+    }
+
+    /// The password, as written (percent-encoded in a URL), if there is one.
+    public var password: String? {
+        if let (_, secret, _) = Self.urlPassword(conninfo) { return String(secret) }
+        return Self.keywordPassword(conninfo).map { String($0.value) }
+    }
+
+    /// The address with its password replaced by `***`, in every form libpq takes: URL userinfo,
+    /// a `password=` query parameter, a `password=` keyword (quoted or not).
+    public var redacted: String {
+        var text = conninfo
+        if let (before, _, after) = Self.urlPassword(text) { text = before + "***" + after }
+        while let (range, _) = Self.keywordPassword(text, masked: true) { text.replaceSubrange(range, with: "***") }
+        return text
+    }
+
+    /// `scheme://user:PASSWORD@host…`: what comes before, the password, what comes after.
+    private static func urlPassword(_ text: String) -> (String, Substring, String)? {
+        guard let scheme = text.range(of: "://") else { return nil }
+        let rest = text[scheme.upperBound...]
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        guard let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") else { return nil }
+        let secret = authority[authority.index(after: colon)..<at]
+        guard !secret.isEmpty else { return nil }
+        return (String(text[..<secret.startIndex]), secret, String(text[at...]))
+    }
+
+    /// The first `password=value` (keyword form, or a URL query parameter) whose value is not
+    /// already `***`: its value's range.
+    private static func keywordPassword(_ text: String, masked: Bool = false) -> (range: Range<String.Index>, value: Substring)? {
+        var search = text.startIndex..<text.endIndex
+        while let found = text.range(of: "password", options: .caseInsensitive, range: search) {
+            search = found.upperBound..<text.endIndex
+            // A keyword starts the text or follows a separator.
+            if found.lowerBound != text.startIndex {
+                let before = text[text.index(before: found.lowerBound)]
+                guard before == " " || before == "?" || before == "&" || before == "\t" else { continue }
+            }
+            var index = found.upperBound
+            while index < text.endIndex, text[index] == " " { index = text.index(after: index) }
+            guard index < text.endIndex, text[index] == "=" else { continue }
+            index = text.index(after: index)
+            while index < text.endIndex, text[index] == " " { index = text.index(after: index) }
+            let start = index
+            if index < text.endIndex, text[index] == "'" {
+                // Quoted: up to the closing quote, backslash escapes included.
+                index = text.index(after: index)
+                while index < text.endIndex, text[index] != "'" {
+                    if text[index] == "\\" { index = text.index(after: index) }
+                    if index < text.endIndex { index = text.index(after: index) }
+                }
+                if index < text.endIndex { index = text.index(after: index) }
+            } else {
+                while index < text.endIndex, text[index] != " ", text[index] != "&", text[index] != "\t" { index = text.index(after: index) }
+            }
+            let value = text[start..<index]
+            if masked, value == "***" { continue }
+            guard !value.isEmpty else { continue }
+            return (start..<index, value)
+        }
+        return nil
+    }
+}
