@@ -46,6 +46,13 @@ public final class PostgresConnection {
         return try consume(result)
     }
 
+    /// Runs several `;`-separated statements without parameters (a migration): the simple
+    /// query protocol, which takes more than one statement.
+    public func executeScript(_ sql: String) throws(PostgresError) {
+        let connection = try live()
+        _ = try consume(PQexec(connection, sql))
+    }
+
     /// Runs the statement `sql`, prepared under `name` the first time this connection runs it.
     @discardableResult
     public func execute(prepared name: String, _ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresResult {
