@@ -38,6 +38,8 @@ let package = Package(
         // the only place with SQL.
         .target(name: "Store", dependencies: ["Domain"], swiftSettings: strict),
         .target(name: "SQLiteStore", dependencies: ["Store", "SQLite", "Domain"], swiftSettings: strict),
+        // …and its PostgreSQL implementation, for several instances on one database (in progress).
+        .target(name: "PostgresStore", dependencies: ["Store", "Postgres", "Domain"], swiftSettings: strict),
         // Layer 6: API handlers, workers, delivery; `App` composes everything.
         .target(
             name: "Gateway",
@@ -58,7 +60,7 @@ let package = Package(
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CurlTests", dependencies: ["Curl", "Crypto", "HTTPServer", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres"], swiftSettings: strict),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "PostgresStore", "Store", "Domain"], swiftSettings: strict),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "SQLiteStore", "SQLite", "Domain", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "WebSocket", "Store", "SQLiteStore", "Domain", "HTTP1", "HTTPServer", "Crypto", "TestSupport"], swiftSettings: strict),

@@ -16,38 +16,20 @@ func text(_ row: Row, _ column: String, table: String) throws -> String {
     return value
 }
 
+/// A SQLite row as the records read it.
+struct SQLiteColumns: RecordColumns {
+    let row: Row
+    func text(_ column: String) -> String? { row[column].string }
+    func real(_ column: String) -> Double? { row[column].double }
+    func integer(_ column: String) -> Int64? { row[column].int64 }
+}
+
 extension TaskRecord {
-    init(row: Row) throws {
-        self.init(uuid: try text(row, "uuid", table: "tasks"), apiKeyName: try text(row, "api_key_name", table: "tasks"),
-                  model: try text(row, "model", table: "tasks"), requestJSON: try text(row, "request_json", table: "tasks"),
-                  state: try decode(row, "state", table: "tasks"), createdAt: row["created_at"].double ?? 0, updatedAt: row["updated_at"].double ?? 0)
-        dispatchedAt = row["dispatched_at"].double
-        deadlineAt = row["deadline_at"].double
-        attempts = row["attempts"].int ?? 0
-        nextAttemptAt = row["next_attempt_at"].double ?? 0
-        leaseOwner = row["lease_owner"].string
-        leaseExpiresAt = row["lease_expires_at"].double
-        provider = row["provider"].string
-        upstreamID = row["upstream_id"].string
-        errorCode = row["error_code"].string
-        errorMessage = row["error_message"].string
-        pollInterval = row["poll_interval"].double
-    }
+    init(row: Row) throws { try self.init(columns: SQLiteColumns(row: row)) }
 }
 
 extension ResultRecord {
-    init(row: Row) throws {
-        self.init(videoUUID: try text(row, "video_uuid", table: "results"), index: row["idx"].int ?? 0, seed: row["seed"].int64 ?? 0,
-                  state: try decode(row, "state", table: "results"), format: row["format"].string ?? "MP4")
-        progress = row["progress"].int ?? 0
-        mediaPath = row["media_path"].string
-        mediaBytes = row["media_bytes"].int64
-        readyAt = row["ready_at"].double
-        expiresAt = row["expires_at"].double
-        cost = row["cost"].double
-        errorCode = row["error_code"].string
-        errorMessage = row["error_message"].string
-    }
+    init(row: Row) throws { try self.init(columns: SQLiteColumns(row: row)) }
 }
 
 extension DeliveryRecord {

@@ -1,0 +1,119 @@
+import Postgres
+
+/// The database schema on PostgreSQL, as ordered migrations (append only). It starts at the
+/// shape SQLite's nine migrations reached: a PostgreSQL database has no history to replay. Times
+/// are seconds since 1970 as `double precision`, as in the records; states are text bound from
+/// the code's enums.
+public enum PostgresSchema {
+    public static var migrator: PostgresMigrator {
+        var m = PostgresMigrator()
+        m.add("""
+            CREATE TABLE instance_starts (
+                id bigserial PRIMARY KEY,
+                started_at double precision NOT NULL,
+                version text NOT NULL
+            );
+            CREATE TABLE health (
+                id integer PRIMARY KEY CHECK (id = 1),
+                checked_at double precision NOT NULL
+            );
+            INSERT INTO health (id, checked_at) VALUES (1, 0);
+            CREATE TABLE tasks (
+                uuid text PRIMARY KEY,
+                api_key_name text NOT NULL,
+                model text NOT NULL,
+                request_json text NOT NULL,
+                request_hash text NOT NULL,
+                state text NOT NULL,
+                created_at double precision NOT NULL,
+                updated_at double precision NOT NULL,
+                dispatched_at double precision,
+                deadline_at double precision,
+                attempts integer NOT NULL DEFAULT 0,
+                next_attempt_at double precision NOT NULL,
+                lease_owner text,
+                lease_expires_at double precision,
+                provider text,
+                upstream_id text,
+                error_code text,
+                error_message text,
+                parent_video_uuid text,
+                poll_interval double precision
+            );
+            CREATE INDEX tasks_queue ON tasks (state, next_attempt_at);
+            CREATE INDEX tasks_leases ON tasks (state, lease_expires_at);
+            CREATE INDEX tasks_created ON tasks (created_at);
+            CREATE TABLE results (
+                video_uuid text PRIMARY KEY,
+                task_uuid text NOT NULL REFERENCES tasks (uuid),
+                idx integer NOT NULL,
+                seed bigint NOT NULL,
+                state text NOT NULL,
+                progress integer NOT NULL DEFAULT 0,
+                format text NOT NULL,
+                media_path text,
+                media_bytes bigint,
+                ready_at double precision,
+                expires_at double precision,
+                cost double precision,
+                error_code text,
+                error_message text,
+                UNIQUE (task_uuid, idx)
+            );
+            CREATE TABLE task_events (
+                id bigserial PRIMARY KEY,
+                task_uuid text NOT NULL,
+                at double precision NOT NULL,
+                state text NOT NULL,
+                detail text
+            );
+            CREATE INDEX task_events_task ON task_events (task_uuid, id);
+            CREATE TABLE images (
+                uuid text PRIMARY KEY,
+                api_key_name text NOT NULL,
+                path text NOT NULL,
+                mime text NOT NULL,
+                bytes bigint NOT NULL,
+                created_at double precision NOT NULL,
+                expires_at double precision NOT NULL
+            );
+            CREATE INDEX images_expiry ON images (expires_at);
+            CREATE TABLE settings (
+                key text PRIMARY KEY,
+                value text NOT NULL
+            );
+            CREATE TABLE key_inflight (
+                api_key_name text PRIMARY KEY,
+                count integer NOT NULL
+            );
+            CREATE TABLE deliveries (
+                id bigserial PRIMARY KEY,
+                task_uuid text NOT NULL REFERENCES tasks (uuid),
+                video_uuid text,
+                kind text NOT NULL,
+                url text NOT NULL,
+                message_id text NOT NULL,
+                state text NOT NULL,
+                attempts integer NOT NULL DEFAULT 0,
+                next_attempt_at double precision NOT NULL,
+                lease_owner text,
+                lease_expires_at double precision,
+                last_error text,
+                target_host text NOT NULL DEFAULT '',
+                UNIQUE NULLS NOT DISTINCT (task_uuid, video_uuid, kind)
+            );
+            CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
+            CREATE TABLE delivery_attempts (
+                id bigserial PRIMARY KEY,
+                delivery_id bigint NOT NULL REFERENCES deliveries (id),
+                at double precision NOT NULL,
+                target_host text NOT NULL,
+                status_code integer,
+                latency_ms double precision NOT NULL,
+                error text
+            );
+            CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id);
+            """)
+        return m
+    }
+}
