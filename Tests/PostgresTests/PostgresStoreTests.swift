@@ -85,6 +85,80 @@ struct PostgresStoreTests {
         for key in keys { #expect(try await a.inFlight(keyName: key) == 16) }
     }
 
+    /// Sixteen claimers on two instances at once: every task is taken exactly once (SKIP LOCKED).
+    @Test func claimsAcrossInstancesNeverTakeATaskTwice() async throws {
+        let database = try TestDatabase()
+        defer { database.drop() }
+        let a = try await PostgresTaskStore(url: database.url, poolSize: 4)
+        let b = try await PostgresTaskStore(url: database.url, poolSize: 4)
+        let tasks = (0..<30).map { _ in Self.task() }
+        _ = try await a.submit(tasks)
+        let claimed = try await withThrowingTaskGroup(of: [String].self) { group in
+            for i in 0..<16 {
+                group.addTask {
+                    var mine: [String] = []
+                    while let task = try await (i.isMultiple(of: 2) ? a : b).claim(owner: "worker-\(i)", leaseSeconds: 30) {
+                        #expect(task.state == .dispatching && task.leaseOwner == "worker-\(i)")
+                        mine.append(task.uuid)
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: [String]()) { $0 += $1 }
+        }
+        #expect(claimed.count == 30)
+        #expect(Set(claimed) == Set(tasks.map(\.uuid)))
+    }
+
+    /// An instance that stops renewing (it crashed) loses the task once its lease expires: the
+    /// other resumes it where it was, and the first can no longer write under its old lease.
+    @Test func aCrashedInstancesLeaseIsTakenOver() async throws {
+        let database = try TestDatabase()
+        defer { database.drop() }
+        let crashed = try await PostgresTaskStore(url: database.url, poolSize: 2)
+        let survivor = try await PostgresTaskStore(url: database.url, poolSize: 2)
+        let task = Self.task()
+        _ = try await crashed.submit([task])
+        let held = try #require(try await crashed.claim(owner: "crashed", leaseSeconds: 0.3))
+        #expect(try await survivor.claim(owner: "survivor", leaseSeconds: 30) == nil, "the lease is live")
+        var resumed: TaskRecord?
+        for _ in 0..<200 where resumed == nil {
+            resumed = try await survivor.claim(owner: "survivor", leaseSeconds: 30)
+            if resumed == nil { try await Task.sleep(for: .milliseconds(20)) }  // until the lease runs out
+        }
+        let taken = try #require(resumed)
+        #expect(taken.uuid == held.uuid && taken.leaseOwner == "survivor" && taken.attempts == 2)
+        #expect(try await !crashed.renewLease(task.uuid, owner: "crashed", leaseSeconds: 30))
+        #expect(try await !crashed.apply(.failed(code: .providerError, message: "late", notify: nil), to: task.uuid, owner: "crashed"))
+        let stored = StoredVideo(path: "/x", bytes: 1, expiresAt: 0, cost: 0)
+        #expect(try await !crashed.markResultReady(task.videoUUIDs[0], owner: "crashed", media: stored))
+        #expect(try await survivor.markResultReady(task.videoUUIDs[0], owner: "survivor", media: stored))
+    }
+
+    /// A lifecycle event is refused unless the caller holds the lease and the task is in a state
+    /// the event may happen in; a failure fails the pending results, frees the key's slot and
+    /// queues the errors webhook, in one transaction.
+    @Test func eventsCheckOwnerAndState() async throws {
+        let database = try TestDatabase()
+        defer { database.drop() }
+        let store = try await PostgresTaskStore(url: database.url, poolSize: 2)
+        let task = Self.task(cap: 5)
+        _ = try await store.submit([task])
+        _ = try #require(try await store.claim(owner: "w", leaseSeconds: 30))
+        #expect(try await !store.apply(.upstreamFinished, to: task.uuid, owner: "w"), "not from dispatching")
+        let webhook = NewDelivery(videoUUID: nil, kind: .webhook, url: "https://hooks.example/x", messageID: "msg_1")
+        #expect(try await !store.apply(.failed(code: .providerError, message: "boom", notify: webhook), to: task.uuid, owner: "other"))
+        #expect(try await store.apply(.failed(code: .providerError, message: "boom", notify: webhook), to: task.uuid, owner: "w"))
+        let failed = try #require(try await store.find(task.uuid))
+        #expect(failed.state == .failed && failed.errorCode == "providerError" && failed.leaseOwner == nil)
+        #expect(failed.results.allSatisfy { $0.state == .failed && $0.errorMessage == "boom" })
+        #expect(try await store.inFlight(keyName: "alice") == 0)
+        let check = try PostgresConnection(database.url)
+        #expect(try check.execute("SELECT count(*) AS c FROM deliveries WHERE target_host = 'hooks.example'").row(0).int("c") == 1)
+        #expect(try check.execute("SELECT state FROM task_events WHERE task_uuid = $1 ORDER BY id", [task.uuid]).rows.map { $0[0] }
+                == ["dispatching", "failed"])
+    }
+
     /// Four instances starting together on an empty database: one migration, four working stores.
     @Test func instancesStartingTogetherMigrateOnce() async throws {
         let database = try TestDatabase()
