@@ -76,61 +76,53 @@ extension PostgresTaskStore {
         }
     }
 
-    /// A worker's lifecycle event, as the SQLite store applies it: refused (false, nothing
-    /// written) unless `owner` holds the lease and the task is in a state the event may happen in.
+    /// A worker's lifecycle event (``EventWrite``): refused (false, nothing written) unless
+    /// `owner` holds the lease and the task is in a state the event may happen in.
     public func apply(_ event: TaskEvent, to uuid: String, owner: String) async throws -> Bool {
-        switch event {
-        case .claimed, .resumed, .cancelled, .deliveriesSettled: throw StoreError.notAWorkerEvent("\(event)")
-        default: break
-        }
-        let predecessors = TaskLifecycle.predecessors(of: event)
-        let targets = Set(predecessors.compactMap { TaskLifecycle.step($0, event)?.next })
-        guard let next = targets.first, targets.count == 1 else { throw StoreError.notAWorkerEvent("\(event)") }
-        let detail = TaskLifecycle.step(predecessors[0], event)?.detail
         let now = self.now
+        let write = try EventWrite(event, now: now)
         var sets: [String] = []
-        var values: [String?] = [next.rawValue, String(now)]
-        func set(_ column: String, _ value: String?, _ expression: String = "$") {
-            values.append(value)
-            sets.append("\(column) = \(expression.replacingOccurrences(of: "$", with: "$\(values.count)"))")
+        var values: [String?] = [write.next.rawValue, String(now)]
+        for assignment in write.assignments {
+            switch assignment {
+            case .set(let column, let value):
+                values.append(Self.text(value))
+                sets.append("\(column) = $\(values.count)\(Self.cast(value))")
+            case .keepOrSet(let column, let value):
+                values.append(Self.text(value))
+                sets.append("\(column) = coalesce(\(column), $\(values.count)\(Self.cast(value)))")
+            case .refundAttempt:
+                sets.append("attempts = greatest(attempts - 1, 0)")
+            }
         }
-        switch event {
-        case .submitted(let provider, let upstream, let deadline):
-            set("provider", provider)
-            set("upstream_id", upstream.stored)
-            set("dispatched_at", String(now), "coalesce(dispatched_at, $::double precision)")
-            set("deadline_at", String(deadline))
-        case .waitingForCapacity(_, let retryAt):
-            set("next_attempt_at", String(retryAt))
-            sets.append("attempts = greatest(attempts - 1, 0)")
-        case .retryScheduled(let at, _):
-            set("next_attempt_at", String(at))
-        case .failed(let code, let message, _):
-            set("error_code", code.name)
-            set("error_message", message)
-        default:
-            break
-        }
-        if next == .queued || next == .delivering || next.isTerminal { sets += ["lease_owner = NULL", "lease_expires_at = NULL"] }
-        values += [uuid, owner, Self.array(predecessors)]
+        if write.releasesLease { sets += ["lease_owner = NULL", "lease_expires_at = NULL"] }
+        values += [uuid, owner, Self.array(write.predecessors)]
         let n = values.count
         let update = "UPDATE tasks SET state = $1, updated_at = $2\(sets.map { ", " + $0 }.joined()) WHERE uuid = $\(n - 2) AND lease_owner = $\(n - 1) AND state = ANY($\(n)::text[])"
         let arguments = values
         return try await pool.transaction { (db: PostgresConnection) throws(PostgresError) -> Bool in
             guard try db.execute(update, arguments).affectedRows == 1 else { return false }
-            switch event {
-            case .resultsStored(let deliveries):
-                try Self.insertDeliveries(db, uuid, deliveries, now)
-            case .failed(let code, let message, let notify):
-                try Self.failPendingResults(db, uuid, code: code.name, message: message)
-                try Self.insertDeliveries(db, uuid, notify.map { [$0] } ?? [], now)
-            default:
-                break
+            do {
+                try write.writeSideRows(of: uuid, at: now, with: PostgresLifecycleRows(db: db))
+            } catch let error as PostgresError {
+                throw error
+            } catch {
+                throw PostgresError(.statement, message: "\(error)")
             }
-            if let detail { try Self.appendEvent(db, uuid, now, next, detail) }
-            if next.isTerminal { try Self.taskEnded(db, uuid) }
             return true
         }
+    }
+
+    static func text(_ value: EventWrite.Value) -> String {
+        switch value {
+        case .text(let text): text
+        case .real(let real): String(real)
+        }
+    }
+
+    static func cast(_ value: EventWrite.Value) -> String {
+        if case .real = value { return "::double precision" }
+        return ""
     }
 
     public func setProgress(_ uuid: String, progress: Int) async throws {
@@ -154,6 +146,21 @@ extension PostgresTaskStore {
     }
 
     // MARK: Helpers
+
+    /// The side rows of a lifecycle event, on PostgreSQL.
+    struct PostgresLifecycleRows: LifecycleRowWriter {
+        let db: PostgresConnection
+        func insertDeliveries(_ uuid: String, _ deliveries: [NewDelivery], _ now: Double) throws {
+            try PostgresTaskStore.insertDeliveries(db, uuid, deliveries, now)
+        }
+        func failPendingResults(_ uuid: String, code: String, message: String) throws {
+            try PostgresTaskStore.failPendingResults(db, uuid, code: code, message: message)
+        }
+        func appendEvent(_ uuid: String, _ at: Double, _ state: TaskState, _ detail: String?) throws {
+            try PostgresTaskStore.appendEvent(db, uuid, at, state, detail)
+        }
+        func taskEnded(_ uuid: String) throws { try PostgresTaskStore.taskEnded(db, uuid) }
+    }
 
     /// States as a PostgreSQL text array literal (`{queued,running}`): identifiers, never quoted.
     static func array(_ states: [TaskState]) -> String { "{" + states.map(\.rawValue).joined(separator: ",") + "}" }

@@ -194,62 +194,37 @@ public final class SQLiteTaskStore: TaskStore {
     // MARK: Lifecycle
 
     public func apply(_ event: TaskEvent, to uuid: String, owner: String) async throws -> Bool {
-        switch event {
-        case .claimed, .resumed, .cancelled, .deliveriesSettled:
-            // Claims, cancels and the last delivery have methods of their own.
-            throw StoreError.notAWorkerEvent("\(event)")
-        default:
-            break
-        }
-        let predecessors = TaskLifecycle.predecessors(of: event)
-        let targets = Set(predecessors.compactMap { TaskLifecycle.step($0, event)?.next })
-        guard let next = targets.first, targets.count == 1 else { throw StoreError.notAWorkerEvent("\(event)") }
-        let detail = TaskLifecycle.step(predecessors[0], event)?.detail
         let now = clock()
+        let write = try EventWrite(event, now: now)
         var sets: [String] = []
         var values: [any SQLiteBindable] = []
-        func set(_ column: String, _ value: any SQLiteBindable) {
-            sets.append("\(column) = ?")
-            values.append(value)
+        for assignment in write.assignments {
+            switch assignment {
+            case .set(let column, let value):
+                sets.append("\(column) = ?")
+                values.append(Self.bindable(value))
+            case .keepOrSet(let column, let value):
+                sets.append("\(column) = coalesce(\(column), ?)")
+                values.append(Self.bindable(value))
+            case .refundAttempt:
+                sets.append("attempts = max(attempts - 1, 0)")
+            }
         }
-        switch event {
-        case .submitted(let provider, let upstream, let deadline):
-            set("provider", provider)
-            set("upstream_id", upstream.stored)
-            sets.append("dispatched_at = coalesce(dispatched_at, ?)")
-            values.append(now)
-            set("deadline_at", deadline)
-        case .waitingForCapacity(_, let retryAt):
-            set("next_attempt_at", retryAt)
-            sets.append("attempts = max(attempts - 1, 0)")
-        case .retryScheduled(let at, _):
-            set("next_attempt_at", at)
-        case .failed(let code, let message, _):
-            set("error_code", code.name)
-            set("error_message", message)
-        default:
-            break
-        }
-        // Leaving the worker's hands (back to the queue, delivering, or final): the lease goes.
-        let releasesLease = next == .queued || next == .delivering || next.isTerminal
-        if releasesLease { sets += ["lease_owner = NULL", "lease_expires_at = NULL"] }
-        let update = "UPDATE tasks SET state = ?, updated_at = ?\(sets.map { ", " + $0 }.joined()) WHERE uuid = ? AND lease_owner = ? AND state IN (\(Self.placeholders(predecessors.count)))"
-        let arguments: [any SQLiteBindable] = [next.rawValue, now] + values + [uuid, owner] + Self.bind(predecessors)
+        if write.releasesLease { sets += ["lease_owner = NULL", "lease_expires_at = NULL"] }
+        let update = "UPDATE tasks SET state = ?, updated_at = ?\(sets.map { ", " + $0 }.joined()) WHERE uuid = ? AND lease_owner = ? AND state IN (\(Self.placeholders(write.predecessors.count)))"
+        let arguments: [any SQLiteBindable] = [write.next.rawValue, now] + values + [uuid, owner] + Self.bind(write.predecessors)
         return try await pool.write { db in
             try db.execute(update, arguments)
             guard db.changes == 1 else { return false }
-            switch event {
-            case .resultsStored(let deliveries):
-                try Self.insertDeliveries(db, uuid, deliveries, now)
-            case .failed(let code, let message, let notify):
-                try Self.failPendingResults(db, uuid, code: code.name, message: message)
-                try Self.insertDeliveries(db, uuid, notify.map { [$0] } ?? [], now)
-            default:
-                break
-            }
-            if let detail { try Self.appendEvent(db, uuid, now, next, detail) }
-            if next.isTerminal { try Self.taskEnded(db, uuid) }
+            try write.writeSideRows(of: uuid, at: now, with: SQLiteLifecycleRows(db: db))
             return true
+        }
+    }
+
+    static func bindable(_ value: EventWrite.Value) -> any SQLiteBindable {
+        switch value {
+        case .text(let text): text
+        case .real(let real): real
         }
     }
 
@@ -292,6 +267,17 @@ public final class SQLiteTaskStore: TaskStore {
     }
 
     // MARK: Helpers
+
+    /// The side rows of a lifecycle event, on SQLite.
+    struct SQLiteLifecycleRows: LifecycleRowWriter {
+        let db: Database
+        func insertDeliveries(_ uuid: String, _ deliveries: [NewDelivery], _ now: Double) throws { try SQLiteTaskStore.insertDeliveries(db, uuid, deliveries, now) }
+        func failPendingResults(_ uuid: String, code: String, message: String) throws {
+            try SQLiteTaskStore.failPendingResults(db, uuid, code: code, message: message)
+        }
+        func appendEvent(_ uuid: String, _ at: Double, _ state: TaskState, _ detail: String?) throws { try SQLiteTaskStore.appendEvent(db, uuid, at, state, detail) }
+        func taskEnded(_ uuid: String) throws { try SQLiteTaskStore.taskEnded(db, uuid) }
+    }
 
     static func failPendingResults(_ db: Database, _ uuid: String, code: String, message: String) throws {
         try db.execute("UPDATE results SET state = ?, error_code = ?, error_message = ? WHERE task_uuid = ? AND state = ?",

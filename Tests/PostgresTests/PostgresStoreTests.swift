@@ -119,8 +119,10 @@ struct PostgresStoreTests {
         let survivor = try await PostgresTaskStore(url: database.url, poolSize: 2)
         let task = Self.task()
         _ = try await crashed.submit([task])
-        let held = try #require(try await crashed.claim(owner: "crashed", leaseSeconds: 0.3))
+        let held = try #require(try await crashed.claim(owner: "crashed", leaseSeconds: 30))
         #expect(try await survivor.claim(owner: "survivor", leaseSeconds: 30) == nil, "the lease is live")
+        // Its last renewal before the crash was a short one.
+        #expect(try await crashed.renewLease(task.uuid, owner: "crashed", leaseSeconds: 0.2))
         var resumed: TaskRecord?
         for _ in 0..<200 where resumed == nil {
             resumed = try await survivor.claim(owner: "survivor", leaseSeconds: 30)
