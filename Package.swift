@@ -50,7 +50,7 @@ let package = Package(
         .executableTarget(name: "reelgate", dependencies: ["Gateway"], swiftSettings: strict),
 
         // Test helpers shared by the test targets (raw TCP client, temp dirs, process harness).
-        .target(name: "TestSupport", dependencies: ["HTTP1", "WebSocket", "HTTPServer", "Domain"], path: "Tests/TestSupport",
+        .target(name: "TestSupport", dependencies: ["HTTP1", "WebSocket", "HTTPServer", "Domain", "Postgres"], path: "Tests/TestSupport",
                 swiftSettings: strict),
         // The fake Gemini server as a program, for the google-genai conformance test.
         .executableTarget(name: "fake-gemini", dependencies: ["TestSupport"], path: "Tests/FakeGeminiServer", swiftSettings: strict),
@@ -60,9 +60,9 @@ let package = Package(
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CurlTests", dependencies: ["Curl", "Crypto", "HTTPServer", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "PostgresStore", "Store", "Domain"], swiftSettings: strict),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "PostgresStore", "Store", "Domain", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: strict),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "SQLiteStore", "SQLite", "Domain", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "SQLiteStore", "PostgresStore", "Postgres", "SQLite", "Domain", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "WebSocket", "Store", "SQLiteStore", "Domain", "HTTP1", "HTTPServer", "Crypto", "TestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

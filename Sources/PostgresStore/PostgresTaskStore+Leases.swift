@@ -10,7 +10,8 @@ extension PostgresTaskStore {
     public func claim(owner: String, leaseSeconds: Double) async throws -> TaskRecord? {
         let now = self.now
         let until = now + leaseSeconds
-        let row = try await pool.transaction { (db: PostgresConnection) throws(PostgresError) -> (PostgresRow, [PostgresRow], TaskEvent?)? in
+        // A result, not a throw, out of the transaction: a row set aside must stay set aside.
+        let outcome = try await pool.transaction { (db: PostgresConnection) throws(PostgresError) -> Result<TaskRecord?, StoreError> in
             // A task whose lease expired (a crashed or stalled instance) first, then a parked
             // running task whose poll is due, then the oldest due queued task.
             let candidates: [(String, [String?], TaskEvent?)] = [
@@ -24,28 +25,42 @@ extension PostgresTaskStore {
             for (index, (sql, parameters, event)) in candidates.enumerated() {
                 let found = try db.execute(prepared: "claim_\(index)", sql, parameters)
                 guard found.count > 0 else { continue }
-                let task = found.row(0)
-                let uuid = try task.string("uuid") ?? ""
-                var next = try task.string("state") ?? ""
-                if let event {
-                    guard let state = TaskState(rawValue: next), let step = TaskLifecycle.step(state, event) else { return nil }
-                    next = step.next.rawValue
-                    try Self.appendEvent(db, uuid, now, step.next, step.detail.map { "\($0) by \(owner)" })
+                let uuid = try found.row(0).string("uuid") ?? ""
+                let results = try db.execute(prepared: "find_results", "SELECT * FROM results WHERE task_uuid = $1 ORDER BY idx", [uuid]).allRows
+                var task: TaskRecord
+                do {
+                    task = try TaskRecord(columns: PostgresColumns(row: found.row(0)))
+                    task.results = try results.map { try ResultRecord(columns: PostgresColumns(row: $0)) }
+                } catch {
+                    try Self.quarantine(db, task: uuid)
+                    let cause = error as? StoreError ?? .undecodable(table: "tasks", column: "?", value: "\(error)")
+                    return .failure(.quarantined(table: "tasks", id: uuid, cause: cause))
                 }
+                var next = task.state
+                if let event {
+                    guard let step = TaskLifecycle.step(task.state, event) else { return .success(nil) }
+                    next = step.next
+                    try Self.appendEvent(db, uuid, now, next, step.detail.map { "\($0) by \(owner)" })
+                }
+                let attempt = event == nil ? 0 : 1
                 try db.execute(
                     prepared: "take",
                     "UPDATE tasks SET state = $1, lease_owner = $2, lease_expires_at = $3, attempts = attempts + $4, updated_at = $5 WHERE uuid = $6",
-                    [next, owner, String(until), event == nil ? "0" : "1", String(now), uuid])
-                let taken = try db.execute(prepared: "find_task", "SELECT * FROM tasks WHERE uuid = $1", [uuid]).row(0)
-                let results = try db.execute(prepared: "find_results", "SELECT * FROM results WHERE task_uuid = $1 ORDER BY idx", [uuid]).allRows
-                return (taken, results, event)
+                    [next.rawValue, owner, String(until), String(attempt), String(now), uuid])
+                task.claimed(by: owner, until: until, state: next, countsAsAttempt: attempt == 1, at: now)
+                return .success(task)
             }
-            return nil
+            return .success(nil)
         }
-        guard let (task, results, _) = row else { return nil }
-        var record = try TaskRecord(columns: PostgresColumns(row: task))
-        record.results = try results.map { try ResultRecord(columns: PostgresColumns(row: $0)) }
-        return record
+        return try outcome.get()
+    }
+
+    /// Sets a task aside for good (held by no worker, due never) and frees its key's slot: one
+    /// bad row must not stop every later claim. Ops still see it (lease owner `quarantined`).
+    static func quarantine(_ db: PostgresConnection, task uuid: String) throws(PostgresError) {
+        let never = String(Double.greatestFiniteMagnitude)
+        try db.execute("UPDATE tasks SET lease_owner = $1, lease_expires_at = $2, next_attempt_at = $2 WHERE uuid = $3", [quarantined, never, uuid])
+        try taskEnded(db, uuid)
     }
 
     public func renewLease(_ uuid: String, owner: String, leaseSeconds: Double) async throws -> Bool {

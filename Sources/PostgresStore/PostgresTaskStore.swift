@@ -5,33 +5,35 @@ import Store
 
 /// The store contract on PostgreSQL, for several gateways sharing one database (SPEC §16).
 ///
-/// Work in progress (issue 13): submits, reads and the in-flight count are here; leases, claims
-/// (`FOR UPDATE SKIP LOCKED`), lifecycle events, deliveries, media, images, ops reads and the
-/// instance bookkeeping are still to come, and only then does it conform to `TaskStore` and join
-/// the contract suite.
+/// It runs the same contract suite as the SQLite store (`Tests/StoreTests`). Not yet: group
+/// commit across requests, LISTEN/NOTIFY wake-ups, provider limits through the database, and the
+/// gateway selecting it from `database.url` (issue 13).
 ///
 /// Concurrency model: a ``PostgresPool`` of blocking libpq connections, each on a serial queue;
 /// every write is one transaction whose guarantees come from the database (unique keys, row
 /// locks), never from this process, since other instances write too.
-public final class PostgresTaskStore: Sendable {
+public final class PostgresTaskStore: TaskStore {
     let pool: PostgresPool
     /// The database's clock minus this machine's, measured at start: leases are compared across
     /// instances, so their times are the database's.
     let clockOffset: Double
+    /// A clock of the caller's instead (the contract tests move time by hand).
+    let clock: (@Sendable () -> Double)?
 
     /// Connects, migrates (once, whatever other instances start at the same time) and reads the
-    /// database's clock.
-    public init(url: PostgresURL, poolSize: Int = 8) async throws {
+    /// database's clock; blocking, at start-up.
+    public init(url: PostgresURL, poolSize: Int = 8, clock: (@Sendable () -> Double)? = nil) throws {
+        let db = try PostgresConnection(url)
+        defer { db.close() }
+        try PostgresSchema.migrator.migrate(db)
+        let local = Date().timeIntervalSince1970
+        let remote = try db.execute("SELECT extract(epoch FROM clock_timestamp())::double precision AS now").row(0).double("now") ?? local
+        clockOffset = remote - local
+        self.clock = clock
         pool = PostgresPool(url: url, size: poolSize)
-        clockOffset = try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) -> Double in
-            try PostgresSchema.migrator.migrate(db)
-            let local = Date().timeIntervalSince1970
-            let remote = try db.execute("SELECT extract(epoch FROM clock_timestamp())::double precision AS now").row(0).double("now") ?? local
-            return remote - local
-        }
     }
 
-    public var now: Double { Date().timeIntervalSince1970 + clockOffset }
+    public var now: Double { clock?() ?? Date().timeIntervalSince1970 + clockOffset }
 
     // MARK: Submit
 

@@ -24,7 +24,6 @@ extension SQLiteTaskStore {
         guard quota.free > 0 else { return [] }
         let keys = quota.saturatedKeys, hosts = quota.saturatedHosts
         let outcome: Result<[DeliveryRecord], StoreError> = try await pool.write { db in
-            var quota = quota
             let rows = try db.query(
                 """
                 SELECT d.*, t.api_key_name FROM deliveries d JOIN tasks t ON t.uuid = d.task_uuid
@@ -35,33 +34,16 @@ extension SQLiteTaskStore {
                   AND t.api_key_name NOT IN (\(Self.placeholders(keys.count))) AND d.target_host NOT IN (\(Self.placeholders(hosts.count)))
                 ORDER BY d.next_attempt_at LIMIT ?
                 """, [pending, now, sending, now, webhook, upload, pending, sending] + keys + hosts + [max(quota.free * 8, 64)])
-            var claimed: [DeliveryRecord] = []
-            var unreadable: StoreError?
-            for row in rows where quota.free > 0 {
-                var record: DeliveryRecord
-                do {
-                    record = try DeliveryRecord(row: row)
-                } catch let error as StoreError {
-                    // Given up (failed, with the reason), so it cannot block every claim after this
-                    // one, nor hold its task in `delivering`; reported below.
-                    let id = row["id"].int64 ?? 0
-                    try db.execute("UPDATE deliveries SET state = ?, lease_owner = ?, last_error = ? WHERE id = ?",
-                                   [failed, Self.quarantined, "the stored delivery could not be read: \(error)", id])
-                    unreadable = .quarantined(table: "deliveries", id: String(id), cause: error)
-                    continue
-                }
-                guard quota.take(key: record.apiKeyName, host: record.targetHost) else { continue }
-                try db.execute(
-                    "UPDATE deliveries SET state = ?, lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1 WHERE id = ?",
-                    [sending, owner, now + leaseSeconds, record.id])
-                record.state = .sending
-                record.attempts += 1
-                claimed.append(record)
-            }
-            // What could be read is claimed all the same; an unreadable row is reported once it
-            // is set aside, and only when nothing else was claimed (the next claim reports nothing).
-            if let unreadable, claimed.isEmpty { return .failure(unreadable) }
-            return .success(claimed)
+            return try ClaimSelection.deliveries(
+                rows, quota: quota, id: { $0["id"].int64 ?? 0 }, decode: { try DeliveryRecord(row: $0) },
+                setAside: { id, reason in
+                    try db.execute("UPDATE deliveries SET state = ?, lease_owner = ?, last_error = ? WHERE id = ?", [failed, Self.quarantined, reason, id])
+                },
+                take: { record in
+                    try db.execute(
+                        "UPDATE deliveries SET state = ?, lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1 WHERE id = ?",
+                        [sending, owner, now + leaseSeconds, record.id])
+                })
         }
         return try outcome.get()
     }

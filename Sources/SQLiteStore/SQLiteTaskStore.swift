@@ -145,11 +145,7 @@ public final class SQLiteTaskStore: TaskStore {
         try db.execute(
             "UPDATE tasks SET state = ?, lease_owner = ?, lease_expires_at = ?, attempts = attempts + ?, updated_at = ? WHERE uuid = ?",
             [next.rawValue, owner, until, attempt, now, uuid])
-        task.state = next
-        task.leaseOwner = owner
-        task.leaseExpiresAt = until
-        task.attempts += attempt
-        task.updatedAt = now
+        task.claimed(by: owner, until: until, state: next, countsAsAttempt: attempt == 1, at: now)
         return .success(task)
     }
 

@@ -1,10 +1,11 @@
 import Foundation
 import Postgres
+import TestSupport
 import Testing
 
 /// The libpq wrapper against a real PostgreSQL: the throwaway cluster `make test` starts
 /// (Tests/support/with-postgres.sh) and names in REELGATE_TEST_DATABASE_URL.
-let testDatabaseURL = ProcessInfo.processInfo.environment["REELGATE_TEST_DATABASE_URL"].map(PostgresURL.init)
+let testDatabaseURL = PostgresTestDatabase.serverURL
 
 @Suite(.enabled(if: testDatabaseURL != nil, "needs REELGATE_TEST_DATABASE_URL (make test starts a cluster)"))
 struct PostgresConnectionTests {

@@ -2,32 +2,14 @@ import Dispatch
 import Foundation
 import Postgres
 import Synchronization
+import TestSupport
 import Testing
-
-/// A database of its own for one test, dropped at the end: tests of several connections (and
-/// later the store contract) need more isolation than a schema gives.
-struct TestDatabase {
-    let url: PostgresURL
-    private let name: String
-
-    init() throws {
-        name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        let admin = try PostgresConnection(testDatabaseURL!)
-        try admin.execute("CREATE DATABASE \(name)")
-        guard let slash = testDatabaseURL!.conninfo.lastIndex(of: "/") else { throw PostgresError(.decoding, message: "no database in the URL") }
-        url = PostgresURL(String(testDatabaseURL!.conninfo[...slash]) + name)
-    }
-
-    func drop() {
-        _ = try? PostgresConnection(testDatabaseURL!).execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
-    }
-}
 
 @Suite(.enabled(if: testDatabaseURL != nil, "needs REELGATE_TEST_DATABASE_URL (make test starts a cluster)"))
 struct PostgresPoolTests {
     /// Four instances starting at once: the migrations run once, and all see the latest version.
     @Test func migrationsRunOnceWhenInstancesStartTogether() throws {
-        let database = try TestDatabase()
+        let database = try PostgresTestDatabase()
         defer { database.drop() }
         var migrator = PostgresMigrator()
         migrator.add("CREATE TABLE log (n integer); CREATE TABLE other (x text)")
@@ -51,7 +33,7 @@ struct PostgresPoolTests {
     }
 
     @Test func aNewerSchemaIsRefused() throws {
-        let database = try TestDatabase()
+        let database = try PostgresTestDatabase()
         defer { database.drop() }
         var newer = PostgresMigrator()
         newer.add("CREATE TABLE a (x int)")

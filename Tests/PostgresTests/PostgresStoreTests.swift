@@ -4,6 +4,7 @@ import Postgres
 import PostgresStore
 import Store
 import Synchronization
+import TestSupport
 import Testing
 
 /// The PostgreSQL store's first part (issue 13, in progress) with several instances on one
@@ -19,9 +20,9 @@ struct PostgresStoreTests {
     }
 
     @Test func aSubmittedTaskReadsBackWithItsResults() async throws {
-        let database = try TestDatabase()
+        let database = try PostgresTestDatabase()
         defer { database.drop() }
-        let store = try await PostgresTaskStore(url: database.url, poolSize: 2)
+        let store = try PostgresTaskStore(url: database.url, poolSize: 2)
         let task = Self.task()
         #expect(try await store.submit([task]) == [.created])
         let found = try #require(try await store.find(task.uuid))
@@ -36,10 +37,10 @@ struct PostgresStoreTests {
     /// Twenty submits of one taskUUID through two instances at once: one task, nineteen ACKs of
     /// it; a different body, or another key, is a conflict.
     @Test func idempotencyHoldsAcrossInstances() async throws {
-        let database = try TestDatabase()
+        let database = try PostgresTestDatabase()
         defer { database.drop() }
-        let a = try await PostgresTaskStore(url: database.url, poolSize: 4)
-        let b = try await PostgresTaskStore(url: database.url, poolSize: 4)
+        let a = try PostgresTaskStore(url: database.url, poolSize: 4)
+        let b = try PostgresTaskStore(url: database.url, poolSize: 4)
         let task = Self.task()
         let outcomes = try await withThrowingTaskGroup(of: [SubmitOutcome].self) { group in
             for i in 0..<20 { group.addTask { try await (i.isMultiple(of: 2) ? a : b).submit([task]) } }
@@ -54,10 +55,10 @@ struct PostgresStoreTests {
 
     /// A key's cap on unfinished tasks holds when two instances take its tasks at once.
     @Test func theInFlightCapHoldsAcrossInstances() async throws {
-        let database = try TestDatabase()
+        let database = try PostgresTestDatabase()
         defer { database.drop() }
-        let a = try await PostgresTaskStore(url: database.url, poolSize: 4)
-        let b = try await PostgresTaskStore(url: database.url, poolSize: 4)
+        let a = try PostgresTaskStore(url: database.url, poolSize: 4)
+        let b = try PostgresTaskStore(url: database.url, poolSize: 4)
         let outcomes = try await withThrowingTaskGroup(of: [SubmitOutcome].self) { group in
             for i in 0..<10 { group.addTask { try await (i.isMultiple(of: 2) ? a : b).submit([Self.task(cap: 3)]) } }
             return try await group.reduce(into: [SubmitOutcome]()) { $0 += $1 }
@@ -69,10 +70,10 @@ struct PostgresStoreTests {
 
     /// Batches holding the same keys in opposite orders, at once from two instances: no deadlock.
     @Test func batchesOfSeveralKeysDoNotDeadlock() async throws {
-        let database = try TestDatabase()
+        let database = try PostgresTestDatabase()
         defer { database.drop() }
-        let a = try await PostgresTaskStore(url: database.url, poolSize: 4)
-        let b = try await PostgresTaskStore(url: database.url, poolSize: 4)
+        let a = try PostgresTaskStore(url: database.url, poolSize: 4)
+        let b = try PostgresTaskStore(url: database.url, poolSize: 4)
         let keys = ["k1", "k2", "k3", "k4"]
         let created = try await withThrowingTaskGroup(of: Int.self) { group in
             for i in 0..<16 {
@@ -87,10 +88,10 @@ struct PostgresStoreTests {
 
     /// Sixteen claimers on two instances at once: every task is taken exactly once (SKIP LOCKED).
     @Test func claimsAcrossInstancesNeverTakeATaskTwice() async throws {
-        let database = try TestDatabase()
+        let database = try PostgresTestDatabase()
         defer { database.drop() }
-        let a = try await PostgresTaskStore(url: database.url, poolSize: 4)
-        let b = try await PostgresTaskStore(url: database.url, poolSize: 4)
+        let a = try PostgresTaskStore(url: database.url, poolSize: 4)
+        let b = try PostgresTaskStore(url: database.url, poolSize: 4)
         let tasks = (0..<30).map { _ in Self.task() }
         _ = try await a.submit(tasks)
         let claimed = try await withThrowingTaskGroup(of: [String].self) { group in
@@ -113,10 +114,10 @@ struct PostgresStoreTests {
     /// An instance that stops renewing (it crashed) loses the task once its lease expires: the
     /// other resumes it where it was, and the first can no longer write under its old lease.
     @Test func aCrashedInstancesLeaseIsTakenOver() async throws {
-        let database = try TestDatabase()
+        let database = try PostgresTestDatabase()
         defer { database.drop() }
-        let crashed = try await PostgresTaskStore(url: database.url, poolSize: 2)
-        let survivor = try await PostgresTaskStore(url: database.url, poolSize: 2)
+        let crashed = try PostgresTaskStore(url: database.url, poolSize: 2)
+        let survivor = try PostgresTaskStore(url: database.url, poolSize: 2)
         let task = Self.task()
         _ = try await crashed.submit([task])
         let held = try #require(try await crashed.claim(owner: "crashed", leaseSeconds: 30))
@@ -141,9 +142,9 @@ struct PostgresStoreTests {
     /// the event may happen in; a failure fails the pending results, frees the key's slot and
     /// queues the errors webhook, in one transaction.
     @Test func eventsCheckOwnerAndState() async throws {
-        let database = try TestDatabase()
+        let database = try PostgresTestDatabase()
         defer { database.drop() }
-        let store = try await PostgresTaskStore(url: database.url, poolSize: 2)
+        let store = try PostgresTaskStore(url: database.url, poolSize: 2)
         let task = Self.task(cap: 5)
         _ = try await store.submit([task])
         _ = try #require(try await store.claim(owner: "w", leaseSeconds: 30))
@@ -163,10 +164,10 @@ struct PostgresStoreTests {
 
     /// Four instances starting together on an empty database: one migration, four working stores.
     @Test func instancesStartingTogetherMigrateOnce() async throws {
-        let database = try TestDatabase()
+        let database = try PostgresTestDatabase()
         defer { database.drop() }
         let stores = try await withThrowingTaskGroup(of: PostgresTaskStore.self) { group in
-            for _ in 0..<4 { group.addTask { try await PostgresTaskStore(url: database.url, poolSize: 1) } }
+            for _ in 0..<4 { group.addTask { try PostgresTaskStore(url: database.url, poolSize: 1) } }
             return try await group.reduce(into: [PostgresTaskStore]()) { $0.append($1) }
         }
         #expect(stores.count == 4)

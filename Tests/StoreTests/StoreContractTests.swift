@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import SQLite
 import SQLiteStore
+import PostgresStore
 import Store
 import TestSupport
 import Testing
@@ -14,8 +15,12 @@ struct StoreBackend: CustomStringConvertible, Sendable {
     static let sqlite = StoreBackend(description: "SQLite") { dir, clock in
         try SQLiteTaskStore(path: dir.file("t.db"), clock: { clock.now })
     }
-    /// Every backend; PostgreSQL joins here (SPEC §16).
-    static let all: [StoreBackend] = [.sqlite]
+    /// A database of its own on the test cluster (left for the cluster's removal at the end).
+    static let postgres = StoreBackend(description: "PostgreSQL") { _, clock in
+        try PostgresTaskStore(url: PostgresTestDatabase().url, poolSize: 4, clock: { clock.now })
+    }
+    /// Every backend: PostgreSQL when the run has a cluster (`make test` always does).
+    static let all: [StoreBackend] = PostgresTestDatabase.serverURL == nil ? [.sqlite] : [.sqlite, .postgres]
 }
 
 /// The store contract: leases, the lifecycle enforced by the store, deliveries. Each test runs
