@@ -3,10 +3,9 @@ SHELL := /bin/bash
 SWIFT ?= swift
 CONFIG ?= config/reelgate.json
 # System libraries the build links (SPEC §1) plus what the tests and benchmarks drive.
-BUILD_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libssl-dev pkg-config
-# PostgreSQL: the server for a throwaway cluster per run (Tests/support/with-postgres.sh) and
-# libpq's headers for the Postgres module (it joins the build packages once the gateway links it).
-TEST_PACKAGES := python3 python3-venv ffmpeg postgresql libpq-dev
+BUILD_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libssl-dev libpq-dev pkg-config
+# PostgreSQL's server, for a throwaway cluster per run (Tests/support/with-postgres.sh).
+TEST_PACKAGES := python3 python3-venv ffmpeg postgresql
 BENCH_PACKAGES := wrk nginx-light sqlite3 time gcc
 
 .PHONY: all deps test-deps bench-deps build build-debug run test bench bench-http bench-submit bench-websocket bench-abuse fuzz clean help

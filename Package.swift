@@ -43,7 +43,7 @@ let package = Package(
         // Layer 6: API handlers, workers, delivery; `App` composes everything.
         .target(
             name: "Gateway",
-            dependencies: ["HTTP1", "WebSocket", "HTTPServer", "Store", "SQLiteStore", "Curl", "Crypto", "Domain", "CMalloc"],
+            dependencies: ["HTTP1", "WebSocket", "HTTPServer", "Store", "SQLiteStore", "PostgresStore", "Postgres", "Curl", "Crypto", "Domain", "CMalloc"],
             resources: [.copy("Resources/clips")],
             swiftSettings: strict),
         // Layer 7: a thin executable.

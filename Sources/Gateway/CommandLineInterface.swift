@@ -1,4 +1,5 @@
 import Domain
+import Postgres
 import Store
 import Foundation
 import Glibc
@@ -72,7 +73,10 @@ public enum CommandLineInterface {
     }
 
     private static func serve(_ configuration: Configuration) async -> Int32 {
-        let logger = Logger(secrets: ConfigurationLoader.secrets(configuration))
+        // The database password on its own too: the address is one secret, but an error may quote
+        // just the password.
+        let databasePassword = configuration.database.url.flatMap { PostgresURL($0).password }.map { [$0] } ?? []
+        let logger = Logger(secrets: ConfigurationLoader.secrets(configuration) + databasePassword)
         do {
             let app = try Application(configuration: configuration, logger: logger)
             try app.start()

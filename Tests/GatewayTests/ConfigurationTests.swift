@@ -110,10 +110,11 @@ struct ConfigurationTests {
              "webhooks":{"secret":"whsec_bWFya2VyLXdlYmhvb2stc2VjcmV0"},
              "network":{"egressProxy":"http://user:marker-proxy-pass@proxy.internal:3128"},
              "providers":{"gemini":{"apiKey":"marker-gemini"},"fal":{"key":"marker-fal"},"runware":{"apiKey":"marker-runware"},
-                          "taskapi":[{"name":"agg","baseURL":"https://agg.example","apiKey":"marker-taskapi"}]}}
+                          "taskapi":[{"name":"agg","baseURL":"https://agg.example","apiKey":"marker-taskapi"}]},
+             "database":{"url":"postgres://reelgate:marker-db-password@db.internal:5432/reelgate"}}
             """)
         let secrets = ConfigurationLoader.secrets(config)
-        #expect(secrets.count == 7)
+        #expect(secrets.count == 8)
         let masked = ConfigurationLoader.maskedJSON(config)
         for secret in secrets { #expect(!masked.contains(secret), "check-config shows \(secret)") }
         #expect(!masked.contains("marker"))
@@ -137,7 +138,14 @@ struct ConfigurationTests {
         for path in credentials { #expect(listed.contains(path), "\(path) looks like a credential but is not in SecretField.all") }
         // Each listed environment variable sets its field.
         var env: [String: String] = [:]
-        for field in SecretField.all { if let name = field.environment { env[name] = name == "REELGATE_API_KEYS" ? "n:env-key-0123456789ab:ops" : "http://env-\(name)-0123456789abcdef" } }
+        for field in SecretField.all {
+            guard let name = field.environment else { continue }
+            env[name] = switch name {
+            case "REELGATE_API_KEYS": "n:env-key-0123456789ab:ops"
+            case "REELGATE_DATABASE_URL": "postgres://u:env-\(name)-0123456789abcdef@db/x"
+            default: "http://env-\(name)-0123456789abcdef"
+            }
+        }
         let fromEnv = try load(nil, env: env)
         #expect(ConfigurationLoader.secrets(fromEnv).count == SecretField.all.filter { $0.environment != nil }.count)
     }

@@ -85,7 +85,7 @@ extension Configuration {
         self.init()
         let c = try decoder.section(
             ["listen", "dataDir", "publicURL", "apiKeys", "webhooks", "network", "workers", "providers", "models", "media",
-             "server", "$comment"])
+             "server", "database", "$comment"])
         listen = try c.value("listen", listen)
         dataDir = try c.value("dataDir", dataDir)
         publicURL = try c.value("publicURL", publicURL)
@@ -97,6 +97,7 @@ extension Configuration {
         models = try c.value("models", models)
         media = try c.value("media", media)
         server = try c.value("server", server)
+        database = try c.value("database", database)
     }
 }
 
@@ -309,5 +310,14 @@ extension Configuration.Server.WebSocket {
         maxMessageBytes = try c.value("maxMessageBytes", maxMessageBytes)
         sessionTTLSeconds = try c.value("sessionTTLSeconds", sessionTTLSeconds)
         idleTimeoutSeconds = try c.value("idleTimeoutSeconds", idleTimeoutSeconds)
+    }
+}
+
+extension Configuration.Database {
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.section(["url", "poolSize"])
+        url = try c.value("url", url)
+        poolSize = try c.value("poolSize", poolSize)
     }
 }

@@ -14,6 +14,8 @@ public struct Configuration: Sendable, Equatable, Codable {
     public var models: [String: [ModelRoute]] = [:]
     public var media = Media()
     public var server = Server()
+    /// Where tasks are stored: SQLite in `dataDir` unless `url` names a PostgreSQL database.
+    public var database = Database()
 
     public init() {}
 
@@ -201,6 +203,15 @@ public struct Configuration: Sendable, Equatable, Codable {
     }
 
     /// The HTTP server's limits and timeouts (SPEC §12).
+    public struct Database: Sendable, Equatable, Codable {
+        /// `postgres://user:pass@host:port/db?sslmode=…` (or `postgresql://`, or libpq
+        /// `key=value`): several gateways share it (SPEC §16). Absent: SQLite in `dataDir`.
+        public var url: String?
+        /// Connections this instance opens at most.
+        public var poolSize = 8
+        public init() {}
+    }
+
     public struct Server: Sendable, Equatable, Codable {
         public var maxConnections = 1024
         /// Open connections from one client address; past it, that address gets 503. Unset, a

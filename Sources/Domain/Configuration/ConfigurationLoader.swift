@@ -7,7 +7,7 @@ public enum ConfigurationLoader {
     public static let environmentKeys = [
         "REELGATE_LISTEN", "REELGATE_DATA_DIR", "REELGATE_PUBLIC_URL", "REELGATE_API_KEYS", "REELGATE_WEBHOOK_SECRET",
         "REELGATE_ALLOW_HTTP", "REELGATE_ALLOW_HOSTS", "REELGATE_EGRESS_PROXY", "GEMINI_API_KEY", "GEMINI_BASE_URL", "FAL_KEY",
-        "FAL_BASE_URL", "RUNWARE_API_KEY", "RUNWARE_BASE_URL",
+        "FAL_BASE_URL", "RUNWARE_API_KEY", "RUNWARE_BASE_URL", "REELGATE_DATABASE_URL",
     ]
 
     /// The key the example config ships with; refused beyond loopback.
@@ -145,6 +145,13 @@ public enum ConfigurationLoader {
         guard config.server.maxInlineResponseBytes >= 0 else { throw ConfigurationError("server.maxInlineResponseBytes must not be negative") }
         guard config.server.maxBufferedBodyBytes >= config.server.unauthenticatedBodyBytes else {
             throw ConfigurationError("server.maxBufferedBodyBytes must be at least server.unauthenticatedBodyBytes")
+        }
+        guard (1...200).contains(config.database.poolSize) else { throw ConfigurationError("database.poolSize must be 1…200") }
+        if let url = config.database.url {
+            let lower = url.lowercased()
+            guard lower.hasPrefix("postgres://") || lower.hasPrefix("postgresql://") || lower.contains("host=") || lower.contains("dbname=") else {
+                throw ConfigurationError("database.url must be a PostgreSQL address (postgres://…, postgresql://… or libpq key=value)")
+            }
         }
         guard config.workers.count >= 1, config.workers.count <= 100_000 else { throw ConfigurationError("workers.count must be 1…100000") }
         guard config.workers.transferThreads >= 1, config.workers.transferThreads <= 256 else {

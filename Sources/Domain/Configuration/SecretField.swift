@@ -22,6 +22,9 @@ public struct SecretField: Sendable {
             assign: { config, text in config.apiKeys = try ConfigurationLoader.parseKeys(text) }),
         optional("webhooks.secret", "REELGATE_WEBHOOK_SECRET", \.webhooks.secret),
         optional("network.egressProxy", "REELGATE_EGRESS_PROXY", \.network.egressProxy),
+        // The whole address: it holds the password (masked in every form by the store's own
+        // errors; here the whole value goes).
+        optional("database.url", "REELGATE_DATABASE_URL", \.database.url),
         optional("providers.gemini.apiKey", "GEMINI_API_KEY", \.providers.gemini.apiKey),
         optional("providers.fal.key", "FAL_KEY", \.providers.fal.key),
         optional("providers.runware.apiKey", "RUNWARE_API_KEY", \.providers.runware.apiKey),

@@ -8,6 +8,8 @@ import Glibc
 import HTTP1
 import HTTPServer
 import SQLiteStore
+import Postgres
+import PostgresStore
 import Synchronization
 
 /// The running gateway: starts its parts in order and stops them in reverse.
@@ -51,7 +53,13 @@ public final class Application: Sendable {
         try PrivateFiles.restrict(directory: configuration.dataDir)
         dataDirLock = try DataDirectoryLock(directory: configuration.dataDir)
         let dbPath = (configuration.dataDir as NSString).appendingPathComponent("reelgate.db")
-        store = try SQLiteTaskStore(path: dbPath, readers: 2)
+        // SQLite in the data dir, or a PostgreSQL database several instances share (SPEC §16).
+        let sharedDatabase = configuration.database.url.map(PostgresURL.init)
+        if let sharedDatabase {
+            store = try PostgresTaskStore(url: sharedDatabase, poolSize: configuration.database.poolSize)
+        } else {
+            store = try SQLiteTaskStore(path: dbPath, readers: 2)
+        }
         try PrivateFiles.restrict(directory: configuration.dataDir)
 
         let authenticator = Authenticator(keys: configuration.apiKeys)
@@ -77,8 +85,12 @@ public final class Application: Sendable {
         HealthRoutes.register(on: routes, logger: logger, checkWritable: { try await store.checkWritable() },
                               isDraining: { serverReference.withLock { $0?.isDraining ?? true } })
 
-        let released = try store.releaseAllLeases()
-        if released > 0 { logger.info("resuming tasks a previous run held", ["tasks": "\(released)"]) }
+        // Alone on its data dir (the lock), a SQLite instance takes back every lease a previous run
+        // held; with a shared database the other instances' leases are live and simply expire.
+        if sharedDatabase == nil {
+            let released = try store.releaseAllLeases()
+            if released > 0 { logger.info("resuming tasks a previous run held", ["tasks": "\(released)"]) }
+        }
         let signingKey = try store.setting("media.signingKey") { Crypto.hex(Crypto.randomBytes(32)) }
         media = try MediaStore(directory: "\(configuration.dataDir)/media", publicURL: publicURL, key: Array(signingKey.utf8))
         media.removeLeftoverPartials()
