@@ -1,5 +1,6 @@
 import CPostgres
 import Foundation
+import Glibc
 
 /// One libpq connection.
 ///
@@ -32,6 +33,16 @@ public final class PostgresConnection {
 
     /// Whether the connection is still usable (a broken one must be replaced).
     public var isHealthy: Bool { handle.map { PQstatus($0) == CONNECTION_OK } ?? false }
+
+    /// Whether an idle connection is still usable, checked without a round trip. A connection
+    /// that listens for nothing has nothing to read between statements, so a readable socket means
+    /// the server is closing it (a restart, a killed backend: its farewell `FATAL` and EOF) or the
+    /// network cut it. Not for a connection that `LISTEN`s (notifications make it readable).
+    public var isAlive: Bool {
+        guard let handle, PQstatus(handle) == CONNECTION_OK else { return false }
+        var poll = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+        return Glibc.poll(&poll, 1, 0) == 0
+    }
 
     /// The socket, for waiting on notifications.
     public var socket: Int32 { handle.map { PQsocket($0) } ?? -1 }

@@ -5,9 +5,9 @@ import Synchronization
 /// At most `size` libpq connections, each confined to its own serial queue while it runs a job
 /// (libpq blocks: never on the cooperative pool or an event loop).
 ///
-/// A caller waits for a free connection in arrival order. A connection that broke (the server
-/// restarted, a network cut) is dropped after the job that found out; the next checkout connects
-/// anew, backing off from 100 ms to 5 s between failed attempts, so a database that is down costs
+/// A caller waits for a free connection in arrival order. A connection the server closed while
+/// it was idle is noticed before a job gets it (``PostgresConnection/isAlive``) and replaced; one
+/// that breaks during a job is dropped after it; the next checkout connects anew, backing off from 100 ms to 5 s between failed attempts, so a database that is down costs
 /// one connect attempt per backoff interval, not one per request. The job that met the failure
 /// gets its ``PostgresError`` (kind `.connection`): whether to retry is the caller's to decide,
 /// since only it knows whether the job is safe to run twice.
@@ -81,7 +81,14 @@ public final class PostgresPool: Sendable {
     private let open = Atomic<Int>(0)
 
     private func connection(for slot: inout Slot) throws(PostgresError) -> PostgresConnection {
-        if let connection = slot.connection { return connection }
+        if let connection = slot.connection {
+            // One the server closed while it sat idle (after an outage, every idle one) is
+            // replaced before a job meets it.
+            if connection.isAlive { return connection }
+            connection.close()
+            slot.connection = nil
+            open.subtract(1, ordering: .relaxed)
+        }
         let now = ProcessInfo.processInfo.systemUptime
         let waitUntil = state.withLock { $0.backoffUntil }
         guard now >= waitUntil else {

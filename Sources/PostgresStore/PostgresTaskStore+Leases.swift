@@ -198,6 +198,7 @@ extension PostgresTaskStore {
     }
 
     static func insertDeliveries(_ db: PostgresConnection, _ uuid: String, _ deliveries: [NewDelivery], _ now: Double) throws(PostgresError) {
+        if !deliveries.isEmpty { try notify(db, .deliveries) }
         for d in deliveries {
             try db.execute(
                 prepared: "insert_delivery",

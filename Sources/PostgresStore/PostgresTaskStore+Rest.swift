@@ -139,6 +139,7 @@ extension PostgresTaskStore {
             let count = try db.execute(
                 "UPDATE deliveries SET state = $1, attempts = 0, next_attempt_at = $2, lease_owner = NULL WHERE task_uuid = $3 AND state != $4",
                 [DeliveryRecord.State.pending.rawValue, String(now), uuid, DeliveryRecord.State.sending.rawValue]).affectedRows
+            if count > 0 { try Self.notify(db, .deliveries) }
             if count > 0, let state = try db.execute("SELECT state FROM tasks WHERE uuid = $1", [uuid]).rows.first?[0], let taskState = TaskState(rawValue: state) {
                 try Self.appendEvent(db, uuid, now, taskState, "redelivery requested")
             }

@@ -12,8 +12,9 @@ import Store
 /// Concurrency model: a ``PostgresPool`` of blocking libpq connections, each on a serial queue;
 /// every write is one transaction whose guarantees come from the database (unique keys, row
 /// locks), never from this process, since other instances write too.
-public final class PostgresTaskStore: TaskStore {
+public final class PostgresTaskStore: TaskStore, WorkNotifying {
     let pool: PostgresPool
+    let listener: PostgresWorkListener
     /// The database's clock minus this machine's, measured at start: leases are compared across
     /// instances, so their times are the database's.
     let clockOffset: Double
@@ -31,6 +32,16 @@ public final class PostgresTaskStore: TaskStore {
         clockOffset = remote - local
         self.clock = clock
         pool = PostgresPool(url: url, size: poolSize)
+        listener = PostgresWorkListener(url: url)
+    }
+
+    deinit { listener.stop() }
+
+    public func listenForWork(_ handler: @escaping @Sendable (StoreWork) -> Void) { listener.add(handler) }
+
+    /// Tells every instance listening, at this transaction's commit (`pg_notify` is transactional).
+    static func notify(_ db: PostgresConnection, _ work: StoreWork) throws(PostgresError) {
+        try db.execute(prepared: "notify_\(work.rawValue)", "SELECT pg_notify($1, '')", [PostgresWorkListener.channels[work]])
     }
 
     public var now: Double { clock?() ?? Date().timeIntervalSince1970 + clockOffset }
@@ -84,6 +95,7 @@ public final class PostgresTaskStore: TaskStore {
                 }
                 outcomes.append(.created)
             }
+            if outcomes.contains(.created) { try Self.notify(db, .tasks) }
             return outcomes
         }
     }

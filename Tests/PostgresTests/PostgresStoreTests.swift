@@ -162,6 +162,35 @@ struct PostgresStoreTests {
                 == ["dispatching", "failed"])
     }
 
+    /// A submit or queued deliveries on one instance wake the others (LISTEN/NOTIFY at commit).
+    @Test func anotherInstancesWorkIsNotified() async throws {
+        let database = try PostgresTestDatabase()
+        defer { database.drop() }
+        final class Heard: Sendable { let works = Mutex<[StoreWork]>([]) }
+        let heard = Heard()
+        let listening = try PostgresTaskStore(url: database.url, poolSize: 1)
+        listening.listenForWork { work in heard.works.withLock { $0.append(work) } }
+        let other = try PostgresTaskStore(url: database.url, poolSize: 2)
+        func waitFor(_ work: StoreWork) async throws -> Bool {
+            for _ in 0..<250 {  // observed, 20 ms at a time, for up to 5 s
+                if heard.works.withLock({ $0.contains(work) }) { return true }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            return false
+        }
+        // The listener connects in the background: submit until it hears one.
+        var tasksHeard = false
+        for _ in 0..<5 where !tasksHeard {
+            _ = try await other.submit([Self.task()])
+            tasksHeard = try await waitFor(.tasks)
+        }
+        #expect(tasksHeard)
+        let claimed = try #require(try await other.claim(owner: "w", leaseSeconds: 30))
+        let webhook = NewDelivery(videoUUID: nil, kind: .webhook, url: "https://hooks.example/x", messageID: "m")
+        #expect(try await other.apply(.failed(code: .providerError, message: "x", notify: webhook), to: claimed.uuid, owner: "w"))
+        #expect(try await waitFor(.deliveries))
+    }
+
     /// Four instances starting together on an empty database: one migration, four working stores.
     @Test func instancesStartingTogetherMigrateOnce() async throws {
         let database = try PostgresTestDatabase()

@@ -179,6 +179,16 @@ public final class Application: Sendable {
                   redeliveries: RedeliveryLimiter(perKeyPerMinute: configuration.webhooks.redeliveriesPerKeyPerMinute,
                                                   taskInterval: configuration.webhooks.redeliveryIntervalSeconds))
             .register(on: routes)
+        // Another instance's submits and deliveries wake this one's workers (a shared database).
+        if let notifying = store as? any WorkNotifying {
+            let workerCount = configuration.workers.count
+            notifying.listenForWork { [workers, deliveries] work in
+                switch work {
+                case .tasks: workers.notifyNewWork(count: workerCount)
+                case .deliveries: deliveries.notifyNewWork()
+                }
+            }
+        }
         router = routes.build()
         server = HTTPServer(configuration: serverConfig, responder: router)
         serverReference.withLock { $0 = server }
