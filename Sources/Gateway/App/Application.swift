@@ -114,6 +114,10 @@ public final class Application: Sendable {
         deliverySettings.retrySchedule = configuration.webhooks.retrySchedule
         deliverySettings.webhookTimeout = configuration.webhooks.timeoutSeconds
         deliverySettings.spoolDirectory = "\(configuration.dataDir)/spool"
+        // With a shared database new work comes by NOTIFY; the fallback poll (for retries that
+        // came due by the clock) is once a second, so an idle instance makes a few statements a
+        // second, not dozens.
+        if sharedDatabase != nil { deliverySettings.idlePollSeconds = 1 }
         // Webhook bodies spooled by an earlier run are never sent from there: attempts spool anew.
         try? FileManager.default.removeItem(atPath: deliverySettings.spoolDirectory)
         try FileManager.default.createDirectory(atPath: deliverySettings.spoolDirectory, withIntermediateDirectories: true)
@@ -127,6 +131,7 @@ public final class Application: Sendable {
         var settings = WorkerPool.Settings()
         settings.workers = configuration.workers.count
         settings.leaseSeconds = configuration.workers.leaseSeconds
+        if sharedDatabase != nil { settings.idlePollSeconds = 1 }
         settings.retry = RetryPolicy(
             base: configuration.workers.retryBaseSeconds, cap: configuration.workers.retryMaxSeconds, maxAttempts: configuration.workers.maxAttempts)
         let metrics = self.metrics

@@ -31,27 +31,39 @@ final class WakeSignal: Sendable {
         for waiter in woken { waiter.resume() }
     }
 
-    /// Returns when signalled or after `timeout` seconds.
-    func wait(timeout: Double) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let id: UInt64? = state.withLock { s in
-                if s.pending > 0 {
-                    s.pending -= 1
-                    return nil
+    /// Returns when signalled, after `timeout` seconds (nil: no timeout), or when the task is
+    /// cancelled (shutdown must not wait for a signal that will not come).
+    func wait(timeout: Double?) async {
+        let id = Mutex<UInt64?>(nil)
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let registered: UInt64? = state.withLock { s in
+                    if s.pending > 0 {
+                        s.pending -= 1
+                        return nil
+                    }
+                    let next = s.nextID
+                    s.nextID += 1
+                    s.waiters[next] = continuation
+                    return next
                 }
-                let id = s.nextID
-                s.nextID += 1
-                s.waiters[id] = continuation
-                return id
+                guard let registered else {
+                    continuation.resume()
+                    return
+                }
+                id.withLock { $0 = registered }
+                if Task.isCancelled { return wakeWaiter(registered) }
+                if let timeout {
+                    DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [self] in wakeWaiter(registered) }
+                }
             }
-            guard let id else {
-                continuation.resume()
-                return
-            }
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [self] in
-                let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
-                waiter?.resume()
-            }
+        } onCancel: {
+            if let registered = id.withLock({ $0 }) { wakeWaiter(registered) }
         }
+    }
+
+    private func wakeWaiter(_ id: UInt64) {
+        let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+        waiter?.resume()
     }
 }

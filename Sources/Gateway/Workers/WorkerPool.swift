@@ -83,9 +83,16 @@ public final class WorkerPool: Sendable {
                 continue
             }
             guard let task = claimed else {
-                await wake.wait(timeout: settings.idlePollSeconds)
+                // Only the first worker polls for work that became due by the clock (retries,
+                // parked polls); the others wait for a signal: new work here or, through the
+                // store, on another instance, or a worker that found some. An idle instance makes
+                // one claim per poll interval, not one per worker.
+                await wake.wait(timeout: index == 0 ? settings.idlePollSeconds : nil)
                 continue
             }
+            // Found work: one more worker looks too, and so on while there is some (a batch of
+            // retries that came due together is drained by as many workers as it needs).
+            wake.signal()
             await process(task, owner: owner)
         }
     }
