@@ -10,7 +10,7 @@ import Testing
 /// A protocol that echoes every byte back until the peer closes: the upgrade hook's test.
 struct EchoUpgrade: ConnectionUpgrade {
     func run(_ socket: UpgradedSocket) async {
-        while case .bytes(let bytes) = await socket.read(idleTimeout: .seconds(5)) {
+        while case .bytes(let bytes) = await socket.read(idleTimeout: .seconds(60)) {  // the test is about the upgrade, not idling
             guard await socket.write(bytes) else { return }
         }
     }
