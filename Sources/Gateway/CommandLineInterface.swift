@@ -75,7 +75,7 @@ public enum CommandLineInterface {
     private static func serve(_ configuration: Configuration) async -> Int32 {
         // The database password on its own too: the address is one secret, but an error may quote
         // just the password.
-        let databasePassword = configuration.database.url.flatMap { PostgresURL($0).password }.map { [$0] } ?? []
+        let databasePassword = configuration.database.url.map { PostgresURL($0).secretPieces } ?? []
         let logger = Logger(secrets: ConfigurationLoader.secrets(configuration) + databasePassword)
         do {
             let app = try Application(configuration: configuration, logger: logger)

@@ -15,7 +15,18 @@ public final class PostgresConnection {
     /// Connects (blocking). The error never carries the password.
     public init(_ url: PostgresURL) throws(PostgresError) {
         self.url = url
-        guard let connection = PQconnectdb(url.conninfo) else { throw PostgresError(.connection, message: "out of memory") }
+        // Defaults first, so that the address's own settings win: a silent network drop must end
+        // in an error within seconds, not hang every statement for the kernel's 15 minutes.
+        let defaults: [(String, String)] = [
+            ("connect_timeout", "5"), ("keepalives", "1"), ("keepalives_idle", "10"), ("keepalives_interval", "5"),
+            ("keepalives_count", "3"), ("tcp_user_timeout", "15000"), ("dbname", url.conninfo),
+        ]
+        let keywords = defaults.map { strdup($0.0) }, values = defaults.map { strdup($0.1) }
+        defer { for pointer in keywords + values { free(pointer) } }
+        let connection = (keywords.map { UnsafePointer($0) } + [nil]).withUnsafeBufferPointer { k in
+            (values.map { UnsafePointer($0) } + [nil]).withUnsafeBufferPointer { v in PQconnectdbParams(k.baseAddress, v.baseAddress, 1) }
+        }
+        guard let connection else { throw PostgresError(.connection, message: "out of memory") }
         guard PQstatus(connection) == CONNECTION_OK else {
             let message = Self.scrub(String(cString: PQerrorMessage(connection)), url)
             PQfinish(connection)
@@ -130,7 +141,7 @@ public final class PostgresConnection {
     /// libpq's text with the password masked, should it ever echo it.
     static func scrub(_ message: String, _ url: PostgresURL) -> String {
         var text = message.trimmingCharacters(in: .whitespacesAndNewlines)
-        if let password = url.password, password.count >= 3 { text = text.replacingOccurrences(of: password, with: "***") }
+        for secret in url.secretPieces where secret.count >= 3 { text = text.replacingOccurrences(of: secret, with: "***") }
         return text
     }
 

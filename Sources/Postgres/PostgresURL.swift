@@ -34,16 +34,26 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         return text
     }
 
-    /// `scheme://user:PASSWORD@host…`: what comes before, the password, what comes after.
+    /// `scheme://user:PASSWORD@host…`: what comes before, the password, what comes after. The
+    /// authority ends at the first `/` (libpq's rule: a `?` or `@` may sit in a password) and the
+    /// password runs from the first `:` to the last `@` of it, so that whichever way a malformed
+    /// address is read (libpq splits at the first `@`), no piece of it is left out.
     private static func urlPassword(_ text: String) -> (String, Substring, String)? {
         guard let scheme = text.range(of: "://") else { return nil }
         let rest = text[scheme.upperBound...]
-        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
-        let authority = rest[..<authorityEnd]
+        let authority = rest[..<(rest.firstIndex(of: "/") ?? rest.endIndex)]
         guard let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") else { return nil }
         let secret = authority[authority.index(after: colon)..<at]
         guard !secret.isEmpty else { return nil }
         return (String(text[..<secret.startIndex]), secret, String(text[at...]))
+    }
+
+    /// The password and, if it holds `@`, each piece of it: what log scrubbing must look for,
+    /// since libpq may quote a piece of a malformed address in an error.
+    public var secretPieces: [String] {
+        guard let password else { return [] }
+        let pieces = password.split(separator: "@").map(String.init).filter { $0.count >= 3 }
+        return [password] + (pieces.count > 1 ? pieces : [])
     }
 
     /// The first `password=value` (keyword form, or a URL query parameter) whose value is not

@@ -147,15 +147,23 @@ extension PostgresTaskStore {
         }
     }
 
+    /// Under the lease, in one transaction that locks the task row first: a cancel or another
+    /// owner's claim in between is seen, and a result that is no longer pending is left alone.
     public func markResultReady(_ videoUUID: String, owner: String, media: StoredVideo) async throws -> Bool {
         let now = self.now
-        return try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) -> Bool in
-            try db.execute(
+        return try await pool.transaction { (db: PostgresConnection) throws(PostgresError) -> Bool in
+            let held = try db.execute(
+                prepared: "result_lease",
+                "SELECT t.uuid FROM tasks t JOIN results r ON r.task_uuid = t.uuid WHERE r.video_uuid = $1 AND t.lease_owner = $2 FOR SHARE OF t",
+                [videoUUID, owner])
+            guard held.count == 1 else { return false }
+            return try db.execute(
                 prepared: "result_ready",
                 """
                 UPDATE results SET state = $1, progress = 100, media_path = $2, media_bytes = $3, ready_at = $4, expires_at = $5, cost = $6
-                WHERE video_uuid = $7 AND task_uuid IN (SELECT uuid FROM tasks WHERE lease_owner = $8)
-                """, [ResultState.ready.rawValue, media.path, String(media.bytes), String(now), String(media.expiresAt), String(media.cost), videoUUID, owner]
+                WHERE video_uuid = $7 AND state = $8
+                """, [ResultState.ready.rawValue, media.path, String(media.bytes), String(now), String(media.expiresAt), String(media.cost), videoUUID,
+                      ResultState.pending.rawValue]
             ).affectedRows == 1
         }
     }

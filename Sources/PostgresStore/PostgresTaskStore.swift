@@ -39,6 +39,8 @@ public final class PostgresTaskStore: TaskStore, WorkNotifying {
 
     public func listenForWork(_ handler: @escaping @Sendable (StoreWork) -> Void) { listener.add(handler) }
 
+    public func stopListening() { listener.stop() }
+
     /// Tells every instance listening, at this transaction's commit (`pg_notify` is transactional).
     static func notify(_ db: PostgresConnection, _ work: StoreWork) throws(PostgresError) {
         try db.execute(prepared: "notify_\(work.rawValue)", "SELECT pg_notify($1, '')", [PostgresWorkListener.channels[work]])

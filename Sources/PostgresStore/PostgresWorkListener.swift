@@ -30,10 +30,16 @@ final class PostgresWorkListener: @unchecked Sendable {
 
     private func run() {
         var backoff = 0.1
+        var reconnecting = false
         while !stopped.load(ordering: .relaxed) {
             do {
                 let db = try PostgresConnection(url)
                 for channel in Self.channels.values { try db.execute("LISTEN \(channel)") }
+                if reconnecting {
+                    // What was notified while it was away is looked for once.
+                    for handler in handlers.withLock({ $0 }) { for work in Self.channels.keys { handler(work) } }
+                }
+                reconnecting = true
                 backoff = 0.1
                 while !stopped.load(ordering: .relaxed) {
                     var poll = pollfd(fd: db.socket, events: Int16(POLLIN), revents: 0)

@@ -9,4 +9,6 @@ public enum StoreWork: String, Sendable {
 public protocol WorkNotifying: Sendable {
     /// Calls `handler` for each notification, from a thread of the store's, until the store goes.
     func listenForWork(_ handler: @escaping @Sendable (StoreWork) -> Void)
+    /// Stops listening (shutdown): the listener's thread and connection go.
+    func stopListening()
 }

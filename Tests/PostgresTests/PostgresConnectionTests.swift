@@ -95,10 +95,17 @@ struct PostgresConnectionTests {
         // libpq's quoting: a backslash escapes a quote or a backslash.
         (#"host=db password = 'it\'s a \\ secret' dbname=x"#, "host=db password = *** dbname=x"),
         ("postgres://app@db/x", "postgres://app@db/x"),
+        // Unencoded `@` or `?` in a password: masked whichever way the address is read.
+        ("postgres://u:p@ss word@db.internal/x", "postgres://u:***@db.internal/x"),
+        ("postgres://u:pa?ss@db.internal/x", "postgres://u:***@db.internal/x"),
     ])
     func passwordsAreMaskedInEveryForm(url: String, expected: String) {
         #expect(PostgresURL(url).redacted == expected)
         #expect("\(PostgresURL(url))" == expected)
+    }
+
+    @Test func everyPieceOfAPasswordWithAnAtIsASecret() {
+        #expect(PostgresURL("postgres://u:first-part@second-part@db/x").secretPieces == ["first-part@second-part", "first-part", "second-part"])
     }
 
     @Test func recognisesPostgresAddresses() {

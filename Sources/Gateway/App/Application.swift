@@ -131,7 +131,10 @@ public final class Application: Sendable {
         var settings = WorkerPool.Settings()
         settings.workers = configuration.workers.count
         settings.leaseSeconds = configuration.workers.leaseSeconds
-        if sharedDatabase != nil { settings.idlePollSeconds = 1 }
+        if sharedDatabase != nil {
+            settings.idlePollSeconds = 1
+            settings.keepSlotsWhileParked = false
+        }
         settings.retry = RetryPolicy(
             base: configuration.workers.retryBaseSeconds, cap: configuration.workers.retryMaxSeconds, maxAttempts: configuration.workers.maxAttempts)
         let metrics = self.metrics
@@ -186,10 +189,10 @@ public final class Application: Sendable {
             .register(on: routes)
         // Another instance's submits and deliveries wake this one's workers (a shared database).
         if let notifying = store as? any WorkNotifying {
-            let workerCount = configuration.workers.count
             notifying.listenForWork { [workers, deliveries] work in
                 switch work {
-                case .tasks: workers.notifyNewWork(count: workerCount)
+                // One worker: each that finds work wakes one more, as many as there is work for.
+                case .tasks: workers.notifyNewWork(count: 1)
                 case .deliveries: deliveries.notifyNewWork()
                 }
             }
@@ -263,6 +266,7 @@ public final class Application: Sendable {
             task.cancel()
             await task.value
         }
+        (store as? any WorkNotifying)?.stopListening()
         curl.shutdown()
         deliveryCurl.shutdown()
         logger.info("stopped")

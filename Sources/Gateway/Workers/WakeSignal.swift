@@ -31,6 +31,16 @@ final class WakeSignal: Sendable {
         for waiter in woken { waiter.resume() }
     }
 
+    /// Wakes one waiting worker if there is one; banks nothing (a timer's tick is not work).
+    func signalIfWaiting() {
+        let waiter: CheckedContinuation<Void, Never>? = state.withLock { s in
+            guard let (id, waiter) = s.waiters.first else { return nil }
+            s.waiters[id] = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
     /// Returns when signalled, after `timeout` seconds (nil: no timeout), or when the task is
     /// cancelled (shutdown must not wait for a signal that will not come).
     func wait(timeout: Double?) async {

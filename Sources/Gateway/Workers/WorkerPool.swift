@@ -1,4 +1,5 @@
 import Domain
+import Postgres
 import Store
 import Foundation
 
@@ -13,6 +14,10 @@ public final class WorkerPool: Sendable {
         public var workers = 8
         public var leaseSeconds = 30.0
         public var idlePollSeconds = 0.5
+        /// Whether a parked task keeps its provider slot while it waits for its next poll. Not with
+        /// a shared database: another instance may take the task up, and this one would never
+        /// free the slot.
+        public var keepSlotsWhileParked = true
         /// How long after dispatch a task may run before it fails with `timeoutProvider`.
         public var deadlineSeconds = 30.0 * 60
         public var retry = RetryPolicy()
@@ -63,6 +68,14 @@ public final class WorkerPool: Sendable {
             for index in 0..<settings.workers {
                 group.addTask { await self.workerLoop(index) }
             }
+            // Work that became due by the clock (retries, capacity waits, expired leases) is looked
+            // for once per interval by whichever worker is idle, not by each of them.
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(self.settings.idlePollSeconds))
+                    self.wake.signalIfWaiting()
+                }
+            }
         }
     }
 
@@ -83,11 +96,10 @@ public final class WorkerPool: Sendable {
                 continue
             }
             guard let task = claimed else {
-                // Only the first worker polls for work that became due by the clock (retries,
-                // parked polls); the others wait for a signal: new work here or, through the
-                // store, on another instance, or a worker that found some. An idle instance makes
-                // one claim per poll interval, not one per worker.
-                await wake.wait(timeout: index == 0 ? settings.idlePollSeconds : nil)
+                // Idle workers wait for a signal: new work here or, through the store, on another
+                // instance; a worker that found some; or the poll timer (``run()``). An idle
+                // instance makes one claim per poll interval, not one per worker.
+                await wake.wait(timeout: nil)
                 continue
             }
             // Found work: one more worker looks too, and so on while there is some (a batch of
@@ -132,6 +144,12 @@ public final class WorkerPool: Sendable {
         } catch let error as LeaseLost {
             log.info("stopped: lease lost", ["reason": error.reason])
         } catch is CancellationError {
+            try? await store.releaseLease(task.uuid, owner: owner)
+        } catch let error as PostgresError where error.isRetryable {
+            // The shared database was briefly unreachable (or chose this transaction to break a
+            // deadlock): the task is fine where the store has it; its lease goes back (or, if
+            // that fails too, expires) and a worker takes it up again.
+            log.warning("stopped: the database is unavailable; the task will be resumed", ["error": "\(error)"])
             try? await store.releaseLease(task.uuid, owner: owner)
         } catch {
             // The detail is for the log; the task (and so its client and webhook) gets a stable message.
