@@ -86,8 +86,19 @@ public final class PostgresConnection {
         let result = Self.withCStrings(parameters) { values in
             PQexecPrepared(connection, name, Int32(parameters.count), values, nil, nil, 0)
         }
-        return try consume(result)
+        do {
+            return try consume(result)
+        } catch where error.sqlState == "0A000" && PQtransactionStatus(connection) == PQTRANS_IDLE {
+            // "cached plan must not change result type": the schema changed under a prepared
+            // statement (a newer instance migrated). Prepared again, once.
+            _ = try? execute("DEALLOCATE \"\(name)\"")
+            prepared.remove(name)
+            return try execute(prepared: name, sql, parameters)
+        }
     }
+
+    /// Whether the connection sits outside any transaction (what a pool takes back).
+    public var isIdle: Bool { handle.map { PQtransactionStatus($0) == PQTRANS_IDLE } ?? false }
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
     public func transaction<T>(_ body: (PostgresConnection) throws(PostgresError) -> T) throws(PostgresError) -> T {

@@ -52,8 +52,8 @@ public final class PostgresPool: Sendable {
                 } catch {
                     result = .failure(error)
                 }
-                // A connection that broke is not given to the next job.
-                if let connection = slot.connection, !connection.isHealthy {
+                // A broken one, or one a job left inside a transaction, is not given to the next.
+                if let connection = slot.connection, !connection.isHealthy || !connection.isIdle {
                     connection.close()
                     slot.connection = nil
                     open.subtract(1, ordering: .relaxed)

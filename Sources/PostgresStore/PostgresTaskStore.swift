@@ -64,14 +64,17 @@ public final class PostgresTaskStore: TaskStore, WorkNotifying {
                 inFlight[key] = try db.execute(prepared: "inflight_lock", "SELECT count FROM key_inflight WHERE api_key_name = $1 FOR UPDATE", [key])
                     .row(0).int("count") ?? 0
             }
-            var outcomes: [SubmitOutcome] = []
-            for task in tasks {
+            // Tasks in taskUUID order, so that two batches holding the same UUIDs take their row
+            // locks in one order (no deadlock); the outcomes go back in the batch's order.
+            var outcomes = [SubmitOutcome](repeating: .conflict, count: tasks.count)
+            for (position, task) in tasks.enumerated().sorted(by: { $0.element.uuid < $1.element.uuid }) {
+                func record(_ outcome: SubmitOutcome) { outcomes[position] = outcome }
                 if let outcome = try Self.existing(db, task) {
-                    outcomes.append(outcome)
+                    record(outcome)
                     continue
                 }
                 if let cap = task.maxInFlight, inFlight[task.apiKeyName, default: 0] >= cap {
-                    outcomes.append(.tooManyInFlight)
+                    record(.tooManyInFlight)
                     continue
                 }
                 let inserted = try db.execute(
@@ -85,7 +88,7 @@ public final class PostgresTaskStore: TaskStore, WorkNotifying {
                      task.parentVideoUUID])
                 guard inserted.affectedRows == 1 else {
                     // Another instance stored it between the look and the insert.
-                    outcomes.append(try Self.existing(db, task) ?? .conflict)
+                    record(try Self.existing(db, task) ?? .conflict)
                     continue
                 }
                 try db.execute(prepared: "inflight_up", "UPDATE key_inflight SET count = count + 1 WHERE api_key_name = $1", [task.apiKeyName])
@@ -95,7 +98,7 @@ public final class PostgresTaskStore: TaskStore, WorkNotifying {
                         prepared: "insert_result", "INSERT INTO results (video_uuid, task_uuid, idx, seed, state, format) VALUES ($1, $2, $3, $4, $5, $6)",
                         [videoUUID, task.uuid, String(index), String(seed), ResultState.pending.rawValue, task.format])
                 }
-                outcomes.append(.created)
+                record(.created)
             }
             if outcomes.contains(.created) { try Self.notify(db, .tasks) }
             return outcomes

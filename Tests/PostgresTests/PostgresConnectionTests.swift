@@ -45,6 +45,17 @@ struct PostgresConnectionTests {
         }
     }
 
+    /// A newer instance adds a column: a statement prepared before still runs (prepared again).
+    @Test func aPreparedStatementSurvivesASchemaChange() throws {
+        try withSchema { db in
+            try db.execute("CREATE TABLE t (id int)")
+            try db.execute("INSERT INTO t VALUES (1)")
+            #expect(try db.execute(prepared: "all_t", "SELECT * FROM t").columns == ["id"])
+            try PostgresConnection(Self.url!).execute("ALTER TABLE \(try db.execute("SELECT current_schema() AS s").row(0).string("s") ?? "").t ADD COLUMN note text")
+            #expect(try db.execute(prepared: "all_t", "SELECT * FROM t").columns == ["id", "note"])
+        }
+    }
+
     @Test func aUniqueViolationIsTypedAndATransactionRollsBack() throws {
         try withSchema { db in
             try db.execute("CREATE TABLE t (id text PRIMARY KEY)")

@@ -93,7 +93,10 @@ public final class Application: Sendable {
         }
         let signingKey = try store.setting("media.signingKey") { Crypto.hex(Crypto.randomBytes(32)) }
         media = try MediaStore(directory: "\(configuration.dataDir)/media", publicURL: publicURL, key: Array(signingKey.utf8))
-        media.removeLeftoverPartials()
+        // Alone on its media, an instance removes what a crash left half-written; with a shared
+        // database the media directory is shared too, and those may be another instance's
+        // downloads in progress.
+        if sharedDatabase == nil { media.removeLeftoverPartials() }
 
         let urlGuard = URLGuard(
             allowHTTP: configuration.network.allowHTTP, allowHosts: configuration.network.allowHosts, resolver: resolver ?? SystemResolver())
