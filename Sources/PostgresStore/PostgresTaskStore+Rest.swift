@@ -26,7 +26,8 @@ extension PostgresTaskStore {
             if updated.affectedRows == 1 {
                 try Self.failPendingResults(db, uuid, code: APIErrorCode.taskCancelled.name, message: "cancelled by request")
                 try Self.appendEvent(db, uuid, now, step.next, step.detail)
-                try Self.taskEnded(db, uuid)
+                // A task set aside already gave its key's slot back.
+                if try task.string("lease_owner") != Self.quarantined { try Self.taskEnded(db, uuid) }
             }
             return (task, results)
         }

@@ -257,7 +257,8 @@ public final class SQLiteTaskStore: TaskStore {
             guard db.changes == 1 else { return task }
             try Self.failPendingResults(db, uuid, code: APIErrorCode.taskCancelled.name, message: "cancelled by request")
             try Self.appendEvent(db, uuid, now, step.next, step.detail)
-            try Self.taskEnded(db, uuid)
+            // A task set aside already gave its key's slot back.
+            if task.leaseOwner != Self.quarantined { try Self.taskEnded(db, uuid) }
             return task
         }
     }

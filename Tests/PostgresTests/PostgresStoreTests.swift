@@ -191,6 +191,24 @@ struct PostgresStoreTests {
         #expect(try await waitFor(.deliveries))
     }
 
+    /// A row the code cannot read is set aside by the claim that meets it (its key's slot given
+    /// back once, even if it is cancelled afterwards), and the queue goes on.
+    @Test func anUnreadableTaskIsSetAsideOnce() async throws {
+        let database = try PostgresTestDatabase()
+        defer { database.drop() }
+        let store = try PostgresTaskStore(url: database.url, poolSize: 2)
+        let bad = Self.task(), good = Self.task()
+        _ = try await store.submit([bad])
+        _ = try await store.submit([good])
+        try PostgresConnection(database.url).execute("UPDATE results SET state = 'exploded' WHERE task_uuid = $1", [bad.uuid])
+        await #expect(throws: StoreError.self) { try await store.claim(owner: "A", leaseSeconds: 30) }
+        #expect(try await store.inFlight(keyName: "alice") == 1)
+        _ = try? await store.cancel(bad.uuid)
+        #expect(try await store.inFlight(keyName: "alice") == 1, "not given back twice")
+        #expect(try await store.claim(owner: "A", leaseSeconds: 30)?.uuid == good.uuid)
+        #expect(try await store.claim(owner: "B", leaseSeconds: 30) == nil)
+    }
+
     /// Four instances starting together on an empty database: one migration, four working stores.
     @Test func instancesStartingTogetherMigrateOnce() async throws {
         let database = try PostgresTestDatabase()
