@@ -117,10 +117,10 @@ public final class Application: Sendable {
         deliverySettings.retrySchedule = configuration.webhooks.retrySchedule
         deliverySettings.webhookTimeout = configuration.webhooks.timeoutSeconds
         deliverySettings.spoolDirectory = "\(configuration.dataDir)/spool"
-        // With a shared database new work comes by NOTIFY; the fallback poll (for retries that
-        // came due by the clock) is once a second, so an idle instance makes a few statements a
-        // second, not dozens.
-        if sharedDatabase != nil { deliverySettings.idlePollSeconds = 1 }
+        // With a shared database new work comes by NOTIFY and this instance's own retries wake it
+        // at their time; the fallback poll (for what another instance or a crashed run left due)
+        // is every 5 s, so an idle instance makes well under one statement a second.
+        if sharedDatabase != nil { deliverySettings.idlePollSeconds = 5 }
         // Webhook bodies spooled by an earlier run are never sent from there: attempts spool anew.
         try? FileManager.default.removeItem(atPath: deliverySettings.spoolDirectory)
         try FileManager.default.createDirectory(atPath: deliverySettings.spoolDirectory, withIntermediateDirectories: true)
@@ -135,7 +135,7 @@ public final class Application: Sendable {
         settings.workers = configuration.workers.count
         settings.leaseSeconds = configuration.workers.leaseSeconds
         if sharedDatabase != nil {
-            settings.idlePollSeconds = 1
+            settings.idlePollSeconds = 5
             settings.keepSlotsWhileParked = false
         }
         settings.retry = RetryPolicy(

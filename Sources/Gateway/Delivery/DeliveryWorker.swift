@@ -203,6 +203,9 @@ public final class DeliveryWorker: Sendable {
         guard let delay = Self.nextDelay(afterAttempts: delivery.attempts, schedule: settings.retrySchedule) else {
             return .failed("\(reason); gave up after \(delivery.attempts) attempts")
         }
+        // This instance wakes for the retry at its time; the idle poll is only the fallback.
+        let wake = self.wake
+        DispatchQueue.global().asyncAfter(deadline: .now() + delay) { wake.signal() }
         return .retry(at: store.now + delay)
     }
 

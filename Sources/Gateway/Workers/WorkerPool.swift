@@ -217,7 +217,19 @@ public final class WorkerPool: Sendable {
         guard try await store.apply(event, to: task.uuid, owner: owner) else {
             throw LeaseLost(reason: "while recording \(TaskLifecycle.step(task.state, event)?.next.rawValue ?? "an event")")
         }
+        // A task set to come due later wakes a worker here at that time: the idle poll is only
+        // the fallback (for what another instance, or a crashed run, left due).
+        switch event {
+        case .retryScheduled(let at, _), .waitingForCapacity(_, let at): wake(at: at)
+        default: break
+        }
         return TaskLifecycle.step(task.state, event)?.actions ?? []
+    }
+
+    /// Signals a worker once the store's clock reaches `at`.
+    func wake(at: Double) {
+        let wake = self.wake
+        DispatchQueue.global().asyncAfter(deadline: .now() + max(0, at - store.now)) { wake.signal() }
     }
 
     func handleProviderError(_ error: ProviderError, task: TaskRecord, owner: String, log: Logger) async throws {
