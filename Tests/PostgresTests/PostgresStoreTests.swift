@@ -191,6 +191,17 @@ struct PostgresStoreTests {
         #expect(try await waitFor(.deliveries))
     }
 
+    /// A stored state the code does not know is an error, never a guess such as `failed`.
+    @Test func aRowWithAnUnknownStateIsAnError() async throws {
+        let database = try PostgresTestDatabase()
+        defer { database.drop() }
+        let store = try PostgresTaskStore(url: database.url, poolSize: 1)
+        let task = Self.task()
+        _ = try await store.submit([task])
+        try PostgresConnection(database.url).execute("UPDATE tasks SET state = 'exploded' WHERE uuid = $1", [task.uuid])
+        await #expect(throws: StoreError.undecodable(table: "tasks", column: "state", value: "exploded")) { try await store.find(task.uuid) }
+    }
+
     /// A row the code cannot read is set aside by the claim that meets it (its key's slot given
     /// back once, even if it is cancelled afterwards), and the queue goes on.
     @Test func anUnreadableTaskIsSetAsideOnce() async throws {
