@@ -87,3 +87,15 @@ def fetch_mp4(url):
         body = resp.read()
     assert body[4:8] == b"ftyp", "a real MP4 comes back"
     return body
+
+
+def sdk_error(coro):
+    """Runs an SDK call that must fail and returns the RunwareError it raised."""
+    import asyncio
+
+    from runware.errors import RunwareError
+    try:
+        asyncio.run(coro)
+    except RunwareError as error:
+        return error
+    raise AssertionError("the SDK call succeeded")

@@ -4,38 +4,24 @@ Run by `make test` through Tests/conformance/run.sh, which installs the SDK into
 the acceptance bar of SPEC §2: if the SDK cannot use reelgate unmodified, nothing else matters.
 """
 import asyncio
-import os
-import shutil
-import subprocess
-import tempfile
 import urllib.request
 import uuid
 
 import pytest
 from runware import Runware
-from runware.errors import RunwareError
 from runware.types.sdk import RunOptions
 
+from reelgate_process import Gateway, sdk_error
+
 KEY = "conformance-key-0123456789"
-BIN = os.environ.get("REELGATE_BIN", ".build/debug/reelgate")
 
 
 @pytest.fixture(scope="module")
 def gateway():
-    data = tempfile.mkdtemp(prefix="reelgate-conformance-")
-    config = os.path.join(data, "config.json")
-    with open(config, "w") as f:
-        f.write('{"providers":{"simulator":{"latencySeconds":1.5}}}')
-    env = dict(os.environ, REELGATE_LISTEN="127.0.0.1:0", REELGATE_DATA_DIR=data,
-               REELGATE_API_KEYS=f"conformance:{KEY}:client")
-    proc = subprocess.Popen([BIN, "serve", "--config", config], env=env, cwd=data,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()  # blocks until the ready line: no sleeping
-    assert line.startswith("listening on http://"), (line, proc.stderr.read())
-    yield line.strip().removeprefix("listening on ")
-    proc.terminate()
-    assert proc.wait(timeout=30) == 0
-    shutil.rmtree(data, ignore_errors=True)
+    gw = Gateway([("conformance", KEY, "client")]).start()
+    yield gw.http
+    assert gw.stop() == 0
+    gw.close()
 
 
 def client(base, key=KEY):
@@ -77,11 +63,10 @@ def test_bad_key_raises_auth_error(gateway):
             await rw.run({"taskType": "videoInference", "model": "reelgate:simulator@1",
                           "positivePrompt": "a cat"})
 
-    with pytest.raises(RunwareError) as info:
-        run(go())
-    assert info.value.code == "auth"
-    assert info.value.status_code == 401
-    assert info.value.parameter == "apiKey"
+    error = sdk_error(go())
+    assert error.code == "auth"
+    assert error.status_code == 401
+    assert error.parameter == "apiKey"
 
 
 def test_bad_field_raises_validation_error(gateway):
@@ -90,11 +75,10 @@ def test_bad_field_raises_validation_error(gateway):
             await rw.run({"taskType": "videoInference", "model": "reelgate:simulator@1",
                           "positivePrompt": "a cat", "duration": 99})
 
-    with pytest.raises(RunwareError) as info:
-        run(go())
-    assert info.value.code == "validation"
-    assert info.value.parameter == "duration"
-    assert info.value.status_code == 400
+    error = sdk_error(go())
+    assert error.code == "validation"
+    assert error.parameter == "duration"
+    assert error.status_code == 400
 
 
 def test_unknown_model_raises_validation_error(gateway):
@@ -103,9 +87,8 @@ def test_unknown_model_raises_validation_error(gateway):
             await rw.run({"taskType": "videoInference", "model": "acme:nothing@1",
                           "positivePrompt": "a cat"})
 
-    with pytest.raises(RunwareError) as info:
-        run(go())
-    assert info.value.parameter == "model"
+    error = sdk_error(go())
+    assert error.parameter == "model"
 
 
 def test_unknown_task_raises_not_found(gateway):
@@ -113,7 +96,6 @@ def test_unknown_task_raises_not_found(gateway):
         async with client(gateway) as rw:
             await rw.get_response({"taskUUID": str(uuid.uuid4())})
 
-    with pytest.raises(RunwareError) as info:
-        run(go())
-    assert info.value.code == "notFound"
-    assert info.value.status_code == 404
+    error = sdk_error(go())
+    assert error.code == "notFound"
+    assert error.status_code == 404

@@ -10,10 +10,9 @@ import uuid
 
 import pytest
 from runware import Runware
-from runware.errors import RunwareError
 from runware.types.sdk import RunOptions
 
-from reelgate_process import Gateway, fetch_mp4
+from reelgate_process import Gateway, fetch_mp4, sdk_error
 
 KEY = "conformance-ws-key-0123456789"
 TASK = {"taskType": "videoInference", "model": "reelgate:simulator@1",
@@ -62,9 +61,8 @@ def test_bad_key_raises_auth_error(gateway):
         async with client(gateway, key="not-a-valid-key-at-all") as rw:
             await rw.run(dict(TASK, numberResults=1))
 
-    with pytest.raises(RunwareError) as info:
-        run(go())
-    assert info.value.code == "auth"
+    error = sdk_error(go())
+    assert error.code == "auth"
 
 
 def test_bad_field_raises_validation_error(gateway):
@@ -72,10 +70,9 @@ def test_bad_field_raises_validation_error(gateway):
         async with client(gateway) as rw:
             await rw.run(dict(TASK, duration=99))
 
-    with pytest.raises(RunwareError) as info:
-        run(go())
-    assert info.value.code == "validation"
-    assert info.value.parameter == "duration"
+    error = sdk_error(go())
+    assert error.code == "validation"
+    assert error.parameter == "duration"
 
 
 def test_unknown_task_raises_not_found(gateway):
@@ -83,9 +80,8 @@ def test_unknown_task_raises_not_found(gateway):
         async with client(gateway) as rw:
             await rw.get_response({"taskUUID": str(uuid.uuid4())})
 
-    with pytest.raises(RunwareError) as info:
-        run(go())
-    assert info.value.code == "notFound"
+    error = sdk_error(go())
+    assert error.code == "notFound"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill-9"])
