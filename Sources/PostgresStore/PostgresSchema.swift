@@ -114,6 +114,20 @@ public enum PostgresSchema {
             );
             CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id);
             """)
+        // Provider limits through the database (ProviderQuotaStore): one row per job slot held,
+        // and each provider's request schedule (its theoretical next-request time, GCRA).
+        m.add("""
+            CREATE TABLE provider_slots (
+                provider text NOT NULL,
+                task_uuid text NOT NULL,
+                taken_at double precision NOT NULL,
+                PRIMARY KEY (provider, task_uuid)
+            );
+            CREATE TABLE provider_schedules (
+                provider text PRIMARY KEY,
+                ready_at double precision NOT NULL
+            );
+            """)
         return m
     }
 }

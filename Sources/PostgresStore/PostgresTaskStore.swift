@@ -6,8 +6,8 @@ import Store
 /// The store contract on PostgreSQL, for several gateways sharing one database (SPEC §16).
 ///
 /// It runs the same contract suite as the SQLite store (`Tests/StoreTests`), and tells other
-/// instances of new work with `NOTIFY` (``WorkNotifying``). Not yet: group commit across requests
-/// and provider limits through the database (issue 13). Needs PostgreSQL 15 (`NULLS NOT DISTINCT`).
+/// instances of new work with `NOTIFY` (``WorkNotifying``), and keeps provider limits for all of
+/// them (``ProviderQuotaStore``). Needs PostgreSQL 15 (`NULLS NOT DISTINCT`).
 ///
 /// Concurrency model: a ``PostgresPool`` of blocking libpq connections, each on a serial queue;
 /// every write is one transaction whose guarantees come from the database (unique keys, row

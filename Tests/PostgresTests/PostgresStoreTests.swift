@@ -233,4 +233,61 @@ struct PostgresStoreTests {
         #expect(try check.execute("SELECT count(*) AS c FROM schema_migrations").row(0).int("c") == Int64(PostgresSchema.migrator.latestVersion))
         for store in stores { #expect(try await store.submit([Self.task()]) == [.created]) }
     }
+
+    /// A provider's job slots hold across instances: three instances racing for twenty running
+    /// tasks with a cap of 4 take exactly 4; a holder asking again keeps its own; a release frees
+    /// one; a slot whose task ended elsewhere (its release lost) is reclaimed when the cap is met.
+    @Test func providerSlotsHoldAcrossInstances() async throws {
+        let database = try PostgresTestDatabase()
+        defer { database.drop() }
+        let stores = try (0..<3).map { _ in try PostgresTaskStore(url: database.url, poolSize: 4) }
+        var uuids: [String] = []
+        for _ in 0..<20 {
+            let task = Self.task(key: "k\(uuids.count)")
+            _ = try await stores[0].submit([task])
+            uuids.append(try #require(try await stores[0].claim(owner: "w", leaseSeconds: 60)).uuid)
+        }
+        let taken = try await withThrowingTaskGroup(of: String?.self) { group in
+            for (i, uuid) in uuids.enumerated() {
+                group.addTask { try await stores[i % 3].takeProviderSlot(provider: "fal", task: uuid, limit: 4, force: false) ? uuid : nil }
+            }
+            return try await group.reduce(into: [String]()) { if let uuid = $1 { $0.append(uuid) } }
+        }
+        #expect(taken.count == 4)
+        let waiting = uuids.filter { !taken.contains($0) }
+        #expect(try await stores[1].takeProviderSlot(provider: "fal", task: taken[0], limit: 4, force: false), "a holder keeps its slot")
+        #expect(try await !stores[1].takeProviderSlot(provider: "fal", task: waiting[0], limit: 4, force: false))
+        #expect(try await stores[2].takeProviderSlot(provider: "gemini", task: waiting[0], limit: 4, force: false), "another provider's slots")
+
+        try await stores[2].releaseProviderSlot(provider: "fal", task: taken[1])
+        #expect(try await stores[0].takeProviderSlot(provider: "fal", task: waiting[1], limit: 4, force: false))
+        #expect(try await !stores[0].takeProviderSlot(provider: "fal", task: waiting[2], limit: 4, force: false))
+
+        // taken[2] fails on some instance that never releases its slot: the next take reclaims it.
+        #expect(try await stores[0].apply(.failed(code: .providerError, message: "boom", notify: nil), to: taken[2], owner: "w"))
+        #expect(try await stores[1].takeProviderSlot(provider: "fal", task: waiting[2], limit: 4, force: false))
+        #expect(try await !stores[1].takeProviderSlot(provider: "fal", task: waiting[3], limit: 4, force: false))
+        // A job already running upstream is counted whatever the cap.
+        #expect(try await stores[2].takeProviderSlot(provider: "fal", task: waiting[3], limit: 4, force: true))
+        let check = try PostgresConnection(database.url)
+        #expect(try check.execute("SELECT count(*) AS n FROM provider_slots WHERE provider = 'fal'").row(0).int("n") == 5)
+    }
+
+    /// The request schedule is one for every instance: with 60 requests a minute (one a second,
+    /// a burst of one), six reservations in a row through three instances are scheduled one
+    /// second apart, whichever instance asks.
+    @Test func providerRequestScheduleIsShared() async throws {
+        let database = try PostgresTestDatabase()
+        defer { database.drop() }
+        let stores = try (0..<3).map { _ in try PostgresTaskStore(url: database.url, poolSize: 2) }
+        for store in stores { _ = try await store.find("warm-up") }  // connections open
+        var sendAt: [Double] = []
+        for i in 0..<6 {
+            let wait = try await stores[i % 3].reserveProviderRequests(provider: "fal", cost: 1, tolerance: 1)
+            sendAt.append(Date().timeIntervalSince1970 + wait)
+        }
+        #expect(sendAt[0] - Date().timeIntervalSince1970 <= 0, "the first goes at once")
+        for i in 1..<6 { #expect(abs(sendAt[i] - sendAt[0] - Double(i)) < 0.3, "\(sendAt.map { $0 - sendAt[0] })") }
+        #expect(try await stores[0].reserveProviderRequests(provider: "gemini", cost: 1, tolerance: 1) == 0, "per provider")
+    }
 }

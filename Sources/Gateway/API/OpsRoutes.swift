@@ -137,7 +137,7 @@ struct OpsRoutes: Sendable {
         if actions.contains(.cancelUpstream), let upstream = before.upstream, let name = before.provider, let provider = router.provider(named: name) {
             await provider.cancel(upstream)
         }
-        if actions.contains(.releaseJobSlot) { workers.taskEnded(task.uuid) }  // a parked job's slot is held by no worker
+        if actions.contains(.releaseJobSlot) { await workers.taskEnded(task.uuid) }  // a parked job's slot is held by no worker
         let now = try await store.find(task.uuid) ?? before
         if !before.state.resultsAreFinal, now.state.resultsAreFinal { workers.onFinished(task.uuid) }
         return .jsonBytes(JSONValue.object(summary(now)).serializedBytes())

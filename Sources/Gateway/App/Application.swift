@@ -134,16 +134,15 @@ public final class Application: Sendable {
         var settings = WorkerPool.Settings()
         settings.workers = configuration.workers.count
         settings.leaseSeconds = configuration.workers.leaseSeconds
-        if sharedDatabase != nil {
-            settings.idlePollSeconds = 5
-            settings.keepSlotsWhileParked = false
-        }
+        if sharedDatabase != nil { settings.idlePollSeconds = 5 }
         settings.retry = RetryPolicy(
             base: configuration.workers.retryBaseSeconds, cap: configuration.workers.retryMaxSeconds, maxAttempts: configuration.workers.maxAttempts)
         let metrics = self.metrics
-        // Every provider runs under its limits: a gate each, from its registration.
+        // Every provider runs under its limits: a gate each, from its registration; with a shared
+        // database the limits are kept there, for every instance together.
+        let sharedQuotas = sharedDatabase == nil ? nil : store as? any ProviderQuotaStore
         let gates = Dictionary(uniqueKeysWithValues: providerEntries.map {
-            ($0.provider.name, ProviderGate(name: $0.provider.name, limits: $0.limits, metrics: metrics))
+            ($0.provider.name, ProviderGate(name: $0.provider.name, limits: $0.limits, metrics: metrics, shared: sharedQuotas))
         })
         let janitor = self.janitor
         let deliveries = self.deliveries

@@ -1,5 +1,6 @@
 /// Holds a task's provider job slot while it runs upstream: released on every exit path,
-/// except when the task is parked for its next poll, which keeps the slot.
+/// except when the task is parked for its next poll, which keeps the slot, and when the lease
+/// went to another worker, which holds it now.
 ///
 /// Used by one worker's task at a time (the heartbeat child never touches it), hence unchecked.
 final class JobSlot: @unchecked Sendable {
@@ -12,11 +13,22 @@ final class JobSlot: @unchecked Sendable {
         self.task = task
     }
 
-    func release() {
-        gate?.releaseSlot(for: task)
-        gate = nil
+    func release() async {
+        guard let gate else { return }
+        self.gate = nil
+        await gate.releaseSlot(for: task)
+    }
+
+    /// The lease went to another worker (or the task ended elsewhere): the slot is theirs now.
+    func leaseLost() async {
+        guard let gate else { return }
+        self.gate = nil
+        await gate.leaseLost(task)
     }
 
     /// Parked: the slot stays taken, but this worker no longer holds it.
-    func keepForParkedTask() { gate = nil }
+    func keepForParkedTask() {
+        gate?.parked(task)
+        gate = nil
+    }
 }

@@ -32,7 +32,7 @@ extension WorkerPool {
                 lastFailed = name
                 continue
             }
-            if let gate, !gate.acquireSlot(for: task.uuid) {
+            if let gate, try await !gate.acquireSlot(for: task.uuid) {
                 if index == 0 || lastError == nil {
                     log.debug("waiting for provider capacity", ["provider": name])
                     try await record(.waitingForCapacity(provider: name, retryAt: store.now + 1), task, owner: owner)
@@ -74,7 +74,7 @@ extension WorkerPool {
                 log.info("dispatched", ["provider": name, "upstream": upstream.displayID])
                 return Accepted(route: candidate, upstream: upstream, deadline: deadline)
             } catch let error as ProviderError {
-                slot.release()
+                await slot.release()
                 guard error.kind == .retryable else {
                     try await fail(task, owner: owner, code: error.code, message: error.message, log: log)
                     return nil

@@ -21,7 +21,7 @@ extension WorkerPool {
             }
             guard try await store.park(task.uuid, owner: owner, until: store.now + delay, pollInterval: next)
             else { throw LeaseLost(reason: "while parking") }
-            if settings.keepSlotsWhileParked { slot.keepForParkedTask() } else { slot.release() }
+            slot.keepForParkedTask()
             let wake = self.wake
             DispatchQueue.global().asyncAfter(deadline: .now() + delay) { wake.signal() }
         }

@@ -14,10 +14,6 @@ public final class WorkerPool: Sendable {
         public var workers = 8
         public var leaseSeconds = 30.0
         public var idlePollSeconds = 0.5
-        /// Whether a parked task keeps its provider slot while it waits for its next poll. Not with
-        /// a shared database: another instance may take the task up, and this one would never
-        /// free the slot.
-        public var keepSlotsWhileParked = true
         /// How long after dispatch a task may run before it fails with `timeoutProvider`.
         public var deadlineSeconds = 30.0 * 60
         public var retry = RetryPolicy()
@@ -88,7 +84,7 @@ public final class WorkerPool: Sendable {
             } catch StoreError.quarantined(let table, let id, let cause) {
                 // A row the store could not read is set aside; a parked job's slot is freed.
                 logger.error("a stored task could not be read and was set aside", ["table": table, "task": id, "error": "\(cause)"])
-                if table == "tasks" { taskEnded(id) }
+                if table == "tasks" { await taskEnded(id) }
                 continue
             } catch {
                 logger.error("claim failed", ["error": "\(error)"])
@@ -126,12 +122,6 @@ public final class WorkerPool: Sendable {
             job.previousInteractionID = await previousInteraction(of: videoId, on: route.provider.name, owner: job.mediaOwner)
         }
         let slot = JobSlot()
-        defer {
-            if !slot.isEmpty {
-                slot.release()
-                wake.signal()  // a job slot came free: a task waiting for capacity can go
-            }
-        }
         // The heartbeat is a child task of the work: a lost lease (another worker took the task
         // over after a stall, or it was cancelled) cancels the work at once.
         let store = self.store, leaseSeconds = settings.leaseSeconds
@@ -143,6 +133,7 @@ public final class WorkerPool: Sendable {
             }
         } catch let error as LeaseLost {
             log.info("stopped: lease lost", ["reason": error.reason])
+            await slot.leaseLost()
         } catch is CancellationError {
             try? await store.releaseLease(task.uuid, owner: owner)
         } catch let error as PostgresError where error.isRetryable {
@@ -156,6 +147,10 @@ public final class WorkerPool: Sendable {
             log.error("processing failed", ["error": "\(error)"])
             _ = try? await fail(task, owner: owner, code: .internalError, message: Self.internalErrorMessage, log: log)
         }
+        if !slot.isEmpty {
+            await slot.release()
+            wake.signal()  // a job slot came free: a task waiting for capacity can go
+        }
     }
 
     /// What a task (its client, its webhook) is told when something inside failed: the detail
@@ -163,8 +158,8 @@ public final class WorkerPool: Sendable {
     static let internalErrorMessage = "an internal error stopped the task; the gateway's log has the details"
 
     /// Frees the job slots of a task that ended outside a worker (ops cancel of a parked task).
-    public func taskEnded(_ uuid: String) {
-        for gate in gates.values { gate.releaseSlot(for: uuid) }
+    public func taskEnded(_ uuid: String) async {
+        for gate in gates.values { await gate.releaseSlot(for: uuid) }
     }
 
     /// Submits, polls and fetches, from wherever the stored state says the task is.
@@ -188,7 +183,7 @@ public final class WorkerPool: Sendable {
         let provider = route.provider
         if let gate = gates[provider.name], task.state == .running, slot.isEmpty {
             // A job resumed after a restart runs upstream whether counted or not: count it.
-            _ = gate.acquireSlot(for: task.uuid, force: true)
+            _ = try await gate.acquireSlot(for: task.uuid, force: true)
             slot.hold(gate, task: task.uuid)
         }
         guard let upstream = task.upstream else {
@@ -203,7 +198,7 @@ public final class WorkerPool: Sendable {
             let actions = try await record(.upstreamFinished, task, owner: owner)
             task.state = .fetching
             if actions.contains(.releaseJobSlot), !slot.isEmpty {
-                slot.release()  // the upstream job is done: its slot is free for the next
+                await slot.release()  // the upstream job is done: its slot is free for the next
                 wake.signal()
             }
         }
