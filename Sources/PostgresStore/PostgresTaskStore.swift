@@ -15,6 +15,7 @@ import Store
 public final class PostgresTaskStore: TaskStore, WorkNotifying {
     let pool: PostgresPool
     let listener: PostgresWorkListener
+    let submitGroups: SubmitGroups
     /// The database's clock minus this machine's, measured at start: leases are compared across
     /// instances, so their times are the database's.
     let clockOffset: Double
@@ -33,6 +34,10 @@ public final class PostgresTaskStore: TaskStore, WorkNotifying {
         self.clock = clock
         pool = PostgresPool(url: url, size: poolSize)
         listener = PostgresWorkListener(url: url)
+        let pool = self.pool, offset = clockOffset
+        submitGroups = SubmitGroups(flushes: max(1, poolSize / 2)) { tasks throws(PostgresError) in
+            try await Self.insert(tasks, now: clock?() ?? Date().timeIntervalSince1970 + offset, pool: pool)
+        }
     }
 
     deinit { listener.stop() }
@@ -50,68 +55,114 @@ public final class PostgresTaskStore: TaskStore, WorkNotifying {
 
     // MARK: Submit
 
-    /// One transaction for the batch. A taskUUID is stored once across every instance (its
-    /// primary key; a racing insert waits for the other's commit and then sees the row); a key's
-    /// in-flight cap holds because its counter row is locked while it is checked and raised.
+    /// Durable before it returns, and group-committed: submits that arrive while a transaction
+    /// is under way go together into the next one (``SubmitGroups``), each answered after its
+    /// COMMIT, with `synchronous_commit` as the server has it (on by default).
     public func submit(_ tasks: [NewTask]) async throws -> [SubmitOutcome] {
-        let now = self.now
-        return try await pool.transaction { (db: PostgresConnection) throws(PostgresError) -> [SubmitOutcome] in
-            // The keys' counter rows, locked in one order whatever the batch's: two batches with
-            // the same keys in another order must not deadlock.
-            var inFlight: [String: Int64] = [:]
-            for key in Set(tasks.map(\.apiKeyName)).sorted() {
-                try db.execute(prepared: "inflight_row", "INSERT INTO key_inflight (api_key_name, count) VALUES ($1, 0) ON CONFLICT DO NOTHING", [key])
-                inFlight[key] = try db.execute(prepared: "inflight_lock", "SELECT count FROM key_inflight WHERE api_key_name = $1 FOR UPDATE", [key])
-                    .row(0).int("count") ?? 0
-            }
-            // Tasks in taskUUID order, so that two batches holding the same UUIDs take their row
-            // locks in one order (no deadlock); the outcomes go back in the batch's order.
-            var outcomes = [SubmitOutcome](repeating: .conflict, count: tasks.count)
-            for (position, task) in tasks.enumerated().sorted(by: { $0.element.uuid < $1.element.uuid }) {
-                func record(_ outcome: SubmitOutcome) { outcomes[position] = outcome }
-                if let outcome = try Self.existing(db, task) {
-                    record(outcome)
-                    continue
-                }
-                if let cap = task.maxInFlight, inFlight[task.apiKeyName, default: 0] >= cap {
-                    record(.tooManyInFlight)
-                    continue
-                }
-                let inserted = try db.execute(
-                    prepared: "insert_task",
-                    """
-                    INSERT INTO tasks (uuid, api_key_name, model, request_json, request_hash, state, created_at, updated_at,
-                                       next_attempt_at, parent_video_uuid)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7, $8) ON CONFLICT (uuid) DO NOTHING
-                    """,
-                    [task.uuid, task.apiKeyName, task.model, task.requestJSON, task.requestHash, TaskState.queued.rawValue, String(now),
-                     task.parentVideoUUID])
-                guard inserted.affectedRows == 1 else {
-                    // Another instance stored it between the look and the insert.
-                    record(try Self.existing(db, task) ?? .conflict)
-                    continue
-                }
-                try db.execute(prepared: "inflight_up", "UPDATE key_inflight SET count = count + 1 WHERE api_key_name = $1", [task.apiKeyName])
-                inFlight[task.apiKeyName, default: 0] += 1
-                for (index, (seed, videoUUID)) in zip(task.seeds, task.videoUUIDs).enumerated() {
-                    try db.execute(
-                        prepared: "insert_result", "INSERT INTO results (video_uuid, task_uuid, idx, seed, state, format) VALUES ($1, $2, $3, $4, $5, $6)",
-                        [videoUUID, task.uuid, String(index), String(seed), ResultState.pending.rawValue, task.format])
-                }
-                record(.created)
-            }
-            if outcomes.contains(.created) { try Self.notify(db, .tasks) }
-            return outcomes
-        }
+        try await submitGroups.submit(tasks)
     }
 
-    /// `duplicate` or `conflict` for a taskUUID already stored, nil if it is not.
-    private static func existing(_ db: PostgresConnection, _ task: NewTask) throws(PostgresError) -> SubmitOutcome? {
-        let found = try db.execute(prepared: "task_hash", "SELECT request_hash, api_key_name FROM tasks WHERE uuid = $1", [task.uuid])
-        guard found.count > 0 else { return nil }
-        let row = found.row(0)
-        let hash = try row.string("request_hash"), owner = try row.string("api_key_name")
-        return hash == task.requestHash && owner == task.apiKeyName ? .duplicate : .conflict
+    /// One transaction for a group of submits, flattened, in a fixed number of statements
+    /// whatever its size (arrays through `unnest`). A taskUUID is stored once across every
+    /// instance (its primary key: a racing insert waits for the other's commit and then does
+    /// nothing), and once within the group (a later copy is the earlier one's duplicate); a key's
+    /// in-flight cap holds because its counter row is locked while it is checked and raised, and
+    /// is decided in arrival order. Locks are taken in one order (keys, then taskUUIDs sorted), so
+    /// two instances' groups never deadlock.
+    static func insert(_ tasks: [NewTask], now: Double, pool: PostgresPool) async throws(PostgresError) -> [SubmitOutcome] {
+        let keys = Set(tasks.map(\.apiKeyName)).sorted()
+        let keyArray = try PostgresArray.literal(keys)
+        let uuidArray = try PostgresArray.literal(tasks.map(\.uuid))
+        return try await pool.transaction { (db: PostgresConnection) throws(PostgresError) -> [SubmitOutcome] in
+            try db.execute(prepared: "inflight_rows", "INSERT INTO key_inflight (api_key_name, count) SELECT unnest($1::text[]), 0 ON CONFLICT DO NOTHING",
+                           [keyArray])
+            var inFlight: [String: Int64] = [:]
+            for row in try db.execute(
+                prepared: "inflight_lock", "SELECT api_key_name, count FROM key_inflight WHERE api_key_name = ANY($1::text[]) ORDER BY api_key_name FOR UPDATE",
+                [keyArray]
+            ).allRows {
+                inFlight[try row.string("api_key_name") ?? ""] = try row.int("count") ?? 0
+            }
+            var stored: [String: (hash: String?, key: String?)] = [:]
+            for row in try db.execute(prepared: "tasks_hashes", "SELECT uuid, request_hash, api_key_name FROM tasks WHERE uuid = ANY($1::text[])",
+                                      [uuidArray]).allRows {
+                stored[try row.string("uuid") ?? ""] = (try row.string("request_hash"), try row.string("api_key_name"))
+            }
+            func seen(_ task: NewTask) -> SubmitOutcome? {
+                guard let found = stored[task.uuid] else { return nil }
+                return found.hash == task.requestHash && found.key == task.apiKeyName ? .duplicate : .conflict
+            }
+            // Decisions in arrival order; what is planned counts as stored for the rest of the group.
+            var outcomes = [SubmitOutcome](repeating: .created, count: tasks.count)
+            var planned: [Int] = []
+            for (position, task) in tasks.enumerated() {
+                if let outcome = seen(task) {
+                    outcomes[position] = outcome
+                } else if let cap = task.maxInFlight, inFlight[task.apiKeyName, default: 0] >= cap {
+                    outcomes[position] = .tooManyInFlight
+                } else {
+                    stored[task.uuid] = (task.requestHash, task.apiKeyName)
+                    inFlight[task.apiKeyName, default: 0] += 1
+                    planned.append(position)
+                }
+            }
+            guard !planned.isEmpty else { return outcomes }
+            planned.sort { tasks[$0].uuid < tasks[$1].uuid }
+            let rows = planned.map { tasks[$0] }
+            func column(_ value: (NewTask) -> String?) throws(PostgresError) -> String? { try PostgresArray.literal(rows.map(value)) }
+            let inserted = try db.execute(
+                prepared: "insert_tasks",
+                """
+                INSERT INTO tasks (uuid, api_key_name, model, request_json, request_hash, state, created_at, updated_at,
+                                   next_attempt_at, parent_video_uuid)
+                SELECT u, k, m, j, h, $6, $7, $7, $7, p FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $8::text[])
+                    AS t(u, k, m, j, h, p) ORDER BY u
+                ON CONFLICT (uuid) DO NOTHING RETURNING uuid
+                """,
+                [try column(\.uuid), try column(\.apiKeyName), try column(\.model), try column(\.requestJSON), try column(\.requestHash),
+                 TaskState.queued.rawValue, String(now), try column(\.parentVideoUUID)])
+            var created = Set<String>()
+            for row in inserted.allRows { created.insert(try row.string("uuid") ?? "") }
+            var added: [String: Int] = [:]
+            var results: [(task: NewTask, index: Int)] = []
+            for position in planned {
+                let task = tasks[position]
+                guard created.contains(task.uuid) else {
+                    // Another instance stored it between the look and the insert: its row says
+                    // which (the slot this one counted was not used, so later refusals were
+                    // merely conservative).
+                    let found = try db.execute(prepared: "task_hash", "SELECT request_hash, api_key_name FROM tasks WHERE uuid = $1", [task.uuid])
+                    var same = false
+                    if found.count == 1 {
+                        let row = found.row(0)
+                        let hash = try row.string("request_hash"), owner = try row.string("api_key_name")
+                        same = hash == task.requestHash && owner == task.apiKeyName
+                    }
+                    outcomes[position] = same ? .duplicate : .conflict
+                    continue
+                }
+                added[task.apiKeyName, default: 0] += 1
+                results += task.seeds.indices.map { (task, $0) }
+            }
+            if !results.isEmpty {
+                try db.execute(
+                    prepared: "insert_results",
+                    """
+                    INSERT INTO results (video_uuid, task_uuid, idx, seed, state, format)
+                    SELECT v, t, i, s, $5, f FROM unnest($1::text[], $2::text[], $3::integer[], $4::bigint[], $6::text[]) AS r(v, t, i, s, f)
+                    """,
+                    [try PostgresArray.literal(results.map { $0.task.videoUUIDs[$0.index] }), try PostgresArray.literal(results.map { $0.task.uuid }),
+                     try PostgresArray.literal(results.map { String($0.index) }), try PostgresArray.literal(results.map { String($0.task.seeds[$0.index]) }),
+                     ResultState.pending.rawValue, try PostgresArray.literal(results.map { $0.task.format })])
+                let counts = added.sorted { $0.key < $1.key }
+                try db.execute(
+                    prepared: "inflight_add",
+                    "UPDATE key_inflight k SET count = k.count + d.n FROM unnest($1::text[], $2::bigint[]) AS d(name, n) WHERE k.api_key_name = d.name",
+                    [try PostgresArray.literal(counts.map(\.key)), try PostgresArray.literal(counts.map { String($0.value) })])
+                try Self.notify(db, .tasks)
+            }
+            return outcomes
+        }
     }
 
     // MARK: Reads

@@ -124,3 +124,18 @@ struct PostgresConnectionTests {
         #expect(!PostgresURL.isPostgres("/var/lib/reelgate/reelgate.db"))
     }
 }
+
+/// Array parameters carry any text through `unnest` unchanged.
+@Suite(.enabled(if: testDatabaseURL != nil, "needs REELGATE_TEST_DATABASE_URL (make test starts a cluster)"))
+struct PostgresArrayTests {
+    @Test func anyTextRoundTripsThroughAnArrayParameter() throws {
+        let database = try PostgresTestDatabase()
+        defer { database.drop() }
+        let db = try PostgresConnection(database.url)
+        defer { db.close() }
+        let values: [String?] = ["plain", "with,comma", "{braces}", "quote\"d", "back\\slash", "NULL", "", " spaced ", "ünïcødé 🎬", "new\nline", nil]
+        let result = try db.execute("SELECT v FROM unnest($1::text[]) WITH ORDINALITY AS a(v, n) ORDER BY n", [try PostgresArray.literal(values)])
+        #expect(try result.allRows.map { try $0.string("v") } == values)
+        #expect(throws: PostgresError.self) { try PostgresArray.literal(["nul\0byte"]) }
+    }
+}
