@@ -199,7 +199,7 @@ struct RequestLimitTests {
         #expect(full.status == 507)
         #expect(full.errors.first?["code"] == "insufficientStorage")
         #expect(gw.app.janitor.bytesInUse == 70)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: gw.dir.file("images")).count == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: gw.dir.file("media/images")).count == 1)
         // An hour later the sweeper removes it: file, row and budget.
         let removed = try await gw.app.janitor.sweep(now: Date().timeIntervalSince1970 + 3601)
         #expect(removed == 1)

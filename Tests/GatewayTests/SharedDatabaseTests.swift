@@ -13,8 +13,10 @@ struct SharedDatabaseTests {
         let database = try PostgresTestDatabase()
         defer { database.drop() }
         let url = database.url.conninfo
-        let a = try await TestGateway.start { $0.database.url = url }
-        let b = try await TestGateway.start { $0.database.url = url }
+        let shared = TempDirectory("reelgate-shared-media")
+        defer { shared.remove() }
+        let a = try await TestGateway.start { $0.database.url = url; $0.media.directory = shared.path }
+        let b = try await TestGateway.start { $0.database.url = url; $0.media.directory = shared.path }
         let (uuid, ack) = try await a.submit(["numberResults": 2])
         #expect(ack.status == 200)
         // Submitted to A, polled from B, to the end.
@@ -28,6 +30,50 @@ struct SharedDatabaseTests {
         #expect(claims.count == 1, "run once: \(log.body["events"] ?? .null)")
         #expect(try await a.request("GET", "/readyz", key: nil).status == 200)
         #expect(try await b.request("GET", "/readyz", key: nil).status == 200)
+        // A's video through B's media URL (B reads the shared file A's worker or B's wrote).
+        let videoURL = try #require(done.data.first?["videoURL"]?.string)
+        let fromA = try await a.fetch(String(videoURL.drop { $0 != "/" }.dropFirst(2).drop { $0 != "/" }))
+        let fromB = try await b.fetch(String(videoURL.drop { $0 != "/" }.dropFirst(2).drop { $0 != "/" }))
+        #expect(fromB.status == 200 && !fromB.body.isEmpty && fromB.body == fromA.body)
+    }
+
+    /// An instance whose media directory is not the others' refuses to start, with the reason:
+    /// its own disk (it cannot see the first instance's witness), or the shared storage at
+    /// another path (results are stored by path).
+    @Test func anUnsharedMediaDirectoryIsRefusedAtStart() async throws {
+        let database = try PostgresTestDatabase()
+        defer { database.drop() }
+        let url = database.url.conninfo
+        let shared = TempDirectory("reelgate-shared-media"), elsewhere = TempDirectory("reelgate-link")
+        defer { shared.remove(); elsewhere.remove() }
+        _ = try await TestGateway.start { $0.database.url = url; $0.media.directory = shared.path }
+        do {
+            _ = try await TestGateway.start { $0.database.url = url }  // dataDir/media: its own
+            Issue.record("an instance on its own media directory started")
+        } catch {
+            #expect("\(error)".contains("mount the shared media storage at the same path"), "\(error)")
+        }
+        let link = elsewhere.file("media")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: shared.path)
+        do {
+            _ = try await TestGateway.start { $0.database.url = url; $0.media.directory = link }
+            Issue.record("an instance with the shared media at another path started")
+        } catch {
+            #expect("\(error)".contains("mount the shared media storage at the same path"), "\(error)")
+        }
+        // Another machine's local disk at the same path: an empty directory where the share was.
+        try FileManager.default.moveItem(atPath: shared.path, toPath: elsewhere.file("share"))
+        try FileManager.default.createDirectory(atPath: shared.path, withIntermediateDirectories: false)
+        do {
+            _ = try await TestGateway.start { $0.database.url = url; $0.media.directory = shared.path }
+            Issue.record("an instance on an unshared directory at the same path started")
+        } catch {
+            #expect("\(error)".contains("witness file") && "\(error)".contains("is missing"), "\(error)")
+        }
+        try FileManager.default.removeItem(atPath: shared.path)
+        try FileManager.default.moveItem(atPath: elsewhere.file("share"), toPath: shared.path)
+        // The same directory again is fine (a restart, a second replica).
+        _ = try await TestGateway.start { $0.database.url = url; $0.media.directory = shared.path }
     }
 }
 

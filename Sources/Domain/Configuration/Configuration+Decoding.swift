@@ -271,7 +271,8 @@ extension Configuration.Runware {
 extension Configuration.Media {
     public init(from decoder: any Decoder) throws {
         self.init()
-        let c = try decoder.section(["maxBytes", "imageTTLSeconds", "maxImageUploadsPerRequest"])
+        let c = try decoder.section(["directory", "maxBytes", "imageTTLSeconds", "maxImageUploadsPerRequest"])
+        directory = try c.value("directory", directory)
         maxBytes = try c.value("maxBytes", maxBytes)
         imageTTLSeconds = try c.value("imageTTLSeconds", imageTTLSeconds)
         maxImageUploadsPerRequest = try c.value("maxImageUploadsPerRequest", maxImageUploadsPerRequest)

@@ -193,6 +193,9 @@ public struct Configuration: Sendable, Equatable, Codable {
     }
 
     public struct Media: Sendable, Equatable, Codable {
+        /// Where results and uploaded images are kept; unset, `dataDir/media`. With a shared
+        /// database it must be storage every instance shares, mounted at the same path (SPEC §16).
+        public var directory: String?
         /// Disk budget for stored results and uploaded images; new work is refused with 507 beyond it.
         public var maxBytes: Int64 = 10 << 30
         /// How long an `imageUpload` image is kept before the sweeper removes it.
@@ -201,6 +204,9 @@ public struct Configuration: Sendable, Equatable, Codable {
         public var maxImageUploadsPerRequest = 8
         public init() {}
     }
+
+    /// The media directory in effect.
+    public var mediaDirectory: String { media.directory ?? (dataDir.hasSuffix("/") ? dataDir + "media" : dataDir + "/media") }
 
     /// The HTTP server's limits and timeouts (SPEC §12).
     public struct Database: Sendable, Equatable, Codable {

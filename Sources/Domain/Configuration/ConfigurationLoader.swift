@@ -8,6 +8,7 @@ public enum ConfigurationLoader {
         "REELGATE_LISTEN", "REELGATE_DATA_DIR", "REELGATE_PUBLIC_URL", "REELGATE_API_KEYS", "REELGATE_WEBHOOK_SECRET",
         "REELGATE_ALLOW_HTTP", "REELGATE_ALLOW_HOSTS", "REELGATE_EGRESS_PROXY", "GEMINI_API_KEY", "GEMINI_BASE_URL", "FAL_KEY",
         "FAL_BASE_URL", "RUNWARE_API_KEY", "RUNWARE_BASE_URL", "REELGATE_DATABASE_URL",
+        "REELGATE_MEDIA_DIR",
     ]
 
     /// The key the example config ships with; refused beyond loopback.
@@ -42,6 +43,7 @@ public enum ConfigurationLoader {
     static func applyEnvironment(_ env: [String: String], to config: inout Configuration) throws {
         if let v = env["REELGATE_LISTEN"] { config.listen = v }
         if let v = env["REELGATE_DATA_DIR"] { config.dataDir = v }
+        if let v = env["REELGATE_MEDIA_DIR"] { config.media.directory = v }
         if let v = env["REELGATE_PUBLIC_URL"] { config.publicURL = v }
         if let v = env["REELGATE_ALLOW_HTTP"] { config.network.allowHTTP = ["1", "true", "yes"].contains(v.lowercased()) }
         if let v = env["REELGATE_ALLOW_HOSTS"] {

@@ -24,7 +24,6 @@ final class TaskAPI: Sendable {
     let authenticator: Authenticator
     let validator: VideoInferenceValidator
     let workers: WorkerPool
-    let dataDir: String
     let logger: Logger
     let rateLimiter: KeyRateLimiter
     let janitor: MediaJanitor
@@ -33,7 +32,7 @@ final class TaskAPI: Sendable {
     let limits: Limits
 
     init(store: any TaskStore, media: MediaStore, authenticator: Authenticator, validator: VideoInferenceValidator, workers: WorkerPool,
-         dataDir: String, logger: Logger, keys: [Configuration.APIKey], janitor: MediaJanitor, urlGuard: URLGuard, limits: Limits = Limits()) {
+         logger: Logger, keys: [Configuration.APIKey], janitor: MediaJanitor, urlGuard: URLGuard, limits: Limits = Limits()) {
         self.limits = limits
         self.janitor = janitor
         self.urlGuard = urlGuard
@@ -44,7 +43,6 @@ final class TaskAPI: Sendable {
         self.authenticator = authenticator
         self.validator = validator
         self.workers = workers
-        self.dataDir = dataDir
         self.logger = logger
     }
 
@@ -362,7 +360,7 @@ final class TaskAPI: Sendable {
             throw APIErrorItem(code: .insufficientStorage, message: "the gateway's media storage is full; retry later")
         }
         let imageUUID = UUID().uuidString.lowercased()
-        let directory = "\(dataDir)/images"
+        let directory = "\(media.directory)/images"
         let path = "\(directory)/\(imageUUID)"
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -92,7 +92,9 @@ public final class Application: Sendable {
             if released > 0 { logger.info("resuming tasks a previous run held", ["tasks": "\(released)"]) }
         }
         let signingKey = try store.setting("media.signingKey") { Crypto.hex(Crypto.randomBytes(32)) }
-        media = try MediaStore(directory: "\(configuration.dataDir)/media", publicURL: publicURL, key: Array(signingKey.utf8))
+        media = try MediaStore(directory: configuration.mediaDirectory, publicURL: publicURL, key: Array(signingKey.utf8))
+        // Several instances must share their media: refuse to start on a directory that is not.
+        if sharedDatabase != nil { try SharedMediaCheck.verify(directory: configuration.mediaDirectory, store: store) }
         // Alone on its media, an instance removes what a crash left half-written; with a shared
         // database the media directory is shared too, and those may be another instance's
         // downloads in progress.
@@ -170,7 +172,7 @@ public final class Application: Sendable {
             maxInlineResponseBytes: configuration.server.maxInlineResponseBytes,
             maxImageUploadsPerRequest: configuration.media.maxImageUploadsPerRequest, imageTTLSeconds: configuration.media.imageTTLSeconds)
         let taskAPI = TaskAPI(store: store, media: media, authenticator: authenticator, validator: validator, workers: workers,
-                              dataDir: configuration.dataDir, logger: logger, keys: configuration.apiKeys, janitor: janitor, urlGuard: urlGuard,
+                              logger: logger, keys: configuration.apiKeys, janitor: janitor, urlGuard: urlGuard,
                               limits: limits)
         taskAPI.register(on: routes, admission: admission)
         var socketSettings = RunwareWebSocketEndpoint.Settings()
