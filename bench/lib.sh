@@ -20,16 +20,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_reelgate CONFIG_JSON -> sets GW_URL
+# start_reelgate CONFIG_JSON [NAME] -> sets GW_URL and GW_PID. NAME (default: the one gateway)
+# gives an instance its own data dir and output files, for several on one database.
 start_reelgate() {
-  echo "$1" >"$work/config.json"
-  REELGATE_LISTEN=127.0.0.1:0 REELGATE_DATA_DIR="$work/data" REELGATE_API_KEYS="bench:$BENCH_KEY:ops" \
-    "$BIN" serve --config "$work/config.json" >"$work/gw.out" 2>"$work/gw.err" &
+  local name=${2:-} data="$work/data" out="$work/gw.out" err="$work/gw.err"
+  if [ -n "$name" ]; then data="$work/data-$name"; out="$work/gw-$name.out"; err="$work/gw-$name.err"; fi
+  echo "$1" >"$work/config$name.json"
+  REELGATE_LISTEN=127.0.0.1:0 REELGATE_DATA_DIR="$data" REELGATE_API_KEYS="bench:$BENCH_KEY:ops" \
+    "$BIN" serve --config "$work/config$name.json" >"$out" 2>"$err" &
   pids+=($!)
   GW_PID=$!
-  for _ in $(seq 1 100); do grep -q "listening on" "$work/gw.out" 2>/dev/null && break; sleep 0.1; done
-  GW_URL=$(sed -n 's/^listening on //p' "$work/gw.out")
-  [ -n "$GW_URL" ] || { echo "reelgate did not start:"; cat "$work/gw.err"; exit 1; }
+  for _ in $(seq 1 100); do grep -q "listening on" "$out" 2>/dev/null && break; sleep 0.1; done
+  GW_URL=$(sed -n 's/^listening on //p' "$out")
+  [ -n "$GW_URL" ] || { echo "reelgate did not start:"; cat "$err"; exit 1; }
 }
 
 # stop_reelgate: SIGTERM and wait, keeping the data dir (to start again on the same database).

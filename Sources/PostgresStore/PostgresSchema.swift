@@ -128,6 +128,18 @@ public enum PostgresSchema {
                 ready_at double precision NOT NULL
             );
             """)
+        // A key's in-flight count over several rows (PostgresTaskStore.inFlightShards): one
+        // row per key was a lock every submit of the key queued behind until commit.
+        m.add("""
+            CREATE TABLE key_inflight_shards (
+                api_key_name text NOT NULL,
+                shard integer NOT NULL,
+                count bigint NOT NULL,
+                PRIMARY KEY (api_key_name, shard)
+            );
+            INSERT INTO key_inflight_shards (api_key_name, shard, count) SELECT api_key_name, 0, count FROM key_inflight;
+            DROP TABLE key_inflight;
+            """)
         return m
     }
 }

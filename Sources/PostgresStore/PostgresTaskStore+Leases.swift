@@ -7,6 +7,17 @@ import Store
 /// tasks and never wait for each other; every write under a lease checks the owner in the same
 /// statement.
 extension PostgresTaskStore {
+    /// The states a task whose lease expired is resumed from, each bound as a scalar (an index
+    /// scan per state; `= ANY($1)` in a generic plan scanned the table).
+    static let resumable = TaskLifecycle.predecessors(of: .resumed)
+
+    /// The one state a task is claimed from (checked against the lifecycle once).
+    static let claimableState: TaskState = {
+        let states = TaskLifecycle.predecessors(of: .claimed)
+        precondition(states.count == 1, "a claim is from one state")
+        return states[0]
+    }()
+
     public func claim(owner: String, leaseSeconds: Double) async throws -> TaskRecord? {
         let now = self.now
         let until = now + leaseSeconds
@@ -15,12 +26,14 @@ extension PostgresTaskStore {
             // A task whose lease expired (a crashed or stalled instance) first, then a parked
             // running task whose poll is due, then the oldest due queued task.
             let candidates: [(String, [String?], TaskEvent?)] = [
-                ("SELECT * FROM tasks WHERE state = ANY($1::text[]) AND lease_expires_at < $2 LIMIT 1 FOR UPDATE SKIP LOCKED",
-                 [Self.array(TaskLifecycle.predecessors(of: .resumed)), String(now)], .resumed),
+                ("SELECT * FROM tasks WHERE state IN (\(Self.resumable.indices.map { "$\($0 + 1)" }.joined(separator: ", "))) AND lease_expires_at < $\(Self.resumable.count + 1) LIMIT 1 FOR UPDATE SKIP LOCKED",
+                 Self.resumable.map(\.rawValue) + [String(now)], .resumed),
                 ("SELECT * FROM tasks WHERE state = $1 AND lease_owner IS NULL AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",
                  [TaskState.running.rawValue, String(now)], nil),
-                ("SELECT * FROM tasks WHERE state = ANY($1::text[]) AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",
-                 [Self.array(TaskLifecycle.predecessors(of: .claimed)), String(now)], .claimed),
+                // One state, bound as a scalar: `state = ANY($1)` in a generic plan cannot walk the
+                // (state, next_attempt_at) index in order, and sorted every due task instead.
+                ("SELECT * FROM tasks WHERE state = $1 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+                 [Self.claimableState.rawValue, String(now)], .claimed),
             ]
             for (index, (sql, parameters, event)) in candidates.enumerated() {
                 let found = try db.execute(prepared: "claim_\(index)", sql, parameters)
@@ -197,7 +210,10 @@ extension PostgresTaskStore {
     static func taskEnded(_ db: PostgresConnection, _ uuid: String) throws(PostgresError) {
         try db.execute(
             prepared: "task_ended",
-            "UPDATE key_inflight SET count = greatest(count - 1, 0) WHERE api_key_name = (SELECT api_key_name FROM tasks WHERE uuid = $1)", [uuid])
+            """
+            INSERT INTO key_inflight_shards AS k (api_key_name, shard, count) SELECT api_key_name, $2::integer, -1 FROM tasks WHERE uuid = $1
+            ON CONFLICT (api_key_name, shard) DO UPDATE SET count = k.count - 1
+            """, [uuid, String(Int.random(in: 0..<inFlightShards))])
     }
 
     static func appendEvent(_ db: PostgresConnection, _ uuid: String, _ at: Double, _ state: TaskState, _ detail: String?) throws(PostgresError) {

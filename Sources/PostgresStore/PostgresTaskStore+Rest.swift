@@ -42,8 +42,8 @@ extension PostgresTaskStore {
     public func claimDeliveries(owner: String, leaseSeconds: Double, quota original: DeliveryQuota) async throws -> [DeliveryRecord] {
         let now = self.now
         guard original.free > 0 else { return [] }
-        let keys = "{" + original.saturatedKeys.map(Self.quoted).joined(separator: ",") + "}"
-        let hosts = "{" + original.saturatedHosts.map(Self.quoted).joined(separator: ",") + "}"
+        let keys = try PostgresArray.literal(Array(original.saturatedKeys))
+        let hosts = try PostgresArray.literal(Array(original.saturatedHosts))
         let pending = DeliveryRecord.State.pending.rawValue, sending = DeliveryRecord.State.sending.rawValue
         let outcome = try await pool.transaction { (db: PostgresConnection) throws(PostgresError) -> Result<[DeliveryRecord], StoreError> in
             let rows = try db.execute(
@@ -156,11 +156,6 @@ extension PostgresTaskStore {
             state: try columns.decode("state", table: "deliveries"), attempts: Int(try row.int("attempts") ?? 0),
             nextAttemptAt: try row.double("next_attempt_at") ?? 0, lastError: try row.string("last_error"),
             apiKeyName: (try? row.string("api_key_name")) ?? "", targetHost: try row.string("target_host") ?? "")
-    }
-
-    /// A value inside a text array literal, quoted (keys and hosts are data).
-    static func quoted(_ value: String) -> String {
-        "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 
     // MARK: Media

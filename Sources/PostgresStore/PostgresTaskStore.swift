@@ -65,26 +65,37 @@ public final class PostgresTaskStore: TaskStore, WorkNotifying {
     /// One transaction for a group of submits, flattened, in a fixed number of statements
     /// whatever its size (arrays through `unnest`). A taskUUID is stored once across every
     /// instance (its primary key: a racing insert waits for the other's commit and then does
-    /// nothing), and once within the group (a later copy is the earlier one's duplicate); a key's
-    /// in-flight cap holds because its counter row is locked while it is checked and raised, and
-    /// is decided in arrival order. Locks are taken in one order (keys, then taskUUIDs sorted), so
-    /// two instances' groups never deadlock.
+    /// nothing), and once within the group (a later copy is the earlier one's duplicate).
+    ///
+    /// A key's in-flight count is spread over ``inFlightShards`` rows, so groups of one busy key
+    /// (one app, several instances) do not queue behind a single row lock until each commits: a
+    /// group adds to one shard. A key with a cap locks all its shards while it checks and raises
+    /// the count, deciding in arrival order. Locks are taken in one order (key counters by key and
+    /// shard, then taskUUIDs sorted), so two instances' groups never deadlock.
     static func insert(_ tasks: [NewTask], now: Double, pool: PostgresPool) async throws(PostgresError) -> [SubmitOutcome] {
-        let keys = Set(tasks.map(\.apiKeyName)).sorted()
-        let keyArray = try PostgresArray.literal(keys)
+        let capped = Set(tasks.filter { $0.maxInFlight != nil }.map(\.apiKeyName)).sorted()
         let uuidArray = try PostgresArray.literal(tasks.map(\.uuid))
+        let shard = String(Int.random(in: 0..<inFlightShards))
         return try await pool.transaction { (db: PostgresConnection) throws(PostgresError) -> [SubmitOutcome] in
-            try db.execute(prepared: "inflight_rows", "INSERT INTO key_inflight (api_key_name, count) SELECT unnest($1::text[]), 0 ON CONFLICT DO NOTHING",
-                           [keyArray])
             var inFlight: [String: Int64] = [:]
-            for row in try db.execute(
-                prepared: "inflight_lock", "SELECT api_key_name, count FROM key_inflight WHERE api_key_name = ANY($1::text[]) ORDER BY api_key_name FOR UPDATE",
-                [keyArray]
-            ).allRows {
-                inFlight[try row.string("api_key_name") ?? ""] = try row.int("count") ?? 0
+            if !capped.isEmpty {
+                let keyArray = try PostgresArray.literal(capped)
+                try db.execute(
+                    prepared: "inflight_rows",
+                    "INSERT INTO key_inflight_shards (api_key_name, shard, count) SELECT k, s, 0 FROM unnest($1::text[]) k, generate_series(0, $2::integer - 1) s ON CONFLICT DO NOTHING",
+                    [keyArray, String(inFlightShards)])
+                for row in try db.execute(
+                    prepared: "inflight_lock",
+                    "SELECT api_key_name, count FROM key_inflight_shards WHERE api_key_name = ANY($1::text[]) ORDER BY api_key_name, shard FOR UPDATE",
+                    [keyArray]
+                ).allRows {
+                    inFlight[try row.string("api_key_name") ?? "", default: 0] += try row.int("count") ?? 0
+                }
             }
+            // Joined to the array (not `uuid = ANY($1)`, which a generic plan may answer with a
+            // scan of the whole table): one primary-key look-up per task.
             var stored: [String: (hash: String?, key: String?)] = [:]
-            for row in try db.execute(prepared: "tasks_hashes", "SELECT uuid, request_hash, api_key_name FROM tasks WHERE uuid = ANY($1::text[])",
+            for row in try db.execute(prepared: "tasks_hashes", "SELECT t.uuid, t.request_hash, t.api_key_name FROM unnest($1::text[]) AS u(uuid) JOIN tasks t ON t.uuid = u.uuid",
                                       [uuidArray]).allRows {
                 stored[try row.string("uuid") ?? ""] = (try row.string("request_hash"), try row.string("api_key_name"))
             }
@@ -107,6 +118,11 @@ public final class PostgresTaskStore: TaskStore, WorkNotifying {
                 }
             }
             guard !planned.isEmpty else { return outcomes }
+            // The counts go up before the rows go in (key locks before task locks, always);
+            // a row another instance stored meanwhile gives its count back below.
+            var added: [String: Int] = [:]
+            for position in planned { added[tasks[position].apiKeyName, default: 0] += 1 }
+            try addInFlight(db, added, shard: shard)
             planned.sort { tasks[$0].uuid < tasks[$1].uuid }
             let rows = planned.map { tasks[$0] }
             func column(_ value: (NewTask) -> String?) throws(PostgresError) -> String? { try PostgresArray.literal(rows.map(value)) }
@@ -123,7 +139,7 @@ public final class PostgresTaskStore: TaskStore, WorkNotifying {
                  TaskState.queued.rawValue, String(now), try column(\.parentVideoUUID)])
             var created = Set<String>()
             for row in inserted.allRows { created.insert(try row.string("uuid") ?? "") }
-            var added: [String: Int] = [:]
+            var givenBack: [String: Int] = [:]
             var results: [(task: NewTask, index: Int)] = []
             for position in planned {
                 let task = tasks[position]
@@ -139,9 +155,9 @@ public final class PostgresTaskStore: TaskStore, WorkNotifying {
                         same = hash == task.requestHash && owner == task.apiKeyName
                     }
                     outcomes[position] = same ? .duplicate : .conflict
+                    givenBack[task.apiKeyName, default: 0] -= 1
                     continue
                 }
-                added[task.apiKeyName, default: 0] += 1
                 results += task.seeds.indices.map { (task, $0) }
             }
             if !results.isEmpty {
@@ -154,15 +170,25 @@ public final class PostgresTaskStore: TaskStore, WorkNotifying {
                     [try PostgresArray.literal(results.map { $0.task.videoUUIDs[$0.index] }), try PostgresArray.literal(results.map { $0.task.uuid }),
                      try PostgresArray.literal(results.map { String($0.index) }), try PostgresArray.literal(results.map { String($0.task.seeds[$0.index]) }),
                      ResultState.pending.rawValue, try PostgresArray.literal(results.map { $0.task.format })])
-                let counts = added.sorted { $0.key < $1.key }
-                try db.execute(
-                    prepared: "inflight_add",
-                    "UPDATE key_inflight k SET count = k.count + d.n FROM unnest($1::text[], $2::bigint[]) AS d(name, n) WHERE k.api_key_name = d.name",
-                    [try PostgresArray.literal(counts.map(\.key)), try PostgresArray.literal(counts.map { String($0.value) })])
                 try Self.notify(db, .tasks)
             }
+            if !givenBack.isEmpty { try addInFlight(db, givenBack, shard: shard) }
             return outcomes
         }
+    }
+
+    /// Rows per key that its in-flight count is spread over.
+    static let inFlightShards = 16
+
+    /// Adds to keys' in-flight counts in one shard (keys in order: the lock order).
+    static func addInFlight(_ db: PostgresConnection, _ deltas: [String: Int], shard: String) throws(PostgresError) {
+        let sorted = deltas.sorted { $0.key < $1.key }
+        try db.execute(
+            prepared: "inflight_add",
+            """
+            INSERT INTO key_inflight_shards AS k (api_key_name, shard, count) SELECT name, $3::integer, n FROM unnest($1::text[], $2::bigint[]) AS d(name, n)
+            ON CONFLICT (api_key_name, shard) DO UPDATE SET count = k.count + excluded.count
+            """, [try PostgresArray.literal(sorted.map(\.key)), try PostgresArray.literal(sorted.map { String($0.value) }), shard])
     }
 
     // MARK: Reads
@@ -181,8 +207,8 @@ public final class PostgresTaskStore: TaskStore, WorkNotifying {
 
     public func inFlight(keyName: String) async throws -> Int {
         try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) -> Int in
-            Int(try db.execute(prepared: "inflight", "SELECT count FROM key_inflight WHERE api_key_name = $1", [keyName]).rows.first?[0]
-                .flatMap { Int64($0) } ?? 0)
+            Int(try db.execute(prepared: "inflight", "SELECT coalesce(sum(count), 0) AS n FROM key_inflight_shards WHERE api_key_name = $1",
+                               [keyName]).row(0).int("n") ?? 0)
         }
     }
 }

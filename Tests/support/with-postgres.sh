@@ -25,7 +25,7 @@ echo "$password" >"$dir/pwfile"
 "${as_owner[@]}" "$bin/initdb" -D "$dir/data" -U reelgate --pwfile="$dir/pwfile" -A scram-sha-256 -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
   || { cat "$dir/initdb.log"; exit 1; }
 "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200" start >/dev/null \
+  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200 ${REELGATE_PG_OPTIONS:-}" start >/dev/null \
   || { cat "$dir/server.log"; exit 1; }
 export REELGATE_TEST_DATABASE_URL="postgres://reelgate:$password@127.0.0.1:$port/postgres"
 "$@"
