@@ -51,7 +51,7 @@ run: build
 
 test: test-deps
 	$(SWIFT) build --build-tests
-	Tests/conformance/run.sh
+	Tests/support/with-postgres.sh Tests/conformance/run.sh
 	Tests/support/with-postgres.sh $(SWIFT) test --skip-build --disable-xctest
 
 bench: bench-deps build

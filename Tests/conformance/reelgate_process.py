@@ -13,7 +13,8 @@ BIN = os.environ.get("REELGATE_BIN", ".build/debug/reelgate")
 
 
 class Gateway:
-    def __init__(self, keys, config=None):
+    def __init__(self, keys, config=None, env=None):
+        self.env = env or {}
         self.data = tempfile.mkdtemp(prefix="reelgate-conformance-")
         self.config = os.path.join(self.data, "config.json")
         with open(self.config, "w") as f:
@@ -25,7 +26,7 @@ class Gateway:
 
     def start(self):
         env = dict(os.environ, REELGATE_LISTEN=self.listen, REELGATE_DATA_DIR=self.data,
-                   REELGATE_API_KEYS=",".join(f"{name}:{key}:{role}" for name, key, role in self.keys))
+                   REELGATE_API_KEYS=",".join(f"{name}:{key}:{role}" for name, key, role in self.keys), **self.env)
         log = open(os.path.join(self.data, f"stderr-{len(self.logs)}.log"), "w")
         self.logs.append(log.name)
         self.proc = subprocess.Popen([BIN, "serve", "--config", self.config], env=env, cwd=self.data,
