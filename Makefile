@@ -6,9 +6,9 @@ CONFIG ?= config/reelgate.json
 BUILD_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libssl-dev libpq-dev pkg-config
 # PostgreSQL's server, for a throwaway cluster per run (Tests/support/with-postgres.sh).
 TEST_PACKAGES := python3 python3-venv ffmpeg postgresql
-BENCH_PACKAGES := wrk nginx-light sqlite3 time gcc
+BENCH_PACKAGES := wrk nginx-light sqlite3 time gcc postgresql
 
-.PHONY: all deps test-deps bench-deps build build-debug run test bench bench-http bench-submit bench-websocket bench-abuse fuzz clean help
+.PHONY: all deps test-deps bench-deps build build-debug run test bench bench-http bench-submit bench-websocket bench-postgres bench-abuse fuzz clean help
 
 all: build
 
@@ -61,6 +61,7 @@ bench: bench-deps build
 	bench/delivery/run.sh
 	bench/delivery/transfer.sh
 	bench/scale/run.sh
+	bench/postgres/run.sh
 	bench/abuse/run.sh
 
 bench-http: bench-deps build
@@ -73,6 +74,9 @@ bench-websocket: bench-deps build
 	bench/websocket/run.sh
 
 # The security review's attacks; BASELINE_BIN=<an older build> puts its figures beside these.
+bench-postgres: bench-deps build
+	bench/postgres/run.sh
+
 bench-abuse: build
 	bench/abuse/run.sh
 

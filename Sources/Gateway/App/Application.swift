@@ -121,8 +121,8 @@ public final class Application: Sendable {
         deliverySettings.spoolDirectory = "\(configuration.dataDir)/spool"
         // With a shared database new work comes by NOTIFY and this instance's own retries wake it
         // at their time; the fallback poll (for what another instance or a crashed run left due)
-        // is every 5 s, so an idle instance makes well under one statement a second.
-        if sharedDatabase != nil { deliverySettings.idlePollSeconds = 5 }
+        // is every 10 s, so an idle instance makes under one statement a second.
+        if sharedDatabase != nil { deliverySettings.idlePollSeconds = 10 }
         // Webhook bodies spooled by an earlier run are never sent from there: attempts spool anew.
         try? FileManager.default.removeItem(atPath: deliverySettings.spoolDirectory)
         try FileManager.default.createDirectory(atPath: deliverySettings.spoolDirectory, withIntermediateDirectories: true)
@@ -136,7 +136,7 @@ public final class Application: Sendable {
         var settings = WorkerPool.Settings()
         settings.workers = configuration.workers.count
         settings.leaseSeconds = configuration.workers.leaseSeconds
-        if sharedDatabase != nil { settings.idlePollSeconds = 5 }
+        if sharedDatabase != nil { settings.idlePollSeconds = 10 }
         settings.retry = RetryPolicy(
             base: configuration.workers.retryBaseSeconds, cap: configuration.workers.retryMaxSeconds, maxAttempts: configuration.workers.maxAttempts)
         let metrics = self.metrics
