@@ -129,7 +129,8 @@ public enum PostgresSchema {
             );
             """)
         // A key's in-flight count over several rows (PostgresTaskStore.inFlightShards): one
-        // row per key was a lock every submit of the key queued behind until commit.
+        // row per key was a lock every submit of the key queued behind until commit. The old
+        // table stays while older instances may still run (a rolling upgrade); unused here.
         m.add("""
             CREATE TABLE key_inflight_shards (
                 api_key_name text NOT NULL,
@@ -138,7 +139,6 @@ public enum PostgresSchema {
                 PRIMARY KEY (api_key_name, shard)
             );
             INSERT INTO key_inflight_shards (api_key_name, shard, count) SELECT api_key_name, 0, count FROM key_inflight;
-            DROP TABLE key_inflight;
             """)
         return m
     }

@@ -211,7 +211,8 @@ extension PostgresTaskStore {
         try db.execute(
             prepared: "task_ended",
             """
-            INSERT INTO key_inflight_shards AS k (api_key_name, shard, count) SELECT api_key_name, $2::integer, -1 FROM tasks WHERE uuid = $1
+            INSERT INTO key_inflight_shards AS k (api_key_name, shard, count) SELECT api_key_name, $2::integer, -1 FROM tasks t WHERE uuid = $1
+              AND (SELECT coalesce(sum(count), 0) FROM key_inflight_shards WHERE api_key_name = t.api_key_name) > 0
             ON CONFLICT (api_key_name, shard) DO UPDATE SET count = k.count - 1
             """, [uuid, String(Int.random(in: 0..<inFlightShards))])
     }

@@ -23,13 +23,15 @@ extension PostgresTaskStore: ProviderQuotaStore {
                     .row(0).int("n") ?? 0)
             }
             if !force, try taken() >= limit {
-                // Looks full: first give back the slots of tasks that no longer run (a release
-                // lost with its instance, a task cancelled elsewhere while parked).
+                // Looks full: first give back the slots of tasks that no longer run here (a
+                // release lost with its instance, a task cancelled elsewhere while parked, one
+                // that fell back to another provider).
                 try db.execute(
                     prepared: "slot_reclaim",
                     """
                     DELETE FROM provider_slots s WHERE s.provider = $1
-                    AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.uuid = s.task_uuid AND t.state = ANY($2::text[]))
+                    AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.uuid = s.task_uuid AND t.state = ANY($2::text[])
+                                    AND (t.provider IS NULL OR t.provider = s.provider))
                     """, [provider, live])
                 guard try taken() < limit else { return false }
             }

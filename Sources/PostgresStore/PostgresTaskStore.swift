@@ -82,7 +82,7 @@ public final class PostgresTaskStore: TaskStore, WorkNotifying {
                 let keyArray = try PostgresArray.literal(capped)
                 try db.execute(
                     prepared: "inflight_rows",
-                    "INSERT INTO key_inflight_shards (api_key_name, shard, count) SELECT k, s, 0 FROM unnest($1::text[]) k, generate_series(0, $2::integer - 1) s ON CONFLICT DO NOTHING",
+                    "INSERT INTO key_inflight_shards (api_key_name, shard, count) SELECT k, s, 0 FROM unnest($1::text[]) k, generate_series(0, $2::integer - 1) s ORDER BY 1, 2 ON CONFLICT DO NOTHING",
                     [keyArray, String(inFlightShards)])
                 for row in try db.execute(
                     prepared: "inflight_lock",

@@ -19,7 +19,9 @@ enum SharedMediaCheck {
         let description: String
     }
 
-    static func verify(directory: String, store: any InstanceRepository) throws {
+    static func verify(directory given: String, store: any InstanceRepository) throws {
+        // One spelling per directory: `/mnt/media/`, `/mnt/media` and a relative path agree.
+        let directory = URL(fileURLWithPath: given).standardizedFileURL.path
         let token = Crypto.hex(Crypto.randomBytes(16))
         let mine = witnessPath(directory, token)
         try Data(token.utf8).write(to: URL(fileURLWithPath: mine), options: .atomic)

@@ -19,7 +19,8 @@ final class JobSlot: @unchecked Sendable {
         await gate.releaseSlot(for: task)
     }
 
-    /// The lease went to another worker (or the task ended elsewhere): the slot is theirs now.
+    /// The lease went to another worker (or the task ended elsewhere, or this instance stops):
+    /// the slot is the task's, for whoever holds it next.
     func leaseLost() async {
         guard let gate else { return }
         self.gate = nil

@@ -135,12 +135,15 @@ public final class WorkerPool: Sendable {
             log.info("stopped: lease lost", ["reason": error.reason])
             await slot.leaseLost()
         } catch is CancellationError {
+            // Shutdown: a job running upstream still runs; whoever resumes the task has its slot.
+            await slot.leaseLost()
             try? await store.releaseLease(task.uuid, owner: owner)
         } catch let error as PostgresError where error.isRetryable {
             // The shared database was briefly unreachable (or chose this transaction to break a
             // deadlock): the task is fine where the store has it; its lease goes back (or, if
             // that fails too, expires) and a worker takes it up again.
             log.warning("stopped: the database is unavailable; the task will be resumed", ["error": "\(error)"])
+            await slot.leaseLost()
             try? await store.releaseLease(task.uuid, owner: owner)
         } catch {
             // The detail is for the log; the task (and so its client and webhook) gets a stable message.
