@@ -38,8 +38,9 @@ let package = Package(
         // the only place with SQL.
         .target(name: "Store", dependencies: ["Domain"], swiftSettings: strict),
         .target(name: "SQLiteStore", dependencies: ["Store", "SQLite", "Domain"], swiftSettings: strict),
-        // …and its PostgreSQL implementation, for several instances on one database (in progress).
-        .target(name: "PostgresStore", dependencies: ["Store", "Postgres", "Domain"], swiftSettings: strict),
+        // …and its PostgreSQL implementation, for several instances on one database (it imports a
+        // SQLite store for `migrate-store`).
+        .target(name: "PostgresStore", dependencies: ["Store", "Postgres", "SQLite", "SQLiteStore", "Domain"], swiftSettings: strict),
         // Layer 6: API handlers, workers, delivery; `App` composes everything.
         .target(
             name: "Gateway",
@@ -63,7 +64,7 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "PostgresStore", "Store", "Domain", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "SQLiteStore", "PostgresStore", "Postgres", "SQLite", "Domain", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "WebSocket", "Store", "SQLiteStore", "Domain", "HTTP1", "HTTPServer", "Crypto", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "WebSocket", "Store", "SQLiteStore", "Postgres", "Domain", "HTTP1", "HTTPServer", "Crypto", "TestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -4,7 +4,7 @@ import Store
 import Foundation
 import Glibc
 
-/// `reelgate serve | check-config | version`: parses arguments, loads configuration, runs.
+/// `reelgate serve | check-config | migrate-store | version`: parses arguments, loads configuration, runs.
 public enum CommandLineInterface {
     static let usage = """
         usage: reelgate <command> [--config FILE]
@@ -12,6 +12,8 @@ public enum CommandLineInterface {
         commands:
           serve          run the gateway (default config: config/reelgate.json if present)
           check-config   validate the configuration and print it with secrets masked
+          migrate-store  copy the SQLite store in dataDir into the empty PostgreSQL at database.url
+                         (the gateway on dataDir stopped; media paths move to media.directory)
           version        print the version
 
         Environment overrides: \(ConfigurationLoader.environmentKeys.joined(separator: ", "))
@@ -46,7 +48,7 @@ public enum CommandLineInterface {
         case "help", "--help", "-h":
             print(usage, terminator: "")
             return 0
-        case "serve", "check-config":
+        case "serve", "check-config", "migrate-store":
             let path = configPath ?? "config/reelgate.json"
             let configuration: Configuration
             do {
@@ -61,6 +63,7 @@ public enum CommandLineInterface {
                 printError("reelgate: invalid configuration: \(error)\n")
                 return 2
             }
+            if command == "migrate-store" { return StoreMigrationCommand.run(configuration) }
             if command == "check-config" {
                 print(ConfigurationLoader.maskedJSON(configuration))
                 return 0
@@ -89,7 +92,7 @@ public enum CommandLineInterface {
         }
     }
 
-    private static func printError(_ text: String) {
+    static func printError(_ text: String) {
         var bytes = Array(text.utf8)
         _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
     }

@@ -273,6 +273,7 @@ public final class Application: Sendable {
         (store as? any WorkNotifying)?.stopListening()
         curl.shutdown()
         deliveryCurl.shutdown()
+        dataDirLock.release()
         logger.info("stopped")
     }
 

@@ -1,7 +1,8 @@
 import Foundation
 import Glibc
+import Synchronization
 
-/// An exclusive lock on the data directory for the life of the process.
+/// An exclusive lock on the data directory while the gateway runs (until its shutdown ends).
 ///
 /// SQLite gives reelgate one writer, and leases assume one process: a second gateway on the same
 /// directory would steal work and double-pay. The kernel drops the lock when the process dies
@@ -12,7 +13,8 @@ final class DataDirectoryLock: Sendable {
         var description: String { "another reelgate process is using \(directory)" }
     }
 
-    private let fd: Int32
+    /// The locked descriptor; -1 once released.
+    private let fd: Mutex<Int32>
 
     init(directory: String) throws {
         // The descriptor is stored only once the lock is held: a class whose properties are all
@@ -23,10 +25,19 @@ final class DataDirectoryLock: Sendable {
             close(fd)
             throw Held(directory: directory)
         }
-        self.fd = fd
+        self.fd = Mutex(fd)
     }
 
-    deinit { close(fd) }
+    /// Gives the directory up: the gateway that held it has stopped writing (shutdown), so a
+    /// restart or `migrate-store` in this process may take it.
+    func release() {
+        fd.withLock { fd in
+            if fd >= 0 { close(fd) }
+            fd = -1
+        }
+    }
+
+    deinit { release() }
 
     struct SystemError: Error, CustomStringConvertible {
         let message: String
