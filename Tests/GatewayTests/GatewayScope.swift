@@ -67,3 +67,10 @@ struct GatewayScopeTests {
         #expect(gw.app.isDraining)
     }
 }
+
+extension Trait where Self == ConditionTrait {
+    /// Suites that need a PostgreSQL server (`make test` starts a throwaway cluster).
+    static var needsPostgres: Self {
+        .enabled(if: PostgresTestDatabase.serverURL != nil, "needs REELGATE_TEST_DATABASE_URL (make test starts a cluster)")
+    }
+}

@@ -6,8 +6,7 @@ import Testing
 
 /// Two gateways on one PostgreSQL database (SPEC §16): either answers for any task, the task runs
 /// once, and the readiness of each follows the database.
-@Suite("Shared database", .timeLimit(.minutes(2)), .stopsGateways,
-       .enabled(if: PostgresTestDatabase.serverURL != nil, "needs REELGATE_TEST_DATABASE_URL (make test starts a cluster)"))
+@Suite("Shared database", .timeLimit(.minutes(2)), .stopsGateways, .needsPostgres)
 struct SharedDatabaseTests {
     @Test func twoGatewaysServeEachOthersTasks() async throws {
         let database = try PostgresTestDatabase()
@@ -80,8 +79,7 @@ struct SharedDatabaseTests {
 /// The database becoming unreachable, through a relay the test cuts: readiness fails and submits
 /// get 503 with Retry-After (never an ACK for a task that is not stored); once it is back the
 /// gateway is ready again and the same submit is accepted, once.
-@Suite("Unreachable database", .timeLimit(.minutes(2)), .stopsGateways,
-       .enabled(if: PostgresTestDatabase.serverURL != nil, "needs REELGATE_TEST_DATABASE_URL (make test starts a cluster)"))
+@Suite("Unreachable database", .timeLimit(.minutes(2)), .stopsGateways, .needsPostgres)
 struct UnreachableDatabaseTests {
     @Test func readinessAndSubmitsFollowTheDatabase() async throws {
         let database = try PostgresTestDatabase()

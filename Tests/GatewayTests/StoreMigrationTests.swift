@@ -8,8 +8,7 @@ import Testing
 /// `reelgate migrate-store`: a SQLite data dir's tasks, results, event logs and signing key move
 /// into an empty PostgreSQL, and a gateway there carries on: finished tasks answer as before
 /// (their old media links included), an unfinished one is resumed and finishes.
-@Suite("migrate-store", .timeLimit(.minutes(2)), .stopsGateways,
-       .enabled(if: PostgresTestDatabase.serverURL != nil, "needs REELGATE_TEST_DATABASE_URL (make test starts a cluster)"))
+@Suite("migrate-store", .timeLimit(.minutes(2)), .stopsGateways, .needsPostgres)
 struct StoreMigrationTests {
     @Test func aSQLiteDataDirMovesToPostgreSQL() async throws {
         let database = try PostgresTestDatabase()
