@@ -106,13 +106,17 @@ public final class PostgresTaskStore: TaskStore, WorkNotifying {
             // Decisions in arrival order; what is planned counts as stored for the rest of the group.
             var outcomes = [SubmitOutcome](repeating: .created, count: tasks.count)
             var planned: [Int] = []
+            var plannedUUIDs = Set<String>()
+            var copiesOfPlanned: [Int] = []  // judged against a task planned in this group
             for (position, task) in tasks.enumerated() {
                 if let outcome = seen(task) {
                     outcomes[position] = outcome
+                    if plannedUUIDs.contains(task.uuid) { copiesOfPlanned.append(position) }
                 } else if let cap = task.maxInFlight, inFlight[task.apiKeyName, default: 0] >= cap {
                     outcomes[position] = .tooManyInFlight
                 } else {
                     stored[task.uuid] = (task.requestHash, task.apiKeyName)
+                    plannedUUIDs.insert(task.uuid)
                     inFlight[task.apiKeyName, default: 0] += 1
                     planned.append(position)
                 }
@@ -148,13 +152,8 @@ public final class PostgresTaskStore: TaskStore, WorkNotifying {
                     // which (the slot this one counted was not used, so later refusals were
                     // merely conservative).
                     let found = try db.execute(prepared: "task_hash", "SELECT request_hash, api_key_name FROM tasks WHERE uuid = $1", [task.uuid])
-                    var same = false
-                    if found.count == 1 {
-                        let row = found.row(0)
-                        let hash = try row.string("request_hash"), owner = try row.string("api_key_name")
-                        same = hash == task.requestHash && owner == task.apiKeyName
-                    }
-                    outcomes[position] = same ? .duplicate : .conflict
+                    stored[task.uuid] = found.count == 1 ? (try found.row(0).string("request_hash"), try found.row(0).string("api_key_name")) : (nil, nil)
+                    outcomes[position] = seen(task) ?? .conflict
                     givenBack[task.apiKeyName, default: 0] -= 1
                     continue
                 }
@@ -171,6 +170,11 @@ public final class PostgresTaskStore: TaskStore, WorkNotifying {
                      try PostgresArray.literal(results.map { String($0.index) }), try PostgresArray.literal(results.map { String($0.task.seeds[$0.index]) }),
                      ResultState.pending.rawValue, try PostgresArray.literal(results.map { $0.task.format })])
                 try Self.notify(db, .tasks)
+            }
+            // A later copy in this group of a task another instance stored first is judged
+            // against that instance's row, not against the copy this group planned.
+            for position in copiesOfPlanned where !created.contains(tasks[position].uuid) {
+                outcomes[position] = seen(tasks[position]) ?? .conflict
             }
             if !givenBack.isEmpty { try addInFlight(db, givenBack, shard: shard) }
             return outcomes

@@ -296,4 +296,30 @@ struct PostgresStoreTests {
         }
         #expect(try await stores[0].reserveProviderRequests(provider: "gemini", cost: 1, tolerance: 1) == 0, "per provider")
     }
+
+    /// Another instance stores a taskUUID with a different body while a group holding it twice is
+    /// being written: the insert waits for that commit and then finds the row, and both copies
+    /// are judged against that row (conflict), not the second against the first copy.
+    @Test func copiesInAGroupAreJudgedAgainstTheRowThatWon() async throws {
+        let database = try PostgresTestDatabase()
+        defer { database.drop() }
+        let store = try PostgresTaskStore(url: database.url, poolSize: 2)
+        let task = Self.task()
+        let other = try PostgresConnection(database.url)
+        try other.execute("BEGIN")
+        try other.execute(
+            """
+            INSERT INTO tasks (uuid, api_key_name, model, request_json, request_hash, state, created_at, updated_at, next_attempt_at)
+            VALUES ($1, 'alice', 'reelgate:simulator@1', '{}', 'another body', 'queued', 0, 0, 0)
+            """, [task.uuid])
+        async let outcomes = store.submit([task, task])
+        // The group's insert waits on the other transaction's row (observed, not slept on).
+        let watcher = try PostgresConnection(database.url)
+        while try watcher.execute("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO tasks%'").count == 0 {
+            await Task.yield()
+        }
+        try other.execute("COMMIT")
+        #expect(try await outcomes == [.conflict, .conflict])
+        #expect(try await store.inFlight(keyName: "alice") == 0, "its count was given back")
+    }
 }
