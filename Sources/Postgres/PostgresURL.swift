@@ -22,6 +22,7 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
     /// The password, as written (percent-encoded in a URL), if there is one.
     public var password: String? {
         if let (_, secret, _) = Self.urlPassword(conninfo) { return String(secret) }
+        if let secret = Self.queryPasswords(conninfo).first { return secret }
         return Self.keywordPassword(conninfo).map { String($0.value) }
     }
 
@@ -30,6 +31,7 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
     public var redacted: String {
         var text = conninfo
         if let (before, _, after) = Self.urlPassword(text) { text = before + "***" + after }
+        text = Self.maskingQueryPasswords(text)
         while let (range, _) = Self.keywordPassword(text, masked: true) { text.replaceSubrange(range, with: "***") }
         return text
     }
@@ -56,6 +58,30 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         return [password] + (pieces.count > 1 ? pieces : [])
     }
 
+    /// A URL's query parameters named `password` however their name is spelled: libpq
+    /// percent-decodes parameter names, so `?pass%77ord=…` is a password too.
+    private static func maskingQueryPasswords(_ text: String) -> String {
+        guard let (head, pairs) = queryPairs(text) else { return text }
+        return head + pairs.map { name, value in isPasswordName(name) && value != nil ? name + "=***" : name + (value.map { "=" + $0 } ?? "") }
+            .joined(separator: "&")
+    }
+
+    private static func queryPasswords(_ text: String) -> [String] {
+        queryPairs(text)?.pairs.compactMap { name, value in isPasswordName(name) ? value : nil } ?? []
+    }
+
+    /// A URL's query as (name, value) pairs, and what precedes them (through the `?`).
+    private static func queryPairs(_ text: String) -> (head: String, pairs: [(String, String?)])? {
+        guard text.contains("://"), let question = text.firstIndex(of: "?") else { return nil }
+        let pairs = text[text.index(after: question)...].split(separator: "&", omittingEmptySubsequences: false).map { pair -> (String, String?) in
+            guard let equals = pair.firstIndex(of: "=") else { return (String(pair), nil) }
+            return (String(pair[..<equals]), String(pair[pair.index(after: equals)...]))
+        }
+        return (String(text[...question]), pairs)
+    }
+
+    private static func isPasswordName(_ name: String) -> Bool { (name.removingPercentEncoding ?? name).lowercased() == "password" }
+
     /// The first `password=value` (keyword form, or a URL query parameter) whose value is not
     /// already `***`: its value's range.
     private static func keywordPassword(_ text: String, masked: Bool = false) -> (range: Range<String.Index>, value: Substring)? {
@@ -65,13 +91,13 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
             // A keyword starts the text or follows a separator.
             if found.lowerBound != text.startIndex {
                 let before = text[text.index(before: found.lowerBound)]
-                guard before == " " || before == "?" || before == "&" || before == "\t" else { continue }
+                guard before.isWhitespace || before == "?" || before == "&" else { continue }
             }
             var index = found.upperBound
-            while index < text.endIndex, text[index] == " " { index = text.index(after: index) }
+            while index < text.endIndex, text[index].isWhitespace { index = text.index(after: index) }
             guard index < text.endIndex, text[index] == "=" else { continue }
             index = text.index(after: index)
-            while index < text.endIndex, text[index] == " " { index = text.index(after: index) }
+            while index < text.endIndex, text[index].isWhitespace { index = text.index(after: index) }
             let start = index
             if index < text.endIndex, text[index] == "'" {
                 // Quoted: up to the closing quote, backslash escapes included.
@@ -82,7 +108,7 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
                 }
                 if index < text.endIndex { index = text.index(after: index) }
             } else {
-                while index < text.endIndex, text[index] != " ", text[index] != "&", text[index] != "\t" { index = text.index(after: index) }
+                while index < text.endIndex, !text[index].isWhitespace, text[index] != "&" { index = text.index(after: index) }
             }
             let value = text[start..<index]
             if masked, value == "***" { continue }

@@ -109,10 +109,20 @@ struct PostgresConnectionTests {
         // Unencoded `@` or `?` in a password: masked whichever way the address is read.
         ("postgres://u:p@ss word@db.internal/x", "postgres://u:***@db.internal/x"),
         ("postgres://u:pa?ss@db.internal/x", "postgres://u:***@db.internal/x"),
+        // Any whitespace separates keywords, as libpq reads them.
+        ("host=db\npassword=hunter22\ndbname=x", "host=db\npassword=***\ndbname=x"),
+        ("host=db\tpassword =\thunter22\r\ndbname=x", "host=db\tpassword =\t***\r\ndbname=x"),
+        // libpq percent-decodes a query parameter's name.
+        ("postgres://app@db/x?pass%77ord=hunter22&sslmode=disable", "postgres://app@db/x?pass%77ord=***&sslmode=disable"),
+        ("postgres://app@db/x?sslmode=disable&%70%61ssword=hunter22", "postgres://app@db/x?sslmode=disable&%70%61ssword=***"),
     ])
     func passwordsAreMaskedInEveryForm(url: String, expected: String) {
         #expect(PostgresURL(url).redacted == expected)
         #expect("\(PostgresURL(url))" == expected)
+    }
+
+    @Test func aPercentEncodedPasswordParameterIsTheSecret() {
+        #expect(PostgresURL("postgres://app@db/x?pass%77ord=hunter22").password == "hunter22")
     }
 
     @Test func everyPieceOfAPasswordWithAnAtIsASecret() {
