@@ -11,8 +11,8 @@ import Synchronization
 /// A group that fails is written again one submit at a time, so one bad submit (or a deadlock
 /// victim) fails only itself; an unreachable database fails each with its error.
 ///
-/// Concurrency model: a mutex-guarded queue; at most `flushes` flushing tasks run at a time, each
-/// taking everything queued when it starts (up to `maxTasks`).
+/// Concurrency model: a mutex-guarded queue; at most `flushes` flushing tasks run at a time (the
+/// store uses one), each taking everything queued when it starts (up to `maxTasks`).
 final class SubmitGroups: Sendable {
     typealias Write = @Sendable ([NewTask]) async throws(PostgresError) -> [SubmitOutcome]
 

@@ -4,8 +4,15 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. key
 
-function setup(thread) thread:set("seed", math.random(1, 2^30)) end
-function init(args) math.randomseed(seed + os.time()) end
+-- Seeds from /dev/urandom: several wrk processes started in the same second (one per instance in
+-- bench/postgres) must not send the same UUIDs.
+local function urandom()
+  local f = io.open("/dev/urandom", "rb")
+  local b = f:read(4); f:close()
+  return ((b:byte(1) * 256 + b:byte(2)) * 256 + b:byte(3)) * 128 + b:byte(4) % 128
+end
+function setup(thread) thread:set("seed", urandom()) end
+function init(args) math.randomseed(seed) end
 
 local function uuid4()
   local r = math.random
