@@ -8,6 +8,8 @@ extension WorkerPool {
         let route: ModelRouter.Route
         let upstream: UpstreamJob
         let deadline: Double
+        /// What the lifecycle says follows the acceptance.
+        let actions: [TaskAction]
     }
 
     /// Submits to the model's routes in order and records the first acceptance; nil when the task
@@ -63,8 +65,9 @@ extension WorkerPool {
                 }
                 gate?.record(success: true)
                 let deadline = task.deadlineAt ?? store.now + settings.deadlineSeconds
+                let actions: [TaskAction]
                 do {
-                    try await record(.submitted(provider: name, upstream: upstream, deadline: deadline), task, owner: owner)
+                    actions = try await record(.submitted(provider: name, upstream: upstream, deadline: deadline), task, owner: owner)
                 } catch {
                     // Accepted upstream but not recorded (the lease went meanwhile): nothing will
                     // ever poll this job, and the next worker submits anew, so stop it if we can.
@@ -72,7 +75,7 @@ extension WorkerPool {
                     throw error
                 }
                 log.info("dispatched", ["provider": name, "upstream": upstream.displayID])
-                return Accepted(route: candidate, upstream: upstream, deadline: deadline)
+                return Accepted(route: candidate, upstream: upstream, deadline: deadline, actions: actions)
             } catch let error as ProviderError {
                 await slot.release()
                 guard error.kind == .retryable else {

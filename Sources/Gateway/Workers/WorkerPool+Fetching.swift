@@ -7,9 +7,10 @@ extension WorkerPool {
     /// Fetches each result not yet stored: to a temporary file, fsynced, renamed into place, then
     /// recorded (a crash between rename and record just fetches it again). Then records
     /// ``TaskEvent/resultsStored(deliveries:)``: an upload before the webhook for each result
-    /// (SPEC §6), which the delivery worker takes from there.
+    /// (SPEC §6), which the delivery worker takes from there. Returns what the lifecycle says
+    /// follows (nothing when the task was retried or failed instead).
     func fetchAndStore(_ task: TaskRecord, job: ProviderJob, provider: any VideoProvider, outputs: [String], providerCost: Double?, owner: String,
-                       log: Logger) async throws
+                       log: Logger) async throws -> [TaskAction]
     {
         let request = job.request
         let ext = request.outputFormat.fileExtension
@@ -22,15 +23,15 @@ extension WorkerPool {
                 try? FileManager.default.removeItem(atPath: temporary)
                 if error.kind == .retryable {
                     try await handleProviderError(error, task: task, owner: owner, log: log)
-                    return
+                    return []
                 }
                 try await fail(task, owner: owner, code: error.code, message: error.message, log: log)
-                return
+                return []
             }
             guard rename(temporary, final) == 0 else {
                 log.error("storing a video failed", ["errno": "\(errno)", "path": final])
                 try await fail(task, owner: owner, code: .internalError, message: "storing the video failed", log: log)
-                return
+                return []
             }
             let bytes = (try? FileManager.default.attributesOfItem(atPath: final)[.size] as? Int64) ?? 0
             // The provider's own cost when it reports one (split over the results), else the price table.
@@ -50,10 +51,10 @@ extension WorkerPool {
                 deliveries.append(NewDelivery(videoUUID: result.videoUUID, kind: .webhook, url: url, messageID: "msg_\(result.videoUUID)"))
             }
         }
-        try await record(.resultsStored(deliveries: deliveries), task, owner: owner)
+        let actions = try await record(.resultsStored(deliveries: deliveries), task, owner: owner)
         onFinished(task.uuid)
-        if !deliveries.isEmpty { onDeliveries() }
         metrics?.observe("reelgate_task_seconds", [("model", task.model), ("outcome", "succeeded")], store.now - task.createdAt)
         log.info(deliveries.isEmpty ? "succeeded" : "stored; delivering", ["results": "\(task.results.count)"])
+        return actions
     }
 }

@@ -165,47 +165,73 @@ public final class WorkerPool: Sendable {
         for gate in gates.values { await gate.releaseSlot(for: uuid) }
     }
 
-    /// Submits, polls and fetches, from wherever the stored state says the task is.
+    /// Carries out what the lifecycle says, action by action: a claimed task starts with the
+    /// actions its state calls for (``TaskLifecycle/step(_:_:)`` of a resume: submit, poll, or
+    /// poll then fetch), and each event this worker records adds the actions that follow it.
+    /// A step that hands the task back (parked, retried, failed) ends the work with no actions.
     private func drive(_ original: TaskRecord, job original_job: ProviderJob, routes: [ModelRouter.Route], slot: JobSlot, owner: String, log: Logger)
         async throws
     {
         var task = original
         var job = original_job
-        var route = routes[0]
-
-        if task.state == .dispatching, task.upstreamID == nil {
-            guard let accepted = try await dispatch(task, job: &job, routes: routes, slot: slot, owner: owner, log: log) else { return }
-            route = accepted.route
-            task.state = .running
-            task.upstreamID = accepted.upstream.stored
-            task.deadlineAt = accepted.deadline
-        } else if task.state == .dispatching {
-            try await record(.resumedUpstream, task, owner: owner)
-            task.state = .running
-        }
-        let provider = route.provider
-        if let gate = gates[provider.name], task.state == .running, slot.isEmpty {
-            // A job resumed after a restart runs upstream whether counted or not: count it.
-            _ = try await gate.acquireSlot(for: task.uuid, force: true)
-            slot.hold(gate, task: task.uuid)
-        }
-        guard let upstream = task.upstream else {
-            // A stored handle that does not read would be resumed and refused forever.
-            log.error("the stored upstream job could not be read", ["state": task.state.rawValue])
-            try await fail(task, owner: owner, code: .internalError, message: Self.internalErrorMessage, log: log)
-            return
-        }
-        guard let finished = try await pollUntilFinished(task, job: job, provider: provider, upstream: upstream, slot: slot, owner: owner, log: log)
-        else { return }
-        if task.state == .running {
-            let actions = try await record(.upstreamFinished, task, owner: owner)
-            task.state = .fetching
-            if actions.contains(.releaseJobSlot), !slot.isEmpty {
-                await slot.release()  // the upstream job is done: its slot is free for the next
-                wake.signal()
+        var provider = routes[0].provider
+        var finished: (outputs: [String], cost: Double?)?
+        var pending = TaskLifecycle.step(task.state, .resumed)?.actions ?? []
+        while !pending.isEmpty {
+            switch pending.removeFirst() {
+            case .submitUpstream where task.upstreamID != nil:
+                // Accepted upstream before a restart: that job is resumed, never submitted twice.
+                pending = try await record(.resumedUpstream, task, owner: owner) + pending
+                task.state = .running
+            case .submitUpstream:
+                guard let accepted = try await dispatch(task, job: &job, routes: routes, slot: slot, owner: owner, log: log) else { return }
+                provider = accepted.route.provider
+                task.state = .running
+                task.upstreamID = accepted.upstream.stored
+                task.deadlineAt = accepted.deadline
+                pending = accepted.actions + pending
+            case .pollUpstream:
+                if let gate = gates[provider.name], task.state == .running, slot.isEmpty {
+                    // A job resumed after a restart runs upstream whether counted or not: count it.
+                    _ = try await gate.acquireSlot(for: task.uuid, force: true)
+                    slot.hold(gate, task: task.uuid)
+                }
+                guard let upstream = task.upstream else {
+                    // A stored handle that does not read would be resumed and refused forever.
+                    log.error("the stored upstream job could not be read", ["state": task.state.rawValue])
+                    try await fail(task, owner: owner, code: .internalError, message: Self.internalErrorMessage, log: log)
+                    return
+                }
+                guard let outputs = try await pollUntilFinished(task, job: job, provider: provider, upstream: upstream, slot: slot, owner: owner, log: log)
+                else { return }
+                finished = outputs
+                if task.state == .running {
+                    pending = try await record(.upstreamFinished, task, owner: owner) + pending
+                    task.state = .fetching
+                }
+            case .releaseJobSlot:
+                if !slot.isEmpty {
+                    await slot.release()  // the upstream job is done: its slot is free for the next
+                    wake.signal()
+                }
+            case .fetchResults:
+                guard let finished else { throw LifecycleGap(action: .fetchResults, state: task.state) }
+                pending = try await fetchAndStore(task, job: job, provider: provider, outputs: finished.outputs, providerCost: finished.cost,
+                                                  owner: owner, log: log) + pending
+            case .deliverResults:
+                onDeliveries()  // the delivery worker takes it from here
+            case .cancelUpstream:
+                if let upstream = task.upstream { await provider.cancel(upstream) }
             }
         }
-        try await fetchAndStore(task, job: job, provider: provider, outputs: finished.outputs, providerCost: finished.cost, owner: owner, log: log)
+    }
+
+    /// An action came up before what it needs (a fetch without a finished poll): a bug in the
+    /// lifecycle table, reported as an internal error of the task.
+    struct LifecycleGap: Error, CustomStringConvertible {
+        let action: TaskAction
+        let state: TaskState
+        var description: String { "the lifecycle asked for \(action) in \(state.rawValue) before it could be done" }
     }
 
     /// Applies a lifecycle event to the task this worker holds and returns what the lifecycle says
