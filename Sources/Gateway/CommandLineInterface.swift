@@ -16,7 +16,7 @@ public enum CommandLineInterface {
                          (the gateway on dataDir stopped; media paths move to media.directory)
           version        print the version
 
-        Environment overrides: \(ConfigurationLoader.environmentKeys.joined(separator: ", "))
+        Environment overrides: \(ConfigurationLoader.environmentKeys(providers: ProviderRegistry.settings).joined(separator: ", "))
 
         """
 
@@ -58,7 +58,7 @@ public enum CommandLineInterface {
                 } else if explicitConfig {
                     throw ConfigurationError("configuration file \(path) does not exist")
                 }
-                configuration = try ConfigurationLoader.load(file: file, environment: environment)
+                configuration = try ConfigurationLoader.load(file: file, environment: environment, providers: ProviderRegistry.settings)
             } catch {
                 printError("reelgate: invalid configuration: \(error)\n")
                 return 2

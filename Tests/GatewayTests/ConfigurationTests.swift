@@ -1,9 +1,10 @@
 import Domain
 import Foundation
+import Gateway
 import Testing
 
 private func load(_ json: String? = nil, env: [String: String] = [:]) throws -> Configuration {
-    try ConfigurationLoader.load(file: json.map { Data($0.utf8) }, environment: env)
+    try ConfigurationLoader.load(file: json.map { Data($0.utf8) }, environment: env, providers: ProviderRegistry.settings)
 }
 
 @Suite("Configuration")
@@ -133,12 +134,12 @@ struct ConfigurationTests {
             }
         }
         walk(plain, "")
-        let listed = Set(SecretField.all.map(\.path))
+        let listed = Set(SecretField.all(providers: ProviderRegistry.settings).map(\.path))
         #expect(credentials.count >= 7)
-        for path in credentials { #expect(listed.contains(path), "\(path) looks like a credential but is not in SecretField.all") }
+        for path in credentials { #expect(listed.contains(path), "\(path) looks like a credential but is not a SecretField") }
         // Each listed environment variable sets its field.
         var env: [String: String] = [:]
-        for field in SecretField.all {
+        for field in SecretField.all(providers: ProviderRegistry.settings) {
             guard let name = field.environment else { continue }
             env[name] = switch name {
             case "REELGATE_API_KEYS": "n:env-key-0123456789ab:ops"
@@ -147,7 +148,7 @@ struct ConfigurationTests {
             }
         }
         let fromEnv = try load(nil, env: env)
-        #expect(ConfigurationLoader.secrets(fromEnv).count == SecretField.all.filter { $0.environment != nil }.count)
+        #expect(ConfigurationLoader.secrets(fromEnv).count == SecretField.all(providers: ProviderRegistry.settings).filter { $0.environment != nil }.count)
     }
 
     @Test func aMalformedKeyListNeverEchoesTheKey() {

@@ -28,7 +28,7 @@ extension TestGateway {
                 config.providers.runware.pollIntervalSeconds = 0.05
             }
             if let taskapi {
-                var entry = Configuration.TaskAPI(name: "evolink", baseURL: taskapi.baseURL)
+                var entry = TaskAPISettings.Entry(name: "evolink", baseURL: taskapi.baseURL)
                 entry.apiKey = taskapi.key
                 entry.pollIntervalSeconds = 0.05
                 config.providers.taskapi = [entry]
@@ -186,7 +186,7 @@ struct TaskProviderTests {
         let other = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), responder: router.build())
         try other.start()
         let gw = try await TestGateway.startWithUpstreams { config in
-            var entry = Configuration.TaskAPI(name: "other", baseURL: "http://127.0.0.1:\(other.port)")
+            var entry = TaskAPISettings.Entry(name: "other", baseURL: "http://127.0.0.1:\(other.port)")
             entry.apiKey = "k"
             entry.authHeader = "X-Api-Key"
             entry.authPrefix = ""

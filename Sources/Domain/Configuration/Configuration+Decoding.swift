@@ -3,11 +3,11 @@ import Foundation
 /// Decoding that fills defaults for missing keys and refuses unknown ones: a misspelt key in a
 /// config file must be an error at start, not a silently ignored setting. Every section names
 /// itself by its real place in the file (`providers.taskapi[1].limits`), from the decoder's path.
-struct AnyKey: CodingKey {
-    var stringValue: String
-    var intValue: Int?
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) {
+public struct AnyKey: CodingKey {
+    public var stringValue: String
+    public var intValue: Int?
+    public init(stringValue: String) { self.stringValue = stringValue }
+    public init?(intValue: Int) {
         stringValue = "[\(intValue)]"
         self.intValue = intValue
     }
@@ -20,7 +20,7 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible, Equa
 }
 
 /// `a.b[2].c` for a decoder's coding path.
-func configurationPath(_ keys: [any CodingKey]) -> String {
+public func configurationPath(_ keys: [any CodingKey]) -> String {
     var path = ""
     for key in keys {
         if let index = key.intValue {
@@ -34,7 +34,7 @@ func configurationPath(_ keys: [any CodingKey]) -> String {
 
 extension Decoder {
     /// This section's keys, after refusing any key it does not know.
-    func section(_ known: [String]) throws -> KeyedDecodingContainer<AnyKey> {
+    public func section(_ known: [String]) throws -> KeyedDecodingContainer<AnyKey> {
         let c = try container(keyedBy: AnyKey.self)
         let path = configurationPath(codingPath)
         for key in c.allKeys where !known.contains(key.stringValue) {
@@ -45,12 +45,12 @@ extension Decoder {
 }
 
 extension KeyedDecodingContainer where K == AnyKey {
-    func value<T: Decodable>(_ key: String, _ fallback: T) throws -> T {
+    public func value<T: Decodable>(_ key: String, _ fallback: T) throws -> T {
         try decodeIfPresent(T.self, forKey: AnyKey(stringValue: key)) ?? fallback
     }
 
     /// A provider's `limits`: the keys given replace that provider's defaults, the rest stay.
-    func limits(_ defaults: Configuration.ProviderLimits) throws -> Configuration.ProviderLimits {
+    public func limits(_ defaults: Configuration.ProviderLimits) throws -> Configuration.ProviderLimits {
         try decodeIfPresent(PartialProviderLimits.self, forKey: AnyKey(stringValue: "limits"))?.applied(to: defaults) ?? defaults
     }
 }
@@ -166,51 +166,6 @@ extension Configuration.Workers {
     }
 }
 
-extension Configuration.Providers {
-    public init(from decoder: any Decoder) throws {
-        self.init()
-        let c = try decoder.section(["simulator", "gemini", "fal", "runware", "taskapi"])
-        taskapi = try c.value("taskapi", taskapi)
-        simulator = try c.value("simulator", simulator)
-        gemini = try c.value("gemini", gemini)
-        fal = try c.value("fal", fal)
-        runware = try c.value("runware", runware)
-    }
-}
-
-extension Configuration.TaskAPI {
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.section(
-            ["name", "baseURL", "apiKey", "createPath", "queryPath", "authHeader", "authPrefix", "promptField", "imagesField",
-             "durationField", "aspectRatioField", "idField", "statusField", "progressField", "resultsField", "errorMessageField",
-             "limits", "pollIntervalSeconds"])
-        let path = configurationPath(decoder.codingPath)
-        guard let name = try c.decodeIfPresent(String.self, forKey: AnyKey(stringValue: "name")) else {
-            throw ConfigurationError("configuration key \(path).name is required")
-        }
-        guard let baseURL = try c.decodeIfPresent(String.self, forKey: AnyKey(stringValue: "baseURL")) else {
-            throw ConfigurationError("configuration key \(path).baseURL is required")
-        }
-        self.init(name: name, baseURL: baseURL)
-        apiKey = try c.value("apiKey", nil)
-        createPath = try c.value("createPath", nil)
-        queryPath = try c.value("queryPath", nil)
-        authHeader = try c.value("authHeader", nil)
-        authPrefix = try c.value("authPrefix", nil)
-        promptField = try c.value("promptField", nil)
-        imagesField = try c.value("imagesField", nil)
-        durationField = try c.value("durationField", nil)
-        aspectRatioField = try c.value("aspectRatioField", nil)
-        idField = try c.value("idField", nil)
-        statusField = try c.value("statusField", nil)
-        progressField = try c.value("progressField", nil)
-        resultsField = try c.value("resultsField", nil)
-        errorMessageField = try c.value("errorMessageField", nil)
-        limits = try c.limits(limits)
-        pollIntervalSeconds = try c.value("pollIntervalSeconds", nil)
-    }
-}
-
 extension Configuration.ModelRoute {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.section(["provider", "model"])
@@ -219,52 +174,6 @@ extension Configuration.ModelRoute {
             let model = try c.decodeIfPresent(String.self, forKey: AnyKey(stringValue: "model"))
         else { throw ConfigurationError("\(path): a route needs provider and model") }
         self.init(provider: provider, model: model)
-    }
-}
-
-extension Configuration.Simulator {
-    public init(from decoder: any Decoder) throws {
-        self.init()
-        let c = try decoder.section(["latencySeconds", "failureRate", "limits"])
-        latencySeconds = try c.value("latencySeconds", latencySeconds)
-        failureRate = try c.value("failureRate", failureRate)
-        limits = try c.limits(limits)
-    }
-}
-
-extension Configuration.Gemini {
-    public init(from decoder: any Decoder) throws {
-        self.init()
-        let c = try decoder.section(["apiKey", "baseURL", "apiVersion", "pollIntervalSeconds", "model", "requestTimeoutSeconds", "limits"])
-        requestTimeoutSeconds = try c.value("requestTimeoutSeconds", requestTimeoutSeconds)
-        limits = try c.limits(limits)
-        apiKey = try c.value("apiKey", apiKey)
-        baseURL = try c.value("baseURL", baseURL)
-        apiVersion = try c.value("apiVersion", apiVersion)
-        pollIntervalSeconds = try c.value("pollIntervalSeconds", pollIntervalSeconds)
-        model = try c.value("model", model)
-    }
-}
-
-extension Configuration.Fal {
-    public init(from decoder: any Decoder) throws {
-        self.init()
-        let c = try decoder.section(["key", "baseURL", "pollIntervalSeconds", "limits"])
-        key = try c.value("key", key)
-        baseURL = try c.value("baseURL", baseURL)
-        pollIntervalSeconds = try c.value("pollIntervalSeconds", pollIntervalSeconds)
-        limits = try c.limits(limits)
-    }
-}
-
-extension Configuration.Runware {
-    public init(from decoder: any Decoder) throws {
-        self.init()
-        let c = try decoder.section(["apiKey", "baseURL", "pollIntervalSeconds", "limits"])
-        apiKey = try c.value("apiKey", apiKey)
-        baseURL = try c.value("baseURL", baseURL)
-        pollIntervalSeconds = try c.value("pollIntervalSeconds", pollIntervalSeconds)
-        limits = try c.limits(limits)
     }
 }
 

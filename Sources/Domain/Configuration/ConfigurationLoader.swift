@@ -3,22 +3,25 @@ import Foundation
 /// Builds the effective configuration from a file's bytes and the environment, and validates it.
 /// Pure: the caller reads the file and passes the environment, so every rule is unit-testable.
 public enum ConfigurationLoader {
-    /// The environment variables that override file keys (SPEC §11).
-    public static let environmentKeys = [
-        "REELGATE_LISTEN", "REELGATE_DATA_DIR", "REELGATE_PUBLIC_URL", "REELGATE_API_KEYS", "REELGATE_WEBHOOK_SECRET",
-        "REELGATE_ALLOW_HTTP", "REELGATE_ALLOW_HOSTS", "REELGATE_EGRESS_PROXY", "GEMINI_API_KEY", "GEMINI_BASE_URL", "FAL_KEY",
-        "FAL_BASE_URL", "RUNWARE_API_KEY", "RUNWARE_BASE_URL", "REELGATE_DATABASE_URL",
-        "REELGATE_MEDIA_DIR",
-    ]
+    /// The environment variables that override file keys (SPEC §11), the providers' included.
+    public static func environmentKeys(providers: [any ProviderSettings.Type]) -> [String] {
+        ["REELGATE_LISTEN", "REELGATE_DATA_DIR", "REELGATE_MEDIA_DIR", "REELGATE_PUBLIC_URL", "REELGATE_ALLOW_HTTP", "REELGATE_ALLOW_HOSTS"]
+            + SecretField.core.compactMap(\.environment)
+            + providers.flatMap { $0.secretFields.compactMap(\.environment) + $0.environmentNames }
+    }
 
     /// The key the example config ships with; refused beyond loopback.
     public static let exampleKey = "reelgate-dev-key-change-me"
 
-    public static func load(file: Data?, environment: [String: String]) throws -> Configuration {
+    /// `providers` is the catalog of provider sections (the gateway's provider registry): the
+    /// keys `providers` may have, with their defaults, secrets and rules.
+    public static func load(file: Data?, environment: [String: String], providers: [any ProviderSettings.Type]) throws -> Configuration {
         var config = Configuration()
         if let file, !file.isEmpty {
             do {
-                config = try JSONDecoder().decode(Configuration.self, from: file)
+                let decoder = JSONDecoder()
+                decoder.userInfo[Configuration.Providers.catalogKey] = providers
+                config = try decoder.decode(Configuration.self, from: file)
             } catch let error as ConfigurationError {
                 throw error
             } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
@@ -31,7 +34,8 @@ public enum ConfigurationLoader {
                 throw ConfigurationError("configuration file is not valid JSON: \(context.underlyingError.map { "\($0)" } ?? context.debugDescription)")
             }
         }
-        try applyEnvironment(environment, to: &config)
+        for type in providers { type.fillDefault(in: &config.providers) }
+        try applyEnvironment(environment, to: &config, providers: providers)
         try validate(config)
         return config
     }
@@ -40,7 +44,7 @@ public enum ConfigurationLoader {
         keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
     }
 
-    static func applyEnvironment(_ env: [String: String], to config: inout Configuration) throws {
+    static func applyEnvironment(_ env: [String: String], to config: inout Configuration, providers: [any ProviderSettings.Type]) throws {
         if let v = env["REELGATE_LISTEN"] { config.listen = v }
         if let v = env["REELGATE_DATA_DIR"] { config.dataDir = v }
         if let v = env["REELGATE_MEDIA_DIR"] { config.media.directory = v }
@@ -49,10 +53,8 @@ public enum ConfigurationLoader {
         if let v = env["REELGATE_ALLOW_HOSTS"] {
             config.network.allowHosts = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
-        if let v = env["GEMINI_BASE_URL"] { config.providers.gemini.baseURL = v }
-        if let v = env["FAL_BASE_URL"] { config.providers.fal.baseURL = v }
-        if let v = env["RUNWARE_BASE_URL"] { config.providers.runware.baseURL = v }
-        try SecretField.applyEnvironment(env, to: &config)
+        for type in providers { type.applyEnvironment(env, to: &config.providers) }
+        try SecretField.applyEnvironment(env, to: &config, providers: providers)
     }
 
     /// `name:key:role,…`; the key may itself contain colons (name is before the first, role after
@@ -159,9 +161,6 @@ public enum ConfigurationLoader {
         guard config.workers.transferThreads >= 1, config.workers.transferThreads <= 256 else {
             throw ConfigurationError("workers.transferThreads must be 1…256")
         }
-        guard (0...1).contains(config.providers.simulator.failureRate) else {
-            throw ConfigurationError("providers.simulator.failureRate must be between 0 and 1")
-        }
         guard config.media.maxBytes > 0 else { throw ConfigurationError("media.maxBytes must be positive") }
         if let url = config.publicURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
             throw ConfigurationError("publicURL must start with http:// or https://")
@@ -169,12 +168,8 @@ public enum ConfigurationLoader {
         for (model, routes) in config.models where routes.isEmpty {
             throw ConfigurationError("models.\(model): at least one route is needed")
         }
-        var providerNames: Set<String> = ["simulator", "gemini", "fal", "runware"]
-        for (index, entry) in config.providers.taskapi.enumerated() {
-            guard !entry.name.isEmpty, providerNames.insert(entry.name).inserted else {
-                throw ConfigurationError("providers.taskapi[\(index)].name must be non-empty and differ from every other provider's")
-            }
-        }
+        let providerNames = Set(config.providers.all.map { type(of: $0).configKey })
+        for section in config.providers.all { try section.validate(providerNames: providerNames) }
     }
 
     /// The configuration as JSON with every secret replaced, for `check-config` and the startup log.

@@ -135,7 +135,7 @@ public struct FalProvider: VideoProvider {
 
 extension FalProvider {
     /// Built when `providers.fal.key` (`FAL_KEY`) is set.
-    static let registration = ProviderRegistration(configKey: "fal", reservedSettings: reservedSettings) { context in
+    static let registration = ProviderRegistration(settings: FalSettings.self, reservedSettings: reservedSettings) { context in
         let settings = context.configuration.providers.fal
         guard let key = settings.key, !key.isEmpty else { return [] }
         let provider = FalProvider(key: key, baseURL: settings.baseURL, curl: context.curl, urlGuard: context.urlGuard,

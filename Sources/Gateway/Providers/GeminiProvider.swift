@@ -378,7 +378,7 @@ public struct GeminiProvider: VideoProvider {
 
 extension GeminiProvider {
     /// Built when `providers.gemini.apiKey` (`GEMINI_API_KEY`) is set.
-    static let registration = ProviderRegistration(configKey: "gemini", reservedSettings: reservedSettings) { context in
+    static let registration = ProviderRegistration(settings: GeminiSettings.self, reservedSettings: reservedSettings) { context in
         let settings = context.configuration.providers.gemini
         guard let key = settings.apiKey, !key.isEmpty else { return [] }
         let work = "\(context.configuration.dataDir)/upstream/gemini"

@@ -9,15 +9,19 @@ import Store
 /// `google:gemini@omni-flash`. `Application` builds whatever the registry lists; routes, limits
 /// and reserved provider settings all come from here.
 ///
-/// Settings and their secret fields are declared with the configuration (`Domain/Configuration`:
-/// `Configuration.Providers`, `SecretField`), which decodes and masks them before any adapter
-/// exists.
-enum ProviderRegistry {
+/// Each adapter's settings (its `providers` section: fields, defaults, secrets, environment
+/// variables, rules) are a ``ProviderSettings`` type beside it (`GeminiSettings.swift`, …); the
+/// configuration layer decodes, masks and checks them from ``settings``, before any adapter exists.
+public enum ProviderRegistry {
     /// In the default fallback order of `google:gemini@omni-flash`.
     static let all: [ProviderRegistration] = [
         SimulatorProvider.registration, GeminiProvider.registration, FalProvider.registration, RunwareProvider.registration,
         TaskAPIProvider.registration,
     ]
+
+    /// The `providers` sections the configuration may have: the catalog
+    /// ``ConfigurationLoader/load(file:environment:providers:)`` decodes with.
+    public static var settings: [any ProviderSettings.Type] { all.map(\.settings) }
 
     /// Every configured provider.
     static func build(_ context: ProviderContext) throws -> [ProviderEntry] {
@@ -27,8 +31,10 @@ enum ProviderRegistry {
 
 /// How an adapter is made from the configuration.
 struct ProviderRegistration: Sendable {
+    /// Its `providers` section.
+    let settings: any ProviderSettings.Type
     /// Its key under `providers` in the configuration file.
-    let configKey: String
+    var configKey: String { settings.configKey }
     /// `providerSettings` fields the adapter sets itself, which a request may not override: refused
     /// whether or not the adapter is configured, since a route may reach it later.
     var reservedSettings: (section: String, fields: Set<String>)? = nil

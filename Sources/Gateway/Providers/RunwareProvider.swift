@@ -127,7 +127,7 @@ public struct RunwareProvider: VideoProvider {
 
 extension RunwareProvider {
     /// Built when `providers.runware.apiKey` (`RUNWARE_API_KEY`) is set.
-    static let registration = ProviderRegistration(configKey: "runware") { context in
+    static let registration = ProviderRegistration(settings: RunwareSettings.self) { context in
         let settings = context.configuration.providers.runware
         guard let key = settings.apiKey, !key.isEmpty else { return [] }
         let provider = RunwareProvider(apiKey: key, baseURL: settings.baseURL, curl: context.curl, urlGuard: context.urlGuard,

@@ -97,7 +97,7 @@ enum FileCopier {
 
 extension SimulatorProvider {
     /// Always there: `reelgate:simulator@1`, and Omni Flash when no upstream is configured.
-    static let registration = ProviderRegistration(configKey: "simulator") { context in
+    static let registration = ProviderRegistration(settings: SimulatorSettings.self) { context in
         let settings = context.configuration.providers.simulator
         return [ProviderEntry(SimulatorProvider(latency: settings.latencySeconds, failureRate: settings.failureRate), limits: settings.limits)]
     }

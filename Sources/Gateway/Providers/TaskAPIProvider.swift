@@ -7,13 +7,13 @@ import Foundation
 /// config; defaults are the `gemini-omni-flash-image-to-video` profile of taskapi.md.
 public struct TaskAPIProvider: VideoProvider {
     public let name: String
-    let settings: Configuration.TaskAPI
+    let settings: TaskAPISettings.Entry
     let curl: CurlClient
     let urlGuard: URLGuard
     let inputs: InputFetcher?
     public let pollInterval: Double
 
-    init(settings: Configuration.TaskAPI, curl: CurlClient, urlGuard: URLGuard, inputs: InputFetcher?) {
+    init(settings: TaskAPISettings.Entry, curl: CurlClient, urlGuard: URLGuard, inputs: InputFetcher?) {
         name = settings.name
         self.settings = settings
         self.curl = curl
@@ -115,7 +115,7 @@ public struct TaskAPIProvider: VideoProvider {
 
 extension TaskAPIProvider {
     /// One per `providers.taskapi[]` entry, under its own name, for `models` routes.
-    static let registration = ProviderRegistration(configKey: "taskapi") { context in
+    static let registration = ProviderRegistration(settings: TaskAPISettings.self) { context in
         try context.configuration.providers.taskapi.map { entry in
             ProviderEntry(TaskAPIProvider(settings: entry, curl: context.curl, urlGuard: context.urlGuard, inputs: try context.inputs(scratch: "inputs")),
                           limits: entry.limits)
