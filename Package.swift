@@ -32,6 +32,8 @@ let package = Package(
         .target(name: "Curl", dependencies: ["CCurl"], swiftSettings: strict),
         .target(name: "Crypto", dependencies: ["CCrypto"], swiftSettings: strict),
         .target(name: "Postgres", dependencies: ["CPostgres"], swiftSettings: strict),
+        // An S3-compatible object store client: SigV4 signing (libcrypto) and requests (libcurl).
+        .target(name: "S3", dependencies: ["Curl", "Crypto"], swiftSettings: strict),
         // Layer 4: domain (configuration, tasks, states, policies). No IO.
         .target(name: "Domain", swiftSettings: strict),
         // Layer 5: the store contract (protocols by aggregate, records), and its SQLite implementation:
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CurlTests", dependencies: ["Curl", "Crypto", "HTTPServer", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
+        .testTarget(name: "S3Tests", dependencies: ["S3", "Crypto"], swiftSettings: strict),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "PostgresStore", "Store", "Domain", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "SQLiteStore", "PostgresStore", "Postgres", "SQLite", "Domain", "TestSupport"], swiftSettings: strict),
