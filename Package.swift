@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["CCrypto"], swiftSettings: strict),
         .target(name: "Postgres", dependencies: ["CPostgres"], swiftSettings: strict),
         // An S3-compatible object store client: SigV4 signing (libcrypto) and requests (libcurl).
-        .target(name: "S3", dependencies: ["Curl", "Crypto"], swiftSettings: strict),
+        .target(name: "S3", dependencies: ["Curl", "Crypto", "HTTP1"], swiftSettings: strict),
         // Layer 4: domain (configuration, tasks, states, policies). No IO.
         .target(name: "Domain", swiftSettings: strict),
         // Layer 5: the store contract (protocols by aggregate, records), and its SQLite implementation:

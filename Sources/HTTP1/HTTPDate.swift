@@ -15,8 +15,9 @@ public enum HTTPDate {
             + "\(two(secondsOfDay % 3600 / 60)):\(two(secondsOfDay % 60)) GMT"
     }
 
-    /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-    static func civil(fromDays z0: Int64) -> (Int, Int, Int) {
+    /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm): year,
+    /// month, day. (Also what S3 request signing dates its requests with.)
+    public static func civil(fromDays z0: Int64) -> (Int, Int, Int) {
         let z = z0 + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097

@@ -1,4 +1,5 @@
 import Crypto
+import HTTP1
 
 /// AWS Signature Version 4 for query-string authentication: a presigned `GET` of one object,
 /// valid for `expires` seconds from `now`, as botocore's `generate_presigned_url` makes it (a test
@@ -42,26 +43,15 @@ public struct S3Presigner: Sendable {
     }
 }
 
-/// `20261204T123045Z` and `20261204`, in UTC, from seconds since 1970 (no Foundation calendar:
-/// days from the civil-from-days algorithm).
+/// `20261204T123045Z` and `20261204`, in UTC, from seconds since 1970.
 struct AmzDate {
     let full: String
     let day: String
 
     init(epochSeconds: Double) {
-        let seconds = Int(epochSeconds.rounded(.down))
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        let seconds = Int64(epochSeconds.rounded(.down))
+        let secondOfDay = Int((seconds % 86_400 + 86_400) % 86_400)
+        let (y, m, d) = HTTPDate.civil(fromDays: (seconds - Int64(secondOfDay)) / 86_400)
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
         day = "\(y)\(two(m))\(two(d))"
         full = "\(day)T\(two(secondOfDay / 3600))\(two(secondOfDay % 3600 / 60))\(two(secondOfDay % 60))Z"
