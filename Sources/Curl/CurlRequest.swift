@@ -5,6 +5,8 @@ public struct CurlRequest: Sendable {
         case bytes([UInt8])
         /// Streamed from disk; never read into memory whole.
         case file(path: String)
+        /// `length` bytes of a file from `offset` (one part of a multipart upload), streamed.
+        case fileRange(path: String, offset: Int64, length: Int64)
     }
 
     public enum Sink: Sendable {

@@ -17,6 +17,8 @@ final class TransferContext {
     var uploadBytes: [UInt8] = []
     var uploadOffset = 0
     var uploadFD: Int32 = -1
+    /// Bytes of `uploadFD` still to send; -1 for "to the end of the file".
+    var uploadRemaining: Int64 = -1
 
     init(maxBytes: Int64, cancelled: CancelFlag) {
         self.maxBytes = maxBytes
@@ -87,6 +89,16 @@ final class EasyHandle {
             var st = stat()
             fstat(context.uploadFD, &st)
             uploadSize = Int64(st.st_size)
+        case .fileRange(let path, let offset, let length):
+            context.uploadFD = open(path, O_RDONLY | O_CLOEXEC)
+            guard context.uploadFD >= 0 else { return fail(.localFile, 0, "cannot open \(path): errno \(errno)") }
+            var st = stat()
+            fstat(context.uploadFD, &st)
+            guard offset >= 0, length >= 0, offset + length <= Int64(st.st_size), lseek(context.uploadFD, off_t(offset), SEEK_SET) == off_t(offset) else {
+                return fail(.localFile, 0, "\(path) has no bytes \(offset)..<\(offset + length)")
+            }
+            uploadSize = length
+            context.uploadRemaining = length
         }
 
         let unmanaged = Unmanaged.passRetained(context)
@@ -113,7 +125,10 @@ final class EasyHandle {
         _ = ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, &errorBuffer)
         setOff(CURLOPT_MAXFILESIZE_LARGE, context.maxBytes)
         if largeBuffer { setLong(CURLOPT_BUFFERSIZE, 512 * 1024) }
-        if case .file = request.body { setLong(CURLOPT_UPLOAD_BUFFERSIZE, 512 * 1024) }
+        switch request.body {
+        case .file, .fileRange: setLong(CURLOPT_UPLOAD_BUFFERSIZE, 512 * 1024)
+        default: break
+        }
 
         // Address pinning: CONNECT_TO sends the connection to the checked address, whatever DNS
         // says by then; TLS still verifies the certificate against the URL's host name. Through
@@ -275,10 +290,14 @@ private let readCallback: ccurl_data_callback = { pointer, size, count, userdata
     let capacity = size * count
     guard let pointer else { return 0 }
     if context.uploadFD >= 0 {
+        let wanted = context.uploadRemaining >= 0 ? min(capacity, Int(context.uploadRemaining)) : capacity
+        if wanted == 0 { return 0 }
         while true {
-            let n = read(context.uploadFD, pointer, capacity)
+            let n = read(context.uploadFD, pointer, wanted)
             if n < 0, errno == EINTR { continue }
-            return n < 0 ? Int(CURL_READFUNC_ABORT) : n
+            if n < 0 { return Int(CURL_READFUNC_ABORT) }
+            if context.uploadRemaining >= 0 { context.uploadRemaining -= Int64(n) }
+            return n
         }
     }
     let remaining = context.uploadBytes.count - context.uploadOffset

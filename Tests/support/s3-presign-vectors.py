@@ -38,3 +38,23 @@ for endpoint, region, style, bucket, key, expires in CASES:
         url = client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires)
     print(endpoint, region, style, bucket, key, expires)
     print(url)
+
+# Header-signed requests (the Authorization of botocore's S3SigV4Auth); botocore signs the empty
+# body's SHA-256 as the payload hash.
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+REQUESTS = [
+    ("PUT", "http://127.0.0.1:9000/videos/reelgate/01a2-b3.mp4", {"Content-Type": "video/mp4"}),
+    ("POST", "http://127.0.0.1:9000/videos/big%20file.mp4?uploads=", {}),
+    ("PUT", "http://127.0.0.1:9000/videos/big%20file.mp4?partNumber=2&uploadId=abc%2Fdef", {}),
+    ("GET", "https://team-media.s3.eu-central-1.amazonaws.com/k.mp4", {"Range": "bytes=0-99"}),
+]
+for method, url, headers in REQUESTS:
+    region = "eu-central-1" if "amazonaws" in url else "us-east-1"
+    request = AWSRequest(method=method, url=url, headers=dict(headers, **{"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"}))
+    with mock.patch("botocore.auth.datetime.datetime", FrozenDateTime):
+        S3SigV4Auth(Credentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"), "s3", region).add_auth(request)
+    print(method, url, headers)
+    print(request.headers["Authorization"])
