@@ -1,0 +1,117 @@
+import Curl
+import Foundation
+
+/// The object-store operations reelgate needs, over libcurl, signed with ``S3Signer``: objects
+/// are uploaded from files (one `PUT`, or a multipart upload whose parts are byte ranges of the
+/// file, so memory never holds more than curl's buffers), read into files (whole or a range),
+/// listed, and deleted.
+///
+/// Concurrency model: every method is `async` and runs one transfer on the ``CurlClient``'s
+/// threads; nothing is shared between calls but the client.
+public struct S3Client: Sendable {
+    public let signer: S3Signer
+    let curl: CurlClient
+    let clock: @Sendable () -> Double
+
+    public init(signer: S3Signer, curl: CurlClient, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.signer = signer
+        self.curl = curl
+        self.clock = clock
+    }
+
+    /// One `PUT` of a whole file.
+    public func putObject(key: String, file: String, contentType: String) async throws {
+        _ = try await send("PUT", key: key, headers: [("content-type", contentType)], body: .file(path: file), operation: "PutObject")
+    }
+
+    public func createMultipartUpload(key: String, contentType: String) async throws -> String {
+        let response = try await send("POST", key: key, query: [("uploads", "")], headers: [("content-type", contentType)],
+                                      operation: "CreateMultipartUpload")
+        guard let id = S3XML.value(of: "UploadId", in: response.body), !id.isEmpty else {
+            throw S3Error(status: response.status, body: response.body, operation: "CreateMultipartUpload", key: key)
+        }
+        return id
+    }
+
+    /// One part: `length` bytes of `file` from `offset`; returns its ETag for the completion.
+    public func uploadPart(key: String, uploadID: String, number: Int, file: String, offset: Int64, length: Int64) async throws -> String {
+        let response = try await send("PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)],
+                                      body: .fileRange(path: file, offset: offset, length: length), operation: "UploadPart")
+        guard let etag = response.header("etag") else {
+            throw S3Error(status: response.status, body: response.body, operation: "UploadPart", key: key)
+        }
+        return etag
+    }
+
+    /// Completes the upload from its parts in order. S3 may answer 200 and still fail (an
+    /// `<Error>` body): that is an error here.
+    public func completeMultipartUpload(key: String, uploadID: String, etags: [String]) async throws {
+        let parts = etags.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\(S3XML.escape($0.element))</ETag></Part>" }
+        let body = Array("<CompleteMultipartUpload>\(parts.joined())</CompleteMultipartUpload>".utf8)
+        let response = try await send("POST", key: key, query: [("uploadId", uploadID)], headers: [("content-type", "application/xml")],
+                                      body: .bytes(body), operation: "CompleteMultipartUpload")
+        if S3XML.value(of: "Code", in: response.body) != nil {
+            throw S3Error(status: 500, body: response.body, operation: "CompleteMultipartUpload", key: key)
+        }
+    }
+
+    public func abortMultipartUpload(key: String, uploadID: String) async throws {
+        do {
+            _ = try await send("DELETE", key: key, query: [("uploadId", uploadID)], operation: "AbortMultipartUpload")
+        } catch let error as S3Error where error.kind == .notFound {
+            // Already gone: what aborting wanted.
+        }
+    }
+
+    /// Unfinished multipart uploads under `prefix` (what a crash left), at most 1,000.
+    public func listMultipartUploads(prefix: String) async throws -> [(key: String, uploadID: String, initiated: String)] {
+        let response = try await send("GET", key: "", query: [("uploads", ""), ("prefix", prefix)], operation: "ListMultipartUploads")
+        return S3XML.blocks("Upload", in: String(decoding: response.body, as: UTF8.self)).compactMap { block in
+            guard let key = S3XML.values(of: "Key", in: block).first, let id = S3XML.values(of: "UploadId", in: block).first else { return nil }
+            return (key, id, S3XML.values(of: "Initiated", in: block).first ?? "")
+        }
+    }
+
+    /// The object's size, or nil when there is none.
+    public func headObject(key: String) async throws -> Int64? {
+        do {
+            let response = try await send("HEAD", key: key, operation: "HeadObject")
+            return response.header("content-length").flatMap { Int64($0) }
+        } catch let error as S3Error where error.kind == .notFound {
+            return nil
+        }
+    }
+
+    /// The object (or `range`, e.g. `bytes=0-99`) into `file`, streamed, at most `maxBytes`.
+    public func getObject(key: String, range: String? = nil, to file: String, maxBytes: Int64) async throws -> CurlResponse {
+        try await send("GET", key: key, headers: range.map { [("range", $0)] } ?? [], sink: .file(path: file, maxBytes: maxBytes),
+                       operation: "GetObject")
+    }
+
+    public func deleteObject(key: String) async throws {
+        _ = try await send("DELETE", key: key, operation: "DeleteObject")
+    }
+
+    // MARK: Transport
+
+    private func send(_ method: String, key: String, query: [(String, String)] = [], headers: [(String, String)] = [],
+                      body: CurlRequest.Body = .none, sink: CurlRequest.Sink = .memory(maxBytes: 1 << 20), operation: String) async throws
+        -> CurlResponse
+    {
+        let signed = signer.signedHeaders(method: method, key: key, query: query, headers: headers, now: clock())
+        let request = CurlRequest(
+            method: method, url: signer.url(key: key, query: query), headers: signed, body: body, sink: sink,
+            totalTimeout: nil, lowSpeed: (bytesPerSecond: 1024, seconds: 60))
+        let response: CurlResponse
+        do {
+            response = try await curl.perform(request)
+        } catch let error as CurlError {
+            throw S3Error(transport: error, operation: operation, key: key)
+        }
+        guard (200...299).contains(response.status) else {
+            // A file sink holds the error body instead of an object: the caller removes it.
+            throw S3Error(status: response.status, body: response.body, operation: operation, key: key)
+        }
+        return response
+    }
+}
