@@ -112,10 +112,12 @@ struct ConfigurationTests {
              "network":{"egressProxy":"http://user:marker-proxy-pass@proxy.internal:3128"},
              "providers":{"gemini":{"apiKey":"marker-gemini"},"fal":{"key":"marker-fal"},"runware":{"apiKey":"marker-runware"},
                           "taskapi":[{"name":"agg","baseURL":"https://agg.example","apiKey":"marker-taskapi"}]},
-             "database":{"url":"postgres://reelgate:marker-db-password@db.internal:5432/reelgate"}}
+             "database":{"url":"postgres://reelgate:marker-db-password@db.internal:5432/reelgate"},
+             "media":{"store":{"type":"s3","endpoint":"http://127.0.0.1:9000","bucket":"b","accessKeyId":"marker-s3-id",
+                               "secretAccessKey":"marker-s3-secret"}}}
             """)
         let secrets = ConfigurationLoader.secrets(config)
-        #expect(secrets.count == 8)
+        #expect(secrets.count == 10)
         let masked = ConfigurationLoader.maskedJSON(config)
         for secret in secrets { #expect(!masked.contains(secret), "check-config shows \(secret)") }
         #expect(!masked.contains("marker"))
@@ -138,7 +140,8 @@ struct ConfigurationTests {
         #expect(credentials.count >= 7)
         for path in credentials { #expect(listed.contains(path), "\(path) looks like a credential but is not a SecretField") }
         // Each listed environment variable sets its field.
-        var env: [String: String] = [:]
+        // The s3 store's credentials apply to an s3 store: the bucket selects it.
+        var env: [String: String] = ["REELGATE_S3_BUCKET": "b", "REELGATE_S3_ENDPOINT": "http://127.0.0.1:9000"]
         for field in SecretField.all(providers: ProviderRegistry.settings) {
             guard let name = field.environment else { continue }
             env[name] = switch name {
@@ -149,6 +152,32 @@ struct ConfigurationTests {
         }
         let fromEnv = try load(nil, env: env)
         #expect(ConfigurationLoader.secrets(fromEnv).count == SecretField.all(providers: ProviderRegistry.settings).filter { $0.environment != nil }.count)
+    }
+
+    /// `media.store`: local by default or as `"local"`; an s3 store from the file or from
+    /// `REELGATE_S3_*` (the bucket selects it); its mistakes named.
+    @Test func theMediaStoreSetting() throws {
+        #expect(try load().media.store == .local)
+        #expect(try load(#"{"media":{"store":"local"}}"#).media.store == .local)
+        let s3 = try #require(try load(#"{"media":{"store":{"type":"s3","endpoint":"http://10.0.0.5:9000","bucket":"vids","prefix":"rg/"}}}"#)
+            .media.store.objectStore)
+        #expect(s3.endpoint == "http://10.0.0.5:9000" && s3.bucket == "vids" && s3.prefix == "rg/" && s3.region == "us-east-1")
+        #expect(s3.partBytes == 16 << 20 && !s3.presignedURLs && s3.pathStyle == nil)
+        let fromEnv = try #require(try load(env: [
+            "REELGATE_S3_BUCKET": "b2", "REELGATE_S3_ENDPOINT": "https://s3.eu-west-1.amazonaws.com", "REELGATE_S3_REGION": "eu-west-1",
+            "REELGATE_S3_PATH_STYLE": "false", "REELGATE_S3_ACCESS_KEY_ID": "AKIA0123456789", "REELGATE_S3_SECRET_ACCESS_KEY": "s3cr3t-s3cr3t",
+        ]).media.store.objectStore)
+        #expect(fromEnv.bucket == "b2" && fromEnv.region == "eu-west-1" && fromEnv.pathStyle == false)
+        #expect(fromEnv.accessKeyId == "AKIA0123456789" && fromEnv.secretAccessKey == "s3cr3t-s3cr3t")
+        for (json, message) in [
+            (#"{"media":{"store":"disk"}}"#, "media.store must be"),
+            (#"{"media":{"store":{"type":"gcs","endpoint":"x","bucket":"b"}}}"#, "type must be \"s3\""),
+            (#"{"media":{"store":{"type":"s3","bucket":"b"}}}"#, "needs endpoint and bucket"),
+            (#"{"media":{"store":{"type":"s3","endpoint":"http://x","bucket":"b","partBytes":1024}}}"#, "at least 5 MiB"),
+            (#"{"media":{"store":{"type":"s3","endpoint":"http://x","bucket":"b","colour":1}}}"#, "unknown configuration key media.store.colour"),
+        ] {
+            #expect { try load(json) } throws: { "\($0)".contains(message) }
+        }
     }
 
     @Test func aMalformedKeyListNeverEchoesTheKey() {

@@ -180,8 +180,9 @@ extension Configuration.ModelRoute {
 extension Configuration.Media {
     public init(from decoder: any Decoder) throws {
         self.init()
-        let c = try decoder.section(["directory", "maxBytes", "imageTTLSeconds", "maxImageUploadsPerRequest"])
+        let c = try decoder.section(["directory", "maxBytes", "imageTTLSeconds", "maxImageUploadsPerRequest", "store"])
         directory = try c.value("directory", directory)
+        store = try c.value("store", store)
         maxBytes = try c.value("maxBytes", maxBytes)
         imageTTLSeconds = try c.value("imageTTLSeconds", imageTTLSeconds)
         maxImageUploadsPerRequest = try c.value("maxImageUploadsPerRequest", maxImageUploadsPerRequest)

@@ -127,6 +127,8 @@ public struct Configuration: Sendable, Equatable, Codable {
         public var imageTTLSeconds: Double = 86_400
         /// `imageUpload` tasks in one request.
         public var maxImageUploadsPerRequest = 8
+        /// Where results go once fetched: the media directory, or an S3-compatible bucket.
+        public var store = MediaStoreSetting.local
         public init() {}
     }
 

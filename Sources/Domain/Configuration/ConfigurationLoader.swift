@@ -5,7 +5,8 @@ import Foundation
 public enum ConfigurationLoader {
     /// The environment variables that override file keys (SPEC §11), the providers' included.
     public static func environmentKeys(providers: [any ProviderSettings.Type]) -> [String] {
-        ["REELGATE_LISTEN", "REELGATE_DATA_DIR", "REELGATE_MEDIA_DIR", "REELGATE_PUBLIC_URL", "REELGATE_ALLOW_HTTP", "REELGATE_ALLOW_HOSTS"]
+        ["REELGATE_LISTEN", "REELGATE_DATA_DIR", "REELGATE_MEDIA_DIR", "REELGATE_PUBLIC_URL", "REELGATE_ALLOW_HTTP", "REELGATE_ALLOW_HOSTS",
+         "REELGATE_S3_ENDPOINT", "REELGATE_S3_REGION", "REELGATE_S3_BUCKET", "REELGATE_S3_PREFIX", "REELGATE_S3_PATH_STYLE"]
             + SecretField.core.compactMap(\.environment)
             + providers.flatMap { $0.secretFields.compactMap(\.environment) + $0.environmentNames }
     }
@@ -53,8 +54,25 @@ public enum ConfigurationLoader {
         if let v = env["REELGATE_ALLOW_HOSTS"] {
             config.network.allowHosts = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
+        try applyObjectStoreEnvironment(env, to: &config)
         for type in providers { type.applyEnvironment(env, to: &config.providers) }
         try SecretField.applyEnvironment(env, to: &config, providers: providers)
+    }
+
+    /// `REELGATE_S3_*`: setting the bucket selects the s3 store (with the endpoint, which it needs);
+    /// the others change an s3 store's fields. The credentials are secrets (``SecretField``).
+    static func applyObjectStoreEnvironment(_ env: [String: String], to config: inout Configuration) throws {
+        if let bucket = env["REELGATE_S3_BUCKET"] {
+            var settings = config.media.store.objectStore ?? ObjectStoreSettings(endpoint: env["REELGATE_S3_ENDPOINT"] ?? "", bucket: bucket)
+            settings.bucket = bucket
+            config.media.store = .s3(settings)
+        }
+        guard case .s3(var settings) = config.media.store else { return }
+        if let v = env["REELGATE_S3_ENDPOINT"] { settings.endpoint = v }
+        if let v = env["REELGATE_S3_REGION"] { settings.region = v }
+        if let v = env["REELGATE_S3_PREFIX"] { settings.prefix = v }
+        if let v = env["REELGATE_S3_PATH_STYLE"] { settings.pathStyle = ["1", "true", "yes"].contains(v.lowercased()) }
+        config.media.store = .s3(settings)
     }
 
     /// `name:key:role,…`; the key may itself contain colons (name is before the first, role after
@@ -162,6 +180,12 @@ public enum ConfigurationLoader {
             throw ConfigurationError("workers.transferThreads must be 1…256")
         }
         guard config.media.maxBytes > 0 else { throw ConfigurationError("media.maxBytes must be positive") }
+        if let store = config.media.store.objectStore {
+            guard !store.endpoint.isEmpty else { throw ConfigurationError("media.store.endpoint is required for an s3 store (or REELGATE_S3_ENDPOINT)") }
+            guard store.partBytes >= ObjectStoreSettings.minimumPartBytes else {
+                throw ConfigurationError("media.store.partBytes must be at least 5 MiB (S3's smallest part)")
+            }
+        }
         if let url = config.publicURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
             throw ConfigurationError("publicURL must start with http:// or https://")
         }

@@ -26,7 +26,29 @@ public struct SecretField: Sendable {
         // The whole address: it holds the password (masked in every form by the store's own
         // errors; here the whole value goes).
         optional("database.url", "REELGATE_DATABASE_URL", \.database.url),
+        objectStore("media.store.accessKeyId", "REELGATE_S3_ACCESS_KEY_ID", \.accessKeyId),
+        objectStore("media.store.secretAccessKey", "REELGATE_S3_SECRET_ACCESS_KEY", \.secretAccessKey),
     ]
+
+    /// A credential of an s3 media store: nothing when the store is local (its environment
+    /// variable then has nothing to set; `REELGATE_S3_BUCKET` selects the s3 store first).
+    private static func objectStore(_ path: String, _ environment: String, _ keyPath: WritableKeyPath<ObjectStoreSettings, String?> & Sendable)
+        -> SecretField
+    {
+        SecretField(
+            path: path, environment: environment,
+            values: { $0.media.store.objectStore?[keyPath: keyPath].map { [$0] } ?? [] },
+            rewrite: { config, change in
+                guard case .s3(var settings) = config.media.store else { return }
+                settings[keyPath: keyPath] = settings[keyPath: keyPath].map(change)
+                config.media.store = .s3(settings)
+            },
+            assign: { config, text in
+                guard case .s3(var settings) = config.media.store else { return }
+                settings[keyPath: keyPath] = text
+                config.media.store = .s3(settings)
+            })
+    }
 
     public init(path: String, environment: String?, values: @escaping @Sendable (Configuration) -> [String],
                 rewrite: @escaping @Sendable (inout Configuration, (String) -> String) -> Void,
