@@ -46,7 +46,7 @@ let package = Package(
         // Layer 6: API handlers, workers, delivery; `App` composes everything.
         .target(
             name: "Gateway",
-            dependencies: ["HTTP1", "WebSocket", "HTTPServer", "Store", "SQLiteStore", "PostgresStore", "Postgres", "Curl", "Crypto", "Domain", "CMalloc"],
+            dependencies: ["HTTP1", "WebSocket", "HTTPServer", "Store", "SQLiteStore", "PostgresStore", "Postgres", "S3", "Curl", "Crypto", "Domain", "CMalloc"],
             resources: [.copy("Resources/clips")],
             swiftSettings: strict),
         // Layer 7: a thin executable.
@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "PostgresStore", "Store", "Domain", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "SQLiteStore", "PostgresStore", "Postgres", "SQLite", "Domain", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "WebSocket", "Store", "SQLiteStore", "Postgres", "Domain", "HTTP1", "HTTPServer", "Crypto", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "WebSocket", "Store", "SQLiteStore", "Postgres", "S3", "Curl", "Domain", "HTTP1", "HTTPServer", "Crypto", "TestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

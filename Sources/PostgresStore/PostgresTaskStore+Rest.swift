@@ -190,7 +190,9 @@ extension PostgresTaskStore {
     /// Synchronous (start-up and the media budget): on a connection of its own.
     public func mediaBytesInUse() throws -> Int64 {
         let db = try PostgresConnection(pool.url)
-        let results = try db.execute("SELECT coalesce(sum(media_bytes), 0) AS b FROM results WHERE media_path IS NOT NULL").row(0).int("b") ?? 0
+        // Local files only: objects in a bucket (`s3:` paths) are not on this disk.
+        let results = try db.execute("SELECT coalesce(sum(media_bytes), 0) AS b FROM results WHERE media_path IS NOT NULL AND media_path NOT LIKE 's3:%'")
+            .row(0).int("b") ?? 0
         let images = try db.execute("SELECT coalesce(sum(bytes), 0) AS b FROM images").row(0).int("b") ?? 0
         return results + images
     }

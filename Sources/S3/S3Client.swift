@@ -19,6 +19,11 @@ public struct S3Client: Sendable {
         self.clock = clock
     }
 
+    /// Creates the bucket (setup and tests; reelgate itself expects it to exist).
+    public func createBucket() async throws {
+        _ = try await send("PUT", key: "", operation: "CreateBucket")
+    }
+
     /// One `PUT` of a whole file.
     public func putObject(key: String, file: String, contentType: String) async throws {
         _ = try await send("PUT", key: key, headers: [("content-type", contentType)], body: .file(path: file), operation: "PutObject")

@@ -24,7 +24,8 @@ extension SQLiteTaskStore {
 
     public func mediaBytesInUse() throws -> Int64 {
         try pool.readBlocking { db in
-            let results = try db.scalar("SELECT coalesce(sum(media_bytes), 0) FROM results WHERE media_path IS NOT NULL").int64 ?? 0
+            // Local files only: objects in a bucket (`s3:` paths) are not on this disk.
+            let results = try db.scalar("SELECT coalesce(sum(media_bytes), 0) FROM results WHERE media_path IS NOT NULL AND media_path NOT LIKE 's3:%'").int64 ?? 0
             let images = try db.scalar("SELECT coalesce(sum(bytes), 0) FROM images").int64 ?? 0
             return results + images
         }

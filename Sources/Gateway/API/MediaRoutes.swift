@@ -1,4 +1,5 @@
 import Domain
+import S3
 import Store
 import Foundation
 import HTTP1
@@ -26,12 +27,15 @@ enum MediaRoutes {
             case .valid:
                 break
             }
+            var headers = HTTPHeaders([("Content-Type", format.contentType), ("Accept-Ranges", "bytes"),
+                                       ("Cache-Control", "private, max-age=3600")])
+            if let objects = media.objects {
+                return try await objectResponse(file: file, range: request.headers["range"], objects: objects, media: media, headers: headers)
+            }
             let path = media.path(videoUUID: String(parts[0]), ext: String(parts[1]))
             guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int64 else {
                 throw APIError(.unknownVideo, "the media has been removed")
             }
-            var headers = HTTPHeaders([("Content-Type", format.contentType), ("Accept-Ranges", "bytes"),
-                                       ("Cache-Control", "private, max-age=3600")])
             switch ByteRange.parse(request.headers["range"], size: size) {
             case .whole:
                 return HTTPResponse(status: .ok, headers: headers, body: .file(path: path, offset: 0, length: size))
@@ -42,6 +46,44 @@ enum MediaRoutes {
                 headers.add(name: "Content-Range", value: "bytes */\(size)")
                 return HTTPResponse(status: .rangeNotSatisfiable, headers: headers)
             }
+        }
+    }
+}
+
+extension MediaRoutes {
+    /// The same answer from the object store: the object's size first (a missing one is 404, as
+    /// on disk), the range decided as for a file, then just those bytes staged in a local file
+    /// that is sent and removed. An unavailable store is 503, never 500.
+    static func objectResponse(file: String, range: String?, objects: ObjectMedia, media: MediaStore, headers original: HTTPHeaders) async throws
+        -> HTTPResponse
+    {
+        var headers = original
+        let key = objects.key(file: file)
+        do {
+            guard let size = try await objects.size(key: key) else { throw APIError(.unknownVideo, "the media has been removed") }
+            let status: HTTPStatus, start: Int64, end: Int64
+            switch ByteRange.parse(range, size: size) {
+            case .whole:
+                (status, start, end) = (.ok, 0, size - 1)
+            case .partial(let from, let to):
+                (status, start, end) = (.partialContent, from, to)
+                headers.add(name: "Content-Range", value: "bytes \(from)-\(to)/\(size)")
+            case .unsatisfiable:
+                headers.add(name: "Content-Range", value: "bytes */\(size)")
+                return HTTPResponse(status: .rangeNotSatisfiable, headers: headers)
+            }
+            guard size > 0 else { return HTTPResponse(status: status, headers: headers) }
+            let staged = StagedFile(path: "\(media.directory)/.stage-\(UUID().uuidString)")
+            do {
+                _ = try await objects.stage(key: key, range: status == .ok ? nil : "bytes=\(start)-\(end)", to: staged.path)
+            } catch {
+                staged.close()
+                throw error
+            }
+            return HTTPResponse(status: status, headers: headers, body: .stream(length: end - start + 1, source: staged))
+        } catch let error as S3Error {
+            if error.kind == .notFound { throw APIError(.unknownVideo, "the media has been removed") }
+            throw APIError(.serviceUnavailable, "the media store is unavailable; retry later")
         }
     }
 }

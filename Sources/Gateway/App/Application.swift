@@ -30,6 +30,8 @@ public final class Application: Sendable {
     public let janitor: MediaJanitor
     public let urlGuard: URLGuard
     let curl: CurlClient
+    /// The s3 media store's transfers, if there is one.
+    let objectCurl: CurlClient?
     let deliveryCurl: CurlClient
     public let metrics = Metrics()
     let deliveries: DeliveryWorker
@@ -92,7 +94,14 @@ public final class Application: Sendable {
             if released > 0 { logger.info("resuming tasks a previous run held", ["tasks": "\(released)"]) }
         }
         let signingKey = try store.setting("media.signingKey") { Crypto.hex(Crypto.randomBytes(32)) }
-        media = try MediaStore(directory: configuration.mediaDirectory, publicURL: publicURL, key: Array(signingKey.utf8))
+        // An s3 media store has transfer threads of its own: an upload of a large result never
+        // waits behind upstream calls, nor the other way round. Its endpoint is the operator's
+        // (an internal MinIO is normal), so no egress proxy and no §7 URL rules apply to it.
+        let transferThreads = max(4, configuration.workers.transferThreads)
+        let objectCurl = configuration.media.store.objectStore.map { _ in CurlClient(threads: transferThreads, name: "objects") }
+        self.objectCurl = objectCurl
+        let objects = try configuration.media.store.objectStore.map { try ObjectMedia(settings: $0, curl: objectCurl!) }
+        media = try MediaStore(directory: configuration.mediaDirectory, publicURL: publicURL, key: Array(signingKey.utf8), objects: objects)
         // Several instances must share their media: refuse to start on a directory that is not.
         if sharedDatabase != nil { try SharedMediaCheck.verify(directory: configuration.mediaDirectory, store: store) }
         // Alone on its media, an instance removes what a crash left half-written; with a shared
@@ -132,7 +141,7 @@ public final class Application: Sendable {
         deliveries = DeliveryWorker(
             store: store, media: media, urlGuard: urlGuard, curl: deliveryCurl, signer: configuration.webhooks.secret.map(WebhookSigner.init),
             settings: deliverySettings, logger: logger, metrics: metrics)
-        janitor = try MediaJanitor(store: store, maxBytes: configuration.media.maxBytes, logger: logger)
+        janitor = try MediaJanitor(store: store, maxBytes: configuration.media.maxBytes, logger: logger, objects: media.objects)
         var settings = WorkerPool.Settings()
         settings.workers = configuration.workers.count
         settings.leaseSeconds = configuration.workers.leaseSeconds
@@ -273,6 +282,7 @@ public final class Application: Sendable {
         (store as? any WorkNotifying)?.stopListening()
         curl.shutdown()
         deliveryCurl.shutdown()
+        objectCurl?.shutdown()
         dataDirLock.release()
         logger.info("stopped")
     }

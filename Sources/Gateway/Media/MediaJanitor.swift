@@ -11,12 +11,15 @@ public final class MediaJanitor: Sendable {
     let store: any TaskStore
     let maxBytes: Int64
     let logger: Logger
+    /// The bucket, with an s3 media store: expired objects are deleted there.
+    let objects: ObjectMedia?
     private let usage: Mutex<Int64>
 
-    init(store: any TaskStore, maxBytes: Int64, logger: Logger) throws {
+    init(store: any TaskStore, maxBytes: Int64, logger: Logger, objects: ObjectMedia? = nil) throws {
         self.store = store
         self.maxBytes = maxBytes
         self.logger = logger
+        self.objects = objects
         usage = Mutex(try store.mediaBytesInUse())
     }
 
@@ -30,6 +33,15 @@ public final class MediaJanitor: Sendable {
     public func sweep(now: Double, limit: Int = 1000) async throws -> Int {
         let expired = try await store.expiredMedia(before: now, limit: limit)
         for item in expired {
+            if let key = ObjectMedia.key(ofStoredPath: item.path) {
+                guard let objects else {
+                    logger.error("an expired result is in an object store this gateway is not configured for", ["task": item.id])
+                    continue
+                }
+                try await objects.delete(key: key)
+                try await store.mediaRemoved(item.id)
+                continue  // the disk budget is the local store's
+            }
             try await Self.delete(item.path)
             try await store.mediaRemoved(item.id)
             usage.withLock { $0 = max(0, $0 - item.bytes) }

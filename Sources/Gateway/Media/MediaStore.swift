@@ -17,14 +17,19 @@ public final class PublicURL: Sendable {
 /// covers the file name and expiry under a key generated once per data directory, so links keep
 /// working across restarts and cannot be forged or extended.
 public struct MediaStore: Sendable {
+    /// The media directory: results with the local store, uploaded images, and the scratch files
+    /// of fetches with either store.
     public let directory: String
     public let publicURL: PublicURL
     private let key: [UInt8]
+    /// The bucket results go to with `media.store: s3`; nil with the local store.
+    let objects: ObjectMedia?
 
-    public init(directory: String, publicURL: PublicURL, key: [UInt8]) throws {
+    init(directory: String, publicURL: PublicURL, key: [UInt8], objects: ObjectMedia? = nil) throws {
         self.directory = directory
         self.publicURL = publicURL
         self.key = key
+        self.objects = objects
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
 
@@ -42,8 +47,13 @@ public struct MediaStore: Sendable {
     /// fetch, so a worker that took a task over never writes into the file of one still running.
     public func temporaryPath(videoUUID: String) -> String { "\(directory)/.\(videoUUID).\(UUID().uuidString.prefix(8)).partial" }
 
+    /// The `videoURL` of a stored result: reelgate's own signed link, or with an s3 store and
+    /// `presignedURLs` the bucket's presigned GET, valid as long.
     public func signedURL(videoUUID: String, ext: String, expiresAt: Int64) -> String {
         let file = "\(videoUUID).\(ext)"
+        if let objects, objects.settings.presignedURLs {
+            return objects.presignedURL(key: objects.key(file: file), seconds: max(1, Double(expiresAt) - Date().timeIntervalSince1970))
+        }
         return "\(publicURL.current)/v1/media/\(file)?exp=\(expiresAt)&sig=\(signature(file: file, expiresAt: expiresAt))"
     }
 

@@ -1,5 +1,6 @@
 import Domain
 import Foundation
+import S3
 import Store
 
 /// Fetching: the finished job's videos into the media store, then the deliveries.
@@ -28,18 +29,39 @@ extension WorkerPool {
                 try await fail(task, owner: owner, code: error.code, message: error.message, log: log)
                 return []
             }
-            guard rename(temporary, final) == 0 else {
-                log.error("storing a video failed", ["errno": "\(errno)", "path": final])
-                try await fail(task, owner: owner, code: .internalError, message: "storing the video failed", log: log)
-                return []
+            let bytes = (try? FileManager.default.attributesOfItem(atPath: temporary)[.size] as? Int64) ?? 0
+            let storedPath: String
+            if let objects = media.objects {
+                // Stored only once the object is complete in the bucket.
+                let key = objects.key(file: "\(result.videoUUID).\(ext)")
+                defer { try? FileManager.default.removeItem(atPath: temporary) }
+                do {
+                    try await objects.upload(file: temporary, key: key, contentType: request.outputFormat.contentType)
+                } catch let error as S3Error {
+                    log.error("storing a video in the object store failed", ["error": "\(error)"])
+                    if error.isRetryable {
+                        try await handleProviderError(.retryable("the object store did not take the video (HTTP \(error.status))"), task: task,
+                                                      owner: owner, log: log)
+                    } else {
+                        try await fail(task, owner: owner, code: .internalError, message: "storing the video failed", log: log)
+                    }
+                    return []
+                }
+                storedPath = ObjectMedia.storedPath(key: key)
+            } else {
+                guard rename(temporary, final) == 0 else {
+                    log.error("storing a video failed", ["errno": "\(errno)", "path": final])
+                    try await fail(task, owner: owner, code: .internalError, message: "storing the video failed", log: log)
+                    return []
+                }
+                storedPath = final
             }
-            let bytes = (try? FileManager.default.attributesOfItem(atPath: final)[.size] as? Int64) ?? 0
             // The provider's own cost when it reports one (split over the results), else the price table.
             let cost = providerCost.map { $0 / Double(max(outputs.count, 1)) } ?? PriceTable.cost(model: task.model, seconds: request.duration)
             guard try await store.markResultReady(
-                result.videoUUID, owner: owner, media: StoredVideo(path: final, bytes: bytes, expiresAt: store.now + Double(request.ttl), cost: cost))
+                result.videoUUID, owner: owner, media: StoredVideo(path: storedPath, bytes: bytes, expiresAt: store.now + Double(request.ttl), cost: cost))
             else { throw LeaseLost(reason: "while storing a result") }
-            onStored(bytes)
+            if media.objects == nil { onStored(bytes) }  // the disk budget is the local store's
         }
 
         var deliveries: [NewDelivery] = []

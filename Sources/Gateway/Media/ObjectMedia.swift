@@ -1,0 +1,95 @@
+import Curl
+import Domain
+import Foundation
+import S3
+
+/// Results kept in an S3-compatible bucket (`media.store: s3`, SPEC §16.1) instead of the media
+/// directory. A fetched video is uploaded from its local file (one `PUT`, or a multipart upload
+/// of `partBytes` parts sent a few at a time, aborted on failure) and only then counts as stored;
+/// its stored path is `s3:<key>`. Reading it back (to serve, deliver or edit) stages the object,
+/// or the range asked for, in a local file: memory never holds a video.
+///
+/// Concurrency model: stateless apart from the client; every call is `async` on the curl threads.
+struct ObjectMedia: Sendable {
+    let client: S3Client
+    let settings: ObjectStoreSettings
+
+    static let pathPrefix = "s3:"
+
+    init(settings: ObjectStoreSettings, curl: CurlClient) throws {
+        let location = try S3Location(endpoint: settings.endpoint, region: settings.region, bucket: settings.bucket, pathStyle: settings.pathStyle)
+        let signer = S3Signer(location: location, accessKeyID: settings.accessKeyId ?? "", secretAccessKey: settings.secretAccessKey ?? "")
+        client = S3Client(signer: signer, curl: curl)
+        self.settings = settings
+    }
+
+    /// The object key of a media file name (`<videoUUID>.mp4`).
+    func key(file: String) -> String { settings.prefix + file }
+
+    /// The stored path of a key, and the key of a stored path (nil for a local path).
+    static func storedPath(key: String) -> String { pathPrefix + key }
+    static func key(ofStoredPath path: String) -> String? { path.hasPrefix(pathPrefix) ? String(path.dropFirst(pathPrefix.count)) : nil }
+
+    /// Uploads `file` as `key`; returns once the object is complete in the bucket.
+    func upload(file: String, key: String, contentType: String) async throws {
+        let size = (try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int64) ?? 0
+        guard size > settings.partBytes else {
+            try await client.putObject(key: key, file: file, contentType: contentType)
+            return
+        }
+        let uploadID = try await client.createMultipartUpload(key: key, contentType: contentType)
+        do {
+            let ranges = stride(from: Int64(0), to: size, by: Int(settings.partBytes)).map { ($0, min(settings.partBytes, size - $0)) }
+            var etags = [String](repeating: "", count: ranges.count)
+            // A few parts at a time: within the transfer threads, never all of a large file at once.
+            try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                var next = 0
+                func addPart() {
+                    let index = next, (offset, length) = ranges[index]
+                    next += 1
+                    group.addTask {
+                        (index, try await client.uploadPart(key: key, uploadID: uploadID, number: index + 1, file: file, offset: offset, length: length))
+                    }
+                }
+                for _ in 0..<min(3, ranges.count) { addPart() }
+                while let (index, etag) = try await group.next() {
+                    etags[index] = etag
+                    if next < ranges.count { addPart() }
+                }
+            }
+            try await client.completeMultipartUpload(key: key, uploadID: uploadID, etags: etags)
+        } catch {
+            try? await client.abortMultipartUpload(key: key, uploadID: uploadID)
+            throw error
+        }
+    }
+
+    /// The object, or `range` of it (`bytes=…`), in the local file `to`; the response carries its
+    /// status, length and `Content-Range`.
+    func stage(key: String, range: String? = nil, to path: String) async throws -> CurlResponse {
+        try await client.getObject(key: key, range: range, to: path, maxBytes: 1 << 40)
+    }
+
+    func size(key: String) async throws -> Int64? { try await client.headObject(key: key) }
+
+    func delete(key: String) async throws {
+        do {
+            try await client.deleteObject(key: key)
+        } catch let error as S3Error where error.kind == .notFound {
+            // Gone already.
+        }
+    }
+
+    /// A presigned GET of the object, valid for `seconds` (at most SigV4's seven days).
+    func presignedURL(key: String, seconds: Double) -> String {
+        client.signer.presignedGET(key: key, expires: Int(seconds.rounded(.up)), now: Date().timeIntervalSince1970)
+    }
+
+    /// Aborts multipart uploads under the prefix begun before `cutoff` (an ISO 8601 UTC time):
+    /// what a crashed upload left. Returns how many.
+    func abortUploads(initiatedBefore cutoff: String) async throws -> Int {
+        let stale = try await client.listMultipartUploads(prefix: settings.prefix).filter { $0.initiated < cutoff }
+        for upload in stale { try await client.abortMultipartUpload(key: upload.key, uploadID: upload.uploadID) }
+        return stale.count
+    }
+}

@@ -1,0 +1,81 @@
+import Curl
+import Domain
+import Foundation
+@testable import Gateway
+import S3
+import TestSupport
+import Testing
+
+/// Results in an S3-compatible bucket (moto's server, which `make test` starts): stored only
+/// once the object is complete, served through reelgate's own links (ranges included) or as
+/// presigned S3 URLs, deleted by the sweeper; no video is left on local disk.
+@Suite("S3 media store", .timeLimit(.minutes(2)), .stopsGateways,
+       .enabled(if: ProcessInfo.processInfo.environment["REELGATE_TEST_S3_ENDPOINT"] != nil, "needs REELGATE_TEST_S3_ENDPOINT (make test starts moto)"))
+struct ObjectStoreMediaTests {
+    static let endpoint = ProcessInfo.processInfo.environment["REELGATE_TEST_S3_ENDPOINT"] ?? ""
+
+    /// A fresh bucket and the store settings for it.
+    static func bucket(_ curl: CurlClient, presigned: Bool = false) async throws -> (ObjectStoreSettings, S3Client) {
+        var settings = ObjectStoreSettings(endpoint: endpoint, bucket: "m-" + UUID().uuidString.lowercased().prefix(12))
+        settings.prefix = "rg/"
+        settings.accessKeyId = "testing"
+        settings.secretAccessKey = "testing"
+        settings.presignedURLs = presigned
+        let location = try S3Location(endpoint: endpoint, region: settings.region, bucket: settings.bucket)
+        let client = S3Client(signer: S3Signer(location: location, accessKeyID: "testing", secretAccessKey: "testing"), curl: curl)
+        try await client.createBucket()
+        return (settings, client)
+    }
+
+    @Test func resultsLiveInTheBucketAndAreServedFromIt() async throws {
+        let curl = CurlClient(threads: 2)
+        defer { curl.shutdown() }
+        let (settings, s3) = try await Self.bucket(curl)
+        let gw = try await TestGateway.start { $0.media.store = .s3(settings) }
+        let (uuid, _) = try await gw.submit(["numberResults": 2])
+        let done = try await gw.waitUntilDone(uuid)
+        #expect(done.data.allSatisfy { $0["status"] == "success" }, "\(done.body)")
+        let videoUUID = try #require(done.data.first?["videoUUID"]?.string)
+        let size = try #require(try await s3.headObject(key: "rg/\(videoUUID).mp4"), "the object is in the bucket")
+        #expect(size > 0)
+        let local = try FileManager.default.contentsOfDirectory(atPath: gw.dir.file("media")).filter { $0.hasSuffix(".mp4") || $0.hasPrefix(".") }
+        #expect(local.isEmpty, "no video (or scratch) left on local disk: \(local)")
+
+        let link = try #require(done.data.first?["videoURL"]?.string)
+        #expect(link.contains("/v1/media/"), "reelgate's own link by default")
+        let path = String(link.drop { $0 != "/" }.dropFirst(2).drop { $0 != "/" })
+        let whole = try await gw.fetch(path)
+        #expect(whole.status == 200 && Int64(whole.body.count) == size)
+        let scratch = TempDirectory()
+        defer { scratch.remove() }
+        _ = try await s3.getObject(key: "rg/\(videoUUID).mp4", to: scratch.file("o"), maxBytes: 1 << 30)
+        #expect(whole.body == Array(try Data(contentsOf: URL(fileURLWithPath: scratch.file("o")))))
+        let client = try RawHTTPClient(port: gw.port)
+        try await client.send("GET \(path) HTTP/1.1\r\nHost: t\r\nRange: bytes=10-19\r\nConnection: close\r\n\r\n")
+        let ranged = try await client.readResponse()
+        #expect(ranged.status == 206 && ranged.body == Array(whole.body[10...19]))
+        #expect(ranged.headers["content-range"] == "bytes 10-19/\(size)")
+        let staged = try FileManager.default.contentsOfDirectory(atPath: gw.dir.file("media")).filter { $0.hasPrefix(".stage") }
+        #expect(staged.isEmpty, "staged copies are removed once sent: \(staged)")
+
+        // The sweeper deletes expired objects; the link then answers 404, not 500.
+        #expect(try await gw.app.janitor.sweep(now: Date().timeIntervalSince1970 + 400 * 86_400) == 2)
+        #expect(try await s3.headObject(key: "rg/\(videoUUID).mp4") == nil)
+        #expect(try await gw.fetch(path).status == 404)
+    }
+
+    @Test func presignedLinksPointAtTheBucket() async throws {
+        let curl = CurlClient(threads: 2)
+        defer { curl.shutdown() }
+        let (settings, s3) = try await Self.bucket(curl, presigned: true)
+        let gw = try await TestGateway.start { $0.media.store = .s3(settings) }
+        let (uuid, _) = try await gw.submit()
+        let done = try await gw.waitUntilDone(uuid)
+        let link = try #require(done.data.first?["videoURL"]?.string)
+        #expect(link.hasPrefix("\(Self.endpoint)/\(settings.bucket)/rg/") && link.contains("X-Amz-Signature="), "\(link)")
+        let fetched = try await curl.perform(CurlRequest(url: link, sink: .memory(maxBytes: 1 << 26)))
+        let videoUUID = try #require(done.data.first?["videoUUID"]?.string)
+        let size = try await s3.headObject(key: "rg/\(videoUUID).mp4")
+        #expect(fetched.status == 200 && Int64(fetched.body.count) == size)
+    }
+}
