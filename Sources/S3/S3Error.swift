@@ -36,6 +36,19 @@ public struct S3Error: Error, Sendable, CustomStringConvertible, Equatable {
         }
     }
 
+    /// A stored path names an object, but this gateway has no object store configured.
+    public static func notConfigured(key: String) -> S3Error {
+        S3Error(kind: .failed, status: 0, code: "NotConfigured", operation: "GetObject", key: key)
+    }
+
+    init(kind: Kind, status: Int, code: String?, operation: String, key: String) {
+        self.kind = kind
+        self.status = status
+        self.code = code
+        self.operation = operation
+        self.key = key
+    }
+
     init(transport error: CurlError, operation: String, key: String) {
         status = 0
         code = error.kind.rawValue

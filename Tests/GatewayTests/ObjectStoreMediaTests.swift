@@ -78,4 +78,45 @@ struct ObjectStoreMediaTests {
         let size = try await s3.headObject(key: "rg/\(videoUUID).mp4")
         #expect(fetched.status == 200 && Int64(fetched.body.count) == size)
     }
+
+    /// A presigned upload to the caller's `uploadEndpoint` sends the object's bytes (staged from
+    /// the bucket into the spool, removed after).
+    @Test func deliveriesReadFromTheBucket() async throws {
+        let curl = CurlClient(threads: 2)
+        defer { curl.shutdown() }
+        let (settings, s3) = try await Self.bucket(curl)
+        let receiver = try Receiver()
+        let gw = try await TestGateway.start { config in
+            config.media.store = .s3(settings)
+            config.network.allowHTTP = true
+            config.network.allowHosts = ["127.0.0.1/32"]
+            config.webhooks.retrySchedule = [0.1, 0.2]
+            config.providers.simulator.latencySeconds = 0.1
+        }
+        let (uuid, _) = try await gw.submit(["webhookURL": .string("\(receiver.base)/hook"), "uploadEndpoint": .string("\(receiver.base)/upload")])
+        let done = try await gw.waitForDeliveries(uuid)
+        let put = try #require(receiver.received.first { $0.method == "PUT" }, "\(done.body)")
+        let videoUUID = try #require(receiver.received.first { $0.method == "POST" }.flatMap {
+            try? JSONParser.parse($0.body)["data"]?.array?.first?["videoUUID"]?.string
+        })
+        let scratch = TempDirectory()
+        defer { scratch.remove() }
+        _ = try await s3.getObject(key: "rg/\(videoUUID).mp4", to: scratch.file("o"), maxBytes: 1 << 30)
+        #expect(put.body == Array(try Data(contentsOf: URL(fileURLWithPath: scratch.file("o")))) && !put.body.isEmpty)
+        let spool = (try? FileManager.default.contentsOfDirectory(atPath: gw.dir.file("spool"))) ?? []
+        #expect(!spool.contains { $0.hasPrefix(".stage") }, "staged copies removed: \(spool)")
+    }
+
+    /// A multipart upload a crashed run left is aborted when a gateway alone on its data starts.
+    @Test func aCrashedRunsMultipartUploadIsAbortedAtStart() async throws {
+        let curl = CurlClient(threads: 2)
+        defer { curl.shutdown() }
+        let (settings, s3) = try await Self.bucket(curl)
+        let id = try await s3.createMultipartUpload(key: "rg/orphan.mp4", contentType: "video/mp4")
+        #expect(try await s3.listMultipartUploads(prefix: "rg/").map(\.uploadID) == [id])
+        _ = try await TestGateway.start { $0.media.store = .s3(settings) }
+        let deadline = Date().addingTimeInterval(10)
+        while try await !s3.listMultipartUploads(prefix: "rg/").isEmpty, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(try await s3.listMultipartUploads(prefix: "rg/").isEmpty)
+    }
 }

@@ -228,10 +228,11 @@ public final class Application: Sendable {
         let janitor = self.janitor
         let sessions = self.sessions
         let logger = self.logger
+        let alone = configuration.database.url == nil
         sweeperTask.withLock {
             $0 = Task.detached {
                 await withDiscardingTaskGroup { group in
-                    group.addTask { await janitor.run(interval: 60) }
+                    group.addTask { await janitor.run(interval: 60, alone: alone) }
                     group.addTask {
                         // Sessions detached longer than their TTL are forgotten.
                         var openedAtLastTrim = 0

@@ -3,6 +3,7 @@ import Curl
 import Domain
 import Store
 import Foundation
+import S3
 import Synchronization
 
 /// Delivers results (SPEC §6): a presigned PUT of the video, then a signed webhook.
@@ -218,8 +219,18 @@ public final class DeliveryWorker: Sendable {
         switch delivery.kind {
         case .upload:
             if PresignedURL.isExpired(delivery.url, now: store.now) { throw DeliveryFailure(reason: "the presigned URL has expired") }
-            guard let result = task.results.first(where: { $0.videoUUID == delivery.videoUUID }), let path = result.mediaPath else {
+            guard let result = task.results.first(where: { $0.videoUUID == delivery.videoUUID }), let stored = result.mediaPath else {
                 throw DeliveryFailure(reason: "the video is no longer stored")
+            }
+            // From the bucket, the video is staged in the spool first (and removed after).
+            let path: String, staged: String?
+            do {
+                let copy = try await media.localCopy(ofStoredPath: stored, scratch: settings.spoolDirectory)
+                (path, staged) = (copy.path, copy.temporary ? copy.path : nil)
+            } catch let error as S3Error where error.kind == .notFound {
+                throw DeliveryFailure(reason: "the video is no longer stored")
+            } catch {
+                throw DeliveryFailure(reason: "the media store is unavailable")
             }
             let contentType = VideoInferenceRequest.OutputFormat(rawValue: result.format)?.contentType ?? "video/mp4"
             // A total limit that grows with the size: a receiver reading a byte a second cannot
@@ -230,7 +241,7 @@ public final class DeliveryWorker: Sendable {
             return (CurlRequest(
                 method: "PUT", url: delivery.url, headers: [("Content-Type", contentType), ("User-Agent", Self.userAgent)],
                 body: .file(path: path), sink: .memory(maxBytes: 64 * 1024), connectTimeout: .seconds(10), totalTimeout: .seconds(total),
-                lowSpeed: (1024, 30), pinnedAddress: checked.address.description), nil)
+                lowSpeed: (1024, 30), pinnedAddress: checked.address.description), staged)
         case .webhook:
             // webhook-id and webhook-timestamp always go out, so receivers can dedupe even unsigned;
             // webhook-signature is added when a secret is configured.

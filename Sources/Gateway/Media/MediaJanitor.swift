@@ -89,14 +89,35 @@ public final class MediaJanitor: Sendable {
     }
 
     /// Sweeps every `interval` seconds until cancelled.
-    func run(interval: Double) async {
+    /// Sweeps every `interval` seconds. With an s3 store it first aborts the multipart uploads a
+    /// crash left: at once every one when `alone` (no other instance can be uploading: the data-dir
+    /// lock, a SQLite store; and this one cannot have begun one yet, which takes a fetch of more
+    /// than a part's size first), and on every sweep those begun more than
+    /// ``staleUploadSeconds`` ago (with a shared database another instance may be uploading now).
+    func run(interval: Double, alone: Bool) async {
+        if alone { await abortStaleUploads(before: nil) }
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(interval))
+            let now = Date().timeIntervalSince1970
+            await abortStaleUploads(before: now - Self.staleUploadSeconds)
             do {
-                try await sweep(now: Date().timeIntervalSince1970)
+                try await sweep(now: now)
             } catch {
                 logger.error("media sweep failed", ["error": "\(error)"])
             }
+        }
+    }
+
+    /// How old an unfinished multipart upload must be before any instance takes it for a crash's.
+    static let staleUploadSeconds: Double = 6 * 3600
+
+    func abortStaleUploads(before cutoff: Double?) async {
+        guard let objects else { return }
+        do {
+            let aborted = try await objects.abortUploads(initiatedBefore: cutoff)
+            if aborted > 0 { logger.info("aborted multipart uploads a crash left", ["uploads": "\(aborted)"]) }
+        } catch {
+            logger.error("listing unfinished multipart uploads failed", ["error": "\(error)"])
         }
     }
 }

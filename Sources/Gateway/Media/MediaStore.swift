@@ -1,6 +1,7 @@
 import Crypto
 import Domain
 import Foundation
+import S3
 import Synchronization
 
 /// The base URL clients reach us at; known only once the listener is bound (port 0).
@@ -34,6 +35,22 @@ public struct MediaStore: Sendable {
     }
 
     public func path(videoUUID: String, ext: String) -> String { "\(directory)/\(videoUUID).\(ext)" }
+
+    /// A local file with a stored result's bytes, to read it from disk: the file itself with the
+    /// local store, or the object staged into `scratch` (a directory) with the s3 store, which the
+    /// caller removes (`temporary`).
+    func localCopy(ofStoredPath path: String, scratch: String) async throws -> (path: String, temporary: Bool) {
+        guard let key = ObjectMedia.key(ofStoredPath: path) else { return (path, false) }
+        guard let objects else { throw S3Error.notConfigured(key: key) }
+        let staged = "\(scratch)/.stage-\(UUID().uuidString)"
+        do {
+            _ = try await objects.stage(key: key, to: staged)
+        } catch {
+            try? FileManager.default.removeItem(atPath: staged)
+            throw error
+        }
+        return (staged, true)
+    }
 
     /// Removes the partial files fetches left when the process died; at start only, when no
     /// fetch is running (the data directory's lock makes this process the only one).

@@ -85,10 +85,11 @@ struct ObjectMedia: Sendable {
         client.signer.presignedGET(key: key, expires: Int(seconds.rounded(.up)), now: Date().timeIntervalSince1970)
     }
 
-    /// Aborts multipart uploads under the prefix begun before `cutoff` (an ISO 8601 UTC time):
-    /// what a crashed upload left. Returns how many.
-    func abortUploads(initiatedBefore cutoff: String) async throws -> Int {
-        let stale = try await client.listMultipartUploads(prefix: settings.prefix).filter { $0.initiated < cutoff }
+    /// Aborts multipart uploads under the prefix begun before `cutoff` (seconds since 1970), or
+    /// every one when there is none: what a crashed upload left. Returns how many.
+    func abortUploads(initiatedBefore cutoff: Double?) async throws -> Int {
+        let iso = cutoff.map { AmzDate(epochSeconds: $0).iso }  // compared as text: 2026-12-04T12:30:45…
+        let stale = try await client.listMultipartUploads(prefix: settings.prefix).filter { iso == nil || String($0.initiated.prefix(19)) < iso! }
         for upload in stale { try await client.abortMultipartUpload(key: upload.key, uploadID: upload.uploadID) }
         return stale.count
     }

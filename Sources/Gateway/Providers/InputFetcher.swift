@@ -2,6 +2,7 @@ import Curl
 import Domain
 import Store
 import Foundation
+import S3
 
 /// Turns a task's image and video inputs into local files an adapter can send (SPEC §8, §7).
 ///
@@ -58,7 +59,15 @@ struct InputFetcher: Sendable {
                 throw invalid("video \(reference) is not stored (expired or unknown)")
             }
             let format = VideoInferenceRequest.OutputFormat(rawValue: result.format) ?? .mp4
-            return LocalInput(path: path, mimeType: format.contentType, bytes: size(path), temporary: false)
+            let copy: (path: String, temporary: Bool)
+            do {
+                copy = try await media.localCopy(ofStoredPath: path, scratch: scratch)
+            } catch let error as S3Error where error.kind == .notFound {
+                throw invalid("video \(reference) is not stored (expired or unknown)")
+            } catch {
+                throw ProviderError.retryable("the media store is unavailable")
+            }
+            return LocalInput(path: copy.path, mimeType: format.contentType, bytes: size(copy.path), temporary: copy.temporary)
         }
         let local = try await download(reference, maxBytes: Self.maxVideoBytes, parameter: "video")
         return LocalInput(path: local.path, mimeType: videoType(local.path) ?? "video/mp4", bytes: local.bytes, temporary: true)
