@@ -193,7 +193,7 @@ extension PostgresTaskStore {
         // Local files only: objects in a bucket (`s3:` paths) are not on this disk.
         let results = try db.execute("SELECT coalesce(sum(media_bytes), 0) AS b FROM results WHERE media_path IS NOT NULL AND media_path NOT LIKE 's3:%'")
             .row(0).int("b") ?? 0
-        let images = try db.execute("SELECT coalesce(sum(bytes), 0) AS b FROM images").row(0).int("b") ?? 0
+        let images = try db.execute("SELECT coalesce(sum(bytes), 0) AS b FROM images WHERE path NOT LIKE 's3:%'").row(0).int("b") ?? 0
         return results + images
     }
 

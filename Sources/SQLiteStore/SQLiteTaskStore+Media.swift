@@ -26,7 +26,7 @@ extension SQLiteTaskStore {
         try pool.readBlocking { db in
             // Local files only: objects in a bucket (`s3:` paths) are not on this disk.
             let results = try db.scalar("SELECT coalesce(sum(media_bytes), 0) FROM results WHERE media_path IS NOT NULL AND media_path NOT LIKE 's3:%'").int64 ?? 0
-            let images = try db.scalar("SELECT coalesce(sum(bytes), 0) FROM images").int64 ?? 0
+            let images = try db.scalar("SELECT coalesce(sum(bytes), 0) FROM images WHERE path NOT LIKE 's3:%'").int64 ?? 0
             return results + images
         }
     }

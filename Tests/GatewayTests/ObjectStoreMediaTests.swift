@@ -119,4 +119,31 @@ struct ObjectStoreMediaTests {
         while try await !s3.listMultipartUploads(prefix: "rg/").isEmpty, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
         #expect(try await s3.listMultipartUploads(prefix: "rg/").isEmpty)
     }
+
+    /// Two gateways on one PostgreSQL with the bucket as their media store and local directories
+    /// of their own: no shared disk needed; a result fetched by one is served by the other, and an
+    /// image uploaded to one is in the bucket for either.
+    @Test(.enabled(if: PostgresTestDatabase.serverURL != nil, "needs REELGATE_TEST_DATABASE_URL"))
+    func twoInstancesServeEachOthersResultsFromTheBucket() async throws {
+        let database = try PostgresTestDatabase()
+        defer { database.drop() }
+        let curl = CurlClient(threads: 2)
+        defer { curl.shutdown() }
+        let (settings, s3) = try await Self.bucket(curl)
+        let url = database.url.conninfo
+        let a = try await TestGateway.start { $0.database.url = url; $0.media.store = .s3(settings) }
+        let b = try await TestGateway.start { $0.database.url = url; $0.media.store = .s3(settings) }
+        let (uuid, _) = try await a.submit()
+        let done = try await b.waitUntilDone(uuid)
+        let link = try #require(done.data.first?["videoURL"]?.string)
+        let path = String(link.drop { $0 != "/" }.dropFirst(2).drop { $0 != "/" })
+        let fromA = try await a.fetch(path), fromB = try await b.fetch(path)
+        #expect(fromA.status == 200 && fromB.status == 200 && fromA.body == fromB.body && !fromA.body.isEmpty)
+
+        let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + Array(repeating: 0, count: 64)
+        let upload = try await a.post([["taskType": "imageUpload", "taskUUID": .string(UUID().uuidString.lowercased()),
+                                        "image": .string(Data(png).base64EncodedString())]])
+        let imageUUID = try #require(upload.data.first?["imageUUID"]?.string, "\(upload.body)")
+        #expect(try await s3.headObject(key: "rg/images/\(imageUUID)") == Int64(png.count))
+    }
 }

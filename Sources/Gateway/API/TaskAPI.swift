@@ -355,11 +355,29 @@ final class TaskAPI: Sendable {
         guard let mime = ImageSniffer.kind(of: data) else {
             throw APIErrorItem(code: .invalid("image"), message: "image must be png, jpeg or webp", parameter: .one("image"))
         }
+        let imageUUID = UUID().uuidString.lowercased()
+        if let objects = media.objects {
+            // With an s3 store the image goes to the bucket too: any instance may process the
+            // task that uses it. (The disk budget is the local store's.)
+            let key = objects.key(file: "images/\(imageUUID)")
+            let scratch = "\(media.directory)/.image-\(imageUUID)"
+            defer { unlink(scratch) }
+            do {
+                try await BlockingIO.run { try data.write(to: URL(fileURLWithPath: scratch), options: .atomic) }
+                try await objects.upload(file: scratch, key: key, contentType: mime)
+            } catch {
+                logger.error("storing an uploaded image in the object store failed", ["error": "\(error)"])
+                throw APIErrorItem(code: .serviceUnavailable, message: "the media store is unavailable; retry later")
+            }
+            try await store.storeImage(UploadedImage(
+                uuid: imageUUID, keyName: principal.name, path: ObjectMedia.storedPath(key: key), mime: mime, bytes: data.count,
+                expiresAt: Date().timeIntervalSince1970 + limits.imageTTLSeconds))
+            return ["taskType": "imageUpload", "taskUUID": .string(taskUUID), "imageUUID": .string(imageUUID)]
+        }
         // Its size is taken from the media budget before the file is written.
         guard await janitor.reserve(bytes: Int64(data.count), now: Date().timeIntervalSince1970) else {
             throw APIErrorItem(code: .insufficientStorage, message: "the gateway's media storage is full; retry later")
         }
-        let imageUUID = UUID().uuidString.lowercased()
         let directory = "\(media.directory)/images"
         let path = "\(directory)/\(imageUUID)"
         do {

@@ -103,7 +103,9 @@ public final class Application: Sendable {
         let objects = try configuration.media.store.objectStore.map { try ObjectMedia(settings: $0, curl: objectCurl!) }
         media = try MediaStore(directory: configuration.mediaDirectory, publicURL: publicURL, key: Array(signingKey.utf8), objects: objects)
         // Several instances must share their media: refuse to start on a directory that is not.
-        if sharedDatabase != nil { try SharedMediaCheck.verify(directory: configuration.mediaDirectory, store: store) }
+        // (With an s3 store results and uploaded images are in the bucket; the directory holds
+        // only this instance's scratch files.)
+        if sharedDatabase != nil, objects == nil { try SharedMediaCheck.verify(directory: configuration.mediaDirectory, store: store) }
         // Alone on its media, an instance removes what a crash left half-written; with a shared
         // database the media directory is shared too, and those may be another instance's
         // downloads in progress.

@@ -32,28 +32,31 @@ public final class MediaJanitor: Sendable {
     @discardableResult
     public func sweep(now: Double, limit: Int = 1000) async throws -> Int {
         let expired = try await store.expiredMedia(before: now, limit: limit)
-        for item in expired {
-            if let key = ObjectMedia.key(ofStoredPath: item.path) {
-                guard let objects else {
-                    logger.error("an expired result is in an object store this gateway is not configured for", ["task": item.id])
-                    continue
-                }
-                try await objects.delete(key: key)
-                try await store.mediaRemoved(item.id)
-                continue  // the disk budget is the local store's
-            }
-            try await Self.delete(item.path)
+        for item in expired where try await delete(item.path, bytes: item.bytes) {
             try await store.mediaRemoved(item.id)
-            usage.withLock { $0 = max(0, $0 - item.bytes) }
         }
         let images = try await store.expiredImages(before: now, limit: limit)
-        for image in images {
-            try await Self.delete(image.path)
+        for image in images where try await delete(image.path, bytes: image.bytes) {
             try await store.imageRemoved(image.id)
-            usage.withLock { $0 = max(0, $0 - image.bytes) }
         }
         if !expired.isEmpty || !images.isEmpty { logger.info("media swept", ["files": "\(expired.count)", "images": "\(images.count)"]) }
         return expired.count + images.count
+    }
+
+    /// Deletes a stored file or object; false when it cannot be (an object, and no object store
+    /// configured here: it stays recorded for an instance that has one).
+    private func delete(_ path: String, bytes: Int64) async throws -> Bool {
+        guard let key = ObjectMedia.key(ofStoredPath: path) else {
+            try await Self.delete(path)
+            usage.withLock { $0 = max(0, $0 - bytes) }
+            return true
+        }
+        guard let objects else {
+            logger.error("expired media is in an object store this gateway is not configured for", ["path": path])
+            return false
+        }
+        try await objects.delete(key: key)
+        return true  // the disk budget is the local store's
     }
 
     private static func delete(_ path: String) async throws {

@@ -34,7 +34,15 @@ struct InputFetcher: Sendable {
             guard let image = try? await store.image(uuid), owner.mayRead(mediaOf: image.keyName) else {
                 throw invalid("uploaded image \(uuid) does not exist (or has expired)")
             }
-            return LocalInput(path: image.path, mimeType: image.mime, bytes: size(image.path), temporary: false)
+            let copy: (path: String, temporary: Bool)
+            do {
+                copy = try await media.localCopy(ofStoredPath: image.path, scratch: scratch)
+            } catch let error as S3Error where error.kind == .notFound {
+                throw invalid("uploaded image \(uuid) does not exist (or has expired)")
+            } catch {
+                throw ProviderError.retryable("the media store is unavailable")
+            }
+            return LocalInput(path: copy.path, mimeType: image.mime, bytes: size(copy.path), temporary: copy.temporary)
         case .dataURI(let uri):
             guard let comma = uri.firstIndex(of: ",") else { throw invalid("malformed data URI") }
             return try write(base64: String(uri[uri.index(after: comma)...]))
