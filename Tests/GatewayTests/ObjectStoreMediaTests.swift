@@ -146,4 +146,26 @@ struct ObjectStoreMediaTests {
         let imageUUID = try #require(upload.data.first?["imageUUID"]?.string, "\(upload.body)")
         #expect(try await s3.headObject(key: "rg/images/\(imageUUID)") == Int64(png.count))
     }
+
+    /// `outputType: base64Data` reads the object: the reply carries its bytes, and the staged
+    /// copy is gone once the reply is sent.
+    @Test func inlineOutputsComeFromTheBucket() async throws {
+        let curl = CurlClient(threads: 2)
+        defer { curl.shutdown() }
+        let (settings, s3) = try await Self.bucket(curl)
+        let gw = try await TestGateway.start { $0.media.store = .s3(settings) }
+        let (uuid, _) = try await gw.submit(["outputType": "base64Data"])
+        let done = try await gw.waitUntilDone(uuid)
+        let item = try #require(done.data.first)
+        let inline = try #require(item["videoBase64Data"]?.string.flatMap { Data(base64Encoded: $0) }, "\(done.body)")
+        let videoUUID = try #require(item["videoUUID"]?.string)
+        let scratch = TempDirectory()
+        defer { scratch.remove() }
+        _ = try await s3.getObject(key: "rg/\(videoUUID).mp4", to: scratch.file("o"), maxBytes: 1 << 30)
+        #expect(inline == (try Data(contentsOf: URL(fileURLWithPath: scratch.file("o")))) && !inline.isEmpty)
+        func staged() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: gw.dir.file("media")).filter { $0.hasPrefix(".stage") } }
+        let deadline = Date().addingTimeInterval(5)
+        while try !staged().isEmpty, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(try staged().isEmpty)
+    }
 }

@@ -12,12 +12,14 @@ import HTTP1
 struct ReplyBody: Sendable {
     enum Segment: Sendable {
         case text([UInt8])
-        case base64(path: String, bytes: Int64)
+        /// A video's base64; `staged` keeps a copy staged from the media store alive while any
+        /// body or source still holds this segment.
+        case base64(path: String, bytes: Int64, staged: TemporaryFile?)
 
         var length: Int64 {
             switch self {
             case .text(let bytes): Int64(bytes.count)
-            case .base64(_, let bytes): (bytes + 2) / 3 * 4
+            case .base64(_, let bytes, _): (bytes + 2) / 3 * 4
             }
         }
     }
@@ -50,7 +52,7 @@ struct ReplyBody: Sendable {
                 append(":\"")
                 append(inline.prefix)
                 flush()
-                segments.append(.base64(path: inline.path, bytes: inline.bytes))
+                segments.append(.base64(path: inline.path, bytes: inline.bytes, staged: inline.staged))
                 append("\"}")
             }
             append("]")
@@ -101,7 +103,7 @@ final class ReplyBodySource: ResponseBodySource, @unchecked Sendable {
                 offset += Int64(n)
                 room -= n
                 if offset == Int64(bytes.count) { advance() }
-            case .base64(let path, let size):
+            case .base64(let path, let size, _):
                 // Whole 3-byte groups only, except for the file's last piece.
                 let left = size - offset
                 let take = Int(min(left, Int64(room / 4 * 3)))

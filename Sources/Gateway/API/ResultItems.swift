@@ -2,6 +2,7 @@ import Domain
 import Store
 import Foundation
 import Glibc
+import S3
 
 /// One `getResponse` item: its JSON fields and, for a finished `base64Data`/`dataURI` task, the
 /// video to inline, described (path and size) rather than loaded: the bytes are read and
@@ -23,8 +24,18 @@ struct ResultItem: Sendable {
 struct InlineVideo: Sendable {
     let field: String
     let prefix: String
-    let path: String
+    /// A local file, or (before ``ResultItems/staged(_:media:)``) an object's stored path.
+    var path: String
     let bytes: Int64
+    /// The local copy of an object, removed once no reply holds it.
+    var staged: TemporaryFile? = nil
+}
+
+/// A file that exists for as long as something holds this object: removed at its deinit.
+final class TemporaryFile: Sendable {
+    let path: String
+    init(path: String) { self.path = path }
+    deinit { unlink(path) }
 }
 
 /// `getResponse` items of a task (SPEC §2): one per result, always with its `videoUUID`.
@@ -35,6 +46,28 @@ struct InlineVideo: Sendable {
 enum ResultItems {
     static func items(for task: TaskRecord, media: MediaStore) -> [ResultItem] {
         items(for: task, request: (try? JSONParser.parse(task.requestJSON))?.object ?? [:], media: media)
+    }
+
+    /// The items with every inline video that is an object staged in a local file (kept while a
+    /// reply holds it); one that cannot be staged becomes an error item, as an expired one.
+    static func staged(_ items: [ResultItem], media: MediaStore) async -> [ResultItem] {
+        var out = items
+        for index in out.indices {
+            guard let inline = out[index].inline, ObjectMedia.key(ofStoredPath: inline.path) != nil else { continue }
+            do {
+                let copy = try await media.localCopy(ofStoredPath: inline.path, scratch: media.directory)
+                out[index].inline?.path = copy.path
+                out[index].inline?.staged = TemporaryFile(path: copy.path)
+            } catch {
+                var fields = out[index].fields
+                fields["status"] = "error"
+                fields["error"] = (error as? S3Error)?.kind == .notFound
+                    ? ["code": "mediaExpired", "message": "the video is no longer stored"]
+                    : ["code": "serviceUnavailable", "message": "the media store is unavailable; retry later"]
+                out[index] = ResultItem(fields: fields, inline: nil)
+            }
+        }
+        return out
     }
 
     /// With the task's stored request already parsed (the ops view parses it once for both).
@@ -52,7 +85,10 @@ enum ResultItems {
                 if outputType == "base64Data" || outputType == "dataURI" {
                     let path = result.mediaPath ?? media.path(videoUUID: result.videoUUID, ext: ext)
                     var info = stat()
-                    guard stat(path, &info) == 0 else {
+                    if ObjectMedia.key(ofStoredPath: path) != nil {
+                        // In the bucket: staged before the reply is made (``staged(_:media:)``).
+                        info.st_size = Int(result.mediaBytes ?? 0)
+                    } else if stat(path, &info) != 0 {
                         item["status"] = "error"
                         item["error"] = ["code": "mediaExpired", "message": "the video is no longer stored"]
                         return ResultItem(fields: item, inline: nil)

@@ -330,7 +330,7 @@ final class TaskAPI: Sendable {
         guard let record = try await store.find(uuid), principal.isOps || record.apiKeyName == principal.name else {
             throw APIErrorItem(code: .taskNotFound, message: "no task with taskUUID \(uuid)", parameter: .one("taskUUID"))
         }
-        return (ResultItems.items(for: record, media: media), record.state.resultsAreFinal)
+        return (await ResultItems.staged(ResultItems.items(for: record, media: media), media: media), record.state.resultsAreFinal)
     }
 
     // MARK: imageUpload

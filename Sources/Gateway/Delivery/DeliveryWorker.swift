@@ -247,7 +247,7 @@ public final class DeliveryWorker: Sendable {
             // webhook-signature is added when a secret is configured.
             let timestamp = Int64(Date().timeIntervalSince1970)
             let mac = signer?.start(id: delivery.messageID, timestamp: timestamp)
-            let reply = webhookReply(task, videoUUID: delivery.videoUUID)
+            let reply = await webhookReply(task, videoUUID: delivery.videoUUID)
             let body: CurlRequest.Body
             var spool: String?
             if case .bytes(let bytes) = reply.httpBody {
@@ -276,13 +276,14 @@ public final class DeliveryWorker: Sendable {
     }
 
     /// `{"data":[<getResponse item>]}` for a result, `{"errors":[…]}` for a failed task.
-    private func webhookReply(_ task: TaskRecord, videoUUID: String?) -> ReplyBody {
+    private func webhookReply(_ task: TaskRecord, videoUUID: String?) async -> ReplyBody {
         guard let videoUUID else {
             let error: JSONValue = ["code": .string(task.errorCode ?? "providerError"), "message": .string(task.errorMessage ?? "the task failed"),
                                     "taskType": "videoInference", "taskUUID": .string(task.uuid)]
             return ReplyBody(data: [], errors: [error])
         }
-        let item = ResultItems.items(for: task, media: media).first { $0.fields["videoUUID"]?.string == videoUUID }
+        let item = await ResultItems.staged(ResultItems.items(for: task, media: media).filter { $0.fields["videoUUID"]?.string == videoUUID }, media: media)
+            .first
         return ReplyBody(data: item.map { [$0] } ?? [], errors: [])
     }
 

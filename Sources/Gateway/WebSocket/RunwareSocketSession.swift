@@ -289,7 +289,8 @@ private struct MessageResponder: Sendable {
             }
             guard let record, record.state.resultsAreFinal else { continue }
             endpoint.metrics.increment("reelgate_websocket_pushes_total")
-            guard await send(TaskAPI.Reply(data: ResultItems.items(for: record, media: endpoint.api.media))) else { return Array(tasks[index...]) }
+            let items = await ResultItems.staged(ResultItems.items(for: record, media: endpoint.api.media), media: endpoint.api.media)
+            guard await send(TaskAPI.Reply(data: items)) else { return Array(tasks[index...]) }
         }
         return []
     }
