@@ -60,6 +60,7 @@ bench: bench-deps build
 	bench/websocket/run.sh
 	bench/delivery/run.sh
 	bench/delivery/transfer.sh
+	bench/delivery/s3-transfer.sh
 	bench/scale/run.sh
 	bench/postgres/run.sh
 	bench/abuse/run.sh

@@ -32,7 +32,7 @@ public struct SecretField: Sendable {
 
     /// A credential of an s3 media store: nothing when the store is local (its environment
     /// variable then has nothing to set; `REELGATE_S3_BUCKET` selects the s3 store first).
-    private static func objectStore(_ path: String, _ environment: String, _ keyPath: WritableKeyPath<ObjectStoreSettings, String?> & Sendable)
+    private static func objectStore(_ path: String, _ environment: String, _ keyPath: any WritableKeyPath<ObjectStoreSettings, String?> & Sendable)
         -> SecretField
     {
         SecretField(
