@@ -52,10 +52,12 @@ public struct MediaStore: Sendable {
         return (staged, true)
     }
 
-    /// Removes the partial files fetches left when the process died; at start only, when no
-    /// fetch is running (the data directory's lock makes this process the only one).
+    /// Removes the partial files fetches left when the process died, and the copies staged from
+    /// an s3 store for replies and uploads; at start only, when no fetch is running (the data
+    /// directory's lock makes this process the only one).
     public func removeLeftoverPartials() {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix(".") && name.hasSuffix(".partial") {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        where name.hasPrefix(".") && (name.hasSuffix(".partial") || name.hasPrefix(".stage-") || name.hasPrefix(".image-")) {
             unlink("\(directory)/\(name)")
         }
     }
