@@ -36,6 +36,14 @@ public struct S3Error: Error, Sendable, CustomStringConvertible, Equatable {
         }
     }
 
+    /// Too many objects are being staged on this instance right now: retry later.
+    public static func busy(key: String) -> S3Error { S3Error(kind: .retryable, status: 503, code: "StagingBusy", operation: "GetObject", key: key) }
+
+    /// A ranged GET answered with something other than 206 Partial Content.
+    public static func ignoredRange(key: String, status: Int) -> S3Error {
+        S3Error(kind: .failed, status: status, code: "RangeIgnored", operation: "GetObject", key: key)
+    }
+
     /// A stored path names an object, but this gateway has no object store configured.
     public static func notConfigured(key: String) -> S3Error {
         S3Error(kind: .failed, status: 0, code: "NotConfigured", operation: "GetObject", key: key)

@@ -107,17 +107,21 @@ struct ObjectStoreMediaTests {
         #expect(!spool.contains { $0.hasPrefix(".stage") }, "staged copies removed: \(spool)")
     }
 
-    /// A multipart upload a crashed run left is aborted when a gateway alone on its data starts.
+    /// A multipart upload a crashed run left is aborted when a gateway alone on its data starts;
+    /// another writer's, in the same bucket, is left alone.
     @Test func aCrashedRunsMultipartUploadIsAbortedAtStart() async throws {
         let curl = CurlClient(threads: 2)
         defer { curl.shutdown() }
         let (settings, s3) = try await Self.bucket(curl)
-        let id = try await s3.createMultipartUpload(key: "rg/orphan.mp4", contentType: "video/mp4")
-        #expect(try await s3.listMultipartUploads(prefix: "rg/").map(\.uploadID) == [id])
+        let orphan = "rg/\(UUID().uuidString.lowercased()).mp4"
+        _ = try await s3.createMultipartUpload(key: orphan, contentType: "video/mp4")
+        // Another writer's upload under the same prefix is not ours to abort.
+        let foreign = try await s3.createMultipartUpload(key: "rg/someone-else/backup.tar", contentType: "application/x-tar")
+        #expect(try await s3.listMultipartUploads(prefix: "rg/").count == 2)
         _ = try await TestGateway.start { $0.media.store = .s3(settings) }
         let deadline = Date().addingTimeInterval(10)
-        while try await !s3.listMultipartUploads(prefix: "rg/").isEmpty, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(try await s3.listMultipartUploads(prefix: "rg/").isEmpty)
+        while try await s3.listMultipartUploads(prefix: "rg/").count > 1, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(try await s3.listMultipartUploads(prefix: "rg/").map(\.uploadID) == [foreign])
     }
 
     /// Two gateways on one PostgreSQL with the bucket as their media store and local directories

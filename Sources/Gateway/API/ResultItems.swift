@@ -50,7 +50,14 @@ enum ResultItems {
 
     /// The items with every inline video that is an object staged in a local file (kept while a
     /// reply holds it); one that cannot be staged becomes an error item, as an expired one.
+    /// A store that does not answer gives an error item (the client polls again).
     static func staged(_ items: [ResultItem], media: MediaStore) async -> [ResultItem] {
+        (try? await staged(items, media: media, throwingWhenUnavailable: false)) ?? items
+    }
+
+    /// With `throwingWhenUnavailable` a store that does not answer throws instead (a webhook's
+    /// attempt is retried rather than delivered as a failed video).
+    static func staged(_ items: [ResultItem], media: MediaStore, throwingWhenUnavailable: Bool) async throws -> [ResultItem] {
         var out = items
         for index in out.indices {
             guard let inline = out[index].inline, ObjectMedia.key(ofStoredPath: inline.path) != nil else { continue }
@@ -59,6 +66,7 @@ enum ResultItems {
                 out[index].inline?.path = copy.path
                 out[index].inline?.staged = TemporaryFile(path: copy.path)
             } catch {
+                if throwingWhenUnavailable, (error as? S3Error)?.kind != .notFound { throw error }
                 var fields = out[index].fields
                 fields["status"] = "error"
                 fields["error"] = (error as? S3Error)?.kind == .notFound

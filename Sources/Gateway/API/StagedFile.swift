@@ -22,13 +22,13 @@ final class StagedFile: ResponseBodySource, @unchecked Sendable {
     func next(into buffer: inout [UInt8], maxBytes: Int) throws {
         if fd < 0 {
             fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw ReadFailed(description: "staged media \\(path) cannot be opened (errno \\(errno))") }
+            guard fd >= 0 else { throw ReadFailed(description: "staged media \(path) cannot be opened (errno \(errno))") }
         }
         let start = buffer.count
         buffer.append(contentsOf: repeatElement(0, count: maxBytes))
         let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + start, maxBytes) }
         buffer.removeLast(maxBytes - max(n, 0))
-        if n < 0 { throw ReadFailed(description: "reading staged media failed (errno \\(errno))") }
+        if n < 0 { throw ReadFailed(description: "reading staged media failed (errno \(errno))") }
     }
 
     func close() {

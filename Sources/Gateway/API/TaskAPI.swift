@@ -369,9 +369,14 @@ final class TaskAPI: Sendable {
                 logger.error("storing an uploaded image in the object store failed", ["error": "\(error)"])
                 throw APIErrorItem(code: .serviceUnavailable, message: "the media store is unavailable; retry later")
             }
-            try await store.storeImage(UploadedImage(
-                uuid: imageUUID, keyName: principal.name, path: ObjectMedia.storedPath(key: key), mime: mime, bytes: data.count,
-                expiresAt: Date().timeIntervalSince1970 + limits.imageTTLSeconds))
+            do {
+                try await store.storeImage(UploadedImage(
+                    uuid: imageUUID, keyName: principal.name, path: ObjectMedia.storedPath(key: key), mime: mime, bytes: data.count,
+                    expiresAt: Date().timeIntervalSince1970 + limits.imageTTLSeconds))
+            } catch {
+                try? await objects.delete(key: key)  // not recorded, so never swept: it goes now
+                throw error
+            }
             return ["taskType": "imageUpload", "taskUUID": .string(taskUUID), "imageUUID": .string(imageUUID)]
         }
         // Its size is taken from the media budget before the file is written.

@@ -212,6 +212,11 @@ public final class DeliveryWorker: Sendable {
 
     struct DeliveryFailure: Error { let reason: String }
 
+    /// The object store did not answer: an attempt that is retried, never a final failure.
+    struct MediaStoreUnavailable: Error, CustomStringConvertible {
+        var description: String { "the media store is unavailable" }
+    }
+
     /// The request for one attempt, and the file its body was spooled to, if it was (a webhook
     /// with an inline video), for the caller to remove.
     private func makeRequest(_ delivery: DeliveryRecord, checked: CheckedURL) async throws -> (CurlRequest, spool: String?) {
@@ -230,7 +235,7 @@ public final class DeliveryWorker: Sendable {
             } catch let error as S3Error where error.kind == .notFound {
                 throw DeliveryFailure(reason: "the video is no longer stored")
             } catch {
-                throw DeliveryFailure(reason: "the media store is unavailable")
+                throw MediaStoreUnavailable()  // retried on the delivery's schedule
             }
             let contentType = VideoInferenceRequest.OutputFormat(rawValue: result.format)?.contentType ?? "video/mp4"
             // A total limit that grows with the size: a receiver reading a byte a second cannot
@@ -247,7 +252,7 @@ public final class DeliveryWorker: Sendable {
             // webhook-signature is added when a secret is configured.
             let timestamp = Int64(Date().timeIntervalSince1970)
             let mac = signer?.start(id: delivery.messageID, timestamp: timestamp)
-            let reply = await webhookReply(task, videoUUID: delivery.videoUUID)
+            let reply = try await webhookReply(task, videoUUID: delivery.videoUUID)
             let body: CurlRequest.Body
             var spool: String?
             if case .bytes(let bytes) = reply.httpBody {
@@ -276,14 +281,17 @@ public final class DeliveryWorker: Sendable {
     }
 
     /// `{"data":[<getResponse item>]}` for a result, `{"errors":[…]}` for a failed task.
-    private func webhookReply(_ task: TaskRecord, videoUUID: String?) async -> ReplyBody {
+    private func webhookReply(_ task: TaskRecord, videoUUID: String?) async throws -> ReplyBody {
         guard let videoUUID else {
             let error: JSONValue = ["code": .string(task.errorCode ?? "providerError"), "message": .string(task.errorMessage ?? "the task failed"),
                                     "taskType": "videoInference", "taskUUID": .string(task.uuid)]
             return ReplyBody(data: [], errors: [error])
         }
-        let item = await ResultItems.staged(ResultItems.items(for: task, media: media).filter { $0.fields["videoUUID"]?.string == videoUUID }, media: media)
-            .first
+        // A store that does not answer fails the attempt (retried), not the video.
+        let item = try await ResultItems.staged(
+            ResultItems.items(for: task, media: media).filter { $0.fields["videoUUID"]?.string == videoUUID }, media: media,
+            throwingWhenUnavailable: true
+        ).first
         return ReplyBody(data: item.map { [$0] } ?? [], errors: [])
     }
 

@@ -32,31 +32,37 @@ public final class MediaJanitor: Sendable {
     @discardableResult
     public func sweep(now: Double, limit: Int = 1000) async throws -> Int {
         let expired = try await store.expiredMedia(before: now, limit: limit)
-        for item in expired where try await delete(item.path, bytes: item.bytes) {
+        for item in expired where await delete(item.path, bytes: item.bytes) {
             try await store.mediaRemoved(item.id)
         }
         let images = try await store.expiredImages(before: now, limit: limit)
-        for image in images where try await delete(image.path, bytes: image.bytes) {
+        for image in images where await delete(image.path, bytes: image.bytes) {
             try await store.imageRemoved(image.id)
         }
         if !expired.isEmpty || !images.isEmpty { logger.info("media swept", ["files": "\(expired.count)", "images": "\(images.count)"]) }
         return expired.count + images.count
     }
 
-    /// Deletes a stored file or object; false when it cannot be (an object, and no object store
-    /// configured here: it stays recorded for an instance that has one).
-    private func delete(_ path: String, bytes: Int64) async throws -> Bool {
-        guard let key = ObjectMedia.key(ofStoredPath: path) else {
-            try await Self.delete(path)
-            usage.withLock { $0 = max(0, $0 - bytes) }
-            return true
-        }
-        guard let objects else {
-            logger.error("expired media is in an object store this gateway is not configured for", ["path": path])
+    /// Deletes a stored file or object; false when it could not be (the store refused or did not
+    /// answer, or an object and no object store configured here): it stays recorded, is tried
+    /// again on the next sweep, and does not stop this one from going on to the rest.
+    private func delete(_ path: String, bytes: Int64) async -> Bool {
+        do {
+            guard let key = ObjectMedia.key(ofStoredPath: path) else {
+                try await Self.delete(path)
+                usage.withLock { $0 = max(0, $0 - bytes) }
+                return true
+            }
+            guard let objects else {
+                logger.error("expired media is in an object store this gateway is not configured for", ["path": path])
+                return false
+            }
+            try await objects.delete(key: key)
+            return true  // the disk budget is the local store's
+        } catch {
+            logger.error("deleting expired media failed; it is tried again on the next sweep", ["path": path, "error": "\(error)"])
             return false
         }
-        try await objects.delete(key: key)
-        return true  // the disk budget is the local store's
     }
 
     private static func delete(_ path: String) async throws {

@@ -2,6 +2,7 @@ import Curl
 import Domain
 import Foundation
 import S3
+import Synchronization
 
 /// Results kept in an S3-compatible bucket (`media.store: s3`, SPEC §16.1) instead of the media
 /// directory. A fetched video is uploaded from its local file (one `PUT`, or a multipart upload
@@ -13,6 +14,9 @@ import S3
 struct ObjectMedia: Sendable {
     let client: S3Client
     let settings: ObjectStoreSettings
+    /// Copies being staged at once, across every reader: each takes local disk until it is sent,
+    /// so many parallel GETs of one link cannot fill the disk; past it, a reader is told to retry.
+    let staging = StagingSlots(limit: 32)
 
     static let pathPrefix = "s3:"
 
@@ -25,6 +29,16 @@ struct ObjectMedia: Sendable {
 
     /// The object key of a media file name (`<videoUUID>.mp4`).
     func key(file: String) -> String { settings.prefix + file }
+
+    /// Whether `key` is one reelgate writes (`<prefix><videoUUID>.<ext>`, `<prefix>images/<uuid>`):
+    /// a bucket may be shared with other writers, whose uploads are none of our business.
+    func isReelgateKey(_ key: String) -> Bool {
+        guard key.hasPrefix(settings.prefix) else { return false }
+        let name = key.dropFirst(settings.prefix.count)
+        if name.hasPrefix("images/") { return VideoInferenceValidator.isUUID(String(name.dropFirst(7))) }
+        let parts = name.split(separator: ".")
+        return parts.count == 2 && VideoInferenceValidator.isUUID(String(parts[0])) && !parts[1].isEmpty && parts[1].allSatisfy { $0.isLetter || $0.isNumber }
+    }
 
     /// The stored path of a key, and the key of a stored path (nil for a local path).
     static func storedPath(key: String) -> String { pathPrefix + key }
@@ -59,7 +73,10 @@ struct ObjectMedia: Sendable {
             }
             try await client.completeMultipartUpload(key: key, uploadID: uploadID, etags: etags)
         } catch {
-            try? await client.abortMultipartUpload(key: key, uploadID: uploadID)
+            // Also when this task was cancelled (shutdown, a lost lease): the abort runs in a task of
+            // its own, which that cancellation does not reach.
+            let client = self.client
+            await Task.detached { try? await client.abortMultipartUpload(key: key, uploadID: uploadID) }.value
             throw error
         }
     }
@@ -67,7 +84,12 @@ struct ObjectMedia: Sendable {
     /// The object, or `range` of it (`bytes=…`), in the local file `to`; the response carries its
     /// status, length and `Content-Range`.
     func stage(key: String, range: String? = nil, to path: String) async throws -> CurlResponse {
-        try await client.getObject(key: key, range: range, to: path, maxBytes: 1 << 40)
+        guard staging.acquire() else { throw S3Error.busy(key: key) }
+        defer { staging.release() }
+        let response = try await client.getObject(key: key, range: range, to: path, maxBytes: 1 << 40)
+        // A store that ignored the Range would have us serve bytes from offset 0 as the range.
+        if range != nil, response.status != 206 { throw S3Error.ignoredRange(key: key, status: response.status) }
+        return response
     }
 
     func size(key: String) async throws -> Int64? { try await client.headObject(key: key) }
@@ -89,8 +111,19 @@ struct ObjectMedia: Sendable {
     /// every one when there is none: what a crashed upload left. Returns how many.
     func abortUploads(initiatedBefore cutoff: Double?) async throws -> Int {
         let iso = cutoff.map { AmzDate(epochSeconds: $0).iso }  // compared as text: 2026-12-04T12:30:45…
-        let stale = try await client.listMultipartUploads(prefix: settings.prefix).filter { iso == nil || String($0.initiated.prefix(19)) < iso! }
+        let stale = try await client.listMultipartUploads(prefix: settings.prefix)
+            .filter { isReelgateKey($0.key) && (iso == nil || String($0.initiated.prefix(19)) < iso!) }
         for upload in stale { try await client.abortMultipartUpload(key: upload.key, uploadID: upload.uploadID) }
         return stale.count
     }
+}
+
+/// A count of slots, taken without waiting.
+final class StagingSlots: Sendable {
+    private let used = Mutex(0)
+    let limit: Int
+    init(limit: Int) { self.limit = limit }
+
+    func acquire() -> Bool { used.withLock { guard $0 < limit else { return false }; $0 += 1; return true } }
+    func release() { used.withLock { $0 -= 1 } }
 }
