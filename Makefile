@@ -51,7 +51,7 @@ run: build
 
 test: test-deps
 	$(SWIFT) build --build-tests
-	Tests/support/with-postgres.sh Tests/conformance/run.sh
+	Tests/support/with-postgres.sh Tests/support/with-moto.sh Tests/conformance/run.sh
 	Tests/support/with-postgres.sh Tests/support/with-moto.sh $(SWIFT) test --skip-build --disable-xctest
 
 bench: bench-deps build

@@ -3,7 +3,7 @@ import TestSupport
 
 // Runs the fake Gemini server on its own, so the official google-genai SDK can be pointed at it
 // (Tests/conformance/test_google_genai.py): the fake cannot drift from the real protocol.
-//   fake-gemini [--delivery inline|uri] [--flat] [--polls N]   prints "listening on http://127.0.0.1:PORT"
+//   fake-gemini [--delivery inline|uri] [--flat] [--polls N] [--video-bytes N]   prints "listening on http://127.0.0.1:PORT"
 // A line "stats" on stdin prints one JSON line: the most interactions in progress at once, and
 // every create's body (the several-instances test counts creates per task from the prompts).
 var settings = FakeGemini.Settings()
@@ -11,7 +11,9 @@ let args = CommandLine.arguments
 if let i = args.firstIndex(of: "--delivery"), i + 1 < args.count { settings.delivery = args[i + 1] }
 if args.contains("--flat") { settings.flatOutputs = true }
 if let i = args.firstIndex(of: "--polls"), i + 1 < args.count, let n = Int(args[i + 1]) { settings.pollsBeforeDone = n }
-let video = (0..<150_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+// --video-bytes N: the size of the video every interaction returns (a large one for multipart tests).
+let videoBytes = args.firstIndex(of: "--video-bytes").flatMap { $0 + 1 < args.count ? Int(args[$0 + 1]) : nil } ?? 150_000
+let video = (0..<videoBytes).map { UInt8(truncatingIfNeeded: $0 &* 31) }
 let fake = try FakeGemini(settings: settings, video: video)
 print("listening on \(fake.baseURL)")
 fflush(nil)
