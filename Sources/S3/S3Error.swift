@@ -36,6 +36,11 @@ public struct S3Error: Error, Sendable, CustomStringConvertible, Equatable {
         }
     }
 
+    /// No such object (a HEAD that found nothing).
+    public static func missing(key: String, operation: String) -> S3Error {
+        S3Error(kind: .notFound, status: 404, code: nil, operation: operation, key: key)
+    }
+
     /// Too many objects are being staged on this instance right now: retry later.
     public static func busy(key: String) -> S3Error { S3Error(kind: .retryable, status: 503, code: "StagingBusy", operation: "GetObject", key: key) }
 

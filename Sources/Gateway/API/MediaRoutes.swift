@@ -75,7 +75,7 @@ extension MediaRoutes {
             guard size > 0 else { return HTTPResponse(status: status, headers: headers) }
             let staged = StagedFile(path: "\(media.directory)/.stage-\(UUID().uuidString)")
             do {
-                _ = try await objects.stage(key: key, range: status == .ok ? nil : "bytes=\(start)-\(end)", to: staged.path)
+                _ = try await objects.stage(key: key, range: status == .ok ? nil : "bytes=\(start)-\(end)", bytes: end - start + 1, to: staged.path)
             } catch {
                 staged.close()
                 throw error

@@ -44,7 +44,8 @@ public struct MediaStore: Sendable {
         guard let objects else { throw S3Error.notConfigured(key: key) }
         let staged = "\(scratch)/.stage-\(UUID().uuidString)"
         do {
-            _ = try await objects.stage(key: key, to: staged)
+            guard let size = try await objects.size(key: key) else { throw S3Error.missing(key: key, operation: "HeadObject") }
+            _ = try await objects.stage(key: key, bytes: size, to: staged)
         } catch {
             try? FileManager.default.removeItem(atPath: staged)
             throw error

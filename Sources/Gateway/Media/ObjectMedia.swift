@@ -14,9 +14,10 @@ import Synchronization
 struct ObjectMedia: Sendable {
     let client: S3Client
     let settings: ObjectStoreSettings
-    /// Copies being staged at once, across every reader: each takes local disk until it is sent,
-    /// so many parallel GETs of one link cannot fill the disk; past it, a reader is told to retry.
-    let staging = StagingSlots(limit: 32)
+    /// Bytes being staged at once, across every reader: each copy takes local disk until it is
+    /// sent, so many parallel GETs of a large video cannot fill the disk; past the budget a reader
+    /// is told to retry (one copy is always allowed, however large).
+    let staging = StagingBudget(bytes: 4 << 30)
 
     static let pathPrefix = "s3:"
 
@@ -83,9 +84,10 @@ struct ObjectMedia: Sendable {
 
     /// The object, or `range` of it (`bytes=…`), in the local file `to`; the response carries its
     /// status, length and `Content-Range`.
-    func stage(key: String, range: String? = nil, to path: String) async throws -> CurlResponse {
-        guard staging.acquire() else { throw S3Error.busy(key: key) }
-        defer { staging.release() }
+    /// `bytes` is what the copy will take (the range's length, or the object's size).
+    func stage(key: String, range: String? = nil, bytes: Int64, to path: String) async throws -> CurlResponse {
+        guard staging.acquire(bytes) else { throw S3Error.busy(key: key) }
+        defer { staging.release(bytes) }
         let response = try await client.getObject(key: key, range: range, to: path, maxBytes: 1 << 40)
         // A store that ignored the Range would have us serve bytes from offset 0 as the range.
         if range != nil, response.status != 206 { throw S3Error.ignoredRange(key: key, status: response.status) }
@@ -118,12 +120,20 @@ struct ObjectMedia: Sendable {
     }
 }
 
-/// A count of slots, taken without waiting.
-final class StagingSlots: Sendable {
-    private let used = Mutex(0)
-    let limit: Int
-    init(limit: Int) { self.limit = limit }
+/// A budget of bytes, taken without waiting.
+final class StagingBudget: Sendable {
+    private let used = Mutex<Int64>(0)
+    let bytes: Int64
+    init(bytes: Int64) { self.bytes = bytes }
 
-    func acquire() -> Bool { used.withLock { guard $0 < limit else { return false }; $0 += 1; return true } }
-    func release() { used.withLock { $0 -= 1 } }
+    /// Takes `count` bytes if they fit, or if nothing is taken (one copy always may go).
+    func acquire(_ count: Int64) -> Bool {
+        used.withLock {
+            guard $0 == 0 || $0 + count <= bytes else { return false }
+            $0 += count
+            return true
+        }
+    }
+
+    func release(_ count: Int64) { used.withLock { $0 -= count } }
 }
