@@ -23,7 +23,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 reelgate \
  && useradd --system --uid 10001 --gid reelgate --home-dir /data --shell /usr/sbin/nologin reelgate \
- && install -d -o reelgate -g reelgate -m 0700 /data
+ && install -d -o reelgate -g reelgate -m 0700 /data /media   # /media: the shared media mount of several instances (compose.postgres.yaml)
 COPY --from=build /out/reelgate /usr/local/bin/reelgate
 COPY --from=build /out/reelgate_Gateway.resources /usr/local/bin/reelgate_Gateway.resources
 COPY config/reelgate.json /etc/reelgate/reelgate.json
