@@ -53,3 +53,11 @@ public protocol ResponseBodySource: AnyObject, Sendable {
     /// Called once when the server is done with it (sent, failed or abandoned).
     func close()
 }
+
+/// A source that is still being fed while it is sent (an object arriving from a store): the
+/// server waits for ``ready()`` before each ``ResponseBodySource/next(into:maxBytes:)``, so that
+/// `next` never blocks the connection's queue.
+public protocol FilledResponseBodySource: ResponseBodySource {
+    /// Returns once `next` has bytes to give, or the source has ended.
+    func ready() async throws
+}

@@ -321,6 +321,7 @@ actor Connection {
         // (64 KiB) of it is ever in memory.
         while let current = stream, current.remaining > 0 {
             do {
+                if let filling = current.source as? any FilledResponseBodySource { try await filling.ready() }
                 try current.source.next(into: &outbound, maxBytes: Int(min(current.remaining, 64 << 10)))
             } catch {
                 close()

@@ -73,14 +73,15 @@ extension MediaRoutes {
                 return HTTPResponse(status: .rangeNotSatisfiable, headers: headers)
             }
             guard size > 0 else { return HTTPResponse(status: status, headers: headers) }
+            // The range is staged in a local file and sent while it arrives: the first bytes go
+            // out as soon as they are on disk. Room in the staging budget is checked first, so a
+            // busy instance answers 503 before any header is out.
+            let range = status == .ok ? nil : "bytes=\(start)-\(end)", length = end - start + 1
+            guard objects.staging.acquire(length) else { throw S3Error.busy(key: key) }
             let staged = StagedFile(path: "\(media.directory)/.stage-\(UUID().uuidString)")
-            do {
-                _ = try await objects.stage(key: key, range: status == .ok ? nil : "bytes=\(start)-\(end)", bytes: end - start + 1, to: staged.path)
-            } catch {
-                staged.close()
-                throw error
-            }
-            return HTTPResponse(status: status, headers: headers, body: .stream(length: end - start + 1, source: staged))
+            let path = staged.path
+            staged.follow { _ = try await objects.stage(key: key, range: range, bytes: length, to: path, reserved: true) }
+            return HTTPResponse(status: status, headers: headers, body: .stream(length: length, source: staged))
         } catch let error as S3Error {
             if error.kind == .notFound { throw APIError(.unknownVideo, "the media has been removed") }
             throw APIError(.serviceUnavailable, "the media store is unavailable; retry later")

@@ -84,9 +84,10 @@ struct ObjectMedia: Sendable {
 
     /// The object, or `range` of it (`bytes=…`), in the local file `to`; the response carries its
     /// status, length and `Content-Range`.
-    /// `bytes` is what the copy will take (the range's length, or the object's size).
-    func stage(key: String, range: String? = nil, bytes: Int64, to path: String) async throws -> CurlResponse {
-        guard staging.acquire(bytes) else { throw S3Error.busy(key: key) }
+    /// `bytes` is what the copy will take (the range's length, or the object's size); `reserved`
+    /// when the caller already took it from the staging budget (it is given back here either way).
+    func stage(key: String, range: String? = nil, bytes: Int64, to path: String, reserved: Bool = false) async throws -> CurlResponse {
+        guard reserved || staging.acquire(bytes) else { throw S3Error.busy(key: key) }
         defer { staging.release(bytes) }
         let response = try await client.getObject(key: key, range: range, to: path, maxBytes: 1 << 40)
         // A store that ignored the Range would have us serve bytes from offset 0 as the range.
