@@ -14,6 +14,10 @@ public struct CurlRequest: Sendable {
         case memory(maxBytes: Int)
         /// Streamed to `path` (created or truncated), at most `maxBytes`, fsynced on success.
         case file(path: String, maxBytes: Int64)
+        /// As `file`, but only the body of a response with `status` (any 2xx when nil) goes to the
+        /// file; any other (an error document, a whole object where a range was asked for) is
+        /// kept in memory, at most 64 KiB, so a reader of the file as it fills never sees it.
+        case successFile(path: String, maxBytes: Int64, status: Int? = nil)
     }
 
     public var method: String

@@ -17,6 +17,11 @@ final class TransferContext {
     var uploadBytes: [UInt8] = []
     var uploadOffset = 0
     var uploadFD: Int32 = -1
+    /// The final response's status, from its status line (0 until one arrives).
+    var status = 0
+    /// Only the body of a response with this status (-1: any 2xx) goes to `sinkFD`; others to
+    /// `memory` (at most 64 KiB). 0: every body goes to the file.
+    var fileOnlyWith = 0
     /// Bytes of `uploadFD` still to send; -1 for "to the end of the file".
     var uploadRemaining: Int64 = -1
 
@@ -65,8 +70,9 @@ final class EasyHandle {
         switch request.sink {
         case .memory(let max):
             context = TransferContext(maxBytes: Int64(max), cancelled: cancel)
-        case .file(let path, let max):
+        case .file(let path, let max), .successFile(let path, let max, _):
             context = TransferContext(maxBytes: max, cancelled: cancel)
+            if case .successFile(_, _, let status) = request.sink { context.fileOnlyWith = status ?? -1 }
             // Media: large receive buffer, so a video is written in 512 KiB pieces, not 16 KiB.
             largeBuffer = true
             context.sinkFD = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
@@ -248,7 +254,12 @@ private let writeCallback: ccurl_data_callback = { pointer, size, count, userdat
         context.exceeded = true
         return 0  // anything but `length` aborts the transfer with CURLE_WRITE_ERROR
     }
-    if context.sinkFD >= 0 {
+    let toFile = switch context.fileOnlyWith {
+    case 0: true
+    case -1: (200..<300).contains(context.status)
+    default: context.status == context.fileOnlyWith
+    }
+    if context.sinkFD >= 0, toFile {
         var written = 0
         while written < length {
             let n = write(context.sinkFD, pointer + written, length - written)
@@ -259,7 +270,7 @@ private let writeCallback: ccurl_data_callback = { pointer, size, count, userdat
             }
             written += n
         }
-    } else {
+    } else if context.sinkFD < 0 || context.memory.count < 64 << 10 {
         pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
             context.memory.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
         }
@@ -277,6 +288,7 @@ private let headerCallback: ccurl_data_callback = { pointer, size, count, userda
     }
     if line.hasPrefix("HTTP/") {
         context.headers = []  // a new response (after 100 Continue or a redirect) starts over
+        context.status = line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
     } else if let colon = line.firstIndex(of: ":") {
         let name = String(line[..<colon])
         let value = String(line[line.index(after: colon)...]).trimmingCharacters(in: " \t\r\n")

@@ -89,7 +89,7 @@ public struct S3Client: Sendable {
 
     /// The object (or `range`, e.g. `bytes=0-99`) into `file`, streamed, at most `maxBytes`.
     public func getObject(key: String, range: String? = nil, to file: String, maxBytes: Int64) async throws -> CurlResponse {
-        try await send("GET", key: key, headers: range.map { [("range", $0)] } ?? [], sink: .file(path: file, maxBytes: maxBytes),
+        try await send("GET", key: key, headers: range.map { [("range", $0)] } ?? [], sink: .successFile(path: file, maxBytes: maxBytes, status: range == nil ? 200 : 206),
                        operation: "GetObject")
     }
 

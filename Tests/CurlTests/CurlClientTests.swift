@@ -66,6 +66,28 @@ struct CurlClientTests {
         #expect(Array(written.prefix(4)) == [0, 31, 62, 93])
     }
 
+    /// A success-only file sink: the body of the status asked for goes to the file; an error
+    /// document, or a whole body where a range (206) was expected, stays in memory and the file
+    /// stays empty, so a reader of the file as it fills never sends it.
+    @Test func aSuccessFileHoldsOnlyTheExpectedResponse() async throws {
+        let server = try makeUpstream()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let base = "http://127.0.0.1:\(server.port)"
+        func fetch(_ path: String, status: Int?) async throws -> (CurlResponse, Data) {
+            let file = dir.file(UUID().uuidString)
+            let response = try await client.perform(CurlRequest(url: base + path, sink: .successFile(path: file, maxBytes: 1 << 20, status: status)))
+            return (response, FileManager.default.contents(atPath: file) ?? Data())
+        }
+        let (ok, okFile) = try await fetch("/bytes/100", status: nil)
+        #expect(ok.status == 200 && okFile.count == 100 && ok.body.isEmpty)
+        let (missing, missingFile) = try await fetch("/nothing-here", status: nil)
+        #expect(missing.status == 404 && missingFile.isEmpty && !missing.body.isEmpty)
+        let (whole, wholeFile) = try await fetch("/bytes/100", status: 206)
+        #expect(whole.status == 200 && wholeFile.isEmpty && whole.body.count == 100, "a whole body where a range was expected")
+    }
+
     @Test func responseOverTheCapFailsWithKnownLength() async throws {
         let server = try makeUpstream()
         defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }

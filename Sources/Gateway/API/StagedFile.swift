@@ -53,13 +53,15 @@ final class StagedFile: FilledResponseBodySource, @unchecked Sendable {
 
     /// Bytes on disk beyond what was sent, or the end of the download.
     func ready() async throws {
+        var pause = 1  // milliseconds, doubling to 32 while nothing arrives
         while true {
             let (ended, failure) = state.withLock { ($0.ended, $0.failure) }
             if let failure { throw failure }
             var info = stat()
             if stat(path, &info) == 0, Int64(info.st_size) > sent { return }
             if ended { return }
-            try await Task.sleep(for: .milliseconds(2))  // the file grows as curl writes it
+            try await Task.sleep(for: .milliseconds(pause))  // the file grows as curl writes it
+            pause = min(pause * 2, 32)
         }
     }
 
