@@ -319,9 +319,10 @@ actor Connection {
         }
         // A streamed body: the next piece is pulled once the last is out, so at most one piece
         // (64 KiB) of it is ever in memory.
+        let filling = stream?.source as? any FilledResponseBodySource  // asked once, not per piece
         while let current = stream, current.remaining > 0 {
             do {
-                if let filling = current.source as? any FilledResponseBodySource { try await filling.ready() }
+                try await filling?.ready()
                 try current.source.next(into: &outbound, maxBytes: Int(min(current.remaining, 64 << 10)))
             } catch {
                 close()

@@ -99,7 +99,7 @@ extension PostgresTaskStore {
 
     public func releaseLease(_ uuid: String, owner: String) async throws {
         try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) in
-            try db.execute(prepared: "release", "UPDATE tasks SET lease_owner = NULL, lease_expires_at = 0 WHERE uuid = $1 AND lease_owner = $2",
+            _ = try db.execute(prepared: "release", "UPDATE tasks SET lease_owner = NULL, lease_expires_at = 0 WHERE uuid = $1 AND lease_owner = $2",
                            [uuid, owner])
         }
     }
@@ -155,7 +155,7 @@ extension PostgresTaskStore {
 
     public func setProgress(_ uuid: String, progress: Int) async throws {
         try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) in
-            try db.execute(prepared: "progress", "UPDATE results SET progress = $1 WHERE task_uuid = $2 AND state = $3 AND progress < $1",
+            _ = try db.execute(prepared: "progress", "UPDATE results SET progress = $1 WHERE task_uuid = $2 AND state = $3 AND progress < $1",
                            [String(progress), uuid, ResultState.pending.rawValue])
         }
     }

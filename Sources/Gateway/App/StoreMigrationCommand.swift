@@ -30,9 +30,9 @@ enum StoreMigrationCommand {
             return 1
         }
         defer { withExtendedLifetime(lock) {} }
-        let oldMedia = standardized((configuration.dataDir as NSString).appendingPathComponent("media"))
-        let oldImages = standardized((configuration.dataDir as NSString).appendingPathComponent("images"))
-        let newMedia = standardized(configuration.mediaDirectory)
+        let oldMedia = MediaStore.standardized((configuration.dataDir as NSString).appendingPathComponent("media"))
+        let oldImages = MediaStore.standardized((configuration.dataDir as NSString).appendingPathComponent("images"))
+        let newMedia = MediaStore.standardized(configuration.mediaDirectory)
         let rewrite: (String) -> String = { path in
             if path.hasPrefix(oldMedia + "/") { return newMedia + path.dropFirst(oldMedia.count) }
             if path.hasPrefix(oldImages + "/") { return newMedia + "/images" + path.dropFirst(oldImages.count) }
@@ -58,6 +58,4 @@ enum StoreMigrationCommand {
             return 1
         }
     }
-
-    static func standardized(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
 }

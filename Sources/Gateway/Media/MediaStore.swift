@@ -34,6 +34,10 @@ public struct MediaStore: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
 
+    /// One spelling of a directory: absolute, without `.`, `..` or a trailing `/` (symbolic
+    /// links are kept: they are a different path to the same place).
+    static func standardized(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+
     public func path(videoUUID: String, ext: String) -> String { "\(directory)/\(videoUUID).\(ext)" }
 
     /// A local file with a stored result's bytes, to read it from disk: the file itself with the

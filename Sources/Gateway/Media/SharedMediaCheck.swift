@@ -21,7 +21,7 @@ enum SharedMediaCheck {
 
     static func verify(directory given: String, store: any InstanceRepository) throws {
         // One spelling per directory: `/mnt/media/`, `/mnt/media` and a relative path agree.
-        let directory = URL(fileURLWithPath: given).standardizedFileURL.path
+        let directory = MediaStore.standardized(given)
         let token = Crypto.hex(Crypto.randomBytes(16))
         let mine = witnessPath(directory, token)
         try Data(token.utf8).write(to: URL(fileURLWithPath: mine), options: .atomic)
