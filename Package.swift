@@ -47,7 +47,9 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: ["HTTP1", "WebSocket", "HTTPServer", "Store", "SQLiteStore", "PostgresStore", "Postgres", "S3", "Curl", "Crypto", "Domain", "CMalloc"],
-            resources: [.copy("Resources/clips")],
+            // The ops console's files are compiled into the binary (SPEC §17): nothing to deploy beside it.
+            resources: [.copy("Resources/clips"), .embedInCode("Console/Assets/index.html"), .embedInCode("Console/Assets/console.js"),
+                        .embedInCode("Console/Assets/console.css"), .embedInCode("Console/Assets/favicon.svg")],
             swiftSettings: strict),
         // Layer 7: a thin executable.
         .executableTarget(name: "reelgate", dependencies: ["Gateway"], swiftSettings: strict),

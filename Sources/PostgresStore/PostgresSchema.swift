@@ -140,6 +140,17 @@ public enum PostgresSchema {
             );
             INSERT INTO key_inflight_shards (api_key_name, shard, count) SELECT api_key_name, 0, count FROM key_inflight;
             """)
+        // The ops console's sign-in sessions (a digest of each token, never the token).
+        m.add("""
+            CREATE TABLE console_sessions (
+                digest text PRIMARY KEY,
+                api_key_name text NOT NULL,
+                key_fingerprint text NOT NULL,
+                created_at double precision NOT NULL,
+                expires_at double precision NOT NULL
+            );
+            CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
+            """)
         return m
     }
 }

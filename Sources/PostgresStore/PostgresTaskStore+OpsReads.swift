@@ -35,10 +35,21 @@ extension PostgresTaskStore {
         }
         sql += " ORDER BY created_at DESC, uuid DESC LIMIT \(bind(String(limit)))"
         let (query, arguments) = (sql, args)
-        let rows = try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) -> [PostgresRow] in
-            try db.execute(query, arguments).allRows
+        let (rows, resultRows) = try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) -> ([PostgresRow], [PostgresRow]) in
+            let rows = try db.execute(query, arguments).allRows
+            guard !rows.isEmpty else { return (rows, []) }
+            // Their results in one more query, so a page shows cost and results without a read per task.
+            var uuids: [String?] = []
+            for row in rows { uuids.append(try row.string("uuid")) }
+            return (rows, try db.execute("SELECT * FROM results WHERE task_uuid = ANY($1::text[]) ORDER BY idx", [try PostgresArray.literal(uuids)]).allRows)
         }
-        return try rows.map { try TaskRecord(columns: PostgresColumns(row: $0)) }
+        var results: [String: [ResultRecord]] = [:]
+        for row in resultRows { results[try row.string("task_uuid") ?? "", default: []].append(try ResultRecord(columns: PostgresColumns(row: row))) }
+        return try rows.map {
+            var task = try TaskRecord(columns: PostgresColumns(row: $0))
+            task.results = results[task.uuid] ?? []
+            return task
+        }
     }
 
     public func lineage(of videoUUID: String) async throws -> [LineageNode] {

@@ -24,7 +24,16 @@ extension SQLiteTaskStore {
             if let cursor { sql += " AND (created_at < ? OR (created_at = ? AND uuid < ?))"; args += [cursor.0, cursor.0, cursor.1] }
             sql += " ORDER BY created_at DESC, uuid DESC LIMIT ?"
             args.append(limit)
-            return try db.query(sql, args).map { try TaskRecord(row: $0) }
+            var tasks = try db.query(sql, args).map { try TaskRecord(row: $0) }
+            // Their results in one more query, so a page shows cost and results without a read per task.
+            guard !tasks.isEmpty else { return tasks }
+            var results: [String: [ResultRecord]] = [:]
+            let marks = Array(repeating: "?", count: tasks.count).joined(separator: ", ")
+            for row in try db.query("SELECT * FROM results WHERE task_uuid IN (\(marks)) ORDER BY idx", tasks.map(\.uuid)) {
+                results[row["task_uuid"].string ?? "", default: []].append(try ResultRecord(row: row))
+            }
+            for index in tasks.indices { tasks[index].results = results[tasks[index].uuid] ?? [] }
+            return tasks
         }
     }
 

@@ -150,6 +150,17 @@ public enum Schema {
                                [URLHost.of(row["url"].string ?? "").lowercased(), row["id"].int64 ?? 0])
             }
         }
+        // 10: the ops console's sign-in sessions (a digest of each token, never the token).
+        m.add("""
+            CREATE TABLE console_sessions (
+                digest TEXT PRIMARY KEY,
+                api_key_name TEXT NOT NULL,
+                key_fingerprint TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                expires_at REAL NOT NULL
+            ) STRICT;
+            CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
+            """)
         return m
     }
 }

@@ -5,7 +5,8 @@ public protocol OpsReads: Sendable {
     /// The task's event log, oldest first.
     func events(_ uuid: String) async throws -> [TaskLogEntry]
 
-    /// A page of tasks, newest first; `cursor` is the previous page's last (createdAt, uuid).
+    /// A page of tasks, newest first, each with its results; `cursor` is the previous page's last
+    /// (createdAt, uuid).
     func list(_ filter: TaskListFilter, limit: Int, cursor: (Double, String)?) async throws -> [TaskRecord]
 
     /// Every result connected to `videoUUID` through edits (SPEC §9): its ancestors up to the root
@@ -17,6 +18,10 @@ public protocol OpsReads: Sendable {
 
     /// Task counts by state and model, and the queued tasks due now (for /metrics).
     func gauges() async throws -> TaskGauges
+
+    /// The newest tasks accepted since `since` (of one key, if given), at most `limit`, newest
+    /// first: the console's headline numbers are computed from them.
+    func timings(since: Double, keyName: String?, limit: Int) async throws -> [TaskTiming]
 }
 
 /// One line of a task's event log.

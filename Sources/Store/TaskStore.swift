@@ -26,4 +26,5 @@ import Domain
 ///   should be the database's, since leases are compared across instances.
 /// - `releaseAllLeases` is for a single instance at start (the data-directory lock); with several
 ///   instances leases simply expire.
-public protocol TaskStore: TaskRepository, DeliveryRepository, MediaRepository, ImageRepository, OpsReads, InstanceRepository {}
+public protocol TaskStore: TaskRepository, DeliveryRepository, MediaRepository, ImageRepository, OpsReads, InstanceRepository,
+    ConsoleSessionRepository {}

@@ -245,3 +245,50 @@ struct SQLiteStoreTests {
         #expect(try await store.claim(owner: "C", leaseSeconds: 30) == nil)
     }
 }
+
+/// What the ops console reads: its sessions, headline timings, and listed tasks with results.
+extension StoreContractTests {
+    @Test(arguments: StoreBackend.all) func consoleSessionsAreFoundUntilTheyExpireOrEnd(_ backend: StoreBackend) async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let clock = ClockBox(1000)
+        let store = try backend.make(dir, clock)
+        let session = ConsoleSession(digest: "d1", keyName: "k", keyFingerprint: "f", createdAt: 1000, expiresAt: 1060)
+        try await store.createConsoleSession(session)
+        try await store.createConsoleSession(ConsoleSession(digest: "d2", keyName: "k", keyFingerprint: "f", createdAt: 1000, expiresAt: 2000))
+        #expect(try await store.consoleSession(digest: "d1") == session)
+        #expect(try await store.consoleSession(digest: "nope") == nil)
+        try await store.deleteConsoleSession(digest: "d2")
+        #expect(try await store.consoleSession(digest: "d2") == nil)
+        try await store.deleteConsoleSession(digest: "d2")  // twice is fine
+        clock.now = 1060
+        #expect(try await store.consoleSession(digest: "d1") == nil)  // expired
+    }
+
+    @Test(arguments: StoreBackend.all) func timingsAndListedTasksComeWithWhatTheConsoleShows(_ backend: StoreBackend) async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let clock = ClockBox(1000)
+        let (store, claimed) = try await claimedTask(backend, dir, clock)
+        clock.now = 1010
+        #expect(try await store.submit([newTask("other", key: "k2")]) == [.created])
+        #expect(try await store.apply(.submitted(provider: "p", upstream: UpstreamJob(ids: ["up-1"]), deadline: 5000), to: claimed.uuid, owner: "A"))
+        #expect(try await store.apply(.upstreamFinished, to: claimed.uuid, owner: "A"))
+        #expect(try await store.markResultReady(claimed.results[0].videoUUID, owner: "A", media: StoredVideo(path: "/m/v.mp4", bytes: 10, expiresAt: 2000, cost: 0.25)))
+
+        let all = try await store.timings(since: 900, keyName: nil, limit: 10)
+        #expect(all.map(\.createdAt) == [1010, 1000])  // newest first
+        #expect(all.last?.state == .fetching)
+        #expect(try await store.timings(since: 900, keyName: "k2", limit: 10).map(\.createdAt) == [1010])
+        #expect(try await store.timings(since: 1005, keyName: nil, limit: 10).count == 1)
+        #expect(try await store.timings(since: 900, keyName: nil, limit: 1).map(\.createdAt) == [1010])
+
+        // A listed task has its results, as a found one does.
+        let listed = try await store.list(TaskListFilter(), limit: 10, cursor: nil)
+        #expect(listed.map(\.uuid) == ["other", claimed.uuid])
+        let found = try #require(try await store.find(claimed.uuid))
+        #expect(listed.last?.results.map(\.videoUUID) == found.results.map(\.videoUUID))
+        #expect(listed.last?.results.map(\.mediaPath) == found.results.map(\.mediaPath))
+        #expect(listed.last?.results.first?.cost == 0.25 && listed.first?.results.count == 1)
+    }
+}

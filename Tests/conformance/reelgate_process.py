@@ -7,7 +7,9 @@ import signal
 import subprocess
 import tempfile
 import time
+import threading
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BIN = os.environ.get("REELGATE_BIN", ".build/debug/reelgate")
 
@@ -100,3 +102,33 @@ def sdk_error(coro):
     except RunwareError as error:
         return error
     raise AssertionError("the SDK call succeeded")
+
+
+class WebhookReceiver:
+    """A webhook endpoint on loopback that answers 200 and counts deliveries per taskUUID."""
+
+    def __init__(self):
+        self.seen = {}
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                for item in json.loads(body).get("data", []):
+                    with receiver.lock:
+                        receiver.seen[item["taskUUID"]] = receiver.seen.get(item["taskUUID"], 0) + 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -17,15 +17,13 @@ import re
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from reelgate_process import BIN, Gateway
+from reelgate_process import BIN, Gateway, WebhookReceiver
 
 DATABASE = os.environ.get("REELGATE_TEST_DATABASE_URL")
 pytestmark = pytest.mark.skipif(not DATABASE, reason="needs REELGATE_TEST_DATABASE_URL (make test starts a cluster)")
@@ -34,32 +32,6 @@ KEY = "app-key-0123456789abcdef01"
 OPS = "ops-key-0123456789abcdef01"
 TASKS, PER_REQUEST, CAP = 1000, 10, 4
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
-
-
-class Hooks:
-    """Counts webhook deliveries per taskUUID."""
-
-    def __init__(self):
-        self.seen = {}
-        self.lock = threading.Lock()
-        hooks = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                for item in json.loads(body).get("data", []):
-                    with hooks.lock:
-                        hooks.seen[item["taskUUID"]] = hooks.seen.get(item["taskUUID"], 0) + 1
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
 
 
 def post(gateway, body, key=KEY):
@@ -106,7 +78,7 @@ def fake_stats(proc):
 
 def test_three_instances_a_thousand_tasks_and_a_kill(database, fake):
     fake_proc, fake_url = fake
-    hooks = Hooks()
+    hooks = WebhookReceiver()
     media = tempfile.mkdtemp(prefix="reelgate-shared-media-")
     config = {
         "providers": {"gemini": {"apiKey": "fake-gemini-key", "baseURL": fake_url, "pollIntervalSeconds": 0.05,
@@ -185,5 +157,5 @@ def test_three_instances_a_thousand_tasks_and_a_kill(database, fake):
     finally:
         for gateway in gateways:
             gateway.close()
-        hooks.server.shutdown()
+        hooks.close()
         shutil.rmtree(media, ignore_errors=True)

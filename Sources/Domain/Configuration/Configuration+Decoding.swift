@@ -195,7 +195,8 @@ extension Configuration.Server {
         let c = try decoder.section(
             ["maxConnections", "maxConnectionsPerClient", "headTimeoutSeconds", "idleTimeoutSeconds", "bodyTimeoutSeconds",
              "bodyDeadlineSeconds", "minBodyBytesPerSecond", "maxBodyBytes", "unauthenticatedBodyBytes", "maxBufferedBodyBytes",
-             "maxTasksPerRequest", "maxInlineResponseBytes", "maxStoredRequestBytes", "shutdownGraceSeconds", "websocket"])
+             "maxTasksPerRequest", "maxInlineResponseBytes", "maxStoredRequestBytes", "shutdownGraceSeconds", "websocket",
+             "consoleSessionSeconds"])
         maxConnections = try c.value("maxConnections", maxConnections)
         maxConnectionsPerClient = try c.value("maxConnectionsPerClient", maxConnectionsPerClient)
         headTimeoutSeconds = try c.value("headTimeoutSeconds", headTimeoutSeconds)
@@ -211,6 +212,7 @@ extension Configuration.Server {
         maxStoredRequestBytes = try c.value("maxStoredRequestBytes", maxStoredRequestBytes)
         shutdownGraceSeconds = try c.value("shutdownGraceSeconds", shutdownGraceSeconds)
         websocket = try c.value("websocket", websocket)
+        consoleSessionSeconds = try c.value("consoleSessionSeconds", consoleSessionSeconds)
     }
 }
 

@@ -175,6 +175,8 @@ public struct Configuration: Sendable, Equatable, Codable {
         public var shutdownGraceSeconds: Double = 10
         /// The Runware WebSocket transport (SPEC §15).
         public var websocket = WebSocket()
+        /// How long an ops console sign-in lasts (SPEC §17).
+        public var consoleSessionSeconds: Double = 12 * 3600
         public init() {}
 
         public struct WebSocket: Sendable, Equatable, Codable {

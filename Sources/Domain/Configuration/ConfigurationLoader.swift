@@ -143,6 +143,7 @@ public enum ConfigurationLoader {
             ("workers.leaseSeconds", config.workers.leaseSeconds),
             ("server.websocket.sessionTTLSeconds", config.server.websocket.sessionTTLSeconds),
             ("server.websocket.idleTimeoutSeconds", config.server.websocket.idleTimeoutSeconds),
+            ("server.consoleSessionSeconds", config.server.consoleSessionSeconds),
         ]
         for (name, value) in positive where !(value > 0) { throw ConfigurationError("\(name) must be positive") }
         let atLeastOne: [(String, Int)] = [

@@ -50,6 +50,8 @@ public struct APIErrorCode: Sendable, Hashable, CustomStringConvertible {
     public static let invalidApiKey = APIErrorCode("invalidApiKey", 401)
     public static let forbidden = APIErrorCode("forbidden", 403)
     public static let invalidSignature = APIErrorCode("invalidSignature", 403)
+    /// A console call that changes state without its session's CSRF token (SPEC §17).
+    public static let invalidCsrfToken = APIErrorCode("invalidCsrfToken", 403)
 
     // 404, 409, 410: what it names.
     public static let taskNotFound = APIErrorCode("taskNotFound", 404)

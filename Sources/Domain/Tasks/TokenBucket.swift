@@ -12,9 +12,12 @@ public struct TokenBucket: Sendable, Equatable {
         updatedAt = now
     }
 
+    /// The tokens there are at `now`, without taking any.
+    public func available(now: Double) -> Double { min(capacity, tokens + max(0, now - updatedAt) * refillPerSecond) }
+
     /// Takes `count` tokens if there are enough; otherwise returns the seconds until there will be.
     public mutating func take(_ count: Double = 1, now: Double) -> Double? {
-        tokens = min(capacity, tokens + max(0, now - updatedAt) * refillPerSecond)
+        tokens = available(now: now)
         updatedAt = now
         if tokens >= count {
             tokens -= count

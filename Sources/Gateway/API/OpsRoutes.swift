@@ -10,27 +10,21 @@ import HTTPServer
 struct OpsRoutes: Sendable {
     let store: any TaskStore
     let media: MediaStore
-    let authenticator: Authenticator
+    let identity: CallerIdentity
     let router: ModelRouter
     let deliveries: DeliveryWorker
     let workers: WorkerPool
     let redeliveries: RedeliveryLimiter
 
     func register(on http: RouterBuilder) {
-        http.add("GET", "/v1/tasks/:id") { request in try await show(visibleTask(request, authenticate(request))) }
-        http.add("GET", "/v1/tasks") { request in try await list(request, authenticate(request)) }
-        http.add("POST", "/v1/tasks/:id/cancel") { request in try await cancel(visibleTask(request, authenticate(request))) }
+        http.add("GET", "/v1/tasks/:id") { request in try await show(visibleTask(request, identity.principal(request))) }
+        http.add("GET", "/v1/tasks") { request in try await list(request, identity.principal(request)) }
+        http.add("POST", "/v1/tasks/:id/cancel") { request in try await cancel(visibleTask(request, identity.principal(request))) }
         http.add("POST", "/v1/tasks/:id/redeliver") { request in
-            let principal = try authenticate(request)
+            let principal = try await identity.principal(request)
             return try await redeliver(visibleTask(request, principal), by: principal)
         }
-        http.add("GET", "/v1/videos/:id/lineage") { request in try await lineage(request, authenticate(request)) }
-    }
-
-    private func authenticate(_ request: Request) throws(APIError) -> Principal {
-        guard let key = Authenticator.bearer(request.headers["authorization"]) else { throw .missingKey }
-        guard let principal = authenticator.authenticate(key) else { throw .invalidKey }
-        return principal
+        http.add("GET", "/v1/videos/:id/lineage") { request in try await lineage(request, identity.principal(request)) }
     }
 
     /// The task the path names, if the key may see it: another key's task is a 404, as an
@@ -58,6 +52,10 @@ struct OpsRoutes: Sendable {
             o["state"] = .string(result.state.rawValue)
             if let bytes = result.mediaBytes { o["bytes"] = .int(bytes) }
             if let expires = result.expiresAt { o["expiresAt"] = .double(expires) }
+            // Ops (and the console's player) get a link even when the client asked for inline video.
+            if o["videoURL"] == nil, result.state == .ready, let expires = result.expiresAt {
+                o["videoURL"] = .string(media.signedURL(videoUUID: result.videoUUID, ext: result.format.lowercased(), expiresAt: Int64(expires)))
+            }
             return .object(o)
         })
         body["events"] = .array(events.map { ["at": .double($0.at), "state": .string($0.state.rawValue), "detail": $0.detail.map { .string($0) } ?? .null] })
@@ -122,7 +120,8 @@ struct OpsRoutes: Sendable {
             }
             since = value
         }
-        let filter = TaskListFilter(keyName: principal.isOps ? nil : principal.name, state: q["state"].flatMap(TaskState.init(rawValue:)),
+        // Ops may narrow the list to one key; a client key's list is its own whatever it asks.
+        let filter = TaskListFilter(keyName: principal.isOps ? q["apiKey"].flatMap { $0.isEmpty ? nil : $0 } : principal.name, state: q["state"].flatMap(TaskState.init(rawValue:)),
                                     model: q["model"], since: since)
         let tasks = try await store.list(filter, limit: limit, cursor: cursor)
         var body: [String: JSONValue] = ["tasks": .array(tasks.map { .object(summary($0)) })]
@@ -183,6 +182,8 @@ struct OpsRoutes: Sendable {
         if let v = task.dispatchedAt { o["dispatchedAt"] = .double(v) }
         if let v = task.deadlineAt { o["deadlineAt"] = .double(v) }
         if let code = task.errorCode { o["error"] = ["code": .string(code), "message": .string(task.errorMessage ?? "")] }
+        let costs = task.results.compactMap(\.cost)
+        if !costs.isEmpty { o["cost"] = .double(costs.reduce(0, +)) }
         return o
     }
 }

@@ -198,7 +198,14 @@ public final class Application: Sendable {
         MediaRoutes.register(on: routes, media: media, clock: { Date().timeIntervalSince1970 })
         OpenAPIDocument.register(on: routes)
         MetricsRoute.register(on: routes, metrics: metrics, store: store, gates: gates, janitor: janitor, dbPath: dbPath, sockets: socketEndpoint)
-        OpsRoutes(store: store, media: media, authenticator: authenticator, router: modelRouter, deliveries: deliveries, workers: workers,
+        let publicURL = self.publicURL
+        let consoleSessions = ConsoleSessions(
+            store: store, authenticator: authenticator, lifetime: configuration.server.consoleSessionSeconds,
+            secure: { publicURL.current.lowercased().hasPrefix("https://") }, clock: { Date().timeIntervalSince1970 })
+        let identity = CallerIdentity(authenticator: authenticator, sessions: consoleSessions)
+        ConsoleRoutes(sessions: consoleSessions).register(on: routes)
+        OverviewRoutes(store: store, identity: identity, gates: gates, clock: { Date().timeIntervalSince1970 }).register(on: routes)
+        OpsRoutes(store: store, media: media, identity: identity, router: modelRouter, deliveries: deliveries, workers: workers,
                   redeliveries: RedeliveryLimiter(perKeyPerMinute: configuration.webhooks.redeliveriesPerKeyPerMinute,
                                                   taskInterval: configuration.webhooks.redeliveryIntervalSeconds))
             .register(on: routes)

@@ -19,11 +19,29 @@ public struct Authenticator: Sendable {
     }
 
     public func authenticate(_ presented: String) -> Principal? {
+        authenticateWithFingerprint(presented)?.principal
+    }
+
+    /// The key's principal and a fingerprint of the key (a digest of its digest), which a console
+    /// session keeps so that it ends when the key is replaced, even under the same name.
+    public func authenticateWithFingerprint(_ presented: String) -> (principal: Principal, fingerprint: String)? {
         let digest = Crypto.sha256(presented)
+        var match: (digest: [UInt8], principal: Principal)?
+        for key in keys where Crypto.constantTimeEquals(key.digest, digest) { match = key }
+        return match.map { ($0.principal, Self.fingerprint($0.digest)) }
+    }
+
+    /// The principal of a configured key with this name and fingerprint, if it still exists.
+    public func principal(named name: String, fingerprint: String) -> Principal? {
+        let presented = Array(fingerprint.utf8)
         var match: Principal?
-        for key in keys where Crypto.constantTimeEquals(key.digest, digest) { match = key.principal }
+        for key in keys where key.principal.name == name && Crypto.constantTimeEquals(Array(Self.fingerprint(key.digest).utf8), presented) {
+            match = key.principal
+        }
         return match
     }
+
+    private static func fingerprint(_ digest: [UInt8]) -> String { Crypto.hex(Crypto.sha256(digest)) }
 
     /// The key from `Authorization: Bearer <key>`.
     public static func bearer(_ header: String?) -> String? {

@@ -11,6 +11,7 @@ import Synchronization
 final class ProviderGate: Sendable {
     let name: String
     let maxConcurrent: Int
+    let requestsPerMinute: Int
     /// The tasks holding a job slot here: a set of task ids, so a parked job keeps its slot and a
     /// slot can be reconciled with the store. With a shared store, the ones this instance took
     /// (the database has every instance's).
@@ -31,6 +32,7 @@ final class ProviderGate: Sendable {
         self.shared = shared
         self.metrics = metrics
         maxConcurrent = max(limits.maxConcurrent, 1)
+        requestsPerMinute = limits.requestsPerMinute
         // One second's worth of burst: no window of W seconds ever sees more than RPM/60 × (W + 1)
         // requests (a minute-sized bucket would allow twice the RPM within one minute).
         let perSecond = Double(max(limits.requestsPerMinute, 1)) / 60
@@ -96,6 +98,29 @@ final class ProviderGate: Sendable {
             metrics?.increment("reelgate_provider_budget_wait_seconds_total", [("provider", name)], by: min(wait, 5))
             try await Task.sleep(for: .seconds(min(wait, 5)))
         }
+    }
+
+    /// What the console shows of this provider (SPEC §17): this instance's view (with a shared
+    /// database, the jobs in flight are the ones this instance holds).
+    struct Health: Sendable {
+        var inFlight: Int
+        var breaker: String
+        var consecutiveFailures: Int
+        var retryAfterSeconds: Double
+        /// Requests that could go out at once now (the per-second burst), in this instance's bucket.
+        var requestsAvailable: Double
+    }
+
+    var health: Health {
+        let now = clock()
+        let breaker = self.breaker.withLock { $0 }
+        let state = switch breaker.state {
+        case .closed: "closed"
+        case .halfOpen: "halfOpen"
+        case .open(let until): now >= until ? "halfOpen" : "open"
+        }
+        return Health(inFlight: slotsInUse, breaker: state, consecutiveFailures: breaker.consecutiveFailures,
+                      retryAfterSeconds: breaker.retryAfter(now: now), requestsAvailable: bucket.withLock { $0.available(now: now) })
     }
 
     /// Whether a call may go out now (false while the breaker is open).

@@ -1,0 +1,50 @@
+import Domain
+import Postgres
+import Store
+
+/// The console's sessions and headline figures.
+extension PostgresTaskStore {
+    public func createConsoleSession(_ session: ConsoleSession) async throws {
+        let now = self.now
+        try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) in
+            try db.execute("DELETE FROM console_sessions WHERE expires_at <= $1", [String(now)])
+            try db.execute("INSERT INTO console_sessions (digest, api_key_name, key_fingerprint, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                           [session.digest, session.keyName, session.keyFingerprint, String(session.createdAt), String(session.expiresAt)])
+        }
+    }
+
+    public func consoleSession(digest: String) async throws -> ConsoleSession? {
+        let now = self.now
+        return try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) -> ConsoleSession? in
+            guard let row = try db.execute(prepared: "console_session", "SELECT * FROM console_sessions WHERE digest = $1 AND expires_at > $2",
+                                           [digest, String(now)]).allRows.first else { return nil }
+            return ConsoleSession(digest: digest, keyName: try row.string("api_key_name") ?? "", keyFingerprint: try row.string("key_fingerprint") ?? "",
+                                  createdAt: try row.double("created_at") ?? 0, expiresAt: try row.double("expires_at") ?? 0)
+        }
+    }
+
+    public func deleteConsoleSession(digest: String) async throws {
+        try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) in
+            try db.execute("DELETE FROM console_sessions WHERE digest = $1", [digest])
+        }
+    }
+
+    public func timings(since: Double, keyName: String?, limit: Int) async throws -> [TaskTiming] {
+        var sql = "SELECT state, created_at, updated_at FROM tasks WHERE created_at >= $1::double precision"
+        var args: [String?] = [String(since)]
+        if let keyName {
+            args.append(keyName)
+            sql += " AND api_key_name = $2"
+        }
+        args.append(String(limit))
+        sql += " ORDER BY created_at DESC LIMIT $\(args.count)"
+        let (query, arguments) = (sql, args)
+        let rows = try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) -> [PostgresRow] in
+            try db.execute(query, arguments).allRows
+        }
+        return try rows.map { row in
+            TaskTiming(state: try PostgresColumns(row: row).decode("state", table: "tasks"), createdAt: try row.double("created_at") ?? 0,
+                       updatedAt: try row.double("updated_at") ?? 0)
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import Domain
+import SQLite
+import Store
+
+/// The console's sessions and headline figures.
+extension SQLiteTaskStore {
+    public func createConsoleSession(_ session: ConsoleSession) async throws {
+        let now = clock()
+        try await pool.write { db in
+            try db.execute("DELETE FROM console_sessions WHERE expires_at <= ?", [now])
+            try db.execute("INSERT INTO console_sessions (digest, api_key_name, key_fingerprint, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                           [session.digest, session.keyName, session.keyFingerprint, session.createdAt, session.expiresAt])
+        }
+    }
+
+    public func consoleSession(digest: String) async throws -> ConsoleSession? {
+        let now = clock()
+        return try pool.readNow { db in
+            try db.query("SELECT * FROM console_sessions WHERE digest = ? AND expires_at > ?", [digest, now]).first.map {
+                ConsoleSession(digest: digest, keyName: $0["api_key_name"].string ?? "", keyFingerprint: $0["key_fingerprint"].string ?? "",
+                               createdAt: $0["created_at"].double ?? 0, expiresAt: $0["expires_at"].double ?? 0)
+            }
+        }
+    }
+
+    public func deleteConsoleSession(digest: String) async throws {
+        try await pool.write { db in try db.execute("DELETE FROM console_sessions WHERE digest = ?", [digest]) }
+    }
+
+    public func timings(since: Double, keyName: String?, limit: Int) async throws -> [TaskTiming] {
+        try await pool.read { db in
+            var sql = "SELECT state, created_at, updated_at FROM tasks WHERE created_at >= ?"
+            var args: [any SQLiteBindable] = [since]
+            if let keyName { sql += " AND api_key_name = ?"; args.append(keyName) }
+            sql += " ORDER BY created_at DESC LIMIT ?"
+            args.append(limit)
+            return try db.query(sql, args).map {
+                TaskTiming(state: try decode($0, "state", table: "tasks"), createdAt: $0["created_at"].double ?? 0, updatedAt: $0["updated_at"].double ?? 0)
+            }
+        }
+    }
+}
