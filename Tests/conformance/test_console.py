@@ -198,7 +198,9 @@ def test_console_flows(gateway, hooks, browser):
     wait(driver, lambda d: d.execute_script("return !arguments[0].seeking && Math.abs(arguments[0].currentTime - 0.5) < 0.05", video))
     driver.execute_script("arguments[0].currentTime = 0.1", video)  # a second seek, backwards: the server answers ranges
     wait(driver, lambda d: d.execute_script("return !arguments[0].seeking && Math.abs(arguments[0].currentTime - 0.1) < 0.05", video))
+    driver.set_window_size(1366, 1500)  # the whole task view in one picture
     shot(driver, "task")
+    driver.set_window_size(1366, 900)
 
     # Redeliver adds an attempt.
     attempts = len(driver.find_elements(By.CSS_SELECTOR, "#deliveries tr.attempt"))
@@ -255,6 +257,7 @@ def test_console_flows(gateway, hooks, browser):
     session = f"reelgate_console={cookie['value']}"
     assert call(gateway, "GET", "/v1/tasks", {"Cookie": session})[0] == 200
     sign_out(driver)
+    assert not driver.find_element(By.ID, "nav").is_displayed() and not driver.find_element(By.ID, "sign-out").is_displayed()
     shot(driver, "signin")
     assert call(gateway, "GET", "/v1/tasks", {"Cookie": session})[0] == 401
     assert driver.get_cookie("reelgate_console") is None
