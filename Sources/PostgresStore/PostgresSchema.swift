@@ -140,7 +140,8 @@ public enum PostgresSchema {
             );
             INSERT INTO key_inflight_shards (api_key_name, shard, count) SELECT api_key_name, 0, count FROM key_inflight;
             """)
-        // The ops console's sign-in sessions (a digest of each token, never the token).
+        // The ops console's sign-in sessions (a digest of each token, never the token), and one key's
+        // tasks by age (a client key's list and figures).
         m.add("""
             CREATE TABLE console_sessions (
                 digest text PRIMARY KEY,
@@ -150,6 +151,8 @@ public enum PostgresSchema {
                 expires_at double precision NOT NULL
             );
             CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
+            CREATE INDEX console_sessions_key ON console_sessions (api_key_name, created_at);
+            CREATE INDEX tasks_key_created ON tasks (api_key_name, created_at);
             """)
         return m
     }

@@ -4,12 +4,17 @@ import Store
 
 /// The console's sessions and headline figures.
 extension PostgresTaskStore {
-    public func createConsoleSession(_ session: ConsoleSession) async throws {
+    public func createConsoleSession(_ session: ConsoleSession, keepingAtMost: Int) async throws {
         let now = self.now
-        try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) in
+        try await pool.transaction { (db: PostgresConnection) throws(PostgresError) in
             try db.execute("DELETE FROM console_sessions WHERE expires_at <= $1", [String(now)])
             try db.execute("INSERT INTO console_sessions (digest, api_key_name, key_fingerprint, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
                            [session.digest, session.keyName, session.keyFingerprint, String(session.createdAt), String(session.expiresAt)])
+            try db.execute(
+                """
+                DELETE FROM console_sessions WHERE api_key_name = $1 AND digest NOT IN
+                    (SELECT digest FROM console_sessions WHERE api_key_name = $1 ORDER BY created_at DESC, digest LIMIT $2::integer)
+                """, [session.keyName, String(keepingAtMost)])
         }
     }
 

@@ -4,12 +4,17 @@ import Store
 
 /// The console's sessions and headline figures.
 extension SQLiteTaskStore {
-    public func createConsoleSession(_ session: ConsoleSession) async throws {
+    public func createConsoleSession(_ session: ConsoleSession, keepingAtMost: Int) async throws {
         let now = clock()
         try await pool.write { db in
             try db.execute("DELETE FROM console_sessions WHERE expires_at <= ?", [now])
             try db.execute("INSERT INTO console_sessions (digest, api_key_name, key_fingerprint, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                            [session.digest, session.keyName, session.keyFingerprint, session.createdAt, session.expiresAt])
+            try db.execute(
+                """
+                DELETE FROM console_sessions WHERE api_key_name = ? AND digest NOT IN
+                    (SELECT digest FROM console_sessions WHERE api_key_name = ? ORDER BY created_at DESC, digest LIMIT ?)
+                """, [session.keyName, session.keyName, keepingAtMost])
         }
     }
 

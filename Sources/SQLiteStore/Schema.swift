@@ -150,7 +150,8 @@ public enum Schema {
                                [URLHost.of(row["url"].string ?? "").lowercased(), row["id"].int64 ?? 0])
             }
         }
-        // 10: the ops console's sign-in sessions (a digest of each token, never the token).
+        // 10: the ops console's sign-in sessions (a digest of each token, never the token), and one key's
+        // tasks by age (a client key's list and figures).
         m.add("""
             CREATE TABLE console_sessions (
                 digest TEXT PRIMARY KEY,
@@ -160,6 +161,8 @@ public enum Schema {
                 expires_at REAL NOT NULL
             ) STRICT;
             CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
+            CREATE INDEX console_sessions_key ON console_sessions (api_key_name, created_at);
+            CREATE INDEX tasks_key_created ON tasks (api_key_name, created_at);
             """)
         return m
     }

@@ -3,8 +3,9 @@
 ///
 /// Only a digest of the session token is stored: a copy of the database does not sign anyone in.
 public protocol ConsoleSessionRepository: Sendable {
-    /// Stores a new session; sessions past their expiry are removed on the way.
-    func createConsoleSession(_ session: ConsoleSession) async throws
+    /// Stores a new session; sessions past their expiry are removed on the way, and the key's
+    /// oldest beyond `keepingAtMost` (a key cannot fill the table by signing in in a loop).
+    func createConsoleSession(_ session: ConsoleSession, keepingAtMost: Int) async throws
 
     /// The session with this token digest, if it has not expired.
     func consoleSession(digest: String) async throws -> ConsoleSession?

@@ -116,6 +116,27 @@ struct ConsoleTests {
         let gw = try await TestGateway.start { $0.publicURL = "https://videos.example.com" }
         let (_, _, setCookie) = try await signIn(gw, TestGateway.opsKey)
         #expect(setCookie.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.contains("Secure"))
+        // Prefixed: a browser takes such a cookie only from a secure origin, for the whole host.
+        #expect(setCookie.hasPrefix("__Host-reelgate_console=") && setCookie.contains("Path=/") && !setCookie.contains("Domain"))
+        let cookie = String(setCookie.prefix { $0 != ";" })
+        #expect(try await gw.request("GET", "/console/session", key: nil, headers: ["Cookie: \(cookie)"]).status == 200)
+    }
+
+    @Test func signingInAgainEndsTheSessionTheBrowserHeldAndSignInsAreRateLimited() async throws {
+        let gw = try await TestGateway.start()
+        let (first, _, _) = try await signIn(gw, TestGateway.alice)
+        let again = try await gw.request("POST", "/console/session", body: #"{"key":"\#(TestGateway.alice)"}"#, key: nil,
+                                         headers: [Self.json, "Cookie: \(first)"])
+        #expect(again.status == 200)
+        #expect(try await gw.request("GET", "/console/session", key: nil, headers: ["Cookie: \(first)"]).status == 401)
+        // A junk cookie before the real one does not hide it.
+        let second = String(try #require(again.headers["set-cookie"]).prefix { $0 != ";" })
+        #expect(try await gw.request("GET", "/console/session", key: nil, headers: ["Cookie: reelgate_console=junk; \(second)"]).status == 200)
+        var statuses: [Int] = []
+        for _ in 0..<12 {
+            statuses.append(try await gw.request("POST", "/console/session", body: #"{"key":"\#(TestGateway.bob)"}"#, key: nil, headers: [Self.json]).status)
+        }
+        #expect(statuses.prefix(10).allSatisfy { $0 == 200 } && statuses.last == 429)
     }
 
     @Test func aSessionEndsWhenItsKeyIsReplacedOrItExpires() async throws {

@@ -254,8 +254,8 @@ extension StoreContractTests {
         let clock = ClockBox(1000)
         let store = try backend.make(dir, clock)
         let session = ConsoleSession(digest: "d1", keyName: "k", keyFingerprint: "f", createdAt: 1000, expiresAt: 1060)
-        try await store.createConsoleSession(session)
-        try await store.createConsoleSession(ConsoleSession(digest: "d2", keyName: "k", keyFingerprint: "f", createdAt: 1000, expiresAt: 2000))
+        try await store.createConsoleSession(session, keepingAtMost: 5)
+        try await store.createConsoleSession(ConsoleSession(digest: "d2", keyName: "k", keyFingerprint: "f", createdAt: 1000, expiresAt: 2000), keepingAtMost: 5)
         #expect(try await store.consoleSession(digest: "d1") == session)
         #expect(try await store.consoleSession(digest: "nope") == nil)
         try await store.deleteConsoleSession(digest: "d2")
@@ -263,6 +263,16 @@ extension StoreContractTests {
         try await store.deleteConsoleSession(digest: "d2")  // twice is fine
         clock.now = 1060
         #expect(try await store.consoleSession(digest: "d1") == nil)  // expired
+
+        // A key keeps at most so many: the oldest go first; another key's are not touched.
+        try await store.createConsoleSession(ConsoleSession(digest: "other", keyName: "k2", keyFingerprint: "f", createdAt: 1061, expiresAt: 9000), keepingAtMost: 2)
+        for n in 0..<4 {
+            try await store.createConsoleSession(ConsoleSession(digest: "s\(n)", keyName: "k", keyFingerprint: "f", createdAt: 1061 + Double(n), expiresAt: 9000), keepingAtMost: 2)
+        }
+        for (digest, kept) in [("s0", false), ("s1", false), ("s2", true), ("s3", true)] {
+            #expect(try await (store.consoleSession(digest: digest) != nil) == kept, "\(digest)")
+        }
+        #expect(try await store.consoleSession(digest: "other") != nil)
     }
 
     @Test(arguments: StoreBackend.all) func timingsAndListedTasksComeWithWhatTheConsoleShows(_ backend: StoreBackend) async throws {

@@ -15,6 +15,7 @@ from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException, NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from reelgate_process import Gateway, WebhookReceiver
@@ -178,6 +179,21 @@ def test_console_flows(gateway, hooks, browser):
     assert driver.execute_script("return window.__sameDocument === true")
     shot(driver, "tasks")
 
+    # Keyboard users keep their place: a focused link survives the list's refreshes, and the
+    # skip link moves focus without stopping them.
+    link = driver.find_element(By.CSS_SELECTOR, f'tr[data-task="{task_uuid}"] a')
+    driver.execute_script("arguments[0].focus()", link)
+    for _ in range(2):
+        before = driver.find_element(By.CSS_SELECTOR, ".live").text
+        wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, ".live").text != before)
+    assert driver.execute_script("return document.activeElement === arguments[0]", link)
+    skip = driver.find_element(By.CSS_SELECTOR, ".skip")
+    driver.execute_script("arguments[0].focus()", skip)  # as Tab from the address bar would
+    skip.send_keys(Keys.ENTER)
+    assert driver.execute_script("return document.activeElement.id") == "main"
+    before = driver.find_element(By.CSS_SELECTOR, ".live").text
+    wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, ".live").text != before)
+
     # The task view: event log, a delivery attempt, the prompt as text, a video that plays and seeks.
     driver.find_element(By.CSS_SELECTOR, f'tr[data-task="{task_uuid}"] a').click()
     wait(driver, lambda d: "succeeded" in d.find_element(By.ID, "timeline").text)
@@ -221,11 +237,11 @@ def test_console_flows(gateway, hooks, browser):
     # Cancel a running task from its view.
     running = submit(gateway, APP_A, positivePrompt="to be cancelled")
     driver.get(f"{gateway.http}/console#/tasks/{running}")
-    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "h1 .state") and d.find_element(By.CSS_SELECTOR, "h1 .state").text == "running")
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#task-state .state") and d.find_element(By.CSS_SELECTOR, "#task-state .state").text == "running")
     driver.find_element(By.ID, "cancel").click()
     wait(driver, lambda d: not no_alert(d))
     driver.switch_to.alert.accept()
-    wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "h1 .state").text == "cancelled")
+    wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#task-state .state").text == "cancelled")
     assert task_json(gateway, running)["state"] == "cancelled"
 
     # Provider health and headline numbers.

@@ -162,6 +162,7 @@ public enum ConfigurationLoader {
             ("media.maxImageUploadsPerRequest", config.media.maxImageUploadsPerRequest),
         ]
         for (name, value) in atLeastOne where value < 1 { throw ConfigurationError("\(name) must be at least 1") }
+        guard config.server.consoleSessionSeconds <= 30 * 86400 else { throw ConfigurationError("server.consoleSessionSeconds must be at most 2592000 (30 days)") }
         guard config.webhooks.redeliveryIntervalSeconds >= 0 else { throw ConfigurationError("webhooks.redeliveryIntervalSeconds must not be negative") }
         guard config.webhooks.concurrency <= 256 else { throw ConfigurationError("webhooks.concurrency must be 1…256") }
         guard config.server.minBodyBytesPerSecond >= 0 else { throw ConfigurationError("server.minBodyBytesPerSecond must not be negative") }

@@ -52,9 +52,12 @@ struct OpsRoutes: Sendable {
             o["state"] = .string(result.state.rawValue)
             if let bytes = result.mediaBytes { o["bytes"] = .int(bytes) }
             if let expires = result.expiresAt { o["expiresAt"] = .double(expires) }
-            // Ops (and the console's player) get a link even when the client asked for inline video.
-            if o["videoURL"] == nil, result.state == .ready, let expires = result.expiresAt {
-                o["videoURL"] = .string(media.signedURL(videoUUID: result.videoUUID, ext: result.format.lowercased(), expiresAt: Int64(expires)))
+            // Ops get a link even when the client asked for inline video, and the console a path
+            // on this server (a bucket's presigned link or another public host is not its origin).
+            if result.state == .ready, let expires = result.expiresAt {
+                let ext = result.format.lowercased()
+                if o["videoURL"] == nil { o["videoURL"] = .string(media.signedURL(videoUUID: result.videoUUID, ext: ext, expiresAt: Int64(expires))) }
+                o["mediaPath"] = .string(media.signedPath(videoUUID: result.videoUUID, ext: ext, expiresAt: Int64(expires)))
             }
             return .object(o)
         })

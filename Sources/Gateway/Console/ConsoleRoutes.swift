@@ -41,7 +41,7 @@ struct ConsoleRoutes: Sendable {
         guard let body = try? JSONParser.parse(request.body), let key = body["key"]?.string, !key.isEmpty else {
             throw APIError(.missing("key"), "the body is {\"key\": \"<an API key>\"}", parameter: .one("key"))
         }
-        let (session, cookie) = try await sessions.signIn(key: key)
+        let (session, cookie) = try await sessions.signIn(key: key, replacing: request)
         var response = Self.noStore(.jsonBytes(Self.describe(session).serializedBytes()))
         response.headers.add(name: "Set-Cookie", value: cookie)
         return response

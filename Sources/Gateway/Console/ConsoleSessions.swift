@@ -14,8 +14,13 @@ import Store
 /// send the cookie (it cannot here, with SameSite=Strict, but older browsers ignore that), never
 /// read the token to set the header.
 struct ConsoleSessions: Sendable {
+    /// Behind https the cookie is `__Host-` prefixed: the browser then takes it only with
+    /// `Secure`, `Path=/` and no `Domain`, so a sibling subdomain cannot plant one.
     static let cookieName = "reelgate_console"
+    static let secureCookieName = "__Host-reelgate_console"
     static let csrfHeader = "x-csrf-token"
+    /// Sessions one key may hold at once; signing in again past it ends the oldest.
+    static let maxSessionsPerKey = 20
 
     let store: any TaskStore
     let authenticator: Authenticator
@@ -23,6 +28,8 @@ struct ConsoleSessions: Sendable {
     /// Whether the public URL is https, checked when a cookie is made (`Secure` then).
     let secure: @Sendable () -> Bool
     let clock: @Sendable () -> Double
+    /// Sign-ins per key and minute: a key is checked like a bearer key, but each sign-in is a row.
+    let signIns = KeyRateLimiter(perMinute: 10)
 
     /// A signed-in session as the console sees it.
     struct SignedIn: Sendable {
@@ -32,14 +39,19 @@ struct ConsoleSessions: Sendable {
         let digest: String
     }
 
-    /// Exchanges a key for a session; the reply sets its cookie.
-    func signIn(key: String) async throws -> (SignedIn, cookie: String) {
+    /// Exchanges a key for a session; the reply sets its cookie. A session the browser still
+    /// holds (`replacing`) ends: signing in again never leaves the old one live.
+    func signIn(key: String, replacing request: Request? = nil) async throws -> (SignedIn, cookie: String) {
         guard let (principal, fingerprint) = authenticator.authenticateWithFingerprint(key) else { throw APIError.invalidKey }
+        if let wait = signIns.admit(principal.name, count: 1) {
+            throw APIError(.rateLimitExceeded, "too many sign-ins with this key; retry in \(Int(wait.rounded(.up))) s", retryAfter: Int(wait.rounded(.up)))
+        }
+        if let request, let token = Self.token(request) { try await store.deleteConsoleSession(digest: Self.digest(token)) }
         let token = Crypto.hex(Crypto.randomBytes(32))
         let now = clock()
         let session = ConsoleSession(digest: Self.digest(token), keyName: principal.name, keyFingerprint: fingerprint,
                                      createdAt: now, expiresAt: now + lifetime)
-        try await store.createConsoleSession(session)
+        try await store.createConsoleSession(session, keepingAtMost: Self.maxSessionsPerKey)
         let signedIn = SignedIn(principal: principal, csrfToken: Self.csrfToken(for: token), expiresAt: session.expiresAt, digest: session.digest)
         return (signedIn, cookie(token, maxAge: Int(lifetime)))
     }
@@ -73,23 +85,26 @@ struct ConsoleSessions: Sendable {
     static func isUnsafe(_ method: String) -> Bool { !(method == "GET" || method == "HEAD" || method == "OPTIONS") }
 
     private func cookie(_ value: String, maxAge: Int) -> String {
-        "\(Self.cookieName)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Strict" + (secure() ? "; Secure" : "")
+        secure()
+            ? "\(Self.secureCookieName)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Strict; Secure"
+            : "\(Self.cookieName)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Strict"
     }
 
-    /// The session token from `Cookie:`: 64 hex digits, or nothing (any other value is not ours).
+    /// The session token from `Cookie:`: the first well-formed value (64 hex digits) under either
+    /// name; anything else there is not ours and is passed over.
     static func token(_ request: Request) -> String? {
-        guard let header = request.headers["cookie"] else { return nil }
-        for pair in header.split(separator: ";") {
-            let trimmed = pair.drop { $0 == " " || $0 == "\t" }
-            guard trimmed.hasPrefix(cookieName + "=") else { continue }
-            let value = trimmed.dropFirst(cookieName.count + 1).prefix { $0 != " " && $0 != "\t" }
-            guard value.utf8.count == 64, value.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else { return nil }
-            return String(value)
+        for header in request.headers.values("cookie") {
+            for pair in header.split(separator: ";") {
+                let trimmed = pair.drop { $0 == " " || $0 == "\t" }
+                guard let name = [secureCookieName, cookieName].first(where: { trimmed.hasPrefix($0 + "=") }) else { continue }
+                let value = trimmed.dropFirst(name.count + 1).prefix { $0 != " " && $0 != "\t" }
+                if value.utf8.count == 64, value.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) { return String(value) }
+            }
         }
         return nil
     }
 
-    private static func digest(_ token: String) -> String { Crypto.hex(Crypto.sha256(token)) }
+    static func digest(_ token: String) -> String { Crypto.hex(Crypto.sha256(token)) }
 
     private static func csrfToken(for token: String) -> String {
         Crypto.hex(Crypto.hmacSHA256(key: Array(token.utf8), message: Array("reelgate console csrf".utf8)))

@@ -78,7 +78,14 @@ public struct MediaStore: Sendable {
         if let objects, objects.settings.presignedURLs {
             return objects.presignedURL(key: objects.key(file: file), seconds: max(1, Double(expiresAt) - Date().timeIntervalSince1970))
         }
-        return "\(publicURL.current)/v1/media/\(file)?exp=\(expiresAt)&sig=\(signature(file: file, expiresAt: expiresAt))"
+        return publicURL.current + signedPath(videoUUID: videoUUID, ext: ext, expiresAt: expiresAt)
+    }
+
+    /// Reelgate's own signed link as a path on this server, whatever the public URL or the store:
+    /// what the console plays (same origin, so its `default-src 'self'` policy allows it).
+    public func signedPath(videoUUID: String, ext: String, expiresAt: Int64) -> String {
+        let file = "\(videoUUID).\(ext)"
+        return "/v1/media/\(file)?exp=\(expiresAt)&sig=\(signature(file: file, expiresAt: expiresAt))"
     }
 
     func signature(file: String, expiresAt: Int64) -> String {

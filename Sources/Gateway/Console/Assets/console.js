@@ -7,7 +7,9 @@
 "use strict";
 
 (function () {
-  const REFRESH_MS = 2000;
+  const REFRESH_MS = 2000;         // lists and running tasks
+  const SLOW_REFRESH_MS = 10000;   // figures, and a task that has settled
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
   const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
   const STATES = ["queued", "dispatching", "running", "fetching", "delivering", "succeeded", "failed", "cancelled"];
 
@@ -52,6 +54,39 @@
   function replace(node, ...children) {
     node.replaceChildren();
     append(node, children);
+  }
+
+  /**
+   * Makes `node`'s children look like `children`, keeping every existing node that already
+   * looks right: a refresh then leaves focus, text selection and a playing video alone.
+   */
+  function patch(node, ...children) {
+    const wanted = [];
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      wanted.push(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    for (let i = 0; i < wanted.length; i++) {
+      const have = node.childNodes[i];
+      const want = wanted[i];
+      if (have === want) continue;
+      if (!have) { node.appendChild(want); continue; }
+      if (have.nodeType === Node.TEXT_NODE && want.nodeType === Node.TEXT_NODE) {
+        if (have.nodeValue !== want.nodeValue) have.nodeValue = want.nodeValue;
+      } else if (have.nodeType === Node.ELEMENT_NODE && want.nodeType === Node.ELEMENT_NODE && sameShell(have, want)) {
+        patch(have, Array.from(want.childNodes));
+      } else {
+        node.replaceChild(want, have);
+      }
+    }
+    while (node.childNodes.length > wanted.length) node.removeChild(node.lastChild);
+  }
+
+  /** Same tag and attributes (an element patched in place keeps its listeners: they are built alike). */
+  function sameShell(a, b) {
+    if (a.tagName !== b.tagName || a.attributes.length !== b.attributes.length || a.tagName === "VIDEO") return a === b;
+    for (const attr of b.attributes) if (a.getAttribute(attr.name) !== attr.value) return false;
+    return true;
   }
 
   function say(text) {
@@ -105,7 +140,7 @@
     constructor(status, code, message) { super(message); this.status = status; this.code = code; }
   }
 
-  async function api(method, path, body) {
+  async function api(method, path, body, retried) {
     const headers = { "Accept": "application/json" };
     if (method !== "GET" && session) headers["X-CSRF-Token"] = session.csrfToken;
     if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -119,6 +154,12 @@
     if (!response.ok) {
       const first = json && Array.isArray(json.errors) && json.errors[0] ? json.errors[0] : {};
       const error = new APIError(response.status, first.code || "httpError", first.message || ("HTTP " + response.status));
+      // Another tab signed in since this one read its token: read it again, and try once more.
+      if (error.code === "invalidCsrfToken" && !retried) {
+        const current = await api("GET", "/console/session");
+        signedIn(current);
+        return api(method, path, body, true);
+      }
       if (response.status === 401 && path !== "/console/session") signedOut("Your session has ended; sign in again.");
       throw error;
     }
@@ -144,7 +185,12 @@
   }
 
   async function signOut() {
-    try { await api("DELETE", "/console/session"); } catch (_) { /* the cookie is cleared either way */ }
+    try {
+      await api("DELETE", "/console/session");
+    } catch (error) {
+      if (error.status !== 401) { say("Signing out failed: " + error.message + ". Try again."); return; }
+      // 401: the session had ended already.
+    }
     signedOut("Signed out.");
   }
 
@@ -155,14 +201,18 @@
     timer = null;
   }
 
-  /** Runs `load` now and every REFRESH_MS while the page is the current one and visible. */
+  /**
+   * Runs `load` now and again while the page is the current one and visible; `load` may return
+   * how long to wait next (a settled task is re-read seldom), else REFRESH_MS.
+   */
   function every(token, load) {
     const tick = async () => {
       if (token !== pageToken) return;
+      let wait = REFRESH_MS;
       if (!document.hidden) {
-        try { await load(); } catch (error) { if (token === pageToken) showError(error); }
+        try { wait = (await load()) || REFRESH_MS; } catch (error) { if (token === pageToken) showError(error); }
       }
-      if (token === pageToken && session) timer = setTimeout(tick, REFRESH_MS);
+      if (token === pageToken && session) timer = setTimeout(tick, wait);
     };
     tick();
   }
@@ -188,6 +238,7 @@
 
   function signInPage() {
     markNav(null);
+    const asked = location.hash.startsWith("#/") && !location.hash.startsWith("#/signin") ? location.hash : "#/tasks";
     const error = el("p", { class: "error", role: "alert", hidden: true });
     const input = el("input", { id: "key", name: "key", type: "password", autocomplete: "off", required: true, spellcheck: "false" });
     const form = el("form", {
@@ -197,7 +248,7 @@
         try {
           signedIn(await api("POST", "/console/session", { key: input.value }));
           input.value = "";
-          go("#/tasks");
+          go(asked);
         } catch (e) {
           error.textContent = e.status === 401 ? "That key is not valid." : e.message;
           error.hidden = false;
@@ -252,7 +303,7 @@
 
     const body = el("tbody", { id: "task-rows" });
     const table = el("div", { class: "table-wrap" }, el("table", {},
-      el("caption", { class: "muted", hidden: true }, "Tasks, newest first"),
+      el("caption", { class: "sr-only" }, "Tasks, newest first"),
       el("thead", {}, el("tr", {},
         el("th", { scope: "col" }, "Task"), el("th", { scope: "col" }, "State"), el("th", { scope: "col" }, "Model"),
         el("th", { scope: "col" }, "Key"), el("th", { scope: "col", class: "optional" }, "Provider"),
@@ -262,9 +313,11 @@
     const moreButton = el("button", { type: "button", class: "quiet more", hidden: true }, "Older tasks");
     main("Tasks", form, table, moreButton);
 
-    const rows = new Map();  // taskUUID → tr, so a refresh updates rows in place
-    let older = [];          // tasks of the pages loaded with "Older tasks"
+    // Every task shown, by id: a refresh updates the newest page's, and "Older tasks" adds
+    // pages below; a task pushed off the first page by new ones stays where it was.
+    const shown = new Map();
     let cursor = null;
+    let olderLoaded = false;
 
     function query(extra) {
       const q = new URLSearchParams({ limit: "50" });
@@ -277,12 +330,7 @@
     }
 
     function row(task) {
-      let tr = rows.get(task.taskUUID);
-      if (!tr) {
-        tr = el("tr", { "data-task": task.taskUUID });
-        rows.set(task.taskUUID, tr);
-      }
-      replace(tr,
+      return el("tr", { "data-task": task.taskUUID },
         el("td", { class: "mono" }, el("a", { href: "#/tasks/" + encodeURIComponent(task.taskUUID), "aria-label": "Task " + task.taskUUID }, short(task.taskUUID))),
         el("td", {}, stateBadge(task.state)),
         el("td", { class: "wrap" }, task.model),
@@ -291,40 +339,42 @@
         el("td", { class: "num" }, seconds(now() - task.createdAt)),
         el("td", { class: "num" }, duration(task)),
         el("td", { class: "num optional" }, money(task.cost)));
-      return tr;
     }
 
-    function render(first) {
-      const tasks = first.concat(older.filter((t) => !first.some((f) => f.taskUUID === t.taskUUID)));
-      const keep = new Set(tasks.map((t) => t.taskUUID));
-      for (const uuid of rows.keys()) if (!keep.has(uuid)) rows.delete(uuid);
-      if (tasks.length === 0) {
-        replace(body, el("tr", {}, el("td", { colspan: 8, class: "muted" }, "No tasks match.")));
-      } else {
-        replace(body, tasks.map(row));
-      }
+    const newestFirst = (a, b) => b.createdAt - a.createdAt || (a.taskUUID < b.taskUUID ? 1 : -1);
+
+    function render() {
+      const tasks = Array.from(shown.values()).sort(newestFirst);
+      if (tasks.length === 0) patch(body, el("tr", {}, el("td", { colspan: 8, class: "muted" }, "No tasks match.")));
+      else patch(body, tasks.map(row));
     }
 
-    let firstPage = [];
     moreButton.addEventListener("click", async () => {
       try {
         const page = await api("GET", query({ cursor }));
-        older = older.concat(page.tasks);
+        for (const task of page.tasks) shown.set(task.taskUUID, task);
         cursor = page.nextCursor || null;
+        olderLoaded = true;
         moreButton.hidden = !cursor;
-        render(firstPage);
+        render();
       } catch (error) { showError(error); }
     });
 
     every(token, async () => {
       const page = await api("GET", query());
       if (token !== pageToken) return;
-      firstPage = page.tasks;
-      if (older.length === 0) {
+      // Within the span the first page covers, it is the truth: a task missing there no longer
+      // matches the filters (its state moved on). Older ones stay as loaded.
+      const oldest = page.tasks.length ? page.tasks[page.tasks.length - 1] : null;
+      for (const [uuid, task] of shown) {
+        if (!oldest || page.nextCursor === undefined || newestFirst(task, oldest) <= 0) shown.delete(uuid);
+      }
+      for (const task of page.tasks) shown.set(task.taskUUID, task);
+      if (!olderLoaded) {
         cursor = page.nextCursor || null;
         moreButton.hidden = !cursor;
       }
-      render(firstPage);
+      render();
       live.textContent = "Updated " + new Date().toLocaleTimeString();
     });
   }
@@ -332,11 +382,11 @@
   // One task: facts, results with a player, the event log, deliveries and their attempts.
   function taskPage(token, uuid) {
     markNav("tasks");
-    const heading = el("h1", {}, "Task ", el("span", { class: "mono" }, uuid));
-    const badge = el("span", {});
+    const badge = el("span", { id: "task-state" });
     const cancelButton = el("button", { type: "button", class: "danger", id: "cancel", disabled: true }, "Cancel");
     const redeliverButton = el("button", { type: "button", id: "redeliver", disabled: true }, "Redeliver");
-    heading.append(badge, el("span", { class: "actions" }, cancelButton, redeliverButton));
+    const heading = el("div", { class: "title-row" }, el("h1", {}, "Task ", el("span", { class: "mono" }, uuid)), badge,
+      el("div", { class: "actions" }, cancelButton, redeliverButton));
     const facts = el("dl", { class: "facts" });
     const results = el("div", { class: "results" });
     const timeline = el("ol", { class: "timeline", id: "timeline" });
@@ -380,12 +430,13 @@
         card.root.append(card.info);
         players.set(result.videoUUID, card);
       }
-      if (result.videoURL && !card.video) {
-        card.video = el("video", { controls: true, preload: "metadata", playsinline: true, muted: true, src: result.videoURL,
+      const source = result.mediaPath || result.videoURL;
+      if (source && !card.video) {
+        card.video = el("video", { controls: true, preload: "metadata", playsinline: true, muted: true, src: source,
           "aria-label": "Video of result " + (index + 1) });
         card.root.insertBefore(card.video, card.info);
       }
-      replace(card.info,
+      patch(card.info,
         fact("Video", el("span", { class: "mono" }, result.videoUUID)),
         fact("State", stateBadge(result.state)),
         result.bytes !== undefined ? fact("Size", (result.bytes / 1048576).toFixed(2) + " MiB") : null,
@@ -403,7 +454,7 @@
           d.videoUUID ? fact("Video", el("span", { class: "mono" }, d.videoUUID)) : null,
           d.lastError ? fact("Last error", d.lastError) : null),
         el("div", { class: "table-wrap" }, el("table", {},
-          el("caption", { class: "muted", hidden: true }, "Attempts"),
+          el("caption", { class: "sr-only" }, "Attempts"),
           el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "#"), el("th", { scope: "col" }, "At"), el("th", { scope: "col" }, "Host"),
             el("th", { scope: "col" }, "Outcome"), el("th", { scope: "col", class: "num" }, "Latency"), el("th", { scope: "col" }, "Error"))),
           el("tbody", {}, d.attempts.length === 0
@@ -430,10 +481,10 @@
       }
       if (token !== pageToken) return;
       task = t;
-      replace(badge, stateBadge(t.state));
+      patch(badge, stateBadge(t.state));
       cancelButton.disabled = TERMINAL.has(t.state);
       redeliverButton.disabled = !TERMINAL.has(t.state) || t.deliveries.length === 0;
-      replace(facts,
+      patch(facts,
         fact("Model", t.model), fact("Key", t.apiKey), fact("Provider", t.provider || "–"),
         fact("Upstream id", t.upstreamId ? el("span", { class: "mono" }, t.upstreamId) : "–"),
         fact("Attempts", String(t.attempts)),
@@ -441,15 +492,18 @@
         fact("Deadline", timeEl(t.deadlineAt)), fact("Duration", duration(t)), fact("Cost", money(t.cost)),
         t.error ? fact("Error", el("strong", {}, t.error.code), ": ", t.error.message) : null,
         t.request && t.request.positivePrompt !== undefined ? fact("Prompt", el("span", { class: "prompt" }, String(t.request.positivePrompt))) : null);
-      replace(timeline, t.events.map((e, i) => {
+      patch(timeline, t.events.map((e, i) => {
         const previous = i > 0 ? t.events[i - 1].at : null;
         return el("li", {}, timeEl(e.at), stateBadge(e.state), e.detail ? " " + e.detail : "",
           previous !== null ? el("span", { class: "muted" }, " (+" + seconds(e.at - previous) + ")") : "");
       }));
-      replace(results, t.results.length === 0 ? el("p", { class: "muted" }, "No result yet.") : t.results.map(resultCard));
-      replace(deliveries, t.deliveries.length === 0 ? el("p", { class: "muted" }, "This task has no webhook or upload.") : t.deliveries.map(deliveryBlock));
+      patch(results, t.results.length === 0 ? el("p", { class: "muted" }, "No result yet.") : t.results.map(resultCard));
+      patch(deliveries, t.deliveries.length === 0 ? el("p", { class: "muted" }, "This task has no webhook or upload.") : t.deliveries.map(deliveryBlock));
       const text = JSON.stringify(t.request, null, 2);
       if (request.textContent !== text) request.textContent = text;
+      // Settled (ended, and no delivery still going): little will change; read it seldom.
+      const settled = TERMINAL.has(t.state) && t.deliveries.every((d) => d.state === "delivered" || d.state === "failed");
+      return settled ? SLOW_REFRESH_MS : REFRESH_MS;
     }
 
     every(token, load);
@@ -477,12 +531,12 @@
           el("span", { class: "mono muted" }, short(node.videoUUID)),
           current ? el("span", { class: "muted" }, "(this video)") : el("a", { href: "#/lineage/" + encodeURIComponent(node.videoUUID) }, "centre here"));
         const children = node.children.map((c) => byVideo.get(c)).filter(Boolean).map((c) => build(c, seen)).filter(Boolean);
-        return el("li", {}, label, children.length ? el("ul", { role: "group" }, children) : null);
+        return el("li", {}, label, children.length ? el("ul", {}, children) : null);
       };
       const root = byVideo.get(tree.root) || tree.nodes[0];
       main("Lineage of " + short(video),
         el("p", { class: "muted" }, "Each edit (a new task with this video as its input) is a child of the video it edits. Select a prompt to open its task."),
-        el("div", { class: "panel" }, el("ul", { class: "tree", role: "tree", "aria-label": "Edit tree" }, root ? build(root, new Set()) : null)));
+        el("div", { class: "panel" }, el("ul", { class: "tree", "aria-label": "Edit tree" }, root ? build(root, new Set()) : null)));
     }).catch((error) => {
       if (token !== pageToken) return;
       main("Lineage", el("p", { class: "error", role: "alert" }, error.message));
@@ -508,17 +562,18 @@
     every(token, async () => {
       const stats = await api("GET", "/v1/stats?windowSeconds=" + windowSeconds);
       if (token !== pageToken) return;
-      replace(cards,
+      patch(cards,
         card("tasks per minute", stats.tasksPerMinute.toFixed(stats.tasksPerMinute < 10 ? 2 : 0)),
         card("success rate", stats.successRate === null ? "–" : (stats.successRate * 100).toFixed(1) + " %"),
         card("latency p50", seconds(stats.latencySeconds.p50)),
         card("latency p95", seconds(stats.latencySeconds.p95)),
         card("tasks in window", String(stats.submitted)));
       states.textContent = STATES.map((s) => s + ": " + (stats.byState[s] || 0)).join(" · ") + (stats.sampled ? " (newest tasks only)" : "");
-      if (session.role !== "ops") return;
+      if (session.role !== "ops") return SLOW_REFRESH_MS;
       const health = await api("GET", "/v1/providers");
       if (token !== pageToken) return;
-      replace(providers, el("div", { class: "table-wrap" }, el("table", {},
+      patch(providers, el("div", { class: "table-wrap" }, el("table", {},
+        el("caption", { class: "sr-only" }, "Providers"),
         el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Provider"), el("th", { scope: "col", class: "num" }, "In flight"),
           el("th", { scope: "col" }, "Breaker"), el("th", { scope: "col", class: "num" }, "Failures in a row"),
           el("th", { scope: "col", class: "num" }, "Budget (requests/min)"), el("th", { scope: "col", class: "num" }, "Available now"))),
@@ -529,6 +584,7 @@
           el("td", { class: "num" }, String(p.breaker.consecutiveFailures)),
           el("td", { class: "num" }, String(p.budget.requestsPerMinute)),
           el("td", { class: "num" }, p.budget.requestsAvailable.toFixed(1))))))));
+      return SLOW_REFRESH_MS;
     });
   }
 
@@ -542,15 +598,18 @@
   function route() {
     stopRefresh();
     const token = ++pageToken;
-    const hash = location.hash || "#/tasks";
-    if (!hash.startsWith("#/")) return;  // an in-page anchor (the skip link)
+    const hash = location.hash.startsWith("#/") ? location.hash : "#/tasks";
     const [path, search] = hash.slice(1).split("?");
     const params = new URLSearchParams(search || "");
-    const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+    let parts;
+    try { parts = path.split("/").filter(Boolean).map(decodeURIComponent); } catch (_) { parts = []; }
     if (!session) { signInPage(); return; }
     if (parts[0] === "signin") { go("#/tasks"); return; }
-    if (parts[0] === "tasks" && parts[1]) taskPage(token, parts[1]);
-    else if (parts[0] === "lineage" && parts[1]) lineagePage(token, parts[1]);
+    const id = parts[1] && UUID.test(parts[1]) ? parts[1].toLowerCase() : null;
+    if ((parts[0] === "tasks" || parts[0] === "lineage") && parts[1] && !id) {
+      main("Not found", el("p", {}, "That is not a task or video id."), el("p", {}, el("a", { href: "#/tasks" }, "Back to the task list")));
+    } else if (parts[0] === "tasks" && id) taskPage(token, id);
+    else if (parts[0] === "lineage" && id) lineagePage(token, id);
     else if (parts[0] === "overview") overviewPage(token, params);
     else tasksPage(token, params);
     document.getElementById("main").focus({ preventScroll: true });
@@ -558,6 +617,11 @@
 
   async function start() {
     document.getElementById("sign-out").addEventListener("click", signOut);
+    // The skip link moves focus without touching the hash (the hash is the page).
+    document.querySelector(".skip").addEventListener("click", (event) => {
+      event.preventDefault();
+      document.getElementById("main").focus();
+    });
     window.addEventListener("hashchange", route);
     try { signedIn(await api("GET", "/console/session")); } catch (_) { session = null; }
     route();
