@@ -25,6 +25,8 @@ let package = Package(
         .target(name: "HTTP1", swiftSettings: strict),
         // Layer 1: pure WebSocket protocol code (RFC 6455): handshake, frames, UTF-8. No sockets.
         .target(name: "WebSocket", dependencies: ["HTTP1"], swiftSettings: strict),
+        // Layer 1: pure multipart/form-data (RFC 7578): pieces of a body in, part events out.
+        .target(name: "Multipart", swiftSettings: strict),
         // Layer 2: the socket server: epoll event loops, connections, router.
         .target(name: "HTTPServer", dependencies: ["HTTP1", "CEpoll"], swiftSettings: strict),
         // Layer 3: thin wrappers over the C libraries.
@@ -46,7 +48,7 @@ let package = Package(
         // Layer 6: API handlers, workers, delivery; `App` composes everything.
         .target(
             name: "Gateway",
-            dependencies: ["HTTP1", "WebSocket", "HTTPServer", "Store", "SQLiteStore", "PostgresStore", "Postgres", "S3", "Curl", "Crypto", "Domain", "CMalloc"],
+            dependencies: ["HTTP1", "WebSocket", "Multipart", "HTTPServer", "Store", "SQLiteStore", "PostgresStore", "Postgres", "S3", "Curl", "Crypto", "Domain", "CMalloc"],
             // The ops console's files are compiled into the binary (SPEC §17): nothing to deploy beside it.
             resources: [.copy("Resources/clips"), .embedInCode("Console/Assets/index.html"), .embedInCode("Console/Assets/console.js"),
                         .embedInCode("Console/Assets/console.css"), .embedInCode("Console/Assets/favicon.svg")],
@@ -60,6 +62,7 @@ let package = Package(
         // The fake Gemini server as a program, for the google-genai conformance test.
         .executableTarget(name: "fake-gemini", dependencies: ["TestSupport"], path: "Tests/FakeGeminiServer", swiftSettings: strict),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"], exclude: ["FuzzRegressions"], swiftSettings: strict),
+        .testTarget(name: "MultipartTests", dependencies: ["Multipart"], swiftSettings: strict),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP1", "Crypto"], swiftSettings: strict),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),

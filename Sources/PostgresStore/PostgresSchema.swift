@@ -154,6 +154,12 @@ public enum PostgresSchema {
             CREATE INDEX console_sessions_key ON console_sessions (api_key_name, created_at);
             CREATE INDEX tasks_key_created ON tasks (api_key_name, created_at);
             """)
+        // Videos of the OpenAI-compatible API (SPEC §18): what that API keeps of each, and its
+        // deletion (the task stays for ops).
+        m.add("""
+            ALTER TABLE tasks ADD COLUMN openai_json text;
+            ALTER TABLE tasks ADD COLUMN deleted_at double precision;
+            """)
         return m
     }
 }

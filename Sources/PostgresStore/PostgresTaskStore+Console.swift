@@ -2,7 +2,7 @@ import Domain
 import Postgres
 import Store
 
-/// The console's sessions and headline figures.
+/// The console's sessions and headline figures, and the OpenAI API's deletions.
 extension PostgresTaskStore {
     public func createConsoleSession(_ session: ConsoleSession, keepingAtMost: Int) async throws {
         let now = self.now
@@ -50,6 +50,14 @@ extension PostgresTaskStore {
         return try rows.map { row in
             TaskTiming(state: try PostgresColumns(row: row).decode("state", table: "tasks"), createdAt: try row.double("created_at") ?? 0,
                        updatedAt: try row.double("updated_at") ?? 0)
+        }
+    }
+
+    public func markVideoDeleted(_ uuid: String) async throws -> Bool {
+        let now = self.now
+        return try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) -> Bool in
+            try db.execute("UPDATE tasks SET deleted_at = $1 WHERE uuid = $2 AND openai_json IS NOT NULL AND deleted_at IS NULL",
+                           [String(now), uuid]).affectedRows == 1
         }
     }
 }

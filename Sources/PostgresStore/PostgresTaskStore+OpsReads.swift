@@ -29,11 +29,13 @@ extension PostgresTaskStore {
         if let state = filter.state { sql += " AND state = \(bind(state.rawValue))" }
         if let model = filter.model { sql += " AND model = \(bind(model))" }
         if let since = filter.since { sql += " AND created_at >= \(bind(String(since)))::double precision" }
+        if filter.openAIVideos { sql += " AND openai_json IS NOT NULL AND deleted_at IS NULL" }
+        let (before, order) = filter.ascending ? (">", "ASC") : ("<", "DESC")
         if let cursor {
             let at = bind(String(cursor.0)), uuid = bind(cursor.1)
-            sql += " AND (created_at < \(at)::double precision OR (created_at = \(at)::double precision AND uuid < \(uuid)))"
+            sql += " AND (created_at \(before) \(at)::double precision OR (created_at = \(at)::double precision AND uuid \(before) \(uuid)))"
         }
-        sql += " ORDER BY created_at DESC, uuid DESC LIMIT \(bind(String(limit)))"
+        sql += " ORDER BY created_at \(order), uuid \(order) LIMIT \(bind(String(limit)))"
         let (query, arguments) = (sql, args)
         let (rows, resultRows) = try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) -> ([PostgresRow], [PostgresRow]) in
             let rows = try db.execute(query, arguments).allRows

@@ -137,13 +137,13 @@ public final class PostgresTaskStore: TaskStore, WorkNotifying {
                 prepared: "insert_tasks",
                 """
                 INSERT INTO tasks (uuid, api_key_name, model, request_json, request_hash, state, created_at, updated_at,
-                                   next_attempt_at, parent_video_uuid)
-                SELECT u, k, m, j, h, $6, $7, $7, $7, p FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $8::text[])
-                    AS t(u, k, m, j, h, p) ORDER BY u
+                                   next_attempt_at, parent_video_uuid, openai_json)
+                SELECT u, k, m, j, h, $6, $7, $7, $7, p, o FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $8::text[], $9::text[])
+                    AS t(u, k, m, j, h, p, o) ORDER BY u
                 ON CONFLICT (uuid) DO NOTHING RETURNING uuid
                 """,
                 [try column(\.uuid), try column(\.apiKeyName), try column(\.model), try column(\.requestJSON), try column(\.requestHash),
-                 TaskState.queued.rawValue, String(now), try column(\.parentVideoUUID)])
+                 TaskState.queued.rawValue, String(now), try column(\.parentVideoUUID), try column(\.openAI)])
             var created = Set<String>()
             for row in inserted.allRows { created.insert(try row.string("uuid") ?? "") }
             var givenBack: [String: Int] = [:]

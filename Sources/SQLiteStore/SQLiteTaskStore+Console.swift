@@ -2,7 +2,7 @@ import Domain
 import SQLite
 import Store
 
-/// The console's sessions and headline figures.
+/// The console's sessions and headline figures, and the OpenAI API's deletions.
 extension SQLiteTaskStore {
     public func createConsoleSession(_ session: ConsoleSession, keepingAtMost: Int) async throws {
         let now = clock()
@@ -42,6 +42,14 @@ extension SQLiteTaskStore {
             return try db.query(sql, args).map {
                 TaskTiming(state: try decode($0, "state", table: "tasks"), createdAt: $0["created_at"].double ?? 0, updatedAt: $0["updated_at"].double ?? 0)
             }
+        }
+    }
+
+    public func markVideoDeleted(_ uuid: String) async throws -> Bool {
+        let now = clock()
+        return try await pool.write { db in
+            try db.execute("UPDATE tasks SET deleted_at = ? WHERE uuid = ? AND openai_json IS NOT NULL AND deleted_at IS NULL", [now, uuid])
+            return db.changes == 1
         }
     }
 }

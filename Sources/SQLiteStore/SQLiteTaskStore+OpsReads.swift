@@ -21,8 +21,10 @@ extension SQLiteTaskStore {
             if let state = filter.state { sql += " AND state = ?"; args.append(state.rawValue) }
             if let model = filter.model { sql += " AND model = ?"; args.append(model) }
             if let since = filter.since { sql += " AND created_at >= ?"; args.append(since) }
-            if let cursor { sql += " AND (created_at < ? OR (created_at = ? AND uuid < ?))"; args += [cursor.0, cursor.0, cursor.1] }
-            sql += " ORDER BY created_at DESC, uuid DESC LIMIT ?"
+            if filter.openAIVideos { sql += " AND openai_json IS NOT NULL AND deleted_at IS NULL" }
+            let (before, order) = filter.ascending ? (">", "ASC") : ("<", "DESC")
+            if let cursor { sql += " AND (created_at \(before) ? OR (created_at = ? AND uuid \(before) ?))"; args += [cursor.0, cursor.0, cursor.1] }
+            sql += " ORDER BY created_at \(order), uuid \(order) LIMIT ?"
             args.append(limit)
             var tasks = try db.query(sql, args).map { try TaskRecord(row: $0) }
             // Their results in one more query, so a page shows cost and results without a read per task.

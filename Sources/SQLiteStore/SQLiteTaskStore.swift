@@ -53,11 +53,11 @@ public final class SQLiteTaskStore: TaskStore {
                 try db.execute(
                     """
                     INSERT INTO tasks (uuid, api_key_name, model, request_json, request_hash, state, created_at, updated_at,
-                                       next_attempt_at, parent_video_uuid)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                       next_attempt_at, parent_video_uuid, openai_json)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                     [task.uuid, task.apiKeyName, task.model, task.requestJSON, task.requestHash, TaskState.queued.rawValue, now, now, now,
-                     task.parentVideoUUID])
+                     task.parentVideoUUID, task.openAI])
                 for (index, (seed, videoUUID)) in zip(task.seeds, task.videoUUIDs).enumerated() {
                     try db.execute(
                         "INSERT INTO results (video_uuid, task_uuid, idx, seed, state, format) VALUES (?, ?, ?, ?, ?, ?)",

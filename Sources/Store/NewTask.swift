@@ -11,6 +11,9 @@ public struct NewTask: Sendable {
     public var parentVideoUUID: String?
     /// The key's cap on unfinished tasks, if it has one.
     public var maxInFlight: Int?
+    /// What the OpenAI-compatible API keeps of a video it created (JSON; SPEC §18): the task is
+    /// a video there only if this is set.
+    public var openAI: String?
 
     public init(uuid: String, apiKeyName: String, model: String, requestJSON: String, requestHash: String, format: String,
                 seeds: [Int64], videoUUIDs: [String], parentVideoUUID: String?, maxInFlight: Int?) {

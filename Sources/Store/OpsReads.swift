@@ -43,12 +43,19 @@ public struct TaskListFilter: Sendable, Equatable {
     public var state: TaskState?
     public var model: String?
     public var since: Double?
+    /// Only videos of the OpenAI-compatible API that were not deleted.
+    public var openAIVideos = false
+    /// Oldest first (the cursor then means "after this one" going forward).
+    public var ascending = false
 
-    public init(keyName: String? = nil, state: TaskState? = nil, model: String? = nil, since: Double? = nil) {
+    public init(keyName: String? = nil, state: TaskState? = nil, model: String? = nil, since: Double? = nil,
+                openAIVideos: Bool = false, ascending: Bool = false) {
         self.keyName = keyName
         self.state = state
         self.model = model
         self.since = since
+        self.openAIVideos = openAIVideos
+        self.ascending = ascending
     }
 }
 

@@ -40,6 +40,8 @@ extension TaskRecord {
         errorCode = try row.text("error_code")
         errorMessage = try row.text("error_message")
         pollInterval = try row.real("poll_interval")
+        openAI = try row.text("openai_json")
+        deletedAt = try row.real("deleted_at")
     }
 }
 

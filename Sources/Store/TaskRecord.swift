@@ -23,6 +23,10 @@ public struct TaskRecord: Sendable {
     /// The wait before the next poll of a parked running task.
     public var pollInterval: Double?
     public var results: [ResultRecord] = []
+    /// Set when the task was created through the OpenAI-compatible API (its video there).
+    public var openAI: String?
+    /// When that API's `DELETE` removed the video; the record stays for ops.
+    public var deletedAt: Double?
 
     /// The jobs upstream, once a provider accepted the task.
     public var upstream: UpstreamJob? { upstreamID.flatMap(UpstreamJob.init(stored:)) }

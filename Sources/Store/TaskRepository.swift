@@ -41,6 +41,10 @@ public protocol TaskRepository: Sendable {
     /// was, or nil if unknown.
     func cancel(_ uuid: String) async throws -> TaskRecord?
 
+    /// Marks a video of the OpenAI-compatible API deleted (its media is removed by the caller);
+    /// the task stays for ops. False if there is no such video or it was deleted already.
+    func markVideoDeleted(_ uuid: String) async throws -> Bool
+
     /// Unfinished tasks of a key.
     func inFlight(keyName: String) async throws -> Int
 }

@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=.build/venv-conformance
-if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import runware, google.genai, schemathesis, selenium' 2>/dev/null; then
+if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c 'import runware, google.genai, schemathesis, selenium, openai' 2>/dev/null; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check 'runware-sdk>=1.8,<1.9' 'google-genai>=3.3,<4' 'schemathesis>=4,<5' 'selenium>=4.20,<5' 'pytest>=8'
+  "$venv/bin/pip" install -q --disable-pip-version-check 'runware-sdk>=1.8,<1.9' 'google-genai>=3.3,<4' 'schemathesis>=4,<5' 'selenium>=4.20,<5' 'openai>=3.50,<4' 'pytest>=8'
 fi
 # The legacy SDK installs the same import name (`runware`): a venv of its own.
 legacy=.build/venv-conformance-legacy

@@ -84,7 +84,7 @@ extension Configuration {
     public init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.section(
-            ["listen", "dataDir", "publicURL", "apiKeys", "webhooks", "network", "workers", "providers", "models", "media",
+            ["listen", "dataDir", "publicURL", "apiKeys", "webhooks", "network", "workers", "providers", "models", "openaiModels", "media",
              "server", "database", "$comment"])
         listen = try c.value("listen", listen)
         dataDir = try c.value("dataDir", dataDir)
@@ -95,6 +95,7 @@ extension Configuration {
         workers = try c.value("workers", workers)
         providers = try c.value("providers", providers)
         models = try c.value("models", models)
+        openaiModels = try c.value("openaiModels", openaiModels)
         media = try c.value("media", media)
         server = try c.value("server", server)
         database = try c.value("database", database)

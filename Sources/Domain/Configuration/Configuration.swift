@@ -12,6 +12,12 @@ public struct Configuration: Sendable, Equatable, Codable {
     public var providers = Providers()
     /// Inbound AIR model id → ordered provider routes.
     public var models: [String: [ModelRoute]] = [:]
+    /// Model names clients of the OpenAI-compatible API send → AIR ids routed by `models`
+    /// (SPEC §18). Set, it replaces this default whole.
+    public var openaiModels: [String: String] = [
+        "sora-2": "google:gemini@omni-flash", "sora-2-pro": "google:gemini@omni-flash",
+        "gemini-omni-flash": "google:gemini@omni-flash", "reelgate-simulator": "reelgate:simulator@1",
+    ]
     public var media = Media()
     public var server = Server()
     /// Where tasks are stored: SQLite in `dataDir` unless `url` names a PostgreSQL database.

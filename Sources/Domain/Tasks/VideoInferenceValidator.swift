@@ -35,6 +35,8 @@ public struct VideoInferenceValidator: Sendable {
         "referenceImages",
     ]
     public static let aspectRatios = ["16:9", "9:16", "1:1"]
+    /// Seconds a video may last (Gemini Omni Flash's range, which every routed model accepts).
+    public static let durations = 3...10
     public static let resolutions = ["720p", "1080p"]
     /// The largest decoded inline image.
     public static let maxImageBytes = 20 * 1024 * 1024
@@ -75,7 +77,7 @@ public struct VideoInferenceValidator: Sendable {
         let prompt = try promptText(promptValue, "positivePrompt", minimum: 2)
         let negative = try t["negativePrompt"].map { value throws(APIErrorItem) in try promptText(value, "negativePrompt", minimum: 1) }
 
-        let duration = try int(t, "duration", 3...10, default: 10)
+        let duration = try int(t, "duration", Self.durations, default: 10)
         let width = try optionalInt(t, "width", 256...4096)
         let height = try optionalInt(t, "height", 256...4096)
         if let width, width % 8 != 0 { throw .invalid("width", "width must be a multiple of 8") }

@@ -27,25 +27,32 @@ enum MediaRoutes {
             case .valid:
                 break
             }
-            var headers = HTTPHeaders([("Content-Type", format.contentType), ("Accept-Ranges", "bytes"),
-                                       ("Cache-Control", "private, max-age=3600")])
-            if let objects = media.objects {
-                return try await objectResponse(file: file, range: request.headers["range"], objects: objects, media: media, headers: headers)
-            }
-            let path = media.path(videoUUID: String(parts[0]), ext: String(parts[1]))
-            guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int64 else {
-                throw APIError(.unknownVideo, "the media has been removed")
-            }
-            switch ByteRange.parse(request.headers["range"], size: size) {
-            case .whole:
-                return HTTPResponse(status: .ok, headers: headers, body: .file(path: path, offset: 0, length: size))
-            case .partial(let start, let end):
-                headers.add(name: "Content-Range", value: "bytes \(start)-\(end)/\(size)")
-                return HTTPResponse(status: .partialContent, headers: headers, body: .file(path: path, offset: start, length: end - start + 1))
-            case .unsatisfiable:
-                headers.add(name: "Content-Range", value: "bytes */\(size)")
-                return HTTPResponse(status: .rangeNotSatisfiable, headers: headers)
-            }
+            return try await serve(videoUUID: String(parts[0]), format: format, range: request.headers["range"], media: media)
+        }
+    }
+
+    /// A stored result's bytes, whole or the range asked for, from disk or the bucket; the
+    /// caller has decided the client may have them.
+    static func serve(videoUUID: String, format: VideoInferenceRequest.OutputFormat, range: String?, media: MediaStore,
+                  cacheControl: String = "private, max-age=3600") async throws -> HTTPResponse {
+        let ext = format.rawValue.lowercased()
+        var headers = HTTPHeaders([("Content-Type", format.contentType), ("Accept-Ranges", "bytes"), ("Cache-Control", cacheControl)])
+        if let objects = media.objects {
+            return try await objectResponse(file: "\(videoUUID).\(ext)", range: range, objects: objects, media: media, headers: headers)
+        }
+        let path = media.path(videoUUID: videoUUID, ext: ext)
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int64 else {
+            throw APIError(.unknownVideo, "the media has been removed")
+        }
+        switch ByteRange.parse(range, size: size) {
+        case .whole:
+            return HTTPResponse(status: .ok, headers: headers, body: .file(path: path, offset: 0, length: size))
+        case .partial(let start, let end):
+            headers.add(name: "Content-Range", value: "bytes \(start)-\(end)/\(size)")
+            return HTTPResponse(status: .partialContent, headers: headers, body: .file(path: path, offset: start, length: end - start + 1))
+        case .unsatisfiable:
+            headers.add(name: "Content-Range", value: "bytes */\(size)")
+            return HTTPResponse(status: .rangeNotSatisfiable, headers: headers)
         }
     }
 }

@@ -54,7 +54,7 @@ struct OpsRoutes: Sendable {
             if let expires = result.expiresAt { o["expiresAt"] = .double(expires) }
             // Ops get a link even when the client asked for inline video, and the console a path
             // on this server (a bucket's presigned link or another public host is not its origin).
-            if result.state == .ready, let expires = result.expiresAt {
+            if result.state == .ready, result.mediaPath != nil, let expires = result.expiresAt {
                 let ext = result.format.lowercased()
                 if o["videoURL"] == nil { o["videoURL"] = .string(media.signedURL(videoUUID: result.videoUUID, ext: ext, expiresAt: Int64(expires))) }
                 o["mediaPath"] = .string(media.signedPath(videoUUID: result.videoUUID, ext: ext, expiresAt: Int64(expires)))
@@ -133,21 +133,19 @@ struct OpsRoutes: Sendable {
     }
 
     private func cancel(_ task: TaskRecord) async throws -> HTTPResponse {
-        guard let before = try await store.cancel(task.uuid) else { throw APIError(.taskNotFound, "no task \(task.uuid)") }
-        // What the lifecycle says cancelling does from where the task was (nothing once it ended).
-        let actions = TaskLifecycle.step(before.state, .cancelled)?.actions ?? []
-        if actions.contains(.cancelUpstream), let upstream = before.upstream, let name = before.provider, let provider = router.provider(named: name) {
-            await provider.cancel(upstream)
+        guard let now = try await TaskCanceller(store: store, router: router, workers: workers).cancel(task.uuid) else {
+            throw APIError(.taskNotFound, "no task \(task.uuid)")
         }
-        if actions.contains(.releaseJobSlot) { await workers.taskEnded(task.uuid) }  // a parked job's slot is held by no worker
-        let now = try await store.find(task.uuid) ?? before
-        if !before.state.resultsAreFinal, now.state.resultsAreFinal { workers.onFinished(task.uuid) }
         return .jsonBytes(JSONValue.object(summary(now)).serializedBytes())
     }
 
     /// The edit tree around a video: `{root, nodes:[{videoUUID, taskUUID, parent, prompt, state, children}]}`.
     private func lineage(_ request: Request, _ principal: Principal) async throws -> HTTPResponse {
-        let video = (request.pathParameters["id"] ?? "").lowercased()
+        var video = (request.pathParameters["id"] ?? "").lowercased()
+        // A video id of the OpenAI-compatible API names its task's (first) result.
+        if let uuid = OpenAIVideo.taskUUID(id: video), let task = try await store.find(uuid), task.openAI != nil, let first = task.results.first {
+            video = first.videoUUID
+        }
         let all = try await store.lineage(of: video)
         let nodes = all.filter { principal.isOps || $0.keyName == principal.name }
         guard nodes.contains(where: { $0.videoUUID == video }) else { throw APIError(.unknownVideo, "no video \(APIErrorItem.echo(video))") }
@@ -185,6 +183,8 @@ struct OpsRoutes: Sendable {
         if let v = task.dispatchedAt { o["dispatchedAt"] = .double(v) }
         if let v = task.deadlineAt { o["deadlineAt"] = .double(v) }
         if let code = task.errorCode { o["error"] = ["code": .string(code), "message": .string(task.errorMessage ?? "")] }
+        if task.openAI != nil { o["openaiVideoId"] = .string(OpenAIVideo.id(taskUUID: task.uuid)) }
+        if let deleted = task.deletedAt { o["deletedAt"] = .double(deleted) }
         let costs = task.results.compactMap(\.cost)
         if !costs.isEmpty { o["cost"] = .double(costs.reduce(0, +)) }
         return o

@@ -24,6 +24,15 @@ struct RequestAdmission: Sendable {
         return .limit(unauthenticatedBodyBytes, overLimit: TaskAPI.authenticationError(.missingKeyForLargeBody(unauthenticatedBodyBytes)))
     }
 
+    /// The OpenAI API's `POST`s (a create may carry an image): a valid key before any body, else
+    /// 401 in OpenAI's shape at once.
+    func openAIEndpoint(_ head: HTTPRequestHead) -> BodyAdmission {
+        guard let key = Authenticator.bearer(head.headers["authorization"]) else { return .reject(OpenAIError.missingKey.response) }
+        guard authenticator.authenticate(key) != nil else { return .reject(OpenAIError.invalidKey.response) }
+        return BodyAdmission(overLimit: OpenAIError(status: 413, "the request body is over the server's limit (server.maxBodyBytes)",
+                                                    code: "request_too_large").response)
+    }
+
     /// Every other route: none takes a body beyond a small one, and none without a key.
     func otherRoutes(_ head: HTTPRequestHead) -> BodyAdmission {
         let keyed = Authenticator.bearer(head.headers["authorization"]).map { authenticator.authenticate($0) != nil } ?? false

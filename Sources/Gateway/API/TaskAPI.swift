@@ -118,7 +118,9 @@ final class TaskAPI: Sendable {
 
     /// Runs a batch of tasks for an authenticated caller: the one path REST and WebSocket share
     /// (validation, idempotency, per-key limits, tenancy). Tasks succeed or fail independently.
-    func run(_ tasks: [JSONValue], principal: Principal) async -> Reply {
+    /// - Parameter annotate: adds to each accepted video task before it is stored (the OpenAI
+    ///   API keeps its video's fields with the task).
+    func run(_ tasks: [JSONValue], principal: Principal, annotate: (@Sendable (inout NewTask) -> Void)? = nil) async -> Reply {
         guard tasks.count <= limits.maxTasksPerRequest else { return Reply(errors: [tooManyTasks]) }
         var imageUploads = 0
 
@@ -138,7 +140,8 @@ final class TaskAPI: Sendable {
             switch taskType {
             case "videoInference":
                 switch prepare(task, principal: principal) {
-                case .success(let (newTask, request)):
+                case .success(var (newTask, request)):
+                    annotate?(&newTask)
                     if let missing = await missingReference(request, principal: principal) {
                         slotErrors[index] = missing.on(taskType: taskType, taskUUID: taskUUID)
                     } else if let wait = rateLimiter.admit(principal.name, count: 1) {
@@ -349,11 +352,17 @@ final class TaskAPI: Sendable {
         guard let data = Data(base64Encoded: String(base64), options: .ignoreUnknownCharacters), !data.isEmpty else {
             throw APIErrorItem(code: .invalid("image"), message: "image must be a data URI or base64 (URLs are passed in tasks directly)", parameter: .one("image"))
         }
+        return ["taskType": "imageUpload", "taskUUID": .string(taskUUID), "imageUUID": .string(try await storeImage(data, principal: principal))]
+    }
+
+    /// Stores an uploaded image for the key (in the bucket with an s3 store, else on disk within
+    /// the media budget) and returns its imageUUID.
+    func storeImage(_ data: Data, principal: Principal, parameter: String = "image") async throws -> String {
         guard data.count <= VideoInferenceValidator.maxImageBytes else {
-            throw APIErrorItem(code: .invalid("image"), message: "images may be at most 20 MB", parameter: .one("image"))
+            throw APIErrorItem(code: .invalid("image"), message: "images may be at most 20 MB", parameter: .one(parameter))
         }
         guard let mime = ImageSniffer.kind(of: data) else {
-            throw APIErrorItem(code: .invalid("image"), message: "image must be png, jpeg or webp", parameter: .one("image"))
+            throw APIErrorItem(code: .invalid("image"), message: "an image must be png, jpeg or webp", parameter: .one(parameter))
         }
         let imageUUID = UUID().uuidString.lowercased()
         if let objects = media.objects {
@@ -377,7 +386,7 @@ final class TaskAPI: Sendable {
                 try? await objects.delete(key: key)  // not recorded, so never swept: it goes now
                 throw error
             }
-            return ["taskType": "imageUpload", "taskUUID": .string(taskUUID), "imageUUID": .string(imageUUID)]
+            return imageUUID
         }
         // Its size is taken from the media budget before the file is written.
         guard await janitor.reserve(bytes: Int64(data.count), now: Date().timeIntervalSince1970) else {
@@ -396,7 +405,7 @@ final class TaskAPI: Sendable {
             unlink(path)
             throw error
         }
-        return ["taskType": "imageUpload", "taskUUID": .string(taskUUID), "imageUUID": .string(imageUUID)]
+        return imageUUID
     }
 
     // MARK: Rendering

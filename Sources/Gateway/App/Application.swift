@@ -205,6 +205,13 @@ public final class Application: Sendable {
         let identity = CallerIdentity(authenticator: authenticator, sessions: consoleSessions)
         ConsoleRoutes(sessions: consoleSessions).register(on: routes)
         OverviewRoutes(store: store, identity: identity, gates: gates, clock: { Date().timeIntervalSince1970 }).register(on: routes)
+        // The OpenAI-compatible API routes its model names to models the router knows.
+        for (name, air) in configuration.openaiModels.sorted(by: { $0.key < $1.key }) where !modelRouter.models.contains(air) {
+            throw ConfigurationError("openaiModels.\(name) names \(air), which no route in models serves")
+        }
+        OpenAIVideoRoutes(store: store, media: media, janitor: janitor, authenticator: authenticator, taskAPI: taskAPI,
+                          canceller: TaskCanceller(store: store, router: modelRouter, workers: workers), models: configuration.openaiModels)
+            .register(on: routes, admission: admission)
         OpsRoutes(store: store, media: media, identity: identity, router: modelRouter, deliveries: deliveries, workers: workers,
                   redeliveries: RedeliveryLimiter(perKeyPerMinute: configuration.webhooks.redeliveriesPerKeyPerMinute,
                                                   taskInterval: configuration.webhooks.redeliveryIntervalSeconds))

@@ -43,6 +43,19 @@ public final class MediaJanitor: Sendable {
         return expired.count + images.count
     }
 
+    /// Deletes a result's media now rather than at its expiry (the OpenAI API's `DELETE`); false
+    /// when the file or object could not be deleted (it stays recorded, and is swept later).
+    func removeNow(videoUUID: String, path: String, bytes: Int64) async -> Bool {
+        guard await delete(path, bytes: bytes) else { return false }
+        do {
+            try await store.mediaRemoved(videoUUID)
+            return true
+        } catch {
+            logger.error("recording deleted media failed", ["result": videoUUID, "error": "\(error)"])
+            return false
+        }
+    }
+
     /// Deletes a stored file or object; false when it could not be (the store refused or did not
     /// answer, or an object and no object store configured here): it stays recorded, is tried
     /// again on the next sweep, and does not stop this one from going on to the rest.

@@ -491,6 +491,8 @@
         fact("Created", timeEl(t.createdAt)), fact("Dispatched", timeEl(t.dispatchedAt)),
         fact("Deadline", timeEl(t.deadlineAt)), fact("Duration", duration(t)), fact("Cost", money(t.cost)),
         t.error ? fact("Error", el("strong", {}, t.error.code), ": ", t.error.message) : null,
+        t.openaiVideoId ? fact("OpenAI video", el("span", { class: "mono" }, t.openaiVideoId)) : null,
+        t.deletedAt ? fact("Deleted", timeEl(t.deletedAt)) : null,
         t.request && t.request.positivePrompt !== undefined ? fact("Prompt", el("span", { class: "prompt" }, String(t.request.positivePrompt))) : null);
       patch(timeline, t.events.map((e, i) => {
         const previous = i > 0 ? t.events[i - 1].at : null;
