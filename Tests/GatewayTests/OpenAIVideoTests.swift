@@ -186,6 +186,27 @@ struct OpenAIVideoTests {
         #expect(ascending.body["data"]?.array?.compactMap { $0["id"]?.string } == ids && ascending.body["has_more"] == false)
     }
 
+    @Test func remixOnGeminiContinuesTheInteractionAndSoraNamesRouteThere() async throws {
+        let fake = try FakeGemini(video: fakeVideo)
+        let gw = try await TestGateway.startWithGemini(fake)
+        // The SDK's default model name routes to Gemini Omni Flash by default.
+        let made = try await create(gw, #"{"prompt":"a paper boat","seconds":"6","size":"1280x720"}"#)
+        let id = try #require(made.body["id"]?.string)
+        #expect(made.body["model"] == "sora-2")
+        #expect(try await poll(gw, id)["status"] == "completed")
+        let remix = try await gw.request("POST", "/v1/videos/\(id)/remix", body: #"{"prompt":"make it rain"}"#, headers: [Self.json])
+        let remixID = try #require(remix.body["id"]?.string)
+        #expect(remix.body["remixed_from_video_id"]?.string == id && remix.body["seconds"] == "6" && remix.body["size"] == "1280x720")
+        #expect(try await poll(gw, remixID)["status"] == "completed")
+        let bodies = try fake.creates.map { try JSONParser.parse($0.body) }
+        #expect(bodies.map { $0["previous_interaction_id"]?.string } == [nil, "v1_fake1"])
+        #expect(bodies.last?["generation_config"]?["video_config"]?["task"] == "edit")
+        #expect(bodies.first?["response_format"]?["duration"] == "6s" && bodies.first?["response_format"]?["aspect_ratio"] == "16:9")
+        // Its lineage, asked for by either video's id.
+        let lineage = try await gw.request("GET", "/v1/videos/\(remixID)/lineage")
+        #expect(lineage.body["nodes"]?.array?.count == 2)
+    }
+
     @Test func openAIModelsMustNameARoutedModel() throws {
         let dir = TempDirectory()
         defer { dir.remove() }
