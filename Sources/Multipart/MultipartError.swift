@@ -2,7 +2,7 @@
 /// body's bytes).
 public struct MultipartError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {
-        case invalidBoundary, malformed, truncated, tooManyParts, headersTooLarge, fieldTooLarge
+        case invalidBoundary, malformed, truncated, tooManyParts, headersTooLarge, fieldTooLarge, fileTooLarge
     }
 
     public let kind: Kind

@@ -7,12 +7,17 @@
 /// The parser is strict where a lenient one could be steered: a boundary is 1–70 of RFC 2046's
 /// characters; every part needs `Content-Disposition: form-data` with a `name`; header lines end
 /// in CRLF and cannot be folded; the body must end with the closing delimiter. It enforces the
-/// limits it can know (parts, header bytes, field size); the size of a file part is the
-/// consumer's to bound (the HTTP body limit already does).
+/// limits it can know: parts, header bytes, field and file sizes.
 public struct MultipartParser: Sendable {
     public let limits: MultipartLimits
     private let delimiter: [UInt8]  // CRLF "--" boundary
+    /// Bytes fed and not yet consumed start at `start`: consuming moves an index, and the array
+    /// is compacted only now and then, so a body fed in small pieces costs linear time.
     private var buffer: [UInt8]
+    private var start = 0
+    /// How far past `start` the current state's search already looked without a match: a search
+    /// resumes there (less a needle's length) instead of from the start.
+    private var scanned = 0
     private var state = State.preamble
     private var parts = 0
     private var partBytes = 0
@@ -60,6 +65,25 @@ public struct MultipartParser: Sendable {
         }
     }
 
+    private var available: Int { buffer.count - start }
+
+    private mutating func consume(_ count: Int) {
+        start += count
+        scanned = 0
+        if start > 64 * 1024, start * 2 > buffer.count {
+            buffer.removeFirst(start)
+            start = 0
+        }
+    }
+
+    /// Where `needle` next starts, relative to `start`; remembers how far it looked when absent.
+    private mutating func search(_ needle: [UInt8]) -> Int? {
+        let from = start + max(scanned - (needle.count - 1), 0)
+        if let at = Self.find(needle, in: buffer, from: from) { return at - start }
+        scanned = available
+        return nil
+    }
+
     /// One step of the state machine; false when it needs more bytes.
     private mutating func step(_ events: inout [MultipartEvent]) throws(MultipartError) -> Bool {
         switch state {
@@ -67,29 +91,31 @@ public struct MultipartParser: Sendable {
             // The same verdict however the body is split: a delimiter must start within the
             // first maxPreambleBytes (plus the CRLF the parser puts before the body).
             let latest = limits.maxPreambleBytes + 2
-            if let at = Self.find(delimiter, in: buffer), at <= latest {
-                buffer.removeFirst(at + delimiter.count)
+            if let at = search(delimiter) {
+                guard at <= latest else { throw MultipartError(.malformed, "no multipart delimiter in the first \(limits.maxPreambleBytes) bytes") }
+                consume(at + delimiter.count)
                 state = .afterDelimiter
                 return true
             }
-            guard buffer.count >= latest + delimiter.count else { return false }
+            guard available >= latest + delimiter.count else { return false }
             throw MultipartError(.malformed, "no multipart delimiter in the first \(limits.maxPreambleBytes) bytes")
         case .afterDelimiter:
-            guard buffer.count >= 2 else { return false }
-            if buffer[0] == 45, buffer[1] == 45 {  // "--": the closing delimiter
+            guard available >= 2 else { return false }
+            if buffer[start] == 45, buffer[start + 1] == 45 {  // "--": the closing delimiter
                 state = .epilogue
                 buffer = []
+                start = 0
                 return false
             }
             // Transport padding (spaces and tabs), then CRLF.
             var i = 0
-            while i < buffer.count, buffer[i] == 32 || buffer[i] == 9 {
+            while i < available, buffer[start + i] == 32 || buffer[start + i] == 9 {
                 i += 1
                 guard i <= 64 else { throw MultipartError(.malformed, "a delimiter line is followed by too much padding") }
             }
-            guard buffer.count >= i + 2 else { return false }
-            guard buffer[i] == 13, buffer[i + 1] == 10 else { throw MultipartError(.malformed, "a delimiter is not followed by CRLF or --") }
-            buffer.removeFirst(i + 2)
+            guard available >= i + 2 else { return false }
+            guard buffer[start + i] == 13, buffer[start + i + 1] == 10 else { throw MultipartError(.malformed, "a delimiter is not followed by CRLF or --") }
+            consume(i + 2)
             parts += 1
             guard parts <= limits.maxParts else { throw MultipartError(.tooManyParts, "a body may hold at most \(limits.maxParts) parts") }
             state = .headers
@@ -97,39 +123,40 @@ public struct MultipartParser: Sendable {
         case .headers:
             let end: Int
             let headerBytes: ArraySlice<UInt8>
-            if buffer.count >= 2, buffer[0] == 13, buffer[1] == 10 {
+            if available >= 2, buffer[start] == 13, buffer[start + 1] == 10 {
                 end = 2
                 headerBytes = []
-            } else if let at = Self.find([13, 10, 13, 10], in: buffer) {
+            } else if let at = search([13, 10, 13, 10]) {
                 end = at + 4
-                headerBytes = buffer[0..<at]
+                headerBytes = buffer[start..<start + at]
             } else {
                 // Over the limit only once a blank line within it could no longer be on its way.
-                guard buffer.count >= limits.maxHeaderBytes + 4 else { return false }
+                guard available >= limits.maxHeaderBytes + 4 else { return false }
                 throw MultipartError(.headersTooLarge, "a part's headers exceed \(limits.maxHeaderBytes) bytes")
             }
             guard end - 4 <= limits.maxHeaderBytes else { throw MultipartError(.headersTooLarge, "a part's headers exceed \(limits.maxHeaderBytes) bytes") }
             let head = try MultipartPartHead(parsing: headerBytes, maxHeaders: limits.maxHeadersPerPart)
-            buffer.removeFirst(end)
+            consume(end)
             partBytes = 0
             partIsFile = head.filename != nil
             events.append(.begin(head))
             state = .body
             return true
         case .body:
-            if let at = Self.find(delimiter, in: buffer) {
+            if let at = search(delimiter) {
                 try emit(at, &events)
-                buffer.removeFirst(delimiter.count)
+                consume(delimiter.count)
                 events.append(.end)
                 state = .afterDelimiter
                 return true
             }
             // Everything but a tail that could be the start of a delimiter is the part's.
-            let safe = buffer.count - (delimiter.count - 1)
+            let safe = available - (delimiter.count - 1)
             if safe > 0 { try emit(safe, &events) }
             return false
         case .epilogue:
             buffer = []
+            start = 0
             return false
         }
     }
@@ -140,17 +167,20 @@ public struct MultipartParser: Sendable {
         if !partIsFile, partBytes > limits.maxFieldBytes {
             throw MultipartError(.fieldTooLarge, "a form field exceeds \(limits.maxFieldBytes) bytes")
         }
-        events.append(.data(Array(buffer[0..<count])))
-        buffer.removeFirst(count)
+        if partIsFile, partBytes > limits.maxFileBytes {
+            throw MultipartError(.fileTooLarge, "a file part exceeds \(limits.maxFileBytes) bytes")
+        }
+        events.append(.data(Array(buffer[start..<start + count])))
+        consume(count)
     }
 
-    /// The first index of `needle` in `haystack`.
-    static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
-        guard let first = needle.first, haystack.count >= needle.count else { return nil }
-        var i = 0
+    /// The first index at or after `from` where `needle` starts in `haystack`.
+    static func find(_ needle: [UInt8], in haystack: [UInt8], from: Int = 0) -> Int? {
+        guard let first = needle.first, haystack.count - from >= needle.count else { return nil }
         let last = haystack.count - needle.count
         return haystack.withUnsafeBufferPointer { h in
             needle.withUnsafeBufferPointer { n in
+                var i = from
                 while i <= last {
                     if h[i] == first {
                         var j = 1
@@ -196,6 +226,8 @@ public struct MultipartLimits: Sendable, Equatable {
     public var maxHeadersPerPart = 16
     /// A part without a filename (a form field), in bytes.
     public var maxFieldBytes = 64 * 1024
+    /// A part with a filename (a file), in bytes: refused while it arrives, not once it is whole.
+    public var maxFileBytes = Int.max
     /// Bytes before the first delimiter.
     public var maxPreambleBytes = 1024
     public init() {}

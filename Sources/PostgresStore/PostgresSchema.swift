@@ -159,6 +159,8 @@ public enum PostgresSchema {
         m.add("""
             ALTER TABLE tasks ADD COLUMN openai_json text;
             ALTER TABLE tasks ADD COLUMN deleted_at double precision;
+            CREATE INDEX tasks_openai_key ON tasks (api_key_name, created_at, uuid) WHERE openai_json IS NOT NULL AND deleted_at IS NULL;
+            CREATE INDEX tasks_openai ON tasks (created_at, uuid) WHERE openai_json IS NOT NULL AND deleted_at IS NULL;
             """)
         return m
     }

@@ -181,9 +181,10 @@ extension PostgresTaskStore {
         }
     }
 
-    public func mediaRemoved(_ videoUUID: String) async throws {
-        try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) in
-            try db.execute("UPDATE results SET media_path = NULL WHERE video_uuid = $1", [videoUUID])
+    @discardableResult
+    public func mediaRemoved(_ videoUUID: String) async throws -> Bool {
+        try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) -> Bool in
+            try db.execute("UPDATE results SET media_path = NULL WHERE video_uuid = $1 AND media_path IS NOT NULL", [videoUUID]).affectedRows == 1
         }
     }
 
@@ -227,8 +228,11 @@ extension PostgresTaskStore {
         }
     }
 
-    public func imageRemoved(_ uuid: String) async throws {
-        try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) in try db.execute("DELETE FROM images WHERE uuid = $1", [uuid]) }
+    @discardableResult
+    public func imageRemoved(_ uuid: String) async throws -> Bool {
+        try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) -> Bool in
+            try db.execute("DELETE FROM images WHERE uuid = $1", [uuid]).affectedRows == 1
+        }
     }
 
     // MARK: Instance

@@ -18,8 +18,12 @@ extension SQLiteTaskStore {
         }
     }
 
-    public func mediaRemoved(_ videoUUID: String) async throws {
-        try await pool.write { db in try db.execute("UPDATE results SET media_path = NULL WHERE video_uuid = ?", [videoUUID]) }
+    @discardableResult
+    public func mediaRemoved(_ videoUUID: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute("UPDATE results SET media_path = NULL WHERE video_uuid = ? AND media_path IS NOT NULL", [videoUUID])
+            return db.changes == 1
+        }
     }
 
     public func mediaBytesInUse() throws -> Int64 {
@@ -57,7 +61,11 @@ extension SQLiteTaskStore {
         }
     }
 
-    public func imageRemoved(_ uuid: String) async throws {
-        try await pool.write { db in try db.execute("DELETE FROM images WHERE uuid = ?", [uuid]) }
+    @discardableResult
+    public func imageRemoved(_ uuid: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute("DELETE FROM images WHERE uuid = ?", [uuid])
+            return db.changes == 1
+        }
     }
 }

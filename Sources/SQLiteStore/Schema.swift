@@ -165,10 +165,12 @@ public enum Schema {
             CREATE INDEX tasks_key_created ON tasks (api_key_name, created_at);
             """)
         // 11: videos of the OpenAI-compatible API (SPEC §18): what that API keeps of each, and
-        // its deletion (the task stays for ops).
+        // its deletion (the task stays for ops); a key's videos listed without walking its other tasks.
         m.add("""
             ALTER TABLE tasks ADD COLUMN openai_json TEXT;
             ALTER TABLE tasks ADD COLUMN deleted_at REAL;
+            CREATE INDEX tasks_openai_key ON tasks (api_key_name, created_at, uuid) WHERE openai_json IS NOT NULL AND deleted_at IS NULL;
+            CREATE INDEX tasks_openai ON tasks (created_at, uuid) WHERE openai_json IS NOT NULL AND deleted_at IS NULL;
             """)
         return m
     }

@@ -8,8 +8,9 @@ public protocol ImageRepository: Sendable {
     /// Uploaded images past their lifetime, oldest first.
     func expiredImages(before now: Double, limit: Int) async throws -> [StoredFile]
 
-    /// An image's file was deleted: forget it.
-    func imageRemoved(_ uuid: String) async throws
+    /// An image's file was deleted: forget it. False if it was forgotten already.
+    @discardableResult
+    func imageRemoved(_ uuid: String) async throws -> Bool
 }
 
 /// An uploaded image: whose it is, where its file is, and until when it may be used.

@@ -6,8 +6,10 @@ public protocol MediaRepository: Sendable {
     /// Stored videos whose URL expired before `now`, oldest expiry first.
     func expiredMedia(before now: Double, limit: Int) async throws -> [StoredFile]
 
-    /// The file of a result was deleted: forget its path.
-    func mediaRemoved(_ videoUUID: String) async throws
+    /// The file of a result was deleted: forget its path. False if it was forgotten already (a
+    /// sweep and a delete raced): the caller then does not count its bytes free a second time.
+    @discardableResult
+    func mediaRemoved(_ videoUUID: String) async throws -> Bool
 
     /// Bytes of stored media: results and uploaded images.
     func mediaBytesInUse() throws -> Int64

@@ -110,7 +110,17 @@ struct OpenAIVideoTests {
         expectError(text, 400, param: nil)
         expectError(try await gw.request("GET", "/v1/videos/video_\(String(repeating: "0", count: 32))"), 404, param: "video_id")
         expectError(try await gw.request("GET", "/v1/videos/not-an-id"), 404, param: "video_id")
-        expectError(try await gw.request("GET", "/v1/videos?limit=0"), 400, param: "limit")
+        expectError(try await gw.request("GET", "/v1/videos?limit=101"), 400, param: "limit")
+        #expect(try await gw.request("GET", "/v1/videos?limit=0").body["data"] == [])
+        // The API's later routes, and bodies over a route's limit, answer in this API's shape too.
+        expectError(try await gw.request("POST", "/v1/videos/edits", body: "{}", headers: [Self.json]), 404, param: nil)
+        expectError(try await gw.request("GET", "/v1/videos/characters/char_1"), 404, param: nil)
+        let big = #"{"prompt":"\#(String(repeating: "a", count: 70_000))"}"#
+        expectError(try await gw.request("POST", "/v1/videos/video_\(String(repeating: "2", count: 32))/remix", body: big, headers: [Self.json]),
+                    413, param: nil)
+        // A JSON body with a huge array is refused, not built.
+        let values = "[" + Array(repeating: "0", count: 1000).joined(separator: ",") + "]"
+        expectError(try await create(gw, #"{"prompt":"a cat","model":\#(values)}"#), 400, param: nil)
         expectError(try await gw.request("GET", "/v1/videos?order=sideways"), 400, param: "order")
         expectError(try await gw.request("GET", "/v1/videos?after=video_\(String(repeating: "1", count: 32))"), 400, param: "after")
     }
@@ -135,6 +145,44 @@ struct OpenAIVideoTests {
         expectError(truncated, 400, param: nil)
         #expect(truncated.body["error"]?["code"] == "invalid_multipart")
         expectError(try await post(gw, "/v1/videos", contentType: "Content-Type: multipart/form-data", body: body), 400, param: nil)
+    }
+
+    @Test func anImageCostsNothingWhenItsTaskIsRefused() async throws {
+        let gw = try await TestGateway.start { config in
+            config.apiKeys = config.apiKeys.map { $0.name == "alice" ? .init(name: "alice", key: TestGateway.alice, role: .client, tasksPerMinute: 1) : $0 }
+        }
+        let images = "\(gw.app.configuration.mediaDirectory)/images"
+        func stored() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: images).count) ?? 0 }
+        let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + [UInt8](repeating: 0, count: 64)
+        // Refused by validation: the image is never written.
+        let (badType, bad) = multipart([("prompt", "a kite"), ("model", "reelgate-simulator"), ("size", "1x1")], file: png)
+        expectError(try await post(gw, "/v1/videos", contentType: badType, body: bad), 400, param: "size")
+        #expect(stored() == 0)
+        let (type, body) = multipart([("prompt", "a kite"), ("model", "reelgate-simulator")], file: png)
+        #expect(try await post(gw, "/v1/videos", contentType: type, body: body).status == 200)
+        #expect(stored() == 1)
+        // Refused after the image was written (the key's rate limit): it goes again.
+        let limited = try await post(gw, "/v1/videos", contentType: type, body: body)
+        expectError(limited, 429, param: nil, type: "rate_limit_error")
+        #expect(limited.headers["retry-after"] != nil)
+        #expect(stored() == 1)
+    }
+
+    @Test func anIdempotencyKeyMakesARetryTheSameVideo() async throws {
+        let gw = try await TestGateway.start()
+        let body = #"{"model":"reelgate-simulator","prompt":"once only"}"#
+        let first = try await gw.request("POST", "/v1/videos", body: body, headers: [Self.json, "Idempotency-Key: abc-123"])
+        let again = try await gw.request("POST", "/v1/videos", body: body, headers: [Self.json, "Idempotency-Key: abc-123"])
+        #expect(first.status == 200 && again.status == 200 && first.body["id"] == again.body["id"])
+        #expect(first.headers["x-should-retry"] == "false")  // accepted: the SDK must not retry it into a second video
+        // The same header from another key is another video.
+        let bobs = try await gw.request("POST", "/v1/videos", body: body, key: TestGateway.bob, headers: [Self.json, "Idempotency-Key: abc-123"])
+        #expect(bobs.status == 200 && bobs.body["id"] != first.body["id"])
+        #expect(try await gw.request("GET", "/v1/videos").body["data"]?.array?.count == 1)
+        // A different body under the same key is a conflict, not a silent second video.
+        let other = try await gw.request("POST", "/v1/videos", body: #"{"model":"reelgate-simulator","prompt":"another"}"#,
+                                         headers: [Self.json, "Idempotency-Key: abc-123"])
+        expectError(other, 409, param: "Idempotency-Key")
     }
 
     @Test func anotherKeysVideoAndARunwareTaskAreNotFound() async throws {
@@ -184,6 +232,12 @@ struct OpenAIVideoTests {
         #expect(seen == ids.reversed())
         let ascending = try await gw.request("GET", "/v1/videos?limit=100&order=asc")
         #expect(ascending.body["data"]?.array?.compactMap { $0["id"]?.string } == ids && ascending.body["has_more"] == false)
+        // A page's last video, deleted before the next page is asked for, still marks the place.
+        let firstPage = try await gw.request("GET", "/v1/videos?limit=2")
+        let last = try #require(firstPage.body["last_id"]?.string)
+        #expect(try await gw.request("DELETE", "/v1/videos/\(last)").status == 200)
+        let next = try await gw.request("GET", "/v1/videos?limit=2&after=\(last)")
+        #expect(next.status == 200 && next.body["data"]?.array?.compactMap { $0["id"]?.string } == Array(ids.reversed()[2...3]))
     }
 
     @Test func remixOnGeminiContinuesTheInteractionAndSoraNamesRouteThere() async throws {

@@ -11,8 +11,9 @@ import Testing
 
 extension TestGateway {
     static func startWithUpstreams(fal: FakeFal? = nil, runware: FakeRunware? = nil, taskapi: FakeTaskAPI? = nil, gemini: FakeGemini? = nil,
+                                   logFD: Int32? = nil,
                                    _ configure: @escaping @Sendable (inout Configuration) -> Void = { _ in }) async throws -> TestGateway {
-        try await TestGateway.start { config in
+        try await TestGateway.start(logFD: logFD) { config in
             config.network.allowHTTP = true
             config.network.allowHosts = ["127.0.0.1/32"]  // the fakes' result URLs are on loopback
             config.workers.retryBaseSeconds = 0.05
@@ -89,6 +90,26 @@ struct TaskProviderTests {
         #expect(task.state == .fetching)
         #expect(task.errorCode == nil)
         #expect(task.upstreamID != nil)
+    }
+
+    /// A task cancelled while its video downloads: the file the worker then stores is refused by
+    /// the store (the task ended) and removed, never left unrecorded where no sweep finds it.
+    @Test func aVideoStoredAfterItsTaskWasCancelledIsRemoved() async throws {
+        let fal = try FakeFal(video: fakeVideo)
+        fal.holdMedia.withLock { $0 = true }
+        let log = try LogPipe()
+        defer { log.close() }
+        let gw = try await TestGateway.startWithUpstreams(fal: fal, logFD: log.writeFD)
+        let (uuid, _) = try await gw.submit(["model": "google:gemini@omni-flash", "positivePrompt": "a fox"])
+        while fal.mediaRequests.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(try await gw.request("POST", "/v1/tasks/\(uuid)/cancel", key: TestGateway.opsKey).body["state"] == "cancelled")
+        fal.holdMedia.withLock { $0 = false }  // the download completes after the cancel
+        let line = try await log.waitFor("removed a result stored after its task ended")
+        let video = try #require(line["result"]?.string)
+        #expect(!FileManager.default.fileExists(atPath: "\(gw.app.configuration.mediaDirectory)/\(video).mp4"))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: gw.app.configuration.mediaDirectory).filter { $0.contains(video) }
+        #expect(leftovers.isEmpty)
+        await gw.stop()
     }
 
     @Test func falErrorsAndCancel() async throws {

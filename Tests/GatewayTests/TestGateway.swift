@@ -17,13 +17,16 @@ final class TestGateway: @unchecked Sendable {
     var port: Int { app.port }
 
     /// Opening the database fsyncs; done off the cooperative pool so parallel tests do not starve it.
-    static func start(resolver: (any HostResolver)? = nil, _ configure: @escaping @Sendable (inout Configuration) -> Void = { _ in }) async throws -> TestGateway {
-        let gateway = try await BlockingIO.run { try TestGateway(resolver: resolver, configure) }
+    /// - Parameter logFD: where the gateway's log lines go, at info level (a pipe a test reads);
+    ///   errors only, to stderr, when nil.
+    static func start(resolver: (any HostResolver)? = nil, logFD: Int32? = nil,
+                      _ configure: @escaping @Sendable (inout Configuration) -> Void = { _ in }) async throws -> TestGateway {
+        let gateway = try await BlockingIO.run { try TestGateway(resolver: resolver, logFD: logFD, configure) }
         GatewayScope.current?.add(gateway)  // stopped when the test ends, however it ends
         return gateway
     }
 
-    private init(resolver: (any HostResolver)?, _ configure: (inout Configuration) -> Void) throws {
+    private init(resolver: (any HostResolver)?, logFD: Int32?, _ configure: (inout Configuration) -> Void) throws {
         var config = Configuration()
         config.listen = "127.0.0.1:0"
         config.dataDir = dir.path
@@ -34,7 +37,8 @@ final class TestGateway: @unchecked Sendable {
         config.providers.simulator.latencySeconds = 0.3
         config.workers.count = 4
         configure(&config)
-        app = try Application(configuration: config, logger: Logger(minimum: .error), resolver: resolver)
+        let logger = logFD.map { Logger(minimum: .info, fd: $0) } ?? Logger(minimum: .error)
+        app = try Application(configuration: config, logger: logger, resolver: resolver)
         try app.start()
     }
 

@@ -138,6 +138,11 @@ struct MultipartParserTests {
         #expect(try parse(file, limits: limits)[0].body.count == 100)
 
         limits = MultipartLimits()
+        limits.maxFileBytes = 99
+        #expect(throws: MultipartError(.fileTooLarge, "a file part exceeds 99 bytes")) { try parse(file, limits: limits) }
+        #expect(throws: MultipartError.self) { try parse(file, pieces: Array(repeating: 7, count: 20), limits: limits) }
+
+        limits = MultipartLimits()
         limits.maxHeaderBytes = 64
         let longHeader = crlf(["--XyZ", "Content-Disposition: form-data; name=a", "X-Long: " + String(repeating: "h", count: 100), "", "1", "--XyZ--"])
         #expect(throws: MultipartError.self) { try parse(longHeader, limits: limits) }

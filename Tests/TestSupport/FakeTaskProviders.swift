@@ -41,7 +41,9 @@ public class FakeUpstream: @unchecked Sendable {
         }
         router.get("/media/:file") { [weak self, video] _ in
             self?.mediaRequests.add(1, ordering: .relaxed)
-            if self?.holdMedia.withLock({ $0 }) == true { try? await Task.sleep(for: .seconds(60)) }
+            // Held until the test lets go (at most a minute).
+            let until = ContinuousClock.now + .seconds(60)
+            while self?.holdMedia.withLock({ $0 }) == true, ContinuousClock.now < until { try? await Task.sleep(for: .milliseconds(10)) }
             return HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "video/mp4")]), bytes: video)
         }
         configure(router, handler)

@@ -26,11 +26,13 @@ struct RequestAdmission: Sendable {
 
     /// The OpenAI API's `POST`s (a create may carry an image): a valid key before any body, else
     /// 401 in OpenAI's shape at once.
-    func openAIEndpoint(_ head: HTTPRequestHead) -> BodyAdmission {
-        guard let key = Authenticator.bearer(head.headers["authorization"]) else { return .reject(OpenAIError.missingKey.response) }
-        guard authenticator.authenticate(key) != nil else { return .reject(OpenAIError.invalidKey.response) }
-        return BodyAdmission(overLimit: OpenAIError(status: 413, "the request body is over the server's limit (server.maxBodyBytes)",
-                                                    code: "request_too_large").response)
+    func openAIEndpoint(maxBytes: Int?) -> Router.Admission {
+        { head in
+            guard let key = Authenticator.bearer(head.headers["authorization"]) else { return .reject(OpenAIError.missingKey.response) }
+            guard authenticator.authenticate(key) != nil else { return .reject(OpenAIError.invalidKey.response) }
+            let limit = maxBytes.map { "\($0) bytes" } ?? "the server's limit (server.maxBodyBytes)"
+            return BodyAdmission(maxBytes: maxBytes, overLimit: OpenAIError(status: 413, "the request body is over \(limit)", code: "request_too_large").response)
+        }
     }
 
     /// Every other route: none takes a body beyond a small one, and none without a key.

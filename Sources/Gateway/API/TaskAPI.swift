@@ -355,6 +355,19 @@ final class TaskAPI: Sendable {
         return ["taskType": "imageUpload", "taskUUID": .string(taskUUID), "imageUUID": .string(try await storeImage(data, principal: principal))]
     }
 
+    /// Removes an image stored for a task that was then refused: nothing else would use it.
+    func removeImage(_ imageUUID: String) async {
+        guard let image = try? await store.image(imageUUID) else { return }
+        if let key = ObjectMedia.key(ofStoredPath: image.path) {
+            try? await media.objects?.delete(key: key)
+        } else {
+            unlink(image.path)
+        }
+        if (try? await store.imageRemoved(imageUUID)) == true, ObjectMedia.key(ofStoredPath: image.path) == nil {
+            janitor.release(bytes: Int64(image.bytes))
+        }
+    }
+
     /// Stores an uploaded image for the key (in the bucket with an s3 store, else on disk within
     /// the media budget) and returns its imageUUID.
     func storeImage(_ data: Data, principal: Principal, parameter: String = "image") async throws -> String {

@@ -210,7 +210,8 @@ public final class Application: Sendable {
             throw ConfigurationError("openaiModels.\(name) names \(air), which no route in models serves")
         }
         OpenAIVideoRoutes(store: store, media: media, janitor: janitor, authenticator: authenticator, taskAPI: taskAPI,
-                          canceller: TaskCanceller(store: store, router: modelRouter, workers: workers), models: configuration.openaiModels)
+                          canceller: TaskCanceller(store: store, router: modelRouter, workers: workers), models: configuration.openaiModels,
+                          logger: logger)
             .register(on: routes, admission: admission)
         OpsRoutes(store: store, media: media, identity: identity, router: modelRouter, deliveries: deliveries, workers: workers,
                   redeliveries: RedeliveryLimiter(perKeyPerMinute: configuration.webhooks.redeliveriesPerKeyPerMinute,

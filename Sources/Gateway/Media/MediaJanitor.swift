@@ -32,12 +32,12 @@ public final class MediaJanitor: Sendable {
     @discardableResult
     public func sweep(now: Double, limit: Int = 1000) async throws -> Int {
         let expired = try await store.expiredMedia(before: now, limit: limit)
-        for item in expired where await delete(item.path, bytes: item.bytes) {
-            try await store.mediaRemoved(item.id)
+        for item in expired where await delete(item.path) {
+            if try await store.mediaRemoved(item.id) { released(item.path, bytes: item.bytes) }
         }
         let images = try await store.expiredImages(before: now, limit: limit)
-        for image in images where await delete(image.path, bytes: image.bytes) {
-            try await store.imageRemoved(image.id)
+        for image in images where await delete(image.path) {
+            if try await store.imageRemoved(image.id) { released(image.path, bytes: image.bytes) }
         }
         if !expired.isEmpty || !images.isEmpty { logger.info("media swept", ["files": "\(expired.count)", "images": "\(images.count)"]) }
         return expired.count + images.count
@@ -46,9 +46,10 @@ public final class MediaJanitor: Sendable {
     /// Deletes a result's media now rather than at its expiry (the OpenAI API's `DELETE`); false
     /// when the file or object could not be deleted (it stays recorded, and is swept later).
     func removeNow(videoUUID: String, path: String, bytes: Int64) async -> Bool {
-        guard await delete(path, bytes: bytes) else { return false }
+        guard await delete(path) else { return false }
         do {
-            try await store.mediaRemoved(videoUUID)
+            // Counted free once, by whichever removal (this, a sweep, a concurrent delete) forgot it.
+            if try await store.mediaRemoved(videoUUID) { released(path, bytes: bytes) }
             return true
         } catch {
             logger.error("recording deleted media failed", ["result": videoUUID, "error": "\(error)"])
@@ -59,11 +60,10 @@ public final class MediaJanitor: Sendable {
     /// Deletes a stored file or object; false when it could not be (the store refused or did not
     /// answer, or an object and no object store configured here): it stays recorded, is tried
     /// again on the next sweep, and does not stop this one from going on to the rest.
-    private func delete(_ path: String, bytes: Int64) async -> Bool {
+    private func delete(_ path: String) async -> Bool {
         do {
             guard let key = ObjectMedia.key(ofStoredPath: path) else {
                 try await Self.delete(path)
-                usage.withLock { $0 = max(0, $0 - bytes) }
                 return true
             }
             guard let objects else {
@@ -76,6 +76,12 @@ public final class MediaJanitor: Sendable {
             logger.error("deleting expired media failed; it is tried again on the next sweep", ["path": path, "error": "\(error)"])
             return false
         }
+    }
+
+    /// A removed file's bytes back in the budget (the disk budget is the local store's).
+    private func released(_ path: String, bytes: Int64) {
+        guard ObjectMedia.key(ofStoredPath: path) == nil else { return }
+        usage.withLock { $0 = max(0, $0 - bytes) }
     }
 
     private static func delete(_ path: String) async throws {

@@ -11,14 +11,21 @@ struct OpenAIError: HTTPResponseError, Equatable {
     var param: String?
     var code: String?
     var retryAfter: Int?
+    /// Sent as `x-should-retry: false` when false: the SDK retries 5xx, 408, 409 and 429 by
+    /// itself, which must not happen where a retry could make a second video.
+    var shouldRetry: Bool?
 
-    init(status: Int, _ message: String, param: String? = nil, code: String? = nil, retryAfter: Int? = nil) {
+    init(status: Int, _ message: String, param: String? = nil, code: String? = nil, retryAfter: Int? = nil, shouldRetry: Bool? = nil) {
         self.status = status
         self.message = message
         self.param = param
         self.code = code
         self.retryAfter = retryAfter
+        self.shouldRetry = shouldRetry
     }
+
+    /// Whether the request may have been stored even so (then its resources stay).
+    var accepted: Bool { shouldRetry == false }
 
     static func badRequest(_ message: String, param: String?, code: String? = "invalid_value") -> OpenAIError {
         OpenAIError(status: 400, message, param: param, code: code)
@@ -86,6 +93,7 @@ struct OpenAIError: HTTPResponseError, Equatable {
         } else if status == 429 || status == 503 {
             response.headers.add(name: "Retry-After", value: "1")
         }
+        if let shouldRetry { response.headers.add(name: "x-should-retry", value: shouldRetry ? "true" : "false") }
         return response
     }
 }

@@ -19,8 +19,6 @@ struct OpenAIVideoRequest: Sendable {
     /// A JSON `input_reference` object arrives in multipart as bracketed fields (the SDK's form
     /// encoding): `input_reference[image_url]`.
     static let fields: Set<String> = ["prompt", "model", "seconds", "size", "input_reference", "input_reference[image_url]", "input_reference[file_id]"]
-    /// OpenAI's prompt limit, in characters.
-    static let maxPromptCharacters = 32_000
 
     static func parse(_ request: Request, fields allowed: Set<String> = fields) throws(OpenAIError) -> OpenAIVideoRequest {
         let type = request.headers["content-type"] ?? ""
@@ -37,7 +35,8 @@ struct OpenAIVideoRequest: Sendable {
     }
 
     static func json(_ body: [UInt8], allowed: Set<String>) throws(OpenAIError) -> OpenAIVideoRequest {
-        guard let value = try? JSONParser.parse(body), let o = value.object else {
+        // A body of these few fields has a few values; a huge array is refused, not built.
+        guard let value = try? JSONParser.parse(body, maxDepth: 4, maxValues: 64), let o = value.object else {
             throw .badRequest("the body is not a JSON object", param: nil, code: "invalid_json")
         }
         var out = OpenAIVideoRequest()
@@ -80,37 +79,48 @@ struct OpenAIVideoRequest: Sendable {
     static func multipart(_ body: [UInt8], boundary: String, allowed: Set<String>) throws(OpenAIError) -> OpenAIVideoRequest {
         var limits = MultipartLimits()
         limits.maxParts = 8
-        limits.maxFieldBytes = maxPromptCharacters * 4 + 16
+        limits.maxFieldBytes = VideoInferenceValidator.maxPromptBytes + 16
+        limits.maxFileBytes = VideoInferenceValidator.maxImageBytes
         var out = OpenAIVideoRequest()
         var seen: Set<String> = []
         var current: MultipartPartHead?
         var bytes: [UInt8] = []
         do {
             var parser = try MultipartParser(boundary: boundary, limits: limits)
-            for event in try parser.feed(body) {
-                switch event {
-                case .begin(let head):
-                    guard allowed.contains(head.name) else {
-                        throw OpenAIError.badRequest("unknown parameter: \(APIErrorItem.echo(head.name))", param: APIErrorItem.echo(head.name),
-                                                     code: "unknown_parameter")
+            // In pieces, as it would come off the socket: the parser holds one piece at a time,
+            // and each piece's events are handled before the next is fed.
+            var offset = 0
+            repeat {
+                let end = min(offset + 64 * 1024, body.count)
+                let events = try parser.feed(body[offset..<end])
+                offset = end
+                for event in events {
+                    switch event {
+                    case .begin(let head):
+                        guard allowed.contains(head.name) else {
+                            throw OpenAIError.badRequest("unknown parameter: \(APIErrorItem.echo(head.name))", param: APIErrorItem.echo(head.name),
+                                                         code: "unknown_parameter")
+                        }
+                        guard seen.insert(head.name).inserted else { throw OpenAIError.badRequest("\(head.name) is given twice", param: head.name) }
+                        if head.filename != nil, head.name != "input_reference" {
+                            throw OpenAIError.badRequest("\(head.name) is a text field, not a file", param: head.name)
+                        }
+                        current = head
+                        bytes = []
+                    case .data(let piece):
+                        bytes += piece
+                    case .end:
+                        guard let head = current else { continue }
+                        try out.set(head, bytes)
+                        current = nil
                     }
-                    guard seen.insert(head.name).inserted else { throw OpenAIError.badRequest("\(head.name) is given twice", param: head.name) }
-                    if head.filename != nil, head.name != "input_reference" {
-                        throw OpenAIError.badRequest("\(head.name) is a text field, not a file", param: head.name)
-                    }
-                    current = head
-                    bytes = []
-                case .data(let piece):
-                    bytes += piece
-                case .end:
-                    guard let head = current else { continue }
-                    try out.set(head, bytes)
-                    current = nil
                 }
-            }
+            } while offset < body.count && !parser.isComplete
             try parser.finish()
         } catch let error as OpenAIError {
             throw error
+        } catch let error as MultipartError where error.kind == .fileTooLarge {
+            throw .badRequest("the input_reference image may be at most \(VideoInferenceValidator.maxImageBytes / 1_000_000) MB", param: "input_reference")
         } catch let error as MultipartError {
             throw .badRequest("the multipart body is malformed: \(error.message)", param: nil, code: "invalid_multipart")
         } catch {
@@ -126,6 +136,7 @@ struct OpenAIVideoRequest: Sendable {
                 throw .badRequest("input_reference in multipart/form-data is a file part (an image)", param: "input_reference")
             }
             guard referenceURL == nil else { throw .badRequest("give input_reference as a file or an image_url, not both", param: "input_reference") }
+            guard !bytes.isEmpty else { throw .badRequest("the input_reference file is empty", param: "input_reference") }
             referenceFile = Data(bytes)
             return
         }
@@ -136,6 +147,7 @@ struct OpenAIVideoRequest: Sendable {
                               param: "input_reference.file_id", code: "unsupported_parameter")
         case "input_reference[image_url]":
             guard !text.isEmpty else { throw .badRequest("input_reference needs image_url", param: "input_reference.image_url") }
+            guard referenceFile == nil else { throw .badRequest("give input_reference as a file or an image_url, not both", param: "input_reference") }
             referenceURL = text
         case "prompt": prompt = text
         case "model": model = text
@@ -145,11 +157,15 @@ struct OpenAIVideoRequest: Sendable {
         }
     }
 
+    /// The routed models' limit, in this API's words (OpenAI's own is 32,000 characters).
     private func checkPrompt() throws(OpenAIError) {
         guard let prompt else { return }
         guard !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw .badRequest("prompt must not be empty", param: "prompt") }
-        guard prompt.count <= Self.maxPromptCharacters else {
-            throw .badRequest("prompt may be at most \(Self.maxPromptCharacters) characters", param: "prompt", code: "string_above_max_length")
+        let characters = VideoInferenceValidator.maxPromptCharacters, bytes = VideoInferenceValidator.maxPromptBytes
+        guard prompt.unicodeScalars.count >= 2 else { throw .badRequest("prompt must be at least 2 characters", param: "prompt") }
+        guard prompt.unicodeScalars.count <= characters, prompt.utf8.count <= bytes else {
+            throw .badRequest("prompt may be at most \(characters) characters (Unicode code points) and \(bytes) bytes of UTF-8 for these models",
+                              param: "prompt", code: "string_above_max_length")
         }
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Domain
 import Foundation
 import HTTP1
@@ -20,24 +21,53 @@ struct OpenAIVideoRoutes: Sendable {
     let canceller: TaskCanceller
     /// Model names clients send → AIR ids the router knows (`openaiModels`).
     let models: [String: String]
+    let logger: Logger
 
     /// The Runware fields of a task, named as this API names them, for errors about them.
     static let parameters = [
         "positivePrompt": "prompt", "duration": "seconds", "aspectRatio": "size", "resolution": "size", "width": "size", "height": "size",
         "model": "model", "frameImages": "input_reference", "inputs.frameImages": "input_reference", "inputs.videoId": "video_id",
-        "image": "input_reference",
+        "image": "input_reference", "taskUUID": "Idempotency-Key",
     ]
 
     func register(on http: RouterBuilder, admission: RequestAdmission) {
-        http.add("POST", "/v1/videos", admission: admission.openAIEndpoint) { request in try await create(request) }
-        http.add("GET", "/v1/videos") { request in try await list(request) }
-        http.add("GET", "/v1/videos/:id") { request in
+        let large = admission.openAIEndpoint(maxBytes: nil), small = admission.openAIEndpoint(maxBytes: 64 * 1024)
+        http.add("POST", "/v1/videos", admission: large, openAI { request in try await create(request) })
+        http.add("GET", "/v1/videos", openAI { request in try await list(request) })
+        http.add("GET", "/v1/videos/:id", openAI { request in
             let (task, video) = try await visible(request)
             return Self.reply(video.object(for: task), pollAfter: task)
+        })
+        http.add("DELETE", "/v1/videos/:id", openAI { request in try await delete(request) })
+        http.add("GET", "/v1/videos/:id/content", openAI { request in try await content(request) })
+        http.add("POST", "/v1/videos/:id/remix", admission: small, openAI { request in try await remix(request) })
+        // The API's later additions (edits, extensions, characters): a clear answer in this
+        // API's shape rather than the router's 404 or 405.
+        let unsupported = openAI { request -> HTTPResponse in
+            throw OpenAIError(status: 404, "\(request.method) \(request.path) is not served by reelgate (SPEC §18 serves create, list, retrieve, "
+                                  + "delete, content and remix)", code: "unsupported_endpoint")
         }
-        http.add("DELETE", "/v1/videos/:id") { request in try await delete(request) }
-        http.add("GET", "/v1/videos/:id/content") { request in try await content(request) }
-        http.add("POST", "/v1/videos/:id/remix", admission: admission.openAIEndpoint) { request in try await remix(request) }
+        http.add("POST", "/v1/videos/:id", admission: small, unsupported)
+        http.add("GET", "/v1/videos/characters/:id", unsupported)
+    }
+
+    /// Every error of this API in its own shape: a store outage or a bug is a 500 in OpenAI's
+    /// shape, its detail in the log only.
+    func openAI(_ handler: @escaping Router.Handler) -> Router.Handler {
+        { [logger] request in
+            do {
+                return try await handler(request)
+            } catch let error as OpenAIError {
+                throw error
+            } catch let error as APIError {
+                throw OpenAIError(error, parameters: Self.parameters)
+            } catch let error as APIErrorItem {
+                throw OpenAIError(error, parameters: Self.parameters)
+            } catch {
+                logger.error("OpenAI API request failed", ["method": request.method, "route": request.path, "error": "\(error)"])
+                throw OpenAIError(status: 500, "the request could not be completed; retry later", code: "internal_error", shouldRetry: false)
+            }
+        }
     }
 
     // MARK: Who and which
@@ -75,20 +105,37 @@ struct OpenAIVideoRoutes: Sendable {
                 "model \(APIErrorItem.echo(modelName)) is not served here; one of: \(models.keys.sorted().joined(separator: ", ")) (openaiModels)",
                 param: "model", code: "model_not_found")
         }
-        var task = try Self.task(prompt: prompt, air: air, seconds: body.seconds, size: body.size)
-        if let file = body.referenceFile {
-            do {
-                let imageUUID = try await taskAPI.storeImage(file, principal: principal, parameter: "input_reference")
-                task["frameImages"] = [["image": .string(imageUUID), "frame": "first"]]
-            } catch let error as APIErrorItem {
-                throw OpenAIError(error, parameters: Self.parameters)
-            }
-        } else if let url = body.referenceURL {
-            task["frameImages"] = [["image": .string(url), "frame": "first"]]
-        }
+        var task = try Self.task(prompt: prompt, air: air, seconds: body.seconds, size: body.size,
+                                 taskUUID: Self.taskUUID(idempotencyKey: request.headers["idempotency-key"], principal: principal))
         let video = OpenAIVideo(model: modelName, prompt: prompt, seconds: task["duration"]?.integer.map { String($0) } ?? "",
                                 size: body.size ?? OpenAIVideoSize.default)
-        return try await submit(task, video: video, principal: principal)
+        if let url = body.referenceURL { task["frameImages"] = [["image": .string(url), "frame": "first"]] }
+        guard let file = body.referenceFile else { return try await submit(task, video: video, principal: principal) }
+        // The whole task is checked before the image is stored (a refused create costs no disk),
+        // and the image goes again if the task is refused after all (limits, budget).
+        var probe = task
+        probe["frameImages"] = [["image": .string(UUID().uuidString.lowercased()), "frame": "first"]]
+        if case .failure(let error) = taskAPI.validator.validate(probe) { throw OpenAIError(error, parameters: Self.parameters) }
+        let imageUUID = try await taskAPI.storeImage(file, principal: principal, parameter: "input_reference")
+        task["frameImages"] = [["image": .string(imageUUID), "frame": "first"]]
+        do {
+            return try await submit(task, video: video, principal: principal)
+        } catch let error as OpenAIError where !error.accepted {
+            await taskAPI.removeImage(imageUUID)
+            throw error
+        }
+    }
+
+    /// With `Idempotency-Key`, the same key and header name the same task: a retried create is
+    /// answered with the first one's video, never a second (paid) one.
+    static func taskUUID(idempotencyKey: String?, principal: Principal) -> String {
+        guard let idempotencyKey, !idempotencyKey.isEmpty else { return UUID().uuidString.lowercased() }
+        var bytes = Array(Crypto.sha256("reelgate openai create\u{0}\(principal.name)\u{0}\(idempotencyKey)").prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x40  // shaped as version 4, as the task API takes them
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = Crypto.hex(bytes)
+        let i = { (n: Int) in hex.index(hex.startIndex, offsetBy: n) }
+        return "\(hex[..<i(8)])-\(hex[i(8)..<i(12)])-\(hex[i(12)..<i(16)])-\(hex[i(16)..<i(20)])-\(hex[i(20)...])"
     }
 
     private func remix(_ request: Request) async throws -> HTTPResponse {
@@ -111,7 +158,8 @@ struct OpenAIVideoRoutes: Sendable {
 
     /// The task API's task for this API's fields, `seconds` and `size` checked here so the error
     /// names them as the client did.
-    static func task(prompt: String, air: String, seconds: String?, size: String?) throws(OpenAIError) -> [String: JSONValue] {
+    static func task(prompt: String, air: String, seconds: String?, size: String?,
+                     taskUUID: String = UUID().uuidString.lowercased()) throws(OpenAIError) -> [String: JSONValue] {
         let range = VideoInferenceValidator.durations
         let secondsText = seconds ?? "4"
         guard let duration = Int(secondsText), String(duration) == secondsText, range.contains(duration) else {
@@ -123,7 +171,7 @@ struct OpenAIVideoRoutes: Sendable {
             throw .badRequest("size must be one of \(OpenAIVideoSize.all.map(\.size).joined(separator: ", "))", param: "size")
         }
         return [
-            "taskType": "videoInference", "taskUUID": .string(UUID().uuidString.lowercased()), "model": .string(air),
+            "taskType": "videoInference", "taskUUID": .string(taskUUID), "model": .string(air),
             "positivePrompt": .string(prompt), "duration": .int(Int64(duration)), "aspectRatio": .string(shape.aspectRatio),
             "resolution": .string(shape.resolution), "deliveryMethod": "async", "includeCost": true,
         ]
@@ -133,12 +181,25 @@ struct OpenAIVideoRoutes: Sendable {
     /// API's fields with the task, and answers with the new video.
     private func submit(_ task: [String: JSONValue], video: OpenAIVideo, principal: Principal) async throws -> HTTPResponse {
         let json = video.json
-        let reply = await taskAPI.run([.object(task)], principal: principal) { $0.openAI = json }
-        if let error = reply.errors.first { throw OpenAIError(error, parameters: Self.parameters) }
-        guard let uuid = task["taskUUID"]?.string, let stored = try await store.find(uuid) else {
-            throw OpenAIError(status: 500, "the video was accepted but could not be read back; retrieve it by listing")
+        let uuid = task["taskUUID"]?.string ?? ""
+        // A large body (an image as a data URI) is encoded and hashed off the event loop.
+        let run = { await taskAPI.run([.object(task)], principal: principal) { $0.openAI = json } }
+        let reply = json.utf8.count + (task["frameImages"]?.serialized().utf8.count ?? 0) > TaskAPI.offLoopBodyBytes ? await offLoop(run) : await run()
+        if let error = reply.errors.first {
+            var refused = OpenAIError(error, parameters: Self.parameters)
+            // Not stored: nothing was made, so a retry (the SDK's own) cannot make a second video.
+            // An ambiguous store failure is the exception: the task may be there; say not to retry.
+            if error.code == .serviceUnavailable { refused.shouldRetry = false }
+            throw refused
         }
-        return Self.reply(video.object(for: stored), pollAfter: stored)
+        // Accepted and durable: the answer never fails from here (a 5xx now would be retried by
+        // the SDK into a second video), so a read-back that fails is answered from what is known.
+        let stored = (try? await store.find(uuid)) ?? TaskRecord(
+            uuid: uuid, apiKeyName: principal.name, model: task["model"]?.string ?? "", requestJSON: "", state: .queued,
+            createdAt: Date().timeIntervalSince1970, updatedAt: Date().timeIntervalSince1970)
+        var response = Self.reply(video.object(for: stored), pollAfter: stored)
+        response.headers.add(name: "x-should-retry", value: "false")
+        return response
     }
 
     // MARK: List, delete, content
@@ -148,20 +209,23 @@ struct OpenAIVideoRoutes: Sendable {
         let q = request.queryParameters
         var limit = 20
         if let text = q["limit"] {
-            guard let n = Int(text), (1...100).contains(n) else { throw OpenAIError.badRequest("limit must be 1 to 100", param: "limit") }
+            guard let n = Int(text), (0...100).contains(n) else { throw OpenAIError.badRequest("limit must be 0 to 100", param: "limit") }
             limit = n
         }
         let order = q["order"] ?? "desc"
         guard order == "asc" || order == "desc" else { throw OpenAIError.badRequest("order must be asc or desc", param: "order") }
         var cursor: (Double, String)?
         if let after = q["after"] {
-            guard let (task, _) = try? await visible(after, principal) else {
+            // A video deleted since the page was read still marks the place (a list-and-delete loop).
+            guard let uuid = OpenAIVideo.taskUUID(id: after), let task = try await store.find(uuid), task.openAI != nil,
+                principal.isOps || task.apiKeyName == principal.name
+            else {
                 throw OpenAIError.badRequest("after must be the id of one of your videos", param: "after")
             }
             cursor = (task.createdAt, task.uuid)
         }
         let filter = TaskListFilter(keyName: principal.isOps ? nil : principal.name, openAIVideos: true, ascending: order == "asc")
-        let page = try await store.list(filter, limit: limit + 1, cursor: cursor)
+        let page = limit == 0 ? [] : try await store.list(filter, limit: limit + 1, cursor: cursor)
         let items = page.prefix(limit).compactMap { task in OpenAIVideo(task: task).map { $0.object(for: task) } }
         let ids = items.compactMap { $0["id"]?.string }
         let body: JSONValue = [

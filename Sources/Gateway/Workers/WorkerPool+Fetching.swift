@@ -60,7 +60,10 @@ extension WorkerPool {
             let cost = providerCost.map { $0 / Double(max(outputs.count, 1)) } ?? PriceTable.cost(model: task.model, seconds: request.duration)
             guard try await store.markResultReady(
                 result.videoUUID, owner: owner, media: StoredVideo(path: storedPath, bytes: bytes, expiresAt: store.now + Double(request.ttl), cost: cost))
-            else { throw LeaseLost(reason: "while storing a result") }
+            else {
+                await removeUnrecorded(storedPath, videoUUID: result.videoUUID, task: task.uuid, log: log)
+                throw LeaseLost(reason: "while storing a result")
+            }
             if media.objects == nil { onStored(bytes) }  // the disk budget is the local store's
         }
 
@@ -78,5 +81,29 @@ extension WorkerPool {
         metrics?.observe("reelgate_task_seconds", [("model", task.model), ("outcome", "succeeded")], store.now - task.createdAt)
         log.info(deliveries.isEmpty ? "succeeded" : "stored; delivering", ["results": "\(task.results.count)"])
         return actions
+    }
+
+    /// A video stored but refused by the store: the task ended meanwhile (cancelled, failed past
+    /// its deadline), so nothing will ever record it and no sweep would find it; it goes now. If
+    /// another worker took the task over instead, it writes the same name: that file is left.
+    func removeUnrecorded(_ storedPath: String, videoUUID: String, task uuid: String, log: Logger) async {
+        // Not cancelled with the work (a lost lease cancels it): the clean-up must still happen.
+        let store = self.store, objects = media.objects
+        await Task.detached {
+            guard let now = try? await store.find(uuid), now.state.isTerminal,
+                now.results.first(where: { $0.videoUUID == videoUUID })?.state != .ready
+            else { return }
+            if let key = ObjectMedia.key(ofStoredPath: storedPath) {
+                do {
+                    try await objects?.delete(key: key)
+                } catch {
+                    log.error("removing the object of a result its task no longer wants failed", ["key": key, "error": "\(error)"])
+                    return
+                }
+            } else {
+                unlink(storedPath)
+            }
+            log.info("removed a result stored after its task ended", ["result": videoUUID])
+        }.value
     }
 }
