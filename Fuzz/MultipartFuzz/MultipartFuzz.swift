@@ -11,6 +11,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     limits.maxParts = 8
     limits.maxHeaderBytes = 512
     limits.maxFieldBytes = 1024
+    limits.maxFileBytes = 2048
     let whole = outcome([bytes[...]], limits: limits)
     if let first = bytes.first, bytes.count > 2 {
         let a = Int(first) % bytes.count, b = max(a, (Int(first) * 7) % bytes.count)
