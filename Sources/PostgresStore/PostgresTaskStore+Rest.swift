@@ -168,12 +168,12 @@ extension PostgresTaskStore {
         return (try ResultRecord(columns: PostgresColumns(row: row)), try row.string("task_uuid") ?? "")
     }
 
-    public func expiredMedia(before now: Double, limit: Int) async throws -> [StoredFile] {
+    public func expiredMedia(before now: Double, limit: Int, skipping: Int) async throws -> [StoredFile] {
         try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) -> [StoredFile] in
             var files: [StoredFile] = []
             for row in try db.execute(
-                "SELECT video_uuid, media_path, media_bytes FROM results WHERE media_path IS NOT NULL AND expires_at < $1 ORDER BY expires_at LIMIT $2",
-                [String(now), String(limit)]).allRows
+                "SELECT video_uuid, media_path, media_bytes FROM results WHERE media_path IS NOT NULL AND expires_at < $1 ORDER BY expires_at, video_uuid LIMIT $2 OFFSET $3",
+                [String(now), String(limit), String(skipping)]).allRows
             {
                 files.append(StoredFile(id: try row.string("video_uuid") ?? "", path: try row.string("media_path") ?? "", bytes: try row.int("media_bytes") ?? 0))
             }
@@ -217,11 +217,11 @@ extension PostgresTaskStore {
         }
     }
 
-    public func expiredImages(before now: Double, limit: Int) async throws -> [StoredFile] {
+    public func expiredImages(before now: Double, limit: Int, skipping: Int) async throws -> [StoredFile] {
         try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) -> [StoredFile] in
             var files: [StoredFile] = []
-            for row in try db.execute("SELECT uuid, path, bytes FROM images WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2",
-                                      [String(now), String(limit)]).allRows {
+            for row in try db.execute("SELECT uuid, path, bytes FROM images WHERE expires_at <= $1 ORDER BY expires_at, uuid LIMIT $2 OFFSET $3",
+                                      [String(now), String(limit), String(skipping)]).allRows {
                 files.append(StoredFile(id: try row.string("uuid") ?? "", path: try row.string("path") ?? "", bytes: try row.int("bytes") ?? 0))
             }
             return files

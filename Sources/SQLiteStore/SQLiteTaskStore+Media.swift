@@ -9,11 +9,11 @@ extension SQLiteTaskStore {
         }
     }
 
-    public func expiredMedia(before now: Double, limit: Int) async throws -> [StoredFile] {
+    public func expiredMedia(before now: Double, limit: Int, skipping: Int) async throws -> [StoredFile] {
         try await pool.read { db in
             try db.query(
-                "SELECT video_uuid, media_path, media_bytes FROM results WHERE media_path IS NOT NULL AND expires_at < ? ORDER BY expires_at LIMIT ?",
-                [now, limit]
+                "SELECT video_uuid, media_path, media_bytes FROM results WHERE media_path IS NOT NULL AND expires_at < ? ORDER BY expires_at, video_uuid LIMIT ? OFFSET ?",
+                [now, limit, skipping]
             ).map { StoredFile(id: $0["video_uuid"].string ?? "", path: $0["media_path"].string ?? "", bytes: $0["media_bytes"].int64 ?? 0) }
         }
     }
@@ -53,9 +53,9 @@ extension SQLiteTaskStore {
         }
     }
 
-    public func expiredImages(before now: Double, limit: Int) async throws -> [StoredFile] {
+    public func expiredImages(before now: Double, limit: Int, skipping: Int) async throws -> [StoredFile] {
         try await pool.read { db in
-            try db.query("SELECT uuid, path, bytes FROM images WHERE expires_at <= ? ORDER BY expires_at LIMIT ?", [now, limit]).map {
+            try db.query("SELECT uuid, path, bytes FROM images WHERE expires_at <= ? ORDER BY expires_at, uuid LIMIT ? OFFSET ?", [now, limit, skipping]).map {
                 StoredFile(id: $0["uuid"].string ?? "", path: $0["path"].string ?? "", bytes: $0["bytes"].int64 ?? 0)
             }
         }

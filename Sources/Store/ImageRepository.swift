@@ -6,7 +6,7 @@ public protocol ImageRepository: Sendable {
     func image(_ uuid: String) async throws -> UploadedImage?
 
     /// Uploaded images past their lifetime, oldest first.
-    func expiredImages(before now: Double, limit: Int) async throws -> [StoredFile]
+    func expiredImages(before now: Double, limit: Int, skipping: Int) async throws -> [StoredFile]
 
     /// An image's file was deleted: forget it. False if it was forgotten already.
     @discardableResult

@@ -4,7 +4,9 @@ public protocol MediaRepository: Sendable {
     func findResult(_ videoUUID: String) async throws -> (ResultRecord, taskUUID: String)?
 
     /// Stored videos whose URL expired before `now`, oldest expiry first.
-    func expiredMedia(before now: Double, limit: Int) async throws -> [StoredFile]
+    /// `skipping` passes over that many (ones a sweep could not delete), so they never hold up
+    /// the rest.
+    func expiredMedia(before now: Double, limit: Int, skipping: Int) async throws -> [StoredFile]
 
     /// The file of a result was deleted: forget its path. False if it was forgotten already (a
     /// sweep and a delete raced): the caller then does not count its bytes free a second time.

@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import Store
 import TestSupport
+import SQLite
 import Testing
 
 @Suite("Task API", .timeLimit(.minutes(2)), .stopsGateways)
@@ -269,6 +270,24 @@ struct MediaLifetimeTests {
         #expect(try await gw.app.janitor.sweep(now: Date().timeIntervalSince1970 + 61) == 1)
         #expect(gw.app.janitor.bytesInUse == 0)
         #expect(try await gw.request("GET", path, key: nil).status == 404)
+        await gw.stop()
+    }
+
+    /// Media that cannot be deleted (here: recorded in a bucket this gateway has no store for)
+    /// is passed over: a sweep still removes what it can, however many come first.
+    @Test func undeletableMediaDoesNotHoldUpTheSweep() async throws {
+        let gw = try await TestGateway.start()
+        var videos: [String] = []
+        for _ in 0..<3 {
+            let (uuid, _) = try await gw.submit(["ttl": 60])
+            videos.append(try #require(try await gw.waitUntilDone(uuid).data.first?["videoUUID"]?.string))
+        }
+        let db = try Database(path: gw.dir.file("reelgate.db"))
+        for video in videos.prefix(2) { try db.execute("UPDATE results SET media_path = 's3:gone/' || video_uuid WHERE video_uuid = ?", [video]) }
+        // One at a time, the two undeletable ones first in expiry order: the third still goes.
+        #expect(try await gw.app.janitor.sweep(now: Date().timeIntervalSince1970 + 61, limit: 1) == 1)
+        #expect(!FileManager.default.fileExists(atPath: "\(gw.app.configuration.mediaDirectory)/\(videos[2]).mp4"))
+        #expect(try await gw.app.store.expiredMedia(before: Date().timeIntervalSince1970 + 61, limit: 10, skipping: 0).map(\.id) == Array(videos.prefix(2)))
         await gw.stop()
     }
 

@@ -27,20 +27,36 @@ public final class MediaJanitor: Sendable {
 
     func stored(bytes: Int64) { usage.withLock { $0 += bytes } }
 
-    /// Deletes media whose URLs expired before `now`, and uploaded images past their lifetime;
-    /// returns how many files went.
+    /// Deletes media whose URLs expired before `now`, and uploaded images past their lifetime,
+    /// in pages of `limit` (at most `maxPages` of each per sweep); returns how many files went.
+    /// What cannot be deleted now (an unreachable bucket) is passed over, not retried first on
+    /// every sweep: however many there are, the rest still go.
     @discardableResult
-    public func sweep(now: Double, limit: Int = 1000) async throws -> Int {
-        let expired = try await store.expiredMedia(before: now, limit: limit)
-        for item in expired where await delete(item.path) {
-            if try await store.mediaRemoved(item.id) { released(item.path, bytes: item.bytes) }
+    public func sweep(now: Double, limit: Int = 1000, maxPages: Int = 10) async throws -> Int {
+        var removed = 0, media = 0, images = 0
+        var skipped = 0
+        for _ in 0..<maxPages {
+            let page = try await store.expiredMedia(before: now, limit: limit, skipping: skipped)
+            for item in page {
+                guard await delete(item.path) else { skipped += 1; continue }
+                if try await store.mediaRemoved(item.id) { released(item.path, bytes: item.bytes) }
+                media += 1
+            }
+            if page.count < limit { break }
         }
-        let images = try await store.expiredImages(before: now, limit: limit)
-        for image in images where await delete(image.path) {
-            if try await store.imageRemoved(image.id) { released(image.path, bytes: image.bytes) }
+        skipped = 0
+        for _ in 0..<maxPages {
+            let page = try await store.expiredImages(before: now, limit: limit, skipping: skipped)
+            for image in page {
+                guard await delete(image.path) else { skipped += 1; continue }
+                if try await store.imageRemoved(image.id) { released(image.path, bytes: image.bytes) }
+                images += 1
+            }
+            if page.count < limit { break }
         }
-        if !expired.isEmpty || !images.isEmpty { logger.info("media swept", ["files": "\(expired.count)", "images": "\(images.count)"]) }
-        return expired.count + images.count
+        removed = media + images
+        if removed > 0 { logger.info("media swept", ["files": "\(media)", "images": "\(images)"]) }
+        return removed
     }
 
     /// Deletes a result's media now rather than at its expiry (the OpenAI API's `DELETE`); false
