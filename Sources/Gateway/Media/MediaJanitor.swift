@@ -33,29 +33,28 @@ public final class MediaJanitor: Sendable {
     /// every sweep: however many there are, the rest still go.
     @discardableResult
     public func sweep(now: Double, limit: Int = 1000, maxPages: Int = 10) async throws -> Int {
-        var removed = 0, media = 0, images = 0
-        var skipped = 0
+        let media = try await sweepPages(limit: limit, maxPages: maxPages) { try await store.expiredMedia(before: now, limit: limit, skipping: $0) }
+            forget: { try await store.mediaRemoved($0) }
+        let images = try await sweepPages(limit: limit, maxPages: maxPages) { try await store.expiredImages(before: now, limit: limit, skipping: $0) }
+            forget: { try await store.imageRemoved($0) }
+        if media + images > 0 { logger.info("media swept", ["files": "\(media)", "images": "\(images)"]) }
+        return media + images
+    }
+
+    /// Deletes the files of pages of `fetch` (given how many to skip: those that could not be
+    /// deleted) and has the store `forget` each; returns how many went.
+    private func sweepPages(limit: Int, maxPages: Int, _ fetch: (Int) async throws -> [StoredFile],
+                            forget: (String) async throws -> Bool) async throws -> Int {
+        var removed = 0, skipped = 0
         for _ in 0..<maxPages {
-            let page = try await store.expiredMedia(before: now, limit: limit, skipping: skipped)
+            let page = try await fetch(skipped)
             for item in page {
                 guard await delete(item.path) else { skipped += 1; continue }
-                if try await store.mediaRemoved(item.id) { released(item.path, bytes: item.bytes) }
-                media += 1
+                if try await forget(item.id) { released(item.path, bytes: item.bytes) }
+                removed += 1
             }
             if page.count < limit { break }
         }
-        skipped = 0
-        for _ in 0..<maxPages {
-            let page = try await store.expiredImages(before: now, limit: limit, skipping: skipped)
-            for image in page {
-                guard await delete(image.path) else { skipped += 1; continue }
-                if try await store.imageRemoved(image.id) { released(image.path, bytes: image.bytes) }
-                images += 1
-            }
-            if page.count < limit { break }
-        }
-        removed = media + images
-        if removed > 0 { logger.info("media swept", ["files": "\(media)", "images": "\(images)"]) }
         return removed
     }
 
