@@ -27,6 +27,50 @@ struct ObjectStoreMediaTests {
         return (settings, client)
     }
 
+    /// The bucket unreachable when an upload delivery needs the video: that attempt is recorded
+    /// with its reason and retried on the schedule, and the next one, with the bucket back,
+    /// delivers the exact bytes.
+    @Test func anUploadWaitsOutAnUnreachableBucket() async throws {
+        let curl = CurlClient(threads: 2)
+        defer { curl.shutdown() }
+        var (bucket, _) = try await Self.bucket(curl)
+        let moto = try #require(URL(string: Self.endpoint))
+        let relay = try TCPRelay(to: moto.host ?? "127.0.0.1", port: moto.port ?? 80)
+        defer { relay.stop() }
+        bucket.endpoint = "http://127.0.0.1:\(relay.port)"
+        let settings = bucket
+        let receiver = try Receiver(statuses: [503])  // the first attempt is turned away by the receiver itself
+        defer { Task { await receiver.server.shutdown(gracePeriod: .milliseconds(10)) } }
+        let gw = try await TestGateway.start { config in
+            config.media.store = .s3(settings)
+            config.network.allowHTTP = true
+            config.network.allowHosts = ["127.0.0.1/32"]
+            config.webhooks.retrySchedule = [1, 0.2, 0.2, 0.2]
+        }
+        let (uuid, _) = try await gw.submit(["uploadEndpoint": .string("\(receiver.base)/upload")])
+        func attempts() async throws -> [JSONValue] {
+            try await gw.request("GET", "/v1/tasks/\(uuid)", key: TestGateway.opsKey).body["deliveries"]?.array?.first?["attempts"]?.array ?? []
+        }
+        while try await attempts().isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        relay.cut()  // within the second before the retry
+        while try await attempts().count < 2 { try await Task.sleep(for: .milliseconds(20)) }
+        let second = try #require(try await attempts().last)
+        #expect(second["error"]?.string?.contains("media store is unavailable") == true, "\(second)")
+        relay.restore()
+        let view = try await gw.waitForDeliveries(uuid, timeout: 20)
+        let delivery = try #require(view.body["deliveries"]?.array?.first)
+        #expect(delivery["state"] == "delivered", "\(delivery)")
+        let put = try #require(receiver.received.last)
+        let video = try #require(view.body["results"]?.array?.first?["videoUUID"]?.string)
+        let scratch = TempDirectory()
+        defer { scratch.remove() }
+        let s3 = S3Client(signer: S3Signer(location: try S3Location(endpoint: Self.endpoint, region: settings.region, bucket: settings.bucket),
+                                           accessKeyID: "testing", secretAccessKey: "testing"), curl: curl)
+        _ = try await s3.getObject(key: "rg/\(video).mp4", to: scratch.file("o"), maxBytes: 1 << 30)
+        #expect(put.body == Array(try Data(contentsOf: URL(fileURLWithPath: scratch.file("o")))))
+        await gw.stop()
+    }
+
     @Test func resultsLiveInTheBucketAndAreServedFromIt() async throws {
         let curl = CurlClient(threads: 2)
         defer { curl.shutdown() }
