@@ -84,6 +84,12 @@ struct OpenAIVideoTests {
         #expect(part.status == 206 && part.body == Array(whole.body[10...19]))
         let thumbnail = try await gw.request("GET", "/v1/videos/\(id)/content?variant=thumbnail")
         expectError(thumbnail, 404, param: "variant")
+
+        // Deleted: its media is gone, and the Runware API says so rather than handing out a dead link.
+        #expect(try await gw.request("DELETE", "/v1/videos/\(id)").status == 200)
+        let item = try #require(try await gw.getResponse(dashed).data.first)
+        #expect(item["status"] == "error" && item["error"]?["code"] == "mediaExpired" && item["videoURL"] == nil)
+        expectError(try await gw.request("GET", "/v1/videos/\(id)/content"), 404, param: "video_id")
     }
 
     @Test func errorsAreInOpenAIsShapeAndNameTheField() async throws {

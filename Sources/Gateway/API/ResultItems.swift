@@ -88,6 +88,12 @@ enum ResultItems {
             ]
             switch (task.state, result.state) {
             case (.succeeded, .ready), (.delivering, .ready), (.failed, .ready), (.cancelled, .ready):
+                // Swept after its expiry, or deleted (the OpenAI API's DELETE): no dead link.
+                guard result.mediaPath != nil else {
+                    item["status"] = "error"
+                    item["error"] = ["code": "mediaExpired", "message": "the video is no longer stored"]
+                    return ResultItem(fields: item, inline: nil)
+                }
                 let ext = result.format.lowercased()
                 var inline: InlineVideo?
                 if outputType == "base64Data" || outputType == "dataURI" {
