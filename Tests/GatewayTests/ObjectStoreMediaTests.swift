@@ -71,6 +71,41 @@ struct ObjectStoreMediaTests {
         await gw.stop()
     }
 
+    /// Two instances on one PostgreSQL database and one bucket, each with only its own scratch
+    /// directory: either serves the other's results, whole and by range, byte for byte the object.
+    @Test(.enabled(if: PostgresTestDatabase.serverURL != nil, "needs REELGATE_TEST_DATABASE_URL"))
+    func twoInstancesOnPostgreSQLServeEachOthersResults() async throws {
+        let curl = CurlClient(threads: 2)
+        defer { curl.shutdown() }
+        let (settings, s3) = try await Self.bucket(curl)
+        let database = try PostgresTestDatabase()
+        defer { database.drop() }
+        let url = database.url.conninfo
+        let a = try await TestGateway.start { $0.database.url = url; $0.media.store = .s3(settings) }
+        let b = try await TestGateway.start { $0.database.url = url; $0.media.store = .s3(settings) }
+        let (uuid, _) = try await a.submit(["numberResults": 2])
+        let done = try await b.waitUntilDone(uuid)
+        #expect(done.data.count == 2 && done.data.allSatisfy { $0["status"] == "success" }, "\(done.body)")
+        let scratch = TempDirectory()
+        defer { scratch.remove() }
+        for item in done.data {
+            let video = try #require(item["videoUUID"]?.string)
+            let path = String(try #require(item["videoURL"]?.string).drop { $0 != "/" }.dropFirst(2).drop { $0 != "/" })
+            _ = try await s3.getObject(key: "rg/\(video).mp4", to: scratch.file(video), maxBytes: 1 << 30)
+            let object = Array(try Data(contentsOf: URL(fileURLWithPath: scratch.file(video))))
+            for gateway in [a, b] {
+                let whole = try await gateway.fetch(path)
+                #expect(whole.status == 200 && whole.body == object)
+            }
+            let client = try RawHTTPClient(port: b.port)
+            try await client.send("GET \(path) HTTP/1.1\r\nHost: t\r\nRange: bytes=5-14\r\nConnection: close\r\n\r\n")
+            let ranged = try await client.readResponse()
+            #expect(ranged.status == 206 && ranged.body == Array(object[5...14]))
+        }
+        await a.stop()
+        await b.stop()
+    }
+
     @Test func resultsLiveInTheBucketAndAreServedFromIt() async throws {
         let curl = CurlClient(threads: 2)
         defer { curl.shutdown() }
