@@ -129,7 +129,9 @@ final class EasyHandle {
             setLong(CURLOPT_LOW_SPEED_TIME, low.seconds)
         }
         _ = ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, &errorBuffer)
-        setOff(CURLOPT_MAXFILESIZE_LARGE, context.maxBytes)
+        // libcurl checks a response's Content-Length against this before any body; a HEAD has
+        // none, and its Content-Length (an object's size) must not fail it.
+        if request.method != "HEAD" { setOff(CURLOPT_MAXFILESIZE_LARGE, context.maxBytes) }
         if largeBuffer { setLong(CURLOPT_BUFFERSIZE, 512 * 1024) }
         switch request.body {
         case .file, .fileRange: setLong(CURLOPT_UPLOAD_BUFFERSIZE, 512 * 1024)

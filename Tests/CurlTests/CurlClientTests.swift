@@ -95,6 +95,16 @@ struct CurlClientTests {
             throws: { ($0 as? CurlError)?.kind == .tooLarge }
     }
 
+    /// A HEAD of something larger than the sink's cap answers with its size: there is no body to
+    /// cap (an object store's HEAD of a large video once failed here, as "too large").
+    @Test func headOfALargeResourceIsNotCapped() async throws {
+        let server = try makeUpstream()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let response = try await client.perform(
+            CurlRequest(method: "HEAD", url: "http://127.0.0.1:\(server.port)/bytes/5000", sink: .memory(maxBytes: 1000)))
+        #expect(response.status == 200 && response.header("content-length") == "5000" && response.body.isEmpty)
+    }
+
     @Test func responseOverTheCapFailsWithoutLength() async throws {
         // Close-delimited body: only the write callback can enforce the cap.
         let raw = try ScriptedTCPServer { connection in

@@ -106,6 +106,31 @@ struct ObjectStoreMediaTests {
         await b.stop()
     }
 
+    /// A long video (here: 3 MiB under a finished task's key, larger than any in-memory cap)
+    /// through reelgate's link, whole and by range, byte for byte.
+    @Test func aLargeObjectIsServedWholeAndByRange() async throws {
+        let curl = CurlClient(threads: 2)
+        defer { curl.shutdown() }
+        let (settings, s3) = try await Self.bucket(curl)
+        let gw = try await TestGateway.start { $0.media.store = .s3(settings) }
+        let (uuid, _) = try await gw.submit()
+        let item = try #require(try await gw.waitUntilDone(uuid).data.first)
+        let video = try #require(item["videoUUID"]?.string)
+        let scratch = TempDirectory()
+        defer { scratch.remove() }
+        let large = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 11) }
+        try Data(large).write(to: URL(fileURLWithPath: scratch.file("large")))
+        try await s3.putObject(key: "rg/\(video).mp4", file: scratch.file("large"), contentType: "video/mp4")
+        let path = String(try #require(item["videoURL"]?.string).drop { $0 != "/" }.dropFirst(2).drop { $0 != "/" })
+        let whole = try await gw.fetch(path)
+        #expect(whole.status == 200 && whole.body.count == large.count && whole.body == large)
+        let client = try RawHTTPClient(port: gw.port)
+        try await client.send("GET \(path) HTTP/1.1\r\nHost: t\r\nRange: bytes=2000000-2999999\r\nConnection: close\r\n\r\n")
+        let ranged = try await client.readResponse()
+        #expect(ranged.status == 206 && ranged.body == Array(large[2_000_000...2_999_999]))
+        await gw.stop()
+    }
+
     @Test func resultsLiveInTheBucketAndAreServedFromIt() async throws {
         let curl = CurlClient(threads: 2)
         defer { curl.shutdown() }
