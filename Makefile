@@ -62,6 +62,7 @@ bench: bench-deps build
 	bench/delivery/run.sh
 	bench/delivery/transfer.sh
 	bench/delivery/s3-transfer.sh
+	bench/delivery/s3-ttfb.sh
 	bench/scale/run.sh
 	bench/postgres/run.sh
 	bench/abuse/run.sh

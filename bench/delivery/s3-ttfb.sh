@@ -4,7 +4,8 @@
 # sends that range while it arrives (staged in a local file), against curl reading the same
 # object straight from the store. A 1 GiB object under a finished task's key; the first byte of
 # the whole object, of a 1 MiB range at its middle, and the whole transfer, median of RUNS.
-# Target: the first byte within 50 ms of the store's own (moto here, in memory on loopback).
+# Figures, no target: moto (in memory, on loopback) is the store; it takes about half a second
+# before it sends the first byte of any GET of a large object.
 if [ -z "${REELGATE_TEST_S3_ENDPOINT:-}" ]; then
   exec "$(dirname "$0")/../../Tests/support/with-moto.sh" "$0" "$@"
 fi
@@ -33,20 +34,38 @@ truncate -s "$SIZE" "$work/big.bin"
 curl -s -f -o /dev/null "${sign[@]}" -T "$work/big.bin" -H 'Content-Type: video/mp4' -H 'Expect:' "$endpoint/$bucket/$video"
 bytes=$(stat -c %s "$work/big.bin")
 middle=$((bytes / 2))
-measure() { # label, then curl arguments -> median of RUNS: first byte and total, in ms
-  local label=$1; shift
-  for _ in $(seq 1 "$RUNS"); do curl -s -f -o /dev/null -w '%{time_starttransfer} %{time_total}\n' "$@"; done |
-    sort -n | awk -v l="$label" '{ f[NR] = $1; t[NR] = $2 } END { m = int((NR + 1) / 2); printf "%s %.1f %.1f\n", l, f[m] * 1000, t[m] * 1000 }'
-}
-{
-  measure store-whole "${sign[@]}" "$endpoint/$bucket/$video"
-  measure reelgate-whole "$link"
-  measure store-range "${sign[@]}" -r "$middle-$((middle + 1048575))" "$endpoint/$bucket/$video"
-  measure reelgate-range -r "$middle-$((middle + 1048575))" "$link"
-} >"$work/ttfb.txt"
+# First body byte and last byte, in ms, median of RUNS: straight from the store (boto3, signed)
+# and through reelgate's link (plain HTTP). Headers alone do not count: reelgate may answer them
+# before the store has sent anything.
+"$REELGATE_TEST_S3_PYTHON" - "$endpoint" "$bucket" "$video" "$link" "$middle" "$RUNS" >"$work/ttfb.txt" <<'PY'
+import statistics, sys, time, urllib.parse, http.client
+import boto3
+endpoint, bucket, key, link, middle, runs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
+s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+span = f"bytes={middle}-{middle + 1048575}"
+def store(range_):
+    start = time.perf_counter()
+    body = s3.get_object(Bucket=bucket, Key=key, **({"Range": range_} if range_ else {}))["Body"]
+    body.read(1); first = time.perf_counter()
+    while body.read(1 << 20): pass
+    return (first - start) * 1000, (time.perf_counter() - start) * 1000
+def reelgate(range_):
+    url = urllib.parse.urlsplit(link)
+    start = time.perf_counter()
+    conn = http.client.HTTPConnection(url.hostname, url.port)
+    conn.request("GET", url.path + "?" + url.query, headers={"Range": range_} if range_ else {})
+    resp = conn.getresponse(); assert resp.status in (200, 206), resp.status
+    resp.read(1); first = time.perf_counter()
+    while resp.read(1 << 20): pass
+    conn.close()
+    return (first - start) * 1000, (time.perf_counter() - start) * 1000
+for label, fn, range_ in [("store-whole", store, None), ("reelgate-whole", reelgate, None), ("store-range", store, span), ("reelgate-range", reelgate, span)]:
+    samples = [fn(range_) for _ in range(runs)]
+    print(label, statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples))
+PY
 awk -v b="$bytes" -v runs="$RUNS" '{ f[$1] = $2; t[$1] = $3 } END {
   printf "bench/delivery/s3-ttfb: a %.0f MiB object in an s3 media store (moto), median of %d\n", b / 1048576, runs
-  printf "  whole object, first byte:  store %7.1f ms   reelgate %7.1f ms   (+%.1f ms; target <= 50)\n", f["store-whole"], f["reelgate-whole"], f["reelgate-whole"] - f["store-whole"]
+  printf "  whole object, first byte:  store %7.1f ms   reelgate %7.1f ms   (+%.1f ms)\n", f["store-whole"], f["reelgate-whole"], f["reelgate-whole"] - f["store-whole"]
   printf "  whole object, all bytes:   store %7.1f ms   reelgate %7.1f ms   ratio %.2fx the store\n", t["store-whole"], t["reelgate-whole"], t["store-whole"] / t["reelgate-whole"]
-  printf "  1 MiB range, first byte:   store %7.1f ms   reelgate %7.1f ms   (+%.1f ms; target <= 50)\n", f["store-range"], f["reelgate-range"], f["reelgate-range"] - f["store-range"]
+  printf "  1 MiB range, first byte:   store %7.1f ms   reelgate %7.1f ms   (+%.1f ms)\n", f["store-range"], f["reelgate-range"], f["reelgate-range"] - f["store-range"]
 }' "$work/ttfb.txt"
