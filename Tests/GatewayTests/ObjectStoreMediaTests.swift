@@ -45,7 +45,9 @@ struct ObjectStoreMediaTests {
             config.media.store = .s3(settings)
             config.network.allowHTTP = true
             config.network.allowHosts = ["127.0.0.1/32"]
-            config.webhooks.retrySchedule = [1, 0.2, 0.2, 0.2]
+            // A second before the first retry (the link is cut in it), then room to see that attempt
+            // and restore the link before the next, even on a loaded machine.
+            config.webhooks.retrySchedule = [1, 3, 3, 3]
         }
         let (uuid, _) = try await gw.submit(["uploadEndpoint": .string("\(receiver.base)/upload")])
         func attempts() async throws -> [JSONValue] {
