@@ -81,7 +81,12 @@ public final class FakeGemini: Sendable {
         let box = Mutex<FakeGemini?>(nil)
         // A fake's answers can be megabytes of JSON built in a debug build: off the event loop, so
         // they never hold up the loop's other connections (other tests' servers among them).
-        let handle: Router.Handler = { request in await offLoop { await box.withLock { $0 }!.handle(request) } }
+        // A request's time is taken here, on the loop as it is routed, not after the hop off it:
+        // a test timing requests (a rate budget) must not see them bunched by that hop.
+        let handle: Router.Handler = { request in
+            let arrived = Date().timeIntervalSince1970
+            return await offLoop { await box.withLock { $0 }!.handle(request, arrived: arrived) }
+        }
         for method in ["GET", "POST"] {
             router.add(method, "/:version/interactions", handle)
             router.add(method, "/:version/interactions/:id", handle)
@@ -108,11 +113,10 @@ public final class FakeGemini: Sendable {
     public var maxInProgress: Int { state.withLock { $0.maxInProgress } }
     public var creates: [Recorded] { requests.filter { $0.method == "POST" && $0.path.hasSuffix("/interactions") } }
 
-    private func handle(_ request: Request) async -> HTTPResponse {
+    private func handle(_ request: Request, arrived: Double) async -> HTTPResponse {
         let chaos = settings.withLock { $0.chaos }
         let fault: Fault? = state.withLock { s in
-            s.log.append(Recorded(method: request.method, path: request.path, headers: request.headers, body: request.body,
-                                  at: Date().timeIntervalSince1970))
+            s.log.append(Recorded(method: request.method, path: request.path, headers: request.headers, body: request.body, at: arrived))
             if !s.faults.isEmpty { return s.faults.removeFirst() }
             guard let chaos, !request.path.hasPrefix("/storage/") else { return nil }
             let roll = s.rng.next()
