@@ -19,7 +19,7 @@ extension PostgresTaskStore {
     }
 
     public func list(_ filter: TaskListFilter, limit: Int, cursor: (Double, String)?) async throws -> [TaskRecord] {
-        var sql = "SELECT * FROM tasks WHERE true"
+        var sql = "SELECT \(TaskRecord.listedColumns) FROM tasks WHERE true"
         var args: [String?] = []
         func bind(_ value: String) -> String {
             args.append(value)

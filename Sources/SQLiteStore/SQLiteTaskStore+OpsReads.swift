@@ -15,7 +15,7 @@ extension SQLiteTaskStore {
 
     public func list(_ filter: TaskListFilter, limit: Int, cursor: (Double, String)?) async throws -> [TaskRecord] {
         try await pool.read { db in
-            var sql = "SELECT * FROM tasks WHERE 1 = 1"
+            var sql = "SELECT \(TaskRecord.listedColumns) FROM tasks WHERE 1 = 1"
             var args: [any SQLiteBindable] = []
             if let keyName = filter.keyName { sql += " AND api_key_name = ?"; args.append(keyName) }
             if let state = filter.state { sql += " AND state = ?"; args.append(state.rawValue) }

@@ -5,8 +5,9 @@ public protocol OpsReads: Sendable {
     /// The task's event log, oldest first.
     func events(_ uuid: String) async throws -> [TaskLogEntry]
 
-    /// A page of tasks, newest first, each with its results; `cursor` is the previous page's last
-    /// (createdAt, uuid).
+    /// A page of tasks, newest first, each with its results but without its request
+    /// (`requestJSON` is empty; ``TaskRepository/find(_:)`` has it); `cursor` is the previous
+    /// page's last (createdAt, uuid).
     func list(_ filter: TaskListFilter, limit: Int, cursor: (Double, String)?) async throws -> [TaskRecord]
 
     /// Every result connected to `videoUUID` through edits (SPEC §9): its ancestors up to the root

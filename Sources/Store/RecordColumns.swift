@@ -25,6 +25,14 @@ extension RecordColumns {
 }
 
 extension TaskRecord {
+    /// Every column of a task but its request, which a listed task leaves empty: a page of tasks
+    /// never reads megabytes of inline images it does not show (``OpsReads/list(_:limit:cursor:)``).
+    public static let listedColumns = [
+        "uuid", "api_key_name", "model", "request_hash", "state", "created_at", "updated_at", "dispatched_at", "deadline_at", "attempts",
+        "next_attempt_at", "lease_owner", "lease_expires_at", "provider", "upstream_id", "error_code", "error_message", "parent_video_uuid",
+        "poll_interval", "openai_json", "deleted_at",
+    ].joined(separator: ", ") + ", '' AS request_json"
+
     public init(columns row: some RecordColumns) throws {
         self.init(uuid: try row.required("uuid", table: "tasks"), apiKeyName: try row.required("api_key_name", table: "tasks"),
                   model: try row.required("model", table: "tasks"), requestJSON: try row.required("request_json", table: "tasks"),

@@ -300,5 +300,6 @@ extension StoreContractTests {
         #expect(listed.last?.results.map(\.videoUUID) == found.results.map(\.videoUUID))
         #expect(listed.last?.results.map(\.mediaPath) == found.results.map(\.mediaPath))
         #expect(listed.last?.results.first?.cost == 0.25 && listed.first?.results.count == 1)
+        #expect(listed.allSatisfy { $0.requestJSON.isEmpty } && found.requestJSON == "{}")  // a page carries no requests
     }
 }
