@@ -30,7 +30,7 @@ extension PostgresTaskStore {
 
     public func deleteConsoleSession(digest: String) async throws {
         try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) in
-            try db.execute("DELETE FROM console_sessions WHERE digest = $1", [digest])
+            _ = try db.execute("DELETE FROM console_sessions WHERE digest = $1", [digest])
         }
     }
 

@@ -244,7 +244,7 @@ extension PostgresTaskStore {
     public func checkWritable() async throws {
         let now = self.now
         try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) in
-            try db.execute("UPDATE health SET checked_at = $1 WHERE id = 1", [String(now)])
+            _ = try db.execute("UPDATE health SET checked_at = $1 WHERE id = 1", [String(now)])
         }
     }
 

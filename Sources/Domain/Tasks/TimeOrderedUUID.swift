@@ -15,12 +15,7 @@ public enum TimeOrderedUUID {
             let text = String(byte, radix: 16)
             return byte < 16 ? "0" + text : text
         }.joined()
-        var out = ""
-        for (index, character) in hex.enumerated() {
-            if [8, 12, 16, 20].contains(index) { out.append("-") }
-            out.append(character)
-        }
-        return out
+        return UUIDText.dashed(hex)
     }
 
     /// With the system's random source.

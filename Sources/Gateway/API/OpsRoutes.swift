@@ -11,9 +11,8 @@ struct OpsRoutes: Sendable {
     let store: any TaskStore
     let media: MediaStore
     let identity: CallerIdentity
-    let router: ModelRouter
+    let canceller: TaskCanceller
     let deliveries: DeliveryWorker
-    let workers: WorkerPool
     let redeliveries: RedeliveryLimiter
 
     func register(on http: RouterBuilder) {
@@ -133,7 +132,7 @@ struct OpsRoutes: Sendable {
     }
 
     private func cancel(_ task: TaskRecord) async throws -> HTTPResponse {
-        guard let now = try await TaskCanceller(store: store, router: router, workers: workers).cancel(task.uuid) else {
+        guard let now = try await canceller.cancel(task.uuid) else {
             throw APIError(.taskNotFound, "no task \(task.uuid)")
         }
         return .jsonBytes(JSONValue.object(summary(now)).serializedBytes())

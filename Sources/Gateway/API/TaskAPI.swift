@@ -140,7 +140,8 @@ final class TaskAPI: Sendable {
             switch taskType {
             case "videoInference":
                 switch prepare(task, principal: principal) {
-                case .success(var (newTask, request)):
+                case .success(let (accepted, request)):
+                    var newTask = accepted
                     annotate?(&newTask)
                     if let missing = await missingReference(request, principal: principal) {
                         slotErrors[index] = missing.on(taskType: taskType, taskUUID: taskUUID)
@@ -358,14 +359,7 @@ final class TaskAPI: Sendable {
     /// Removes an image stored for a task that was then refused: nothing else would use it.
     func removeImage(_ imageUUID: String) async {
         guard let image = try? await store.image(imageUUID) else { return }
-        if let key = ObjectMedia.key(ofStoredPath: image.path) {
-            try? await media.objects?.delete(key: key)
-        } else {
-            unlink(image.path)
-        }
-        if (try? await store.imageRemoved(imageUUID)) == true, ObjectMedia.key(ofStoredPath: image.path) == nil {
-            janitor.release(bytes: Int64(image.bytes))
-        }
+        await janitor.removeNow(image: image)
     }
 
     /// Stores an uploaded image for the key (in the bucket with an s3 store, else on disk within

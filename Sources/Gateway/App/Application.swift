@@ -209,11 +209,12 @@ public final class Application: Sendable {
         for (name, air) in configuration.openaiModels.sorted(by: { $0.key < $1.key }) where !modelRouter.models.contains(air) {
             throw ConfigurationError("openaiModels.\(name) names \(air), which no route in models serves")
         }
+        let canceller = TaskCanceller(store: store, router: modelRouter, workers: workers)
         OpenAIVideoRoutes(store: store, media: media, janitor: janitor, authenticator: authenticator, taskAPI: taskAPI,
-                          canceller: TaskCanceller(store: store, router: modelRouter, workers: workers), models: configuration.openaiModels,
+                          canceller: canceller, models: configuration.openaiModels,
                           logger: logger)
             .register(on: routes, admission: admission)
-        OpsRoutes(store: store, media: media, identity: identity, router: modelRouter, deliveries: deliveries, workers: workers,
+        OpsRoutes(store: store, media: media, identity: identity, canceller: canceller, deliveries: deliveries,
                   redeliveries: RedeliveryLimiter(perKeyPerMinute: configuration.webhooks.redeliveriesPerKeyPerMinute,
                                                   taskInterval: configuration.webhooks.redeliveryIntervalSeconds))
             .register(on: routes)

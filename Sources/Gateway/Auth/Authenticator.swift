@@ -12,10 +12,13 @@ public struct Principal: Sendable, Equatable {
 /// Checks API keys: the presented key's SHA-256 is compared in constant time with every
 /// configured key's digest, so neither timing nor the key's length leaks which prefix matched.
 public struct Authenticator: Sendable {
-    private let keys: [(digest: [UInt8], principal: Principal)]
+    private let keys: [(digest: [UInt8], fingerprint: [UInt8], principal: Principal)]
 
     public init(keys: [Configuration.APIKey]) {
-        self.keys = keys.map { (Crypto.sha256($0.key), Principal(name: $0.name, role: $0.role)) }
+        self.keys = keys.map { key in
+            let digest = Crypto.sha256(key.key)
+            return (digest, Array(Self.fingerprint(digest).utf8), Principal(name: key.name, role: key.role))
+        }
     }
 
     public func authenticate(_ presented: String) -> Principal? {
@@ -26,16 +29,16 @@ public struct Authenticator: Sendable {
     /// session keeps so that it ends when the key is replaced, even under the same name.
     public func authenticateWithFingerprint(_ presented: String) -> (principal: Principal, fingerprint: String)? {
         let digest = Crypto.sha256(presented)
-        var match: (digest: [UInt8], principal: Principal)?
-        for key in keys where Crypto.constantTimeEquals(key.digest, digest) { match = key }
-        return match.map { ($0.principal, Self.fingerprint($0.digest)) }
+        var match: (principal: Principal, fingerprint: [UInt8])?
+        for key in keys where Crypto.constantTimeEquals(key.digest, digest) { match = (key.principal, key.fingerprint) }
+        return match.map { ($0.principal, String(decoding: $0.fingerprint, as: UTF8.self)) }
     }
 
     /// The principal of a configured key with this name and fingerprint, if it still exists.
     public func principal(named name: String, fingerprint: String) -> Principal? {
         let presented = Array(fingerprint.utf8)
         var match: Principal?
-        for key in keys where key.principal.name == name && Crypto.constantTimeEquals(Array(Self.fingerprint(key.digest).utf8), presented) {
+        for key in keys where key.principal.name == name && Crypto.constantTimeEquals(key.fingerprint, presented) {
             match = key.principal
         }
         return match

@@ -72,6 +72,13 @@ public final class MediaJanitor: Sendable {
         }
     }
 
+    /// Deletes an uploaded image now (one stored for a task that was then refused), as a sweep
+    /// would at its expiry.
+    func removeNow(image: UploadedImage) async {
+        guard await delete(image.path) else { return }
+        if (try? await store.imageRemoved(image.uuid)) == true { released(image.path, bytes: Int64(image.bytes)) }
+    }
+
     /// Deletes a stored file or object; false when it could not be (the store refused or did not
     /// answer, or an object and no object store configured here): it stays recorded, is tried
     /// again on the next sweep, and does not stop this one from going on to the rest.

@@ -45,9 +45,7 @@ struct OpenAIVideo: Sendable, Equatable {
         guard id.hasPrefix("video_") else { return nil }
         let hex = Array(id.dropFirst(6).lowercased().utf8)
         guard hex.count == 32, hex.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else { return nil }
-        let s = String(decoding: hex, as: UTF8.self)
-        let i = { (n: Int) in s.index(s.startIndex, offsetBy: n) }
-        return "\(s[..<i(8)])-\(s[i(8)..<i(12)])-\(s[i(12)..<i(16)])-\(s[i(16)..<i(20)])-\(s[i(20)...])"
+        return UUIDText.dashed(String(decoding: hex, as: UTF8.self))
     }
 
     /// OpenAI's status for a task state.

@@ -133,9 +133,7 @@ struct OpenAIVideoRoutes: Sendable {
         var bytes = Array(Crypto.sha256("reelgate openai create\u{0}\(principal.name)\u{0}\(idempotencyKey)").prefix(16))
         bytes[6] = (bytes[6] & 0x0F) | 0x40  // shaped as version 4, as the task API takes them
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let hex = Crypto.hex(bytes)
-        let i = { (n: Int) in hex.index(hex.startIndex, offsetBy: n) }
-        return "\(hex[..<i(8)])-\(hex[i(8)..<i(12)])-\(hex[i(12)..<i(16)])-\(hex[i(16)..<i(20)])-\(hex[i(20)...])"
+        return UUIDText.dashed(Crypto.hex(bytes))
     }
 
     private func remix(_ request: Request) async throws -> HTTPResponse {
