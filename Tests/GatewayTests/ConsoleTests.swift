@@ -143,7 +143,8 @@ struct ConsoleTests {
         let dir = TempDirectory()
         defer { dir.remove() }
         let clock = ClockBox(1000)
-        let store = try SQLiteTaskStore(path: dir.file("t.db"), clock: { clock.now })
+        let path = dir.file("t.db")
+        let store = try await BlockingIO.run { try SQLiteTaskStore(path: path, clock: { clock.now }) }
         let keys: [Configuration.APIKey] = [.init(name: "alice", key: "alice-key-0123456789abcd", role: .client)]
         let sessions = ConsoleSessions(store: store, authenticator: Authenticator(keys: keys), lifetime: 60, secure: { false }, clock: { clock.now })
         let (_, cookie) = try await sessions.signIn(key: "alice-key-0123456789abcd")

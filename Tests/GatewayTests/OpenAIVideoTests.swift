@@ -267,14 +267,23 @@ struct OpenAIVideoTests {
         #expect(lineage.body["nodes"]?.array?.count == 2)
     }
 
-    @Test func openAIModelsMustNameARoutedModel() throws {
+    @Test func openAIModelsMustNameARoutedModel() async throws {
         let dir = TempDirectory()
         defer { dir.remove() }
         var config = Configuration()
         config.listen = "127.0.0.1:0"
         config.dataDir = dir.path
         config.openaiModels = ["sora-2": "acme:nothing@1"]
-        #expect(throws: ConfigurationError.self) { _ = try Application(configuration: config, logger: Logger(minimum: .error)) }
+        let configuration = config
+        let outcome = try await BlockingIO.run { () -> String in
+            do {
+                _ = try Application(configuration: configuration, logger: Logger(minimum: .error))
+                return "started"
+            } catch let error as ConfigurationError {
+                return "\(error)"
+            }
+        }
+        #expect(outcome.contains("openaiModels.sora-2 names acme:nothing@1"), "\(outcome)")
     }
 }
 

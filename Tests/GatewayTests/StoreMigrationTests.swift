@@ -65,8 +65,10 @@ struct StoreMigrationTests {
             .map { try $0.string("media_path") ?? "" }
         // As many as the source holds: `done`'s two, and `unfinished`'s if it finished before the
         // old gateway stopped (a race this test does not control).
-        let source = try Database(path: kept.file("reelgate.db")).query("SELECT count(*) AS n FROM results WHERE media_path IS NOT NULL")
-        let stored = source.first?["n"].int ?? 0
+        let sourcePath = kept.file("reelgate.db")
+        let stored = try await BlockingIO.run {
+            try Database(path: sourcePath).query("SELECT count(*) AS n FROM results WHERE media_path IS NOT NULL").first?["n"].int ?? 0
+        }
         #expect(stored >= 2 && paths.count == stored, "\(paths)")
         #expect(paths.allSatisfy { $0.hasPrefix("/mnt/shared-media/") && !$0.contains("//") }, "\(paths)")
     }
