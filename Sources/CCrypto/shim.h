@@ -6,15 +6,29 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <stdatomic.h>
 
 /* EVP_sha256 etc. are plain functions; these wrappers keep call sites free of OpenSSL typedef noise. */
 static inline unsigned char *ccrypto_hmac_sha256(const void *key, int key_len, const unsigned char *data,
                                                  size_t data_len, unsigned char *out, unsigned int *out_len) {
     return HMAC(EVP_sha256(), key, key_len, data, data_len, out, out_len);
 }
+/* SHA-256 fetched from the provider once and kept: the implicit fetch behind EVP_sha256() takes a
+   provider lock and a table look-up on every call, most of the cost of a short digest. */
+static inline const EVP_MD *ccrypto_sha256_md(void) {
+    static _Atomic(EVP_MD *) kept = NULL;
+    EVP_MD *md = atomic_load_explicit(&kept, memory_order_acquire);
+    if (md != NULL) return md;
+    EVP_MD *fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (fetched == NULL) return EVP_sha256();
+    EVP_MD *expected = NULL;
+    if (atomic_compare_exchange_strong(&kept, &expected, fetched)) return fetched;
+    EVP_MD_free(fetched);
+    return expected;
+}
 static inline int ccrypto_sha256(const void *data, size_t len, unsigned char *out) {
     unsigned int out_len = 0;
-    return EVP_Digest(data, len, out, &out_len, EVP_sha256(), NULL);
+    return EVP_Digest(data, len, out, &out_len, ccrypto_sha256_md(), NULL);
 }
 static inline int ccrypto_sha1(const void *data, size_t len, unsigned char *out) {
     unsigned int out_len = 0;
@@ -36,6 +50,11 @@ static inline EVP_MAC_CTX *ccrypto_hmac_sha256_new(const void *key, size_t key_l
     }
     return ctx;
 }
+/* A copy of a keyed context, to be fed and finalised: cheaper than keying a new one (which
+   fetches the digest and hashes the key pads again). */
+static inline EVP_MAC_CTX *ccrypto_hmac_dup(const EVP_MAC_CTX *keyed) { return EVP_MAC_CTX_dup(keyed); }
+/* Makes a finalised context ready for another message under the same key. */
+static inline int ccrypto_hmac_restart(EVP_MAC_CTX *ctx) { return EVP_MAC_init(ctx, NULL, 0, NULL); }
 static inline int ccrypto_hmac_update(EVP_MAC_CTX *ctx, const void *data, size_t len) {
     return EVP_MAC_update(ctx, data, len);
 }

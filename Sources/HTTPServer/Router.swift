@@ -62,8 +62,10 @@ public final class Router: Responder {
     /// their non-empty segments (`/v1/` and `//v1` are `/v1`).
     private func candidates(_ path: String) -> [(Route, [String: String])] {
         if let routes = fixed[path] { return routes.map { ($0, [:]) } }
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
-        if let routes = fixed["/" + parts.joined(separator: "/")] { return routes.map { ($0, [:]) } }
+        let parts = Self.segments(of: path)
+        // Only a path with empty segments (`//v1`, `/v1/`) can be a fixed route spelled another way.
+        if path.utf8.count != parts.reduce(0, { $0 + $1.utf8.count + 1 }),
+           let routes = fixed["/" + parts.joined(separator: "/")] { return routes.map { ($0, [:]) } }
         return parameterised.compactMap { route in Self.match(route.segments, parts).map { (route, $0) } }
     }
 
@@ -124,8 +126,30 @@ public final class Router: Responder {
         }
     }
 
+    /// The non-empty segments of `path`, split on its bytes (a split by `Character` costs more than
+    /// the rest of routing).
+    static func segments(of path: String) -> [Substring] {
+        var parts: [Substring] = []
+        let bytes = path.utf8
+        var start = bytes.startIndex
+        var index = start
+        while index != bytes.endIndex {
+            if bytes[index] == UInt8(ascii: "/") {
+                if start != index { parts.append(Substring(bytes[start..<index])) }
+                start = bytes.index(after: index)
+            }
+            index = bytes.index(after: index)
+        }
+        if start != bytes.endIndex { parts.append(Substring(bytes[start...])) }
+        return parts
+    }
+
     static func match(_ segments: [Segment], _ path: [Substring]) -> [String: String]? {
         guard segments.count == path.count else { return nil }
+        // Literals first, without building anything: most routes are refused here, on every request.
+        for (segment, part) in zip(segments, path) {
+            if case .literal(let literal) = segment, part != literal { return nil }
+        }
         var params: [String: String] = [:]
         for (segment, part) in zip(segments, path) {
             switch segment {

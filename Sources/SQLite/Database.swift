@@ -23,7 +23,11 @@ public final class Database {
     public let path: String
     private var statements: [String: Statement] = [:]
 
+    /// Process-wide settings, applied once before the first connection opens.
+    private static let configured: Void = { _ = csqlite_disable_memory_statistics() }()
+
     public init(path: String, options: Options = Options()) throws(SQLiteError) {
+        Self.configured
         self.path = path
         var db: OpaquePointer?
         let extendedResultCodes: Int32 = 0x0200_0000  // SQLITE_OPEN_EXRESCODE

@@ -54,13 +54,35 @@ extension Optional: SQLiteBindable where Wrapped: SQLiteBindable {
 
 /// One result row, with columns by name or index.
 public struct Row: Sendable {
-    public let columns: [String]
+    private let names: ColumnNames
     public let values: [SQLiteValue]
 
+    init(names: ColumnNames, values: [SQLiteValue]) {
+        self.names = names
+        self.values = values
+    }
+
+    public var columns: [String] { names.names }
+
+    /// By name with one hash look-up: records read thirty columns a row this way.
     public subscript(_ name: String) -> SQLiteValue {
-        guard let i = columns.firstIndex(of: name) else { return .null }
+        guard let i = names.index[name] else { return .null }
         return values[i]
     }
 
     public subscript(_ index: Int) -> SQLiteValue { values[index] }
+}
+
+/// A statement's column names, made once per prepared statement and shared by its rows.
+final class ColumnNames: Sendable {
+    let names: [String]
+    let index: [String: Int]
+
+    init(_ names: [String]) {
+        self.names = names
+        // The first of a repeated name wins, as a scan from the left would find it.
+        var index: [String: Int] = [:]
+        for (i, name) in names.enumerated() where index[name] == nil { index[name] = i }
+        self.index = index
+    }
 }

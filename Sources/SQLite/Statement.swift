@@ -5,9 +5,9 @@ final class Statement {
     private let pointer: OpaquePointer
     private unowned let database: Database
     let sql: String
-    private lazy var columnNames: [String] = (0..<sqlite3_column_count(pointer)).map {
+    private lazy var columnNames = ColumnNames((0..<sqlite3_column_count(pointer)).map {
         String(cString: sqlite3_column_name(pointer, $0))
-    }
+    })
 
     init(database: Database, sql: String) throws(SQLiteError) {
         var statement: OpaquePointer?
@@ -83,7 +83,7 @@ final class Statement {
             default: values.append(.null)
             }
         }
-        return Row(columns: columnNames, values: values)
+        return Row(names: columnNames, values: values)
     }
 
     func reset() {

@@ -47,6 +47,8 @@ extension SQLiteTaskStore {
 
     public func markVideoDeleted(_ uuid: String) async throws -> Bool {
         let now = clock()
+        // Evicted whatever the write's outcome (a failed commit may still have happened).
+        defer { finished.evict(uuid) }
         return try await pool.write { db in
             try db.execute("UPDATE tasks SET deleted_at = ? WHERE uuid = ? AND openai_json IS NOT NULL AND deleted_at IS NULL", [now, uuid])
             return db.changes == 1

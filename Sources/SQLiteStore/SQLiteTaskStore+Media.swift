@@ -20,7 +20,10 @@ extension SQLiteTaskStore {
 
     @discardableResult
     public func mediaRemoved(_ videoUUID: String) async throws -> Bool {
-        try await pool.write { db in
+        // Evicted whatever the write's outcome (a failed commit may still have happened).
+        let taskUUID = try await findResult(videoUUID)?.taskUUID
+        defer { if let taskUUID { finished.evict(taskUUID) } }
+        return try await pool.write { db in
             try db.execute("UPDATE results SET media_path = NULL WHERE video_uuid = ? AND media_path IS NOT NULL", [videoUUID])
             return db.changes == 1
         }

@@ -4,12 +4,20 @@ import Store
 
 extension SQLiteTaskStore {
     public func events(_ uuid: String) async throws -> [TaskLogEntry] {
-        try pool.readNow { db in
-            guard let created = try db.scalar("SELECT created_at FROM tasks WHERE uuid = ?", [uuid]).double else { return [] }
-            let accepted = TaskLogEntry(at: created, state: .queued, detail: "accepted")
-            return try [accepted] + db.query("SELECT at, state, detail FROM task_events WHERE task_uuid = ? ORDER BY id", [uuid]).map {
-                TaskLogEntry(at: $0["at"].double ?? 0, state: try decode($0, "state", table: "task_events"), detail: $0["detail"].string)
-            }
+        try pool.readNow { db in try Self.events(db, uuid) }
+    }
+
+    /// Both in one read transaction: a transaction's start and end (the WAL read lock) cost more
+    /// than the queries of a task's log.
+    public func history(_ uuid: String) async throws -> TaskHistory {
+        try pool.readNow { db in TaskHistory(events: try Self.events(db, uuid), deliveries: try Self.deliveries(db, uuid)) }
+    }
+
+    static func events(_ db: Database, _ uuid: String) throws -> [TaskLogEntry] {
+        guard let created = try db.scalar("SELECT created_at FROM tasks WHERE uuid = ?", [uuid]).double else { return [] }
+        let accepted = TaskLogEntry(at: created, state: .queued, detail: "accepted")
+        return try [accepted] + db.query("SELECT at, state, detail FROM task_events WHERE task_uuid = ? ORDER BY id", [uuid]).map {
+            TaskLogEntry(at: $0["at"].double ?? 0, state: try decode($0, "state", table: "task_events"), detail: $0["detail"].string)
         }
     }
 
@@ -72,19 +80,21 @@ extension SQLiteTaskStore {
 
     /// Two queries whatever the number of deliveries (a point read, on the caller's thread).
     public func deliveries(_ uuid: String) async throws -> [(DeliveryRecord, [DeliveryAttempt])] {
-        try pool.readNow { db in
-            let records = try db.query("SELECT * FROM deliveries WHERE task_uuid = ? ORDER BY id", [uuid]).map { try DeliveryRecord(row: $0) }
-            guard !records.isEmpty else { return [] }
-            var attempts: [Int64: [DeliveryAttempt]] = [:]
-            try db.forEachRow(
-                "SELECT * FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE task_uuid = ?) ORDER BY id", [uuid]
-            ) { row in
-                attempts[row["delivery_id"].int64 ?? 0, default: []].append(
-                    DeliveryAttempt(at: row["at"].double ?? 0, targetHost: row["target_host"].string ?? "", statusCode: row["status_code"].int,
-                                    latencyMilliseconds: row["latency_ms"].double ?? 0, error: row["error"].string))
-            }
-            return records.map { ($0, attempts[$0.id] ?? []) }
+        try pool.readNow { db in try Self.deliveries(db, uuid) }
+    }
+
+    static func deliveries(_ db: Database, _ uuid: String) throws -> [(DeliveryRecord, [DeliveryAttempt])] {
+        let records = try db.query("SELECT * FROM deliveries WHERE task_uuid = ? ORDER BY id", [uuid]).map { try DeliveryRecord(row: $0) }
+        guard !records.isEmpty else { return [] }
+        var attempts: [Int64: [DeliveryAttempt]] = [:]
+        try db.forEachRow(
+            "SELECT * FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE task_uuid = ?) ORDER BY id", [uuid]
+        ) { row in
+            attempts[row["delivery_id"].int64 ?? 0, default: []].append(
+                DeliveryAttempt(at: row["at"].double ?? 0, targetHost: row["target_host"].string ?? "", statusCode: row["status_code"].int,
+                                latencyMilliseconds: row["latency_ms"].double ?? 0, error: row["error"].string))
         }
+        return records.map { ($0, attempts[$0.id] ?? []) }
     }
 
     public func gauges() async throws -> TaskGauges {

@@ -13,6 +13,8 @@ import Store
 public final class SQLiteTaskStore: TaskStore {
     let pool: DatabasePool
     let clock: @Sendable () -> Double
+    /// Finished tasks polled again are answered from memory (see ``FinishedTaskCache``).
+    let finished = FinishedTaskCache()
 
     public init(pool: DatabasePool, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.pool = pool
@@ -74,7 +76,11 @@ public final class SQLiteTaskStore: TaskStore {
     // MARK: Reads
 
     public func find(_ uuid: String) async throws -> TaskRecord? {
-        try pool.readNow { db in try Self.load(db, uuid) }
+        if let task = finished.get(uuid) { return task }
+        let generation = finished.generation
+        let task = try pool.readNow { db in try Self.load(db, uuid) }
+        if let task { finished.insert(task, readAt: generation) }
+        return task
     }
 
     static func load(_ db: Database, _ uuid: String) throws -> TaskRecord? {

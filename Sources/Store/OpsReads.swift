@@ -17,12 +17,33 @@ public protocol OpsReads: Sendable {
     /// A task's deliveries with their attempts.
     func deliveries(_ uuid: String) async throws -> [(DeliveryRecord, [DeliveryAttempt])]
 
+    /// The event log and the deliveries together, as one snapshot where the backend can (the ops
+    /// view of a task shows both on every poll).
+    func history(_ uuid: String) async throws -> TaskHistory
+
     /// Task counts by state and model, and the queued tasks due now (for /metrics).
     func gauges() async throws -> TaskGauges
 
     /// The newest tasks accepted since `since` (of one key, if given), at most `limit`, newest
     /// first: the console's headline numbers are computed from them.
     func timings(since: Double, keyName: String?, limit: Int) async throws -> [TaskTiming]
+}
+
+extension OpsReads {
+    public func history(_ uuid: String) async throws -> TaskHistory {
+        TaskHistory(events: try await events(uuid), deliveries: try await deliveries(uuid))
+    }
+}
+
+/// A task's event log and its deliveries with their attempts.
+public struct TaskHistory: Sendable {
+    public var events: [TaskLogEntry]
+    public var deliveries: [(DeliveryRecord, [DeliveryAttempt])]
+
+    public init(events: [TaskLogEntry], deliveries: [(DeliveryRecord, [DeliveryAttempt])]) {
+        self.events = events
+        self.deliveries = deliveries
+    }
 }
 
 /// One line of a task's event log.

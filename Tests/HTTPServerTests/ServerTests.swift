@@ -113,11 +113,28 @@ struct ServerTests {
     @Test func routerGives404And405WithAllow() async throws {
         let server = try makeServer(routes: { router in
             router.get("/items/:id") { request in .text(.ok, request.pathParameters["id"] ?? "-") }
+            router.get("/items/:id/parts/:part") { request in .text(.ok, "\(request.pathParameters["id"] ?? "-")+\(request.pathParameters["part"] ?? "-")") }
+            router.get("/v1/fixed") { _ in .text(.ok, "fixed") }
         })
         defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
         let client = try RawHTTPClient(port: server.port)
         try await client.send("GET /items/a%20b HTTP/1.1\r\n\(host)\r\n")
         #expect(try await client.readResponse().bodyText == "a b")
+        // Paths match by their non-empty segments, whether a route has parameters or not.
+        for path in ["//items/x/", "/items//x", "/items/x//"] {
+            try await client.send("GET \(path) HTTP/1.1\r\n\(host)\r\n")
+            #expect(try await client.readResponse().bodyText == "x", "\(path)")
+        }
+        for path in ["/v1/fixed", "//v1//fixed/", "/v1/fixed/"] {
+            try await client.send("GET \(path) HTTP/1.1\r\n\(host)\r\n")
+            #expect(try await client.readResponse().bodyText == "fixed", "\(path)")
+        }
+        try await client.send("GET /items/%C3%A9/parts/%2F HTTP/1.1\r\n\(host)\r\n")
+        #expect(try await client.readResponse().bodyText == "é+/")
+        for path in ["/items", "/items/x/parts", "/items/x/other/y", "/v1", "/v1/fixed/more"] {
+            try await client.send("GET \(path) HTTP/1.1\r\n\(host)\r\n")
+            #expect(try await client.readResponse().status == 404, "\(path)")
+        }
         try await client.send("GET /nope HTTP/1.1\r\n\(host)\r\n")
         #expect(try await client.readResponse().status == 404)
         try await client.send("DELETE /items/1 HTTP/1.1\r\n\(host)\r\n")

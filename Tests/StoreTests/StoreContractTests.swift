@@ -179,6 +179,37 @@ struct StoreContractTests {
         #expect(done.state == .succeeded && done.results[0].mediaPath == "/m/v.mp4")
         #expect(try await store.events(claimed.uuid).last?.detail == "deliveries settled")
         #expect(try await store.inFlight(keyName: "k") == 0)
+        let history = try await store.history(claimed.uuid)
+        #expect(history.events == (try await store.events(claimed.uuid)))
+        #expect(history.deliveries.map { $0.0.messageID } == ["msg_\(video)"] && history.deliveries.first?.1 == [attempt])
+
+        // A finished task read again (a store may answer from memory) still shows what changes
+        // after it finished: its media removed, then it deleted.
+        _ = try await store.find(claimed.uuid)
+        #expect(try await store.find(claimed.uuid)?.results[0].mediaPath == "/m/v.mp4")
+        #expect(try await store.mediaRemoved(video))
+        #expect(try await store.find(claimed.uuid)?.results[0].mediaPath == nil)
+        _ = try await store.find(claimed.uuid)
+        #expect(try await !store.mediaRemoved(video))
+        #expect(try await store.find(claimed.uuid)?.results[0].mediaPath == nil)
+    }
+
+    @Test(arguments: StoreBackend.all) func aFinishedVideoReadAgainShowsItsDeletion(_ backend: StoreBackend) async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let clock = ClockBox(1000)
+        let store = try backend.make(dir, clock)
+        var task = newTask()
+        task.openAI = #"{"object":"video"}"#
+        #expect(try await store.submit([task]) == [.created])
+        _ = try #require(try await store.claim(owner: "A", leaseSeconds: 30))
+        #expect(try await store.apply(.failed(code: .contentPolicyViolation, message: "blocked", notify: nil), to: task.uuid, owner: "A"))
+        for _ in 0..<2 { #expect(try await store.find(task.uuid)?.deletedAt == nil) }
+        clock.now = 1005
+        #expect(try await store.markVideoDeleted(task.uuid))
+        #expect(try await store.find(task.uuid)?.deletedAt == 1005)
+        #expect(try await !store.markVideoDeleted(task.uuid))
+        #expect(try await store.find(task.uuid)?.deletedAt == 1005)
     }
 
     @Test(arguments: StoreBackend.all) func cancelFromAnyUnfinishedStateButNotAfter(_ backend: StoreBackend) async throws {

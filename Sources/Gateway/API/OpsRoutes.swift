@@ -37,7 +37,7 @@ struct OpsRoutes: Sendable {
     }
 
     private func show(_ task: TaskRecord) async throws -> HTTPResponse {
-        let events = try await store.events(task.uuid)
+        let history = try await store.history(task.uuid)
         var body = summary(task)
         let requestJSON = task.requestJSON
         let parse = { try? JSONParser.parse(requestJSON) }
@@ -60,9 +60,9 @@ struct OpsRoutes: Sendable {
             }
             return .object(o)
         })
-        body["events"] = .array(events.map { ["at": .double($0.at), "state": .string($0.state.rawValue), "detail": $0.detail.map { .string($0) } ?? .null] })
+        body["events"] = .array(history.events.map { ["at": .double($0.at), "state": .string($0.state.rawValue), "detail": $0.detail.map { .string($0) } ?? .null] })
         body["cost"] = .double(task.results.compactMap(\.cost).reduce(0, +))
-        body["deliveries"] = .array(try await store.deliveries(task.uuid).map { record, attempts in
+        body["deliveries"] = .array(history.deliveries.map { record, attempts in
             var o: [String: JSONValue] = [
                 "kind": .string(record.kind.rawValue), "state": .string(record.state.rawValue), "webhookId": .string(record.messageID),
                 "target": .string(URLHost.of(record.url)), "attempts": .array(attempts.map { a in

@@ -22,14 +22,15 @@ public struct MediaStore: Sendable {
     /// of fetches with either store.
     public let directory: String
     public let publicURL: PublicURL
-    private let key: [UInt8]
+    /// Signs and checks links; prepared once (links are signed on every poll of a finished task).
+    private let signingKey: HMACKey
     /// The bucket results go to with `media.store: s3`; nil with the local store.
     let objects: ObjectMedia?
 
     init(directory: String, publicURL: PublicURL, key: [UInt8], objects: ObjectMedia? = nil) throws {
         self.directory = directory
         self.publicURL = publicURL
-        self.key = key
+        self.signingKey = HMACKey(key)
         self.objects = objects
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
@@ -89,7 +90,7 @@ public struct MediaStore: Sendable {
     }
 
     func signature(file: String, expiresAt: Int64) -> String {
-        let mac = Crypto.hmacSHA256(key: key, message: Array("\(file):\(expiresAt)".utf8))
+        let mac = signingKey.mac(Array("\(file):\(expiresAt)".utf8))
         return Base64URL.encode(mac)
     }
 

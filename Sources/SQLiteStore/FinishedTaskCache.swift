@@ -1,0 +1,62 @@
+import Domain
+import Store
+import Synchronization
+
+/// Finished tasks read recently, kept decoded in memory: apps and ops poll a finished task again
+/// and again (`getResponse`, `/v1/tasks/<id>`, the OpenAI retrieve), and each poll would otherwise
+/// be a read transaction and thirty columns decoded for a row that no longer changes.
+///
+/// Sound only because this process is the only writer of its database (the data dir's lock) and a
+/// finished task changes in exactly two ways, both through this store: its media is removed
+/// (expiry, deletion) or it is marked deleted (the OpenAI API). Both evict it after their commit.
+/// A reader that loaded a task before such a commit cannot put the stale copy back: it notes the
+/// generation before it reads and inserts only if no eviction happened since.
+///
+/// Bounded: a task whose stored request is large (inline images) is not kept, and past the byte
+/// budget an arbitrary entry makes room.
+final class FinishedTaskCache: Sendable {
+    private struct State {
+        var entries: [String: TaskRecord] = [:]
+        var bytes = 0
+        var generation: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+    private let budgetBytes: Int
+    static let largestRequestBytes = 16 * 1024
+
+    init(budgetBytes: Int = 8 * 1024 * 1024) { self.budgetBytes = budgetBytes }
+
+    /// Taken before a read whose result may be inserted.
+    var generation: UInt64 { state.withLock { $0.generation } }
+
+    func get(_ uuid: String) -> TaskRecord? { state.withLock { $0.entries[uuid] } }
+
+    /// Keeps `task` if it is finished and small, and nothing was evicted since `generation`.
+    func insert(_ task: TaskRecord, readAt generation: UInt64) {
+        guard task.state.isTerminal else { return }
+        guard task.requestJSON.utf8.count + (task.openAI?.utf8.count ?? 0) <= Self.largestRequestBytes else { return }
+        let size = Self.size(of: task)
+        state.withLock { state in
+            guard state.generation == generation, state.entries[task.uuid] == nil else { return }
+            while state.bytes + size > budgetBytes, let victim = state.entries.first {
+                state.entries.removeValue(forKey: victim.key)
+                state.bytes -= Self.size(of: victim.value)
+            }
+            state.entries[task.uuid] = task
+            state.bytes += size
+        }
+    }
+
+    /// After a committed change to a finished task: the next read goes to the database.
+    func evict(_ uuid: String) {
+        state.withLock { state in
+            state.generation &+= 1
+            if let old = state.entries.removeValue(forKey: uuid) { state.bytes -= Self.size(of: old) }
+        }
+    }
+
+    private static func size(of task: TaskRecord) -> Int {
+        task.requestJSON.utf8.count + (task.openAI?.utf8.count ?? 0) + 512 * (task.results.count + 1)
+    }
+}

@@ -1,0 +1,44 @@
+import Domain
+import Store
+@testable import SQLiteStore
+import Testing
+
+@Suite("Finished-task cache")
+struct FinishedTaskCacheTests {
+    func task(_ uuid: String, _ state: TaskState = .succeeded, request: String = "{}") -> TaskRecord {
+        TaskRecord(uuid: uuid, apiKeyName: "k", model: "m", requestJSON: request, state: state, createdAt: 1, updatedAt: 2)
+    }
+
+    @Test func keepsOnlyFinishedSmallTasks() {
+        let cache = FinishedTaskCache()
+        for state in TaskState.allCases { cache.insert(task(state.rawValue, state), readAt: cache.generation) }
+        #expect(TaskState.allCases.filter { cache.get($0.rawValue) != nil } == [.succeeded, .failed, .cancelled])
+        let big = String(repeating: "x", count: FinishedTaskCache.largestRequestBytes + 1)
+        cache.insert(task("big", request: big), readAt: cache.generation)
+        cache.insert(task("edge", request: String(big.dropLast())), readAt: cache.generation)
+        #expect(cache.get("edge") != nil)
+        #expect(cache.get("big") == nil, "a request over the limit is not kept")
+    }
+
+    /// A reader that loaded the row before a change committed must not put its copy back after the
+    /// change evicted the entry.
+    @Test func aReadFromBeforeAnEvictionIsNotKept() {
+        let cache = FinishedTaskCache()
+        let before = cache.generation
+        cache.evict("t")  // a committed change, while the reader was loading
+        cache.insert(task("t"), readAt: before)
+        #expect(cache.get("t") == nil)
+        cache.insert(task("t"), readAt: cache.generation)
+        #expect(cache.get("t") != nil)
+        cache.evict("t")
+        #expect(cache.get("t") == nil)
+    }
+
+    @Test func staysWithinItsBudget() {
+        let cache = FinishedTaskCache(budgetBytes: 10 * 1024)
+        for i in 0..<100 { cache.insert(task("t\(i)", request: String(repeating: "y", count: 1000)), readAt: cache.generation) }
+        let kept = (0..<100).filter { cache.get("t\($0)") != nil }.count
+        #expect(kept >= 5 && kept <= 7)  // 1,000 bytes of request + 512 of overhead each
+        #expect(cache.get("t99") != nil)  // the newest always fits
+    }
+}
