@@ -4,18 +4,23 @@ import Store
 
 extension SQLiteTaskStore {
     public func events(_ uuid: String) async throws -> [TaskLogEntry] {
-        try pool.readNow { db in try Self.events(db, uuid) }
+        try pool.readNow { db in
+            guard let created = try db.scalar("SELECT created_at FROM tasks WHERE uuid = ?", [uuid]).double else { return [] }
+            return try Self.events(db, uuid, acceptedAt: created)
+        }
     }
 
     /// Both in one read transaction: a transaction's start and end (the WAL read lock) cost more
     /// than the queries of a task's log.
-    public func history(_ uuid: String) async throws -> TaskHistory {
-        try pool.readNow { db in TaskHistory(events: try Self.events(db, uuid), deliveries: try Self.deliveries(db, uuid)) }
+    public func history(of task: TaskRecord) async throws -> TaskHistory {
+        try pool.readNow { db in
+            TaskHistory(events: try Self.events(db, task.uuid, acceptedAt: task.createdAt), deliveries: try Self.deliveries(db, task.uuid))
+        }
     }
 
-    static func events(_ db: Database, _ uuid: String) throws -> [TaskLogEntry] {
-        guard let created = try db.scalar("SELECT created_at FROM tasks WHERE uuid = ?", [uuid]).double else { return [] }
-        let accepted = TaskLogEntry(at: created, state: .queued, detail: "accepted")
+    /// The log begins with the acceptance, which the task row records (`created_at`), not an event.
+    static func events(_ db: Database, _ uuid: String, acceptedAt: Double) throws -> [TaskLogEntry] {
+        let accepted = TaskLogEntry(at: acceptedAt, state: .queued, detail: "accepted")
         return try [accepted] + db.query("SELECT at, state, detail FROM task_events WHERE task_uuid = ? ORDER BY id", [uuid]).map {
             TaskLogEntry(at: $0["at"].double ?? 0, state: try decode($0, "state", table: "task_events"), detail: $0["detail"].string)
         }

@@ -17,9 +17,9 @@ public protocol OpsReads: Sendable {
     /// A task's deliveries with their attempts.
     func deliveries(_ uuid: String) async throws -> [(DeliveryRecord, [DeliveryAttempt])]
 
-    /// The event log and the deliveries together, as one snapshot where the backend can (the ops
-    /// view of a task shows both on every poll).
-    func history(_ uuid: String) async throws -> TaskHistory
+    /// The event log (from `task`'s acceptance) and the deliveries together, as one snapshot where
+    /// the backend can: the ops view of a task shows both on every poll, and has the task already.
+    func history(of task: TaskRecord) async throws -> TaskHistory
 
     /// Task counts by state and model, and the queued tasks due now (for /metrics).
     func gauges() async throws -> TaskGauges
@@ -30,8 +30,8 @@ public protocol OpsReads: Sendable {
 }
 
 extension OpsReads {
-    public func history(_ uuid: String) async throws -> TaskHistory {
-        TaskHistory(events: try await events(uuid), deliveries: try await deliveries(uuid))
+    public func history(of task: TaskRecord) async throws -> TaskHistory {
+        TaskHistory(events: try await events(task.uuid), deliveries: try await deliveries(task.uuid))
     }
 }
 

@@ -32,6 +32,21 @@ struct JSONParserTests {
         #expect(a.serialized() == #"{"a":{"x":null,"y":[1,"q\"x"]},"b":1,"c":2.5}"#)
         #expect(try JSONParser.parse(a.serialized()) == a)
     }
+
+    /// Keys sort by their UTF-8 bytes (the canonical form idempotency hashes rely on), which for
+    /// non-ASCII and non-normalised keys is not Swift's `String` order.
+    @Test func keysSortByTheirUTF8Bytes() {
+        let keys = ["", "a", "ab", "b", "B", "é", "e\u{301}", "z", "🎬", "\u{7f}", "aa", "a\u{0}", "~", "ÿ", "Ā"]
+        for x in keys {
+            for y in keys {
+                #expect(JSONText.utf8Precedes(x, y) == x.utf8.lexicographicallyPrecedes(y.utf8), "\(x) < \(y)")
+            }
+        }
+        // "é" and "e\u{301}" are one key to a Swift dictionary (canonically equivalent).
+        let object = JSONValue.object(Dictionary(keys.map { ($0, JSONValue.null) }, uniquingKeysWith: { a, _ in a }))
+        let expected = object.object!.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map { "\(JSONText.quote($0)):null" }.joined(separator: ",")
+        #expect(object.serialized() == "{\(expected)}")
+    }
 }
 
 @Suite("Base64URL")

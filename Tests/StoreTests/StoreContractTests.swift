@@ -179,7 +179,7 @@ struct StoreContractTests {
         #expect(done.state == .succeeded && done.results[0].mediaPath == "/m/v.mp4")
         #expect(try await store.events(claimed.uuid).last?.detail == "deliveries settled")
         #expect(try await store.inFlight(keyName: "k") == 0)
-        let history = try await store.history(claimed.uuid)
+        let history = try await store.history(of: done)
         #expect(history.events == (try await store.events(claimed.uuid)))
         #expect(history.deliveries.map { $0.0.messageID } == ["msg_\(video)"] && history.deliveries.first?.1 == [attempt])
 

@@ -113,7 +113,7 @@ public enum JSONValue: Sendable, Equatable, Hashable {
             out.append(UInt8(ascii: "]"))
         case .object(let o):
             out.append(UInt8(ascii: "{"))
-            for (i, member) in o.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
+            for (i, member) in o.sorted(by: { JSONText.utf8Precedes($0.key, $1.key) }).enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 JSONText.quote(member.key, into: &out)
                 out.append(UInt8(ascii: ":"))

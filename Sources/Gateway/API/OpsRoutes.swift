@@ -37,14 +37,14 @@ struct OpsRoutes: Sendable {
     }
 
     private func show(_ task: TaskRecord) async throws -> HTTPResponse {
-        let history = try await store.history(task.uuid)
+        let history = try await store.history(of: task)
         var body = summary(task)
         let requestJSON = task.requestJSON
         let parse = { try? JSONParser.parse(requestJSON) }
         // A task that carries inline images is megabytes of JSON: not parsed on the event loop.
         let request = requestJSON.utf8.count > TaskAPI.offLoopBodyBytes ? await offLoop { parse() } : parse()
         body["request"] = request.map(Self.forDisplay) ?? .null
-        let items = ResultItems.items(for: task, request: request?.object ?? [:], media: media)
+        let items = ResultItems.items(for: task, request: request?.object ?? [:], media: media, links: false)
         body["results"] = .array(items.enumerated().map { index, item in
             var o = item.fields
             let result = task.results[index]
@@ -54,9 +54,9 @@ struct OpsRoutes: Sendable {
             // Ops get a link even when the client asked for inline video, and the console a path
             // on this server (a bucket's presigned link or another public host is not its origin).
             if result.state == .ready, result.mediaPath != nil, let expires = result.expiresAt {
-                let ext = result.format.lowercased()
-                if o["videoURL"] == nil { o["videoURL"] = .string(media.signedURL(videoUUID: result.videoUUID, ext: ext, expiresAt: Int64(expires))) }
-                o["mediaPath"] = .string(media.signedPath(videoUUID: result.videoUUID, ext: ext, expiresAt: Int64(expires)))
+                let links = media.signedLinks(videoUUID: result.videoUUID, ext: result.format.lowercased(), expiresAt: Int64(expires))
+                o["videoURL"] = .string(links.url)
+                o["mediaPath"] = .string(links.path)
             }
             return .object(o)
         })

@@ -79,7 +79,8 @@ enum ResultItems {
     }
 
     /// With the task's stored request already parsed (the ops view parses it once for both).
-    static func items(for task: TaskRecord, request: [String: JSONValue], media: MediaStore) -> [ResultItem] {
+    /// Without `links` no `videoURL` is signed: the ops view signs its own for every result.
+    static func items(for task: TaskRecord, request: [String: JSONValue], media: MediaStore, links: Bool = true) -> [ResultItem] {
         let includeCost = request["includeCost"]?.bool ?? false
         let outputType = request["outputType"]?.string ?? "URL"
         return task.results.map { result in
@@ -111,7 +112,7 @@ enum ResultItems {
                     inline = outputType == "base64Data"
                         ? InlineVideo(field: "videoBase64Data", prefix: "", path: path, bytes: Int64(info.st_size))
                         : InlineVideo(field: "videoDataURI", prefix: "data:\(mime);base64,", path: path, bytes: Int64(info.st_size))
-                } else {
+                } else if links {
                     item["videoURL"] = .string(media.signedURL(videoUUID: result.videoUUID, ext: ext, expiresAt: Int64(result.expiresAt ?? 0)))
                 }
                 item["status"] = "success"

@@ -82,6 +82,14 @@ public struct MediaStore: Sendable {
         return publicURL.current + signedPath(videoUUID: videoUUID, ext: ext, expiresAt: expiresAt)
     }
 
+    /// Both links to a result, signed once: the ops view shows the client's link and the
+    /// console's path for every result.
+    public func signedLinks(videoUUID: String, ext: String, expiresAt: Int64) -> (url: String, path: String) {
+        let path = signedPath(videoUUID: videoUUID, ext: ext, expiresAt: expiresAt)
+        if let objects, objects.settings.presignedURLs { return (signedURL(videoUUID: videoUUID, ext: ext, expiresAt: expiresAt), path) }
+        return (publicURL.current + path, path)
+    }
+
     /// Reelgate's own signed link as a path on this server, whatever the public URL or the store:
     /// what the console plays (same origin, so its `default-src 'self'` policy allows it).
     public func signedPath(videoUUID: String, ext: String, expiresAt: Int64) -> String {
