@@ -141,6 +141,29 @@ struct DatabasePoolTests {
         #expect(count == 500)
     }
 
+    /// The WAL is copied back by the pool's own checkpointer after commits, not inside a COMMIT
+    /// (the writer's automatic checkpoint is only a far-off safety valve).
+    @Test func checkpointsRunBesideTheWriter() async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let pool = try DatabasePool(path: dir.file("t.db"), migrator: migrator())
+        #expect(try pool.writeUnbatched { try $0.scalar("PRAGMA wal_autocheckpoint").int } == DatabasePool.writerCheckpointPages)
+        for i in 0..<50 {
+            try await pool.write { db in try db.execute("INSERT INTO items (name, data) VALUES (?, ?)", ["n\(i)", [UInt8](repeating: 7, count: 8192)]) }
+        }
+        // Observed, not slept on: the checkpointer reports each run; wait (bounded) for one that
+        // copied the whole WAL. (How much is in the WAL then depends on timing: each complete
+        // checkpoint lets the writer start the WAL over.)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while pool.checkpoints.count == 0 || pool.checkpoints.walFrames == 0 || pool.checkpoints.copiedFrames != pool.checkpoints.walFrames {
+            #expect(ContinuousClock.now < deadline, "no complete checkpoint: \(pool.checkpoints)")
+            if ContinuousClock.now >= deadline { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(pool.checkpoints.count >= 1)
+        #expect(try await pool.read { db in try db.scalar("SELECT count(*) FROM items").int } == 50)
+    }
+
     @Test func aFailingJobRollsBackAloneInItsBatch() async throws {
         let dir = TempDirectory()
         defer { dir.remove() }
