@@ -1,5 +1,3 @@
-import Glibc
-
 /// JSON string quoting (RFC 8259 §7), shared by every layer that writes JSON by hand.
 public enum JSONText {
     public static func quote(_ s: String) -> String {
@@ -15,27 +13,33 @@ public enum JSONText {
     }
 
     /// Whether `a` sorts before `b` by their UTF-8 bytes: the order of canonical JSON's keys.
-    /// A byte compare of the contiguous storage; the generic sequence compare cost a tenth of a
-    /// poll's rendering.
+    /// (Keys are short and mostly differ early: a byte-by-byte walk beats a `memcmp` call here.)
     public static func utf8Precedes(_ a: String, _ b: String) -> Bool {
-        var a = a, b = b
-        return a.withUTF8 { x in
-            b.withUTF8 { y in
-                let common = min(x.count, y.count)
-                let order = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
-                return order < 0 || (order == 0 && x.count < y.count)
-            }
+        var i = a.utf8.makeIterator(), j = b.utf8.makeIterator()
+        while true {
+            guard let x = i.next() else { return j.next() != nil }
+            guard let y = j.next() else { return false }
+            if x != y { return x < y }
         }
     }
 
     public static func quote(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        var s = s
-        s.withUTF8 { bytes in
-            // Runs of bytes that need no escape are copied whole (UTF-8 multi-byte sequences never
-            // contain a quote, a backslash or a control byte, so they pass through unchanged).
-            var runStart = 0
-            for (index, byte) in bytes.enumerated() where byte < 0x20 || byte == 0x22 || byte == 0x5C {
+        if s.utf8.withContiguousStorageIfAvailable({ quoteBytes($0, into: &out) }) == nil {
+            var s = s
+            s.withUTF8 { quoteBytes($0, into: &out) }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Runs of bytes that need no escape are copied whole (UTF-8 multi-byte sequences never
+    /// contain a quote, a backslash or a control byte, so they pass through unchanged).
+    private static func quoteBytes(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        var runStart = 0
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte < 0x20 || byte == 0x22 || byte == 0x5C {
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
                 runStart = index + 1
                 switch byte {
@@ -49,8 +53,8 @@ public enum JSONText {
                     out.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8)
                 }
             }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
+            index += 1
         }
-        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
     }
 }

@@ -113,11 +113,16 @@ public enum JSONValue: Sendable, Equatable, Hashable {
             out.append(UInt8(ascii: "]"))
         case .object(let o):
             out.append(UInt8(ascii: "{"))
-            for (i, member) in o.sorted(by: { JSONText.utf8Precedes($0.key, $1.key) }).enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                JSONText.quote(member.key, into: &out)
+            // The dictionary's own indices sorted by key: no copy of the members, which sorting
+            // (key, value) pairs made (a quarter of the time of writing an ops view).
+            let keys = o.keys
+            var order = Array(o.indices)
+            order.sort { JSONText.utf8Precedes(keys[$0], keys[$1]) }
+            for (position, index) in order.enumerated() {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                JSONText.quote(keys[index], into: &out)
                 out.append(UInt8(ascii: ":"))
-                member.value.write(to: &out)
+                o.values[index].write(to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }

@@ -36,9 +36,10 @@ struct RequestAdmission: Sendable {
     }
 
     /// Every other route: none takes a body beyond a small one, and none without a key.
+    /// The key is checked here only when it decides something (an `Expect: 100-continue`): the
+    /// handler checks it for every request anyway.
     func otherRoutes(_ head: HTTPRequestHead) -> BodyAdmission {
-        let keyed = Authenticator.bearer(head.headers["authorization"]).map { authenticator.authenticate($0) != nil } ?? false
-        if head.expectsContinue, !keyed {
+        if head.expectsContinue, !(Authenticator.bearer(head.headers["authorization"]).map { authenticator.authenticate($0) != nil } ?? false) {
             return .reject(APIError.missingKey.response)
         }
         return .limit(unauthenticatedBodyBytes)
