@@ -45,7 +45,15 @@ final class TemporaryFile: Sendable {
 /// and processing items never carry a `*URL`/`*Base64Data`/`*DataURI` field.
 enum ResultItems {
     static func items(for task: TaskRecord, media: MediaStore) -> [ResultItem] {
-        items(for: task, request: (try? JSONParser.parse(task.requestJSON))?.object ?? [:], media: media)
+        items(for: task, request: replyOptions(task.requestJSON), media: media)
+    }
+
+    /// What of the stored request shapes its items (`includeCost`, `outputType`). A stored request
+    /// is canonical JSON, whose keys are written as they are, so one that names neither key has
+    /// neither and is not parsed: a poll of a finished task parsed its whole request for this.
+    static func replyOptions(_ requestJSON: String) -> [String: JSONValue] {
+        guard requestJSON.contains(#""includeCost":"#) || requestJSON.contains(#""outputType":"#) else { return [:] }
+        return (try? JSONParser.parse(requestJSON))?.object ?? [:]
     }
 
     /// The items with every inline video that is an object staged in a local file (kept while a

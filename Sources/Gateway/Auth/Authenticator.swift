@@ -22,16 +22,20 @@ public struct Authenticator: Sendable {
     }
 
     public func authenticate(_ presented: String) -> Principal? {
-        authenticateWithFingerprint(presented)?.principal
+        match(presented)?.principal
     }
 
     /// The key's principal and a fingerprint of the key (a digest of its digest), which a console
     /// session keeps so that it ends when the key is replaced, even under the same name.
     public func authenticateWithFingerprint(_ presented: String) -> (principal: Principal, fingerprint: String)? {
+        match(presented).map { ($0.principal, String(decoding: $0.fingerprint, as: UTF8.self)) }
+    }
+
+    private func match(_ presented: String) -> (principal: Principal, fingerprint: [UInt8])? {
         let digest = Crypto.sha256(presented)
         var match: (principal: Principal, fingerprint: [UInt8])?
         for key in keys where Crypto.constantTimeEquals(key.digest, digest) { match = (key.principal, key.fingerprint) }
-        return match.map { ($0.principal, String(decoding: $0.fingerprint, as: UTF8.self)) }
+        return match
     }
 
     /// The principal of a configured key with this name and fingerprint, if it still exists.
