@@ -153,10 +153,14 @@ extension PostgresTaskStore {
         return ""
     }
 
-    public func setProgress(_ uuid: String, progress: Int) async throws {
+    public func setProgress(_ uuid: String, owner: String, progress: Int) async throws {
         try await pool.withConnection { (db: PostgresConnection) throws(PostgresError) in
-            _ = try db.execute(prepared: "progress", "UPDATE results SET progress = $1 WHERE task_uuid = $2 AND state = $3 AND progress < $1",
-                           [String(progress), uuid, ResultState.pending.rawValue])
+            _ = try db.execute(
+                prepared: "progress",
+                """
+                UPDATE results SET progress = $1 WHERE task_uuid = $2 AND state = $3 AND progress < $1
+                AND task_uuid IN (SELECT uuid FROM tasks WHERE uuid = $2 AND lease_owner = $4)
+                """, [String(progress), uuid, ResultState.pending.rawValue, owner])
         }
     }
 

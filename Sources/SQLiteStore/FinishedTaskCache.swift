@@ -23,7 +23,7 @@ final class FinishedTaskCache: Sendable {
 
     private let state = Mutex(State())
     private let budgetBytes: Int
-    static let largestRequestBytes = 16 * 1024
+    static let largestTaskBytes = 16 * 1024
 
     init(budgetBytes: Int = 8 * 1024 * 1024) { self.budgetBytes = budgetBytes }
 
@@ -35,8 +35,8 @@ final class FinishedTaskCache: Sendable {
     /// Keeps `task` if it is finished and small, and nothing was evicted since `generation`.
     func insert(_ task: TaskRecord, readAt generation: UInt64) {
         guard task.state.isTerminal else { return }
-        guard task.requestJSON.utf8.count + (task.openAI?.utf8.count ?? 0) <= Self.largestRequestBytes else { return }
         let size = Self.size(of: task)
+        guard size <= Self.largestTaskBytes else { return }
         state.withLock { state in
             guard state.generation == generation, state.entries[task.uuid] == nil else { return }
             while state.bytes + size > budgetBytes, let victim = state.entries.first {
@@ -56,7 +56,13 @@ final class FinishedTaskCache: Sendable {
         }
     }
 
-    private static func size(of task: TaskRecord) -> Int {
-        task.requestJSON.utf8.count + (task.openAI?.utf8.count ?? 0) + 512 * (task.results.count + 1)
+    /// Every text the record holds (an upstream's error message can be long, and is kept on the
+    /// task and on each failed result), plus a fixed amount per record and result.
+    static func size(of task: TaskRecord) -> Int {
+        let texts = [task.requestJSON, task.openAI, task.errorMessage, task.errorCode, task.upstreamID, task.provider, task.model, task.apiKeyName]
+        let results = task.results.reduce(0) { sum, result in
+            sum + 256 + [result.errorMessage, result.errorCode, result.mediaPath, result.videoUUID, result.format].reduce(0) { $0 + ($1?.utf8.count ?? 0) }
+        }
+        return 256 + texts.reduce(0) { $0 + ($1?.utf8.count ?? 0) } + results
     }
 }

@@ -21,7 +21,8 @@ extension SQLiteTaskStore {
     @discardableResult
     public func mediaRemoved(_ videoUUID: String) async throws -> Bool {
         // Evicted whatever the write's outcome (a failed commit may still have happened).
-        let taskUUID = try await findResult(videoUUID)?.taskUUID
+        // Only the column it needs: a row this build cannot decode must still lose its media.
+        let taskUUID = try pool.readNow { db in try db.scalar("SELECT task_uuid FROM results WHERE video_uuid = ?", [videoUUID]).string }
         defer { if let taskUUID { finished.evict(taskUUID) } }
         return try await pool.write { db in
             try db.execute("UPDATE results SET media_path = NULL WHERE video_uuid = ? AND media_path IS NOT NULL", [videoUUID])

@@ -230,10 +230,13 @@ public final class SQLiteTaskStore: TaskStore {
         }
     }
 
-    public func setProgress(_ uuid: String, progress: Int) async throws {
+    public func setProgress(_ uuid: String, owner: String, progress: Int) async throws {
         try await pool.write { db in
-            try db.execute("UPDATE results SET progress = ? WHERE task_uuid = ? AND state = ? AND progress < ?",
-                           [progress, uuid, ResultState.pending.rawValue, progress])
+            try db.execute(
+                """
+                UPDATE results SET progress = ? WHERE task_uuid = ? AND state = ? AND progress < ?
+                AND task_uuid IN (SELECT uuid FROM tasks WHERE uuid = ? AND lease_owner = ?)
+                """, [progress, uuid, ResultState.pending.rawValue, progress, uuid, owner])
         }
     }
 

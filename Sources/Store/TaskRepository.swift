@@ -31,8 +31,9 @@ public protocol TaskRepository: Sendable {
     /// written) when `owner` lost the lease or the task is not in a state the event may happen in.
     func apply(_ event: TaskEvent, to uuid: String, owner: String) async throws -> Bool
 
-    /// Progress of the task's unfinished results.
-    func setProgress(_ uuid: String, progress: Int) async throws
+    /// Progress of the task's unfinished results, under `owner`'s lease: a worker whose lease
+    /// lapsed mid-poll must not write into a task another worker has since finished.
+    func setProgress(_ uuid: String, owner: String, progress: Int) async throws
 
     /// A result's video is stored; false if `owner` no longer holds its task's lease.
     func markResultReady(_ videoUUID: String, owner: String, media: StoredVideo) async throws -> Bool

@@ -13,11 +13,23 @@ struct FinishedTaskCacheTests {
         let cache = FinishedTaskCache()
         for state in TaskState.allCases { cache.insert(task(state.rawValue, state), readAt: cache.generation) }
         #expect(TaskState.allCases.filter { cache.get($0.rawValue) != nil } == [.succeeded, .failed, .cancelled])
-        let big = String(repeating: "x", count: FinishedTaskCache.largestRequestBytes + 1)
-        cache.insert(task("big", request: big), readAt: cache.generation)
-        cache.insert(task("edge", request: String(big.dropLast())), readAt: cache.generation)
+        let overhead = FinishedTaskCache.size(of: task("edge", request: ""))
+        let fits = String(repeating: "x", count: FinishedTaskCache.largestTaskBytes - overhead)
+        cache.insert(task("edge", request: fits), readAt: cache.generation)
         #expect(cache.get("edge") != nil)
+        cache.insert(task("big", request: fits + "x"), readAt: cache.generation)
         #expect(cache.get("big") == nil, "a request over the limit is not kept")
+        // Every text counts: a long upstream error on the task and on each of its results.
+        var failed = task("long-error", .failed)
+        failed.errorMessage = String(repeating: "e", count: 6000)
+        failed.results = (0..<2).map { i in
+            var result = ResultRecord(videoUUID: "v\(i)", index: i, seed: 1, state: .failed, format: "MP4")
+            result.errorMessage = failed.errorMessage
+            return result
+        }
+        #expect(FinishedTaskCache.size(of: failed) > 18_000)
+        cache.insert(failed, readAt: cache.generation)
+        #expect(cache.get("long-error") == nil)
     }
 
     /// A reader that loaded the row before a change committed must not put its copy back after the
@@ -38,7 +50,8 @@ struct FinishedTaskCacheTests {
         let cache = FinishedTaskCache(budgetBytes: 10 * 1024)
         for i in 0..<100 { cache.insert(task("t\(i)", request: String(repeating: "y", count: 1000)), readAt: cache.generation) }
         let kept = (0..<100).filter { cache.get("t\($0)") != nil }.count
-        #expect(kept >= 5 && kept <= 7)  // 1,000 bytes of request + 512 of overhead each
+        let each = FinishedTaskCache.size(of: task("t0", request: String(repeating: "y", count: 1000)))
+        #expect(kept == 10 * 1024 / each)
         #expect(cache.get("t99") != nil)  // the newest always fits
     }
 }

@@ -194,6 +194,18 @@ struct StoreContractTests {
         #expect(try await store.find(claimed.uuid)?.results[0].mediaPath == nil)
     }
 
+    @Test(arguments: StoreBackend.all) func progressIsWrittenOnlyUnderTheLease(_ backend: StoreBackend) async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let (store, claimed) = try await claimedTask(backend, dir, ClockBox(1000))
+        try await store.setProgress(claimed.uuid, owner: "B", progress: 40)  // not B's lease
+        #expect(try await store.find(claimed.uuid)?.results.map(\.progress) == [0])
+        try await store.setProgress(claimed.uuid, owner: "A", progress: 40)
+        #expect(try await store.find(claimed.uuid)?.results.map(\.progress) == [40])
+        try await store.setProgress(claimed.uuid, owner: "A", progress: 30)  // never backwards
+        #expect(try await store.find(claimed.uuid)?.results.map(\.progress) == [40])
+    }
+
     @Test(arguments: StoreBackend.all) func aFinishedVideoReadAgainShowsItsDeletion(_ backend: StoreBackend) async throws {
         let dir = TempDirectory()
         defer { dir.remove() }
@@ -242,6 +254,21 @@ struct SQLiteStoreTests {
         let raw = try Database(path: dir.file("t.db"))
         try raw.execute("UPDATE tasks SET state = 'exploded' WHERE uuid = 't1'")
         await #expect(throws: StoreError.undecodable(table: "tasks", column: "state", value: "exploded")) { try await store.find("t1") }
+    }
+
+    /// The media sweep forgets a file whatever else its row holds: one unreadable result row
+    /// must not stop every later sweep (and with it the disk budget).
+    @Test func mediaOfAnUnreadableResultIsStillForgotten() async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let store = try SQLiteTaskStore(path: dir.file("t.db"))
+        let task = NewTask(uuid: "t1", apiKeyName: "k", model: "m", requestJSON: "{}", requestHash: "h", format: "MP4", seeds: [1],
+                           videoUUIDs: ["v1"], parentVideoUUID: nil, maxInFlight: nil)
+        _ = try await store.submit([task])
+        let raw = try Database(path: dir.file("t.db"))
+        try raw.execute("UPDATE results SET state = 'exploded', media_path = '/m/v1.mp4', expires_at = 1 WHERE video_uuid = 'v1'")
+        #expect(try await store.mediaRemoved("v1"))
+        #expect(try raw.scalar("SELECT media_path FROM results WHERE video_uuid = 'v1'").isNull)
     }
 
     /// ... and one such row does not stop the queue: the claim that meets it sets it aside and

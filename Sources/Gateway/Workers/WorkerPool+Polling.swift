@@ -56,7 +56,7 @@ extension WorkerPool {
         switch status {
         case .running(let progress):
             if progress > (task.results.map(\.progress).min() ?? 0) {
-                try await store.setProgress(task.uuid, progress: progress)
+                try await store.setProgress(task.uuid, owner: owner, progress: progress)
             }
             try await park(after: pollDelay, next: nextDelay)
             return nil
