@@ -244,14 +244,19 @@ struct StoreContractTests {
 /// What only SQLite can show: a row the code cannot read is an error, never a silent `failed`.
 @Suite("SQLite store")
 struct SQLiteStoreTests {
-    @Test func aRowWithAnUnknownStateIsAnError() async throws {
-        let dir = TempDirectory()
-        defer { dir.remove() }
+    /// A store holding task t1 (result v1), and a raw connection to break its rows with.
+    func storeWithOneTask(_ dir: TempDirectory) async throws -> (SQLiteTaskStore, Database) {
         let store = try SQLiteTaskStore(path: dir.file("t.db"))
         let task = NewTask(uuid: "t1", apiKeyName: "k", model: "m", requestJSON: "{}", requestHash: "h", format: "MP4", seeds: [1],
                            videoUUIDs: ["v1"], parentVideoUUID: nil, maxInFlight: nil)
         _ = try await store.submit([task])
-        let raw = try Database(path: dir.file("t.db"))
+        return (store, try Database(path: dir.file("t.db")))
+    }
+
+    @Test func aRowWithAnUnknownStateIsAnError() async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let (store, raw) = try await storeWithOneTask(dir)
         try raw.execute("UPDATE tasks SET state = 'exploded' WHERE uuid = 't1'")
         await #expect(throws: StoreError.undecodable(table: "tasks", column: "state", value: "exploded")) { try await store.find("t1") }
     }
@@ -261,11 +266,7 @@ struct SQLiteStoreTests {
     @Test func mediaOfAnUnreadableResultIsStillForgotten() async throws {
         let dir = TempDirectory()
         defer { dir.remove() }
-        let store = try SQLiteTaskStore(path: dir.file("t.db"))
-        let task = NewTask(uuid: "t1", apiKeyName: "k", model: "m", requestJSON: "{}", requestHash: "h", format: "MP4", seeds: [1],
-                           videoUUIDs: ["v1"], parentVideoUUID: nil, maxInFlight: nil)
-        _ = try await store.submit([task])
-        let raw = try Database(path: dir.file("t.db"))
+        let (store, raw) = try await storeWithOneTask(dir)
         try raw.execute("UPDATE results SET state = 'exploded', media_path = '/m/v1.mp4', expires_at = 1 WHERE video_uuid = 'v1'")
         #expect(try await store.mediaRemoved("v1"))
         #expect(try raw.scalar("SELECT media_path FROM results WHERE video_uuid = 'v1'").isNull)
