@@ -14,9 +14,9 @@ pid=${pids[-1]}
 python3 - "$GW_URL" "$BENCH_KEY" "$TASKS" <<'PY'
 import json, sys, urllib.request, uuid
 base, key, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-for start in range(0, n, 500):
+for start in range(0, n, 100):  # at most 100 tasks a request (the API refuses more)
     tasks = [{"taskType": "videoInference", "taskUUID": str(uuid.uuid4()), "model": "reelgate:simulator@1", "positivePrompt": "scale"}
-             for _ in range(min(500, n - start))]
+             for _ in range(min(100, n - start))]
     req = urllib.request.Request(f"{base}/v1", data=json.dumps(tasks).encode(), headers={"Authorization": f"Bearer {key}"})
     urllib.request.urlopen(req).read()
 PY
