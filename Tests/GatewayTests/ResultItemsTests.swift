@@ -12,6 +12,8 @@ struct ResultItemsTests {
         let both = ResultItems.replyOptions(stored(["includeCost": true, "outputType": "dataURI", "positivePrompt": "a cat"]))
         #expect(both["includeCost"] == true && both["outputType"] == "dataURI")
         #expect(ResultItems.replyOptions(stored(["outputType": "base64Data"]))["outputType"] == "base64Data")
+        #expect(ResultItems.replyOptions(#"{"includeCost":true}"#)["includeCost"] == true)  // the key is the whole text but its value
+        #expect(ResultItems.replyOptions("{}").isEmpty && ResultItems.replyOptions("").isEmpty)
         // The words inside a prompt are escaped text, not a key.
         let prompt = ResultItems.replyOptions(stored(["positivePrompt": #"say "includeCost": true and "outputType": "URL""#]))
         #expect(prompt["includeCost"] == nil && prompt["outputType"] == nil)
