@@ -162,6 +162,11 @@ public enum PostgresSchema {
             CREATE INDEX tasks_openai_key ON tasks (api_key_name, created_at, uuid) WHERE openai_json IS NOT NULL AND deleted_at IS NULL;
             CREATE INDEX tasks_openai ON tasks (created_at, uuid) WHERE openai_json IS NOT NULL AND deleted_at IS NULL;
             """)
+        // The media sweep's page (expired media, oldest first) read from an index of the
+        // results that still hold media, not by scanning and sorting every result ever stored.
+        m.add("""
+            CREATE INDEX results_media_expiry ON results (expires_at, video_uuid) WHERE media_path IS NOT NULL;
+            """)
         return m
     }
 }

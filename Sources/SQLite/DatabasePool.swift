@@ -172,6 +172,15 @@ public final class DatabasePool: @unchecked Sendable {
         try writerQueue.sync { try body(writer) }
     }
 
+    /// ``Database/fullScanSteps`` over every connection that is not checked out at the moment of
+    /// the call: the writer, the checkpointer, the readers and the idle ``readNow(_:)`` ones.
+    public func fullScanSteps() -> Int {
+        var total = writerQueue.sync { writer.fullScanSteps } + checkpointQueue.sync { checkpointer.fullScanSteps }
+        for reader in readers { total += reader.queue.sync { reader.db.fullScanSteps } }
+        total += idleConnections.withLock { $0.reduce(0) { $0 + $1.db.fullScanSteps } }
+        return total
+    }
+
     // MARK: Reads
 
     /// Runs `body` on a reader connection.

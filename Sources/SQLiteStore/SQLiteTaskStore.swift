@@ -242,11 +242,13 @@ public final class SQLiteTaskStore: TaskStore {
 
     public func markResultReady(_ videoUUID: String, owner: String, media: StoredVideo) async throws -> Bool {
         let now = clock()
+        // The lease is checked through the task's key: `task_uuid IN (SELECT … WHERE lease_owner
+        // = ?)` scanned every task ever taken, once per stored video.
         return try await pool.write { db in
             try db.execute(
                 """
                 UPDATE results SET state = ?, progress = 100, media_path = ?, media_bytes = ?, ready_at = ?, expires_at = ?, cost = ?
-                WHERE video_uuid = ? AND task_uuid IN (SELECT uuid FROM tasks WHERE lease_owner = ?)
+                WHERE video_uuid = ? AND EXISTS (SELECT 1 FROM tasks WHERE tasks.uuid = results.task_uuid AND tasks.lease_owner = ?)
                 """, [ResultState.ready.rawValue, media.path, media.bytes, now, media.expiresAt, media.cost, videoUUID, owner])
             return db.changes == 1
         }

@@ -303,6 +303,53 @@ struct SQLiteStoreTests {
         #expect(try await store.claim(owner: "C", leaseSeconds: 30)?.uuid == "good")
         #expect(try await store.claim(owner: "C", leaseSeconds: 30) == nil)
     }
+
+    /// A task's whole life costs the same however many tasks the database holds: none of its
+    /// statements steps through a table. (Storing a video once scanned every task ever taken, so
+    /// a burst of results waited on the size of the table.)
+    @Test func noStepOfATasksLifeScansATable() async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let clock = ClockBox(1000)
+        let pool = try DatabasePool(path: dir.file("t.db"), migrator: Schema.migrator)
+        let store = SQLiteTaskStore(pool: pool, clock: { clock.now })
+        func task(_ uuid: String) -> NewTask {
+            NewTask(uuid: uuid, apiKeyName: "k", model: "m", requestJSON: "{}", requestHash: "h", format: "MP4", seeds: [1],
+                    videoUUIDs: ["v-\(uuid)"], parentVideoUUID: nil, maxInFlight: nil)
+        }
+        // 400 other tasks, running under the same owner's lease, each with a result holding media.
+        let others = 400
+        _ = try await store.submit((0..<others).map { task("other-\($0)") })
+        try pool.writeUnbatched { db in
+            try db.execute("UPDATE tasks SET state = 'running', lease_owner = 'A', lease_expires_at = 1e9 WHERE uuid LIKE 'other-%'")
+            try db.execute("UPDATE results SET media_path = '/m/' || video_uuid, media_bytes = 1, expires_at = 1e9 WHERE task_uuid LIKE 'other-%'")
+        }
+        clock.now += 1
+        _ = try await store.submit([task("t")])
+        let before = pool.fullScanSteps()
+
+        let claimed = try #require(try await store.claim(owner: "A", leaseSeconds: 30))
+        #expect(claimed.uuid == "t")
+        #expect(try await store.apply(.submitted(provider: "p", upstream: UpstreamJob(ids: ["up-1"]), deadline: 5000), to: "t", owner: "A"))
+        #expect(try await store.park("t", owner: "A", until: clock.now, pollInterval: 1))
+        #expect(try await store.claim(owner: "A", leaseSeconds: 30)?.uuid == "t")
+        try await store.setProgress("t", owner: "A", progress: 50)
+        #expect(try await store.apply(.upstreamFinished, to: "t", owner: "A"))
+        #expect(try await store.markResultReady("v-t", owner: "A", media: StoredVideo(path: "/m/v-t", bytes: 1, expiresAt: 1500, cost: 0.1)))
+        let hook = NewDelivery(videoUUID: "v-t", kind: .webhook, url: "https://hooks.example/x", messageID: "msg_v-t")
+        #expect(try await store.apply(.resultsStored(deliveries: [hook]), to: "t", owner: "A"))
+        let delivery = try #require(try await store.claimDeliveries(owner: "D", leaseSeconds: 30, quota: DeliveryQuota(total: 4, perKey: 4, perHost: 4)).first)
+        let attempt = DeliveryAttempt(at: 1001, targetHost: "hooks.example", statusCode: 200, latencyMilliseconds: 3, error: nil)
+        #expect(try await store.recordAttempt(delivery, owner: "D", attempt: attempt, outcome: .delivered))
+        let done = try #require(try await store.find("t"))
+        #expect(done.state == .succeeded)
+        #expect(try await store.findResult("v-t")?.taskUUID == "t")
+        _ = try await store.history(of: done)
+        #expect(try await store.expiredMedia(before: 2000, limit: 10, skipping: 0).map(\.id) == ["v-t"])
+        #expect(try await store.mediaRemoved("v-t"))
+
+        #expect(pool.fullScanSteps() - before == 0)
+    }
 }
 
 /// What the ops console reads: its sessions, headline timings, and listed tasks with results.
