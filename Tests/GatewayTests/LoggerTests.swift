@@ -1,5 +1,5 @@
 import Foundation
-import Gateway
+@testable import Gateway
 import TestSupport
 import Testing
 
@@ -27,5 +27,17 @@ struct LoggerTests {
         let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: String]
         #expect(first?["msg"] == "submitted with key [redacted]")
         #expect(first?["quote"] == "a\"b\nc")
+    }
+
+    /// The hand-written timestamp says what ISO 8601 with milliseconds says, at the edges of
+    /// days, months, years and leap days.
+    @Test func timestampsAreISO8601InUTCWithMilliseconds() {
+        let iso = ISO8601DateFormatter()
+        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        for (seconds, milliseconds) in [(0, 0), (951_782_399, 999), (951_782_400, 1), (1_798_761_599, 500), (1_796_432_523, 456), (4_102_444_800, 7)] {
+            let expected = iso.string(from: Date(timeIntervalSince1970: Double(seconds) + Double(milliseconds) / 1000 + 0.0001))
+            #expect(Logger.timestamp(seconds: time_t(seconds), milliseconds: milliseconds) == expected)
+        }
+        #expect(Logger.timestamp().count == 24)
     }
 }

@@ -59,8 +59,8 @@ public struct URLGuard: Sendable {
         }
         let rest = url[schemeEnd.upperBound...]
         let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        guard !authority.contains("@") else { throw URLRefusal("credentials in the URL (userinfo) are not allowed") }
-        guard !authority.contains("\\"), !authority.isEmpty else { throw URLRefusal("the URL has no valid host") }
+        guard !authority.utf8.contains(UInt8(ascii: "@")) else { throw URLRefusal("credentials in the URL (userinfo) are not allowed") }
+        guard !authority.utf8.contains(UInt8(ascii: "\\")), !authority.isEmpty else { throw URLRefusal("the URL has no valid host") }
 
         var hostPart = Substring(authority)
         var port = scheme == "https" ? 443 : 80
