@@ -20,7 +20,9 @@ public final class CurlClient: Sendable {
     }
 
     private struct Queue {
-        var jobs: [Job] = []
+        /// Taken slots are emptied at once: a finished job must not keep its request (a body, a
+        /// sink holding a relay's buffer) alive until the array is next compacted.
+        var jobs: [Job?] = []
         var head = 0
         var stopped = false
     }
@@ -95,6 +97,7 @@ public final class CurlClient: Sendable {
             let (job, stopped): (Job?, Bool) = queue.withLock { q in
                 guard q.head < q.jobs.count else { return (nil, q.stopped) }
                 let job = q.jobs[q.head]
+                q.jobs[q.head] = nil
                 q.head += 1
                 if q.head > 64, q.head * 2 > q.jobs.count {
                     q.jobs.removeFirst(q.head)

@@ -18,6 +18,9 @@ public struct CurlRequest: Sendable {
         /// file; any other (an error document, a whole object where a range was asked for) is
         /// kept in memory, at most 64 KiB, so a reader of the file as it fills never sees it.
         case successFile(path: String, maxBytes: Int64, status: Int? = nil)
+        /// As `successFile`, but the body goes to `sink` as it arrives, on the transfer's thread;
+        /// nothing is written to disk here.
+        case stream(any TransferSink, maxBytes: Int64, status: Int? = nil)
     }
 
     public var method: String
@@ -121,4 +124,12 @@ public struct CurlResponse: Sendable {
     }
 
     public var bodyText: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// Takes a response body piece by piece, on the transfer's thread, as libcurl receives it (a
+/// relay to a client, say). It may block that thread briefly (back-pressure); the thread count of
+/// the ``CurlClient`` is what that costs.
+public protocol TransferSink: AnyObject, Sendable {
+    /// The next bytes of the body; false aborts the transfer (the receiver went away).
+    func receive(_ bytes: UnsafeRawBufferPointer) -> Bool
 }

@@ -12,6 +12,10 @@ final class TransferContext {
     var received: Int64 = 0
     var exceeded = false
     var sinkWriteFailed = false
+    /// Where the body goes instead of `sinkFD` (``CurlRequest/Sink/stream(_:maxBytes:status:)``).
+    var stream: (any TransferSink)?
+    /// The stream refused further bytes.
+    var streamRefused = false
     var headers: [(name: String, value: String)] = []
     // Request body.
     var uploadBytes: [UInt8] = []
@@ -77,6 +81,11 @@ final class EasyHandle {
             largeBuffer = true
             context.sinkFD = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
             if context.sinkFD < 0 { return fail(.localFile, 0, "cannot create \(path): errno \(errno)") }
+        case .stream(let sink, let max, let status):
+            context = TransferContext(maxBytes: max, cancelled: cancel)
+            context.fileOnlyWith = status ?? -1
+            context.stream = sink
+            largeBuffer = true
         }
         defer {
             if context.sinkFD >= 0 { close(context.sinkFD) }
@@ -214,6 +223,9 @@ final class EasyHandle {
             } else if context.sinkWriteFailed {
                 kind = .localFile
                 message = "writing the response to disk failed"
+            } else if context.streamRefused {
+                kind = .cancelled
+                message = "the receiver of the response went away"
             } else if cancel.isCancelled {
                 kind = .cancelled
             }
@@ -261,7 +273,12 @@ private let writeCallback: ccurl_data_callback = { pointer, size, count, userdat
     case -1: (200..<300).contains(context.status)
     default: context.status == context.fileOnlyWith
     }
-    if context.sinkFD >= 0, toFile {
+    if let stream = context.stream, toFile {
+        guard stream.receive(UnsafeRawBufferPointer(start: pointer, count: length)) else {
+            context.streamRefused = true
+            return 0
+        }
+    } else if context.sinkFD >= 0, toFile {
         var written = 0
         while written < length {
             let n = write(context.sinkFD, pointer + written, length - written)
@@ -272,7 +289,7 @@ private let writeCallback: ccurl_data_callback = { pointer, size, count, userdat
             }
             written += n
         }
-    } else if context.sinkFD < 0 || context.memory.count < 64 << 10 {
+    } else if (context.sinkFD < 0 && context.stream == nil) || context.memory.count < 64 << 10 {
         pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
             context.memory.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
         }

@@ -93,6 +93,12 @@ public struct S3Client: Sendable {
                        operation: "GetObject")
     }
 
+    /// As ``getObject(key:range:to:maxBytes:)``, with the body handed to `sink` as it arrives.
+    public func getObject(key: String, range: String? = nil, into sink: any TransferSink, maxBytes: Int64) async throws -> CurlResponse {
+        try await send("GET", key: key, headers: range.map { [("range", $0)] } ?? [], sink: .stream(sink, maxBytes: maxBytes, status: range == nil ? 200 : 206),
+                       operation: "GetObject")
+    }
+
     public func deleteObject(key: String) async throws {
         _ = try await send("DELETE", key: key, operation: "DeleteObject")
     }

@@ -88,6 +88,43 @@ struct CurlClientTests {
         #expect(whole.status == 200 && wholeFile.isEmpty && whole.body.count == 100, "a whole body where a range was expected")
     }
 
+    /// A stream sink gets the body of the status asked for as it arrives (others stay in memory),
+    /// can stop the transfer, and is let go once the transfer is over: the client's queue keeps
+    /// no finished job (it kept up to 64, each with its request and sink).
+    @Test func aStreamSinkGetsTheBodyCanStopItAndIsReleased() async throws {
+        final class Collector: TransferSink, @unchecked Sendable {
+            var bytes: [UInt8] = []
+            let limit: Int
+            init(limit: Int = .max) { self.limit = limit }
+            func receive(_ piece: UnsafeRawBufferPointer) -> Bool {
+                bytes.append(contentsOf: piece)
+                return bytes.count < limit
+            }
+        }
+        let server = try makeUpstream()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let base = "http://127.0.0.1:\(server.port)"
+        weak var released: Collector?
+        do {
+            let sink = Collector()
+            released = sink
+            let response = try await client.perform(CurlRequest(url: base + "/bytes/300000", sink: .stream(sink, maxBytes: 1 << 20)))
+            #expect(response.status == 200 && response.body.isEmpty && response.bodyBytes == 300_000)
+            #expect(sink.bytes == (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        }
+        #expect(released == nil)
+
+        let other = Collector()
+        let missing = try await client.perform(CurlRequest(url: base + "/nothing-here", sink: .stream(other, maxBytes: 1 << 20, status: 206)))
+        #expect(missing.status == 404 && other.bytes.isEmpty && !missing.body.isEmpty)
+
+        let refusing = Collector(limit: 1)
+        await #expect(throws: CurlError.self) {
+            try await client.perform(CurlRequest(url: base + "/bytes/300000", sink: .stream(refusing, maxBytes: 1 << 20)))
+        }
+        #expect(refusing.bytes.count < 300_000)
+    }
+
     @Test func responseOverTheCapFailsWithKnownLength() async throws {
         let server = try makeUpstream()
         defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }

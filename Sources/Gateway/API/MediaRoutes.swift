@@ -59,8 +59,8 @@ enum MediaRoutes {
 
 extension MediaRoutes {
     /// The same answer from the object store: the object's size first (a missing one is 404, as
-    /// on disk), the range decided as for a file, then just those bytes staged in a local file
-    /// that is sent and removed. An unavailable store is 503, never 500.
+    /// on disk), the range decided as for a file, then just those bytes relayed from the store
+    /// (``RelayedObject``). An unavailable store is 503, never 500.
     static func objectResponse(file: String, range: String?, objects: ObjectMedia, media: MediaStore, headers original: HTTPHeaders) async throws
         -> HTTPResponse
     {
@@ -80,15 +80,14 @@ extension MediaRoutes {
                 return HTTPResponse(status: .rangeNotSatisfiable, headers: headers)
             }
             guard size > 0 else { return HTTPResponse(status: status, headers: headers) }
-            // The range is staged in a local file and sent while it arrives: the first bytes go
-            // out as soon as they are on disk. Room in the staging budget is checked first, so a
-            // busy instance answers 503 before any header is out.
+            // The range is relayed while it arrives, through memory, or through a local file for
+            // a client slower than the store. Room in the staging budget (what that file may
+            // take) is checked first, so a busy instance answers 503 before any header is out.
             let range = status == .ok ? nil : "bytes=\(start)-\(end)", length = end - start + 1
             guard objects.staging.acquire(length) else { throw S3Error.busy(key: key) }
-            let staged = StagedFile(path: "\(media.directory)/.stage-\(UUID().uuidString)")
-            let path = staged.path
-            staged.follow { _ = try await objects.stage(key: key, range: range, bytes: length, to: path, reserved: true) }
-            return HTTPResponse(status: status, headers: headers, body: .stream(length: length, source: staged))
+            let relay = RelayedObject(spillPath: "\(media.directory)/.stage-\(UUID().uuidString)")
+            relay.follow { _ = try await objects.relay(key: key, range: range, bytes: length, into: relay, reserved: true) }
+            return HTTPResponse(status: status, headers: headers, body: .stream(length: length, source: relay))
         } catch let error as S3Error {
             if error.kind == .notFound { throw APIError(.unknownVideo, "the media has been removed") }
             throw APIError(.serviceUnavailable, "the media store is unavailable; retry later")
