@@ -21,9 +21,10 @@ import Synchronization
 /// part of the ring outside the lock: the producer only into free space, the consumer only out
 /// of filled space.
 final class RelayedObject: FilledResponseBodySource, TransferSink, @unchecked Sendable {
-    /// The ring of one response. A relay whose ring the memory budget cannot cover spills from
-    /// its first byte, as every relay did before.
-    static let ringBytes = 8 << 20
+    /// The ring of one response: small enough to stay in the CPU's cache between the two copies
+    /// (with 8 MiB, the store's copy into the ring took twice the CPU, and 1 GiB took 45% longer).
+    /// A relay whose ring the memory budget cannot cover spills from its first byte.
+    static let ringBytes = 2 << 20
     /// What the rings of all relays may take at once.
     static let memoryBudgetBytes = 64 << 20
     private static let memoryInUse = Mutex(0)
