@@ -113,13 +113,19 @@ public final class CurlClient: Sendable {
 
     private func runWorker() {
         let handle = EasyHandle()
-        while let job = nextJob() {
-            if job.cancel.isCancelled {
-                job.completion(.failure(CurlError(kind: .cancelled, curlCode: 42, message: "cancelled before start",
-                                                  host: job.request.hostAndPort?.host ?? "?")))
-                continue
-            }
-            job.completion(handle.perform(job.request, cancel: job.cancel, proxy: proxy))
+        while let (result, completion) = nextOutcome(handle) {
+            completion(result)
         }
+    }
+
+    /// Runs the next job; the job (its request, body and sink) is let go before its caller is
+    /// answered, so a caller that finds its sink released can rely on it.
+    private func nextOutcome(_ handle: EasyHandle) -> (Result<CurlResponse, CurlError>, @Sendable (Result<CurlResponse, CurlError>) -> Void)? {
+        guard let job = nextJob() else { return nil }
+        if job.cancel.isCancelled {
+            return (.failure(CurlError(kind: .cancelled, curlCode: 42, message: "cancelled before start", host: job.request.hostAndPort?.host ?? "?")),
+                    job.completion)
+        }
+        return (handle.perform(job.request, cancel: job.cancel, proxy: proxy), job.completion)
     }
 }

@@ -138,7 +138,11 @@ actor Connection {
         handling = true  // a reset meanwhile cancels the handler (onEvent)
         let reply = await server.responder.respond(to: request)
         handling = false
-        guard !closed else { return .close }
+        guard !closed else {
+            // Never written: a body still being produced (an object arriving from a store) stops now.
+            if case .stream(_, let source) = reply.response.body { source.close() }
+            return .close
+        }
         if let upgrade = reply.upgrade, reply.response.status == .switchingProtocols {
             guard await write(reply.response, isHead: false, keepAlive: true) else { return .close }
             releaseBodyBudget()

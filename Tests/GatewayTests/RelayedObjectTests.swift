@@ -6,7 +6,7 @@ import Testing
 
 /// The relay of an object from the store to a client: memory while the client keeps up, a local
 /// file for the rest once the store has waited long enough, the bytes in order either way.
-@Suite("Relayed object")
+@Suite("Relayed object", .timeLimit(.minutes(1)))
 struct RelayedObjectTests {
     /// Small, so that pieces of 30,001 and 65,536 bytes meet its end at many offsets.
     static let ring = 96 << 10
@@ -32,7 +32,7 @@ struct RelayedObjectTests {
     }
 
     /// Reads the body as the connection does; the count of bytes whose value was wrong.
-    static func consume(_ relay: RelayedObject, total: Int) async throws -> (received: Int, wrong: Int) {
+    static func consume(_ relay: RelayedObject, total: Int, from start: Int = 0) async throws -> (received: Int, wrong: Int) {
         var received = 0, wrong = 0
         var buffer: [UInt8] = []
         while received < total {
@@ -40,7 +40,7 @@ struct RelayedObjectTests {
             buffer.removeAll(keepingCapacity: true)
             try relay.next(into: &buffer, maxBytes: 20_000)
             if buffer.isEmpty { break }
-            for (i, value) in buffer.enumerated() where value != byte(received + i) { wrong += 1 }
+            for (i, value) in buffer.enumerated() where value != byte(start + received + i) { wrong += 1 }
             received += buffer.count
         }
         return (received, wrong)
@@ -58,7 +58,7 @@ struct RelayedObjectTests {
         var rest: [UInt8] = []
         try relay.next(into: &rest, maxBytes: 64 << 10)
         #expect(rest.isEmpty)
-        #expect(relay.spilledBytes == 0)
+        #expect(relay.spilledBytes == 0 && !relay.holdsRing)  // ended and emptied: given back
         #expect(!FileManager.default.fileExists(atPath: dir.file("spill")))
         relay.close()
     }
@@ -67,15 +67,26 @@ struct RelayedObjectTests {
         let dir = TempDirectory()
         defer { dir.remove() }
         let total = 2 * Self.ring + 1000
-        let relay = RelayedObject(spillPath: dir.file("spill"), ringBytes: Self.ring, maxWaitSeconds: 0.05)
+        let released = Atomic(false)
+        let relay = RelayedObject(spillPath: dir.file("spill"), ringBytes: Self.ring, maxWaitSeconds: 0.05) {
+            released.store(true, ordering: .relaxed)
+        }
         // Nothing is read until the whole transfer has been taken: it must not wait for the client.
         #expect(await Self.produce(relay, total: total))
         #expect(relay.spilledBytes == Int64(total - Self.ring))  // the ring full, then the rest to disk
         #expect(FileManager.default.fileExists(atPath: dir.file("spill")))
         relay.follow {}
-        let (received, wrong) = try await Self.consume(relay, total: total)
-        #expect(received == total && wrong == 0)
+        var buffer: [UInt8] = []
+        try await relay.ready()
+        try relay.next(into: &buffer, maxBytes: Self.ring)
+        #expect(buffer.count == Self.ring && !relay.holdsRing)  // emptied, never written again: given back
+        let (received, wrong) = try await Self.consume(relay, total: total - Self.ring, from: Self.ring)
+        #expect(received == total - Self.ring && wrong == 0)
+        let releasedBeforeClose = released.load(ordering: .relaxed)
+        #expect(!releasedBeforeClose)
         relay.close()
+        let releasedAfterClose = released.load(ordering: .relaxed)
+        #expect(releasedAfterClose)  // the staging budget, once the spill file is gone
         #expect(!FileManager.default.fileExists(atPath: dir.file("spill")))
     }
 

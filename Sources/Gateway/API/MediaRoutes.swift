@@ -82,11 +82,12 @@ extension MediaRoutes {
             guard size > 0 else { return HTTPResponse(status: status, headers: headers) }
             // The range is relayed while it arrives, through memory, or through a local file for
             // a client slower than the store. Room in the staging budget (what that file may
-            // take) is checked first, so a busy instance answers 503 before any header is out.
+            // take, until the response is over) is checked first, so a busy instance answers 503
+            // before any header is out.
             let range = status == .ok ? nil : "bytes=\(start)-\(end)", length = end - start + 1
             guard objects.staging.acquire(length) else { throw S3Error.busy(key: key) }
-            let relay = RelayedObject(spillPath: "\(media.directory)/.stage-\(UUID().uuidString)")
-            relay.follow { _ = try await objects.relay(key: key, range: range, bytes: length, into: relay, reserved: true) }
+            let relay = RelayedObject(spillPath: "\(media.directory)/.stage-\(UUID().uuidString)") { objects.staging.release(length) }
+            relay.follow { _ = try await objects.relay(key: key, range: range, into: relay) }
             return HTTPResponse(status: status, headers: headers, body: .stream(length: length, source: relay))
         } catch let error as S3Error {
             if error.kind == .notFound { throw APIError(.unknownVideo, "the media has been removed") }

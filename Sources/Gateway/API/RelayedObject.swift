@@ -31,10 +31,16 @@ final class RelayedObject: FilledResponseBodySource, TransferSink, @unchecked Se
     let spillPath: String
     /// How long, in all, the store's transfer may wait for the client before the rest spills.
     let maxWaitSeconds: Double
-    private let ring: UnsafeMutableRawPointer?
-    private let capacity: Int
+    /// Gives the staging budget back (the caller took it for what the spill file may hold).
+    private let release: @Sendable () -> Void
 
     private struct State {
+        /// The ring, until it is no longer needed: unmapped, and its share of the memory budget
+        /// given back, as soon as it is empty and nothing will be written to it again (the rest
+        /// spills, or the transfer ended). A slow client reading a large spill file does not
+        /// keep a ring from a fast one.
+        var ring: UnsafeMutableRawPointer?
+        var capacity = 0
         /// Ring offset of the first unsent byte, and how many bytes the ring holds.
         var readAt = 0
         var filled = 0
@@ -71,28 +77,49 @@ final class RelayedObject: FilledResponseBodySource, TransferSink, @unchecked Se
         let description: String
     }
 
-    init(spillPath: String, ringBytes: Int = RelayedObject.ringBytes, maxWaitSeconds: Double = 2) {
+    /// - Parameter release: called once, when the response is over (sent, failed or abandoned)
+    ///   and the spill file gone.
+    init(spillPath: String, ringBytes: Int = RelayedObject.ringBytes, maxWaitSeconds: Double = 2,
+         release: @escaping @Sendable () -> Void = {})
+    {
         self.spillPath = spillPath
         self.maxWaitSeconds = maxWaitSeconds
+        self.release = release
         let granted = Self.memoryInUse.withLock { used in
             guard used + ringBytes <= Self.memoryBudgetBytes else { return false }
             used += ringBytes
             return true
         }
-        // Mapped, not malloc'd: unmapped, its pages go back to the system at once. From malloc,
-        // each thread's arena kept a freed ring (peak RSS grew 46 MB over ten relays).
+        // Mapped, not malloc'd: its pages go back to the system as soon as it is unmapped.
         let mapped = granted ? mmap(nil, ringBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) : nil
-        ring = mapped == MAP_FAILED ? nil : mapped
-        capacity = ring == nil ? 0 : ringBytes
-        if granted, ring == nil { Self.memoryInUse.withLock { $0 -= ringBytes } }
+        if let mapped, mapped != MAP_FAILED {
+            state.ring = mapped
+            state.capacity = ringBytes
+        } else if granted {
+            Self.memoryInUse.withLock { $0 -= ringBytes }
+        }
     }
 
     deinit {
         close()
-        if let ring {
-            munmap(ring, capacity)
-            Self.memoryInUse.withLock { $0 -= capacity }
-        }
+        Self.unmap(&state)  // the producer has let go of us: nothing writes to the ring now
+    }
+
+    /// Whether the ring holds the memory budget's share, for tests.
+    var holdsRing: Bool { locked { $0.ring != nil } }
+
+    private static func unmap(_ state: inout State) {
+        guard let ring = state.ring else { return }
+        munmap(ring, state.capacity)
+        memoryInUse.withLock { $0 -= state.capacity }
+        state.ring = nil
+        state.capacity = 0
+    }
+
+    /// Called under the lock: unmaps the ring once it is empty and no write to it can come (the
+    /// producer only writes while not spilling, and not after the fill ended).
+    private func releaseRingIfDone() {
+        if state.ring != nil, state.filled == 0, state.spilling || state.ended { Self.unmap(&state) }
     }
 
     /// Sends the object while `fill` relays it here; a failed fill ends the body early (the
@@ -113,6 +140,7 @@ final class RelayedObject: FilledResponseBodySource, TransferSink, @unchecked Se
         condition.lock()
         state.ended = true
         state.task = nil  // it holds the fill, which holds this relay: no cycle once it is over
+        releaseRingIfDone()
         if state.failure == nil { state.failure = fillFailure }
         let failure = state.failure
         if state.spillFD >= 0 { Glibc.close(state.spillFD) }
@@ -131,8 +159,8 @@ final class RelayedObject: FilledResponseBodySource, TransferSink, @unchecked Se
         var offset = 0
         while offset < bytes.count {
             condition.lock()
-            while !state.closed, !state.spilling, state.filled == capacity {
-                guard capacity > 0, state.waited < maxWaitSeconds else {
+            while !state.closed, !state.spilling, state.filled == state.capacity {
+                guard state.capacity > 0, state.waited < maxWaitSeconds else {
                     state.spilling = true
                     break
                 }
@@ -162,10 +190,11 @@ final class RelayedObject: FilledResponseBodySource, TransferSink, @unchecked Se
                 waiter?.resume()
                 return true
             }
+            let ring = state.ring!, capacity = state.capacity
             let writeAt = (state.readAt + state.filled) % capacity
             let count = min(capacity - state.filled, bytes.count - offset, capacity - writeAt)
             condition.unlock()
-            ring!.advanced(by: writeAt).copyMemory(from: base + offset, byteCount: count)
+            ring.advanced(by: writeAt).copyMemory(from: base + offset, byteCount: count)
             condition.lock()
             state.filled += count
             let waiter = state.waiter
@@ -234,16 +263,19 @@ final class RelayedObject: FilledResponseBodySource, TransferSink, @unchecked Se
     func next(into buffer: inout [UInt8], maxBytes: Int) throws {
         condition.lock()
         if state.filled > 0 {
+            let ring = state.ring!, capacity = state.capacity
             let at = state.readAt, count = min(state.filled, maxBytes, capacity - at)
             condition.unlock()
-            buffer.append(contentsOf: UnsafeBufferPointer(start: ring!.advanced(by: at).assumingMemoryBound(to: UInt8.self), count: count))
+            buffer.append(contentsOf: UnsafeBufferPointer(start: ring.advanced(by: at).assumingMemoryBound(to: UInt8.self), count: count))
             condition.lock()
             state.readAt = (at + count) % capacity
             state.filled -= count
             if state.producerWaiting { condition.signal() }
+            releaseRingIfDone()
             condition.unlock()
             return
         }
+        releaseRingIfDone()
         let available = state.spilled - state.spillRead, from = state.spillRead
         condition.unlock()
         guard available > 0 else { return }
@@ -276,5 +308,6 @@ final class RelayedObject: FilledResponseBodySource, TransferSink, @unchecked Se
         if readFD >= 0 { Glibc.close(readFD) }
         readFD = -1
         unlink(spillPath)
+        release()
     }
 }

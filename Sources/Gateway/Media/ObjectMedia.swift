@@ -87,26 +87,20 @@ struct ObjectMedia: Sendable {
     /// `bytes` is what the copy will take (the range's length, or the object's size); `reserved`
     /// when the caller already took it from the staging budget (it is given back here either way).
     func stage(key: String, range: String? = nil, bytes: Int64, to path: String, reserved: Bool = false) async throws -> CurlResponse {
-        try await get(key: key, range: range, bytes: bytes, reserved: reserved) {
-            try await client.getObject(key: key, range: range, to: path, maxBytes: 1 << 40)
-        }
-    }
-
-    /// As ``stage(key:range:bytes:to:reserved:)``, with the bytes handed to `sink` as they arrive
-    /// (a ``RelayedObject`` may still spill them to local disk, hence the same budget).
-    func relay(key: String, range: String? = nil, bytes: Int64, into sink: any TransferSink, reserved: Bool = false) async throws -> CurlResponse {
-        try await get(key: key, range: range, bytes: bytes, reserved: reserved) {
-            try await client.getObject(key: key, range: range, into: sink, maxBytes: 1 << 40)
-        }
-    }
-
-    private func get(key: String, range: String?, bytes: Int64, reserved: Bool, _ transfer: () async throws -> CurlResponse) async throws
-        -> CurlResponse
-    {
         guard reserved || staging.acquire(bytes) else { throw S3Error.busy(key: key) }
         defer { staging.release(bytes) }
-        let response = try await transfer()
-        // A store that ignored the Range would have us serve bytes from offset 0 as the range.
+        return try await checkedRange(range, key: key, try await client.getObject(key: key, range: range, to: path, maxBytes: 1 << 40))
+    }
+
+    /// As ``stage(key:range:bytes:to:reserved:)``, with the bytes handed to `sink` as they arrive.
+    /// The caller holds the staging budget for what a ``RelayedObject`` may spill to disk, and
+    /// gives it back when the response is over (the spill file outlives the transfer).
+    func relay(key: String, range: String? = nil, into sink: any TransferSink) async throws -> CurlResponse {
+        try await checkedRange(range, key: key, try await client.getObject(key: key, range: range, into: sink, maxBytes: 1 << 40))
+    }
+
+    /// A store that ignored the Range would have us serve bytes from offset 0 as the range.
+    private func checkedRange(_ range: String?, key: String, _ response: CurlResponse) throws -> CurlResponse {
         if range != nil, response.status != 206 { throw S3Error.ignoredRange(key: key, status: response.status) }
         return response
     }
