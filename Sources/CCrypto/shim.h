@@ -30,6 +30,21 @@ static inline int ccrypto_sha256(const void *data, size_t len, unsigned char *ou
     unsigned int out_len = 0;
     return EVP_Digest(data, len, out, &out_len, ccrypto_sha256_md(), NULL);
 }
+/* An incremental SHA-256 (EVP_MD_CTX): for a digest of a file range read piece by piece. */
+static inline EVP_MD_CTX *ccrypto_sha256_ctx_new(void) {
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx != NULL && EVP_DigestInit_ex(ctx, ccrypto_sha256_md(), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+static inline int ccrypto_digest_update(EVP_MD_CTX *ctx, const void *data, size_t len) { return EVP_DigestUpdate(ctx, data, len); }
+static inline int ccrypto_digest_final(EVP_MD_CTX *ctx, unsigned char *out) {
+    unsigned int out_len = 0;
+    return EVP_DigestFinal_ex(ctx, out, &out_len);
+}
+static inline void ccrypto_digest_free(EVP_MD_CTX *ctx) { EVP_MD_CTX_free(ctx); }
 static inline int ccrypto_sha1(const void *data, size_t len, unsigned char *out) {
     unsigned int out_len = 0;
     return EVP_Digest(data, len, out, &out_len, EVP_sha1(), NULL);

@@ -49,6 +49,11 @@ public struct S3Error: Error, Sendable, CustomStringConvertible, Equatable {
         S3Error(kind: .failed, status: status, code: "RangeIgnored", operation: "GetObject", key: key)
     }
 
+    /// The local file a part is uploaded from could not be read (to checksum it).
+    public static func unreadablePart(key: String, errno: Int32) -> S3Error {
+        S3Error(kind: .failed, status: 0, code: "LocalFileUnreadable(errno \(errno))", operation: "UploadPart", key: key)
+    }
+
     /// A stored path names an object, but this gateway has no object store configured.
     public static func notConfigured(key: String) -> S3Error {
         S3Error(kind: .failed, status: 0, code: "NotConfigured", operation: "GetObject", key: key)

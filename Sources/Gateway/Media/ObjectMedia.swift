@@ -55,9 +55,9 @@ struct ObjectMedia: Sendable {
         let uploadID = try await client.createMultipartUpload(key: key, contentType: contentType)
         do {
             let ranges = stride(from: Int64(0), to: size, by: Int(settings.partBytes)).map { ($0, min(settings.partBytes, size - $0)) }
-            var etags = [String](repeating: "", count: ranges.count)
+            var parts = [S3Client.UploadedPart?](repeating: nil, count: ranges.count)
             // A few parts at a time: within the transfer threads, never all of a large file at once.
-            try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            try await withThrowingTaskGroup(of: (Int, S3Client.UploadedPart).self) { group in
                 var next = 0
                 func addPart() {
                     let index = next, (offset, length) = ranges[index]
@@ -67,12 +67,12 @@ struct ObjectMedia: Sendable {
                     }
                 }
                 for _ in 0..<min(3, ranges.count) { addPart() }
-                while let (index, etag) = try await group.next() {
-                    etags[index] = etag
+                while let (index, part) = try await group.next() {
+                    parts[index] = part
                     if next < ranges.count { addPart() }
                 }
             }
-            try await client.completeMultipartUpload(key: key, uploadID: uploadID, etags: etags)
+            try await client.completeMultipartUpload(key: key, uploadID: uploadID, parts: parts.compactMap { $0 })
         } catch {
             // Also when this task was cancelled (shutdown, a lost lease): the abort runs in a task of
             // its own, which that cancellation does not reach.
