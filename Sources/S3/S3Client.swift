@@ -13,10 +13,15 @@ public struct S3Client: Sendable {
     public let signer: S3Signer
     let curl: CurlClient
     let clock: @Sendable () -> Double
+    /// Whether multipart parts carry their SHA-256 (``createMultipartUpload(key:contentType:)``).
+    let partChecksums: Bool
 
-    public init(signer: S3Signer, curl: CurlClient, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+    public init(signer: S3Signer, curl: CurlClient, partChecksums: Bool = true,
+                clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 })
+    {
         self.signer = signer
         self.curl = curl
+        self.partChecksums = partChecksums
         self.clock = clock
     }
 
@@ -36,7 +41,7 @@ public struct S3Client: Sendable {
     /// CRC64NVME default); moto does that in Python, which took most of a 1 GiB upload.
     public func createMultipartUpload(key: String, contentType: String) async throws -> String {
         let response = try await send("POST", key: key, query: [("uploads", "")],
-                                      headers: [("content-type", contentType), ("x-amz-checksum-algorithm", "SHA256")],
+                                      headers: [("content-type", contentType)] + (partChecksums ? [("x-amz-checksum-algorithm", "SHA256")] : []),
                                       operation: "CreateMultipartUpload")
         guard let id = S3XML.value(of: "UploadId", in: response.body), !id.isEmpty else {
             throw S3Error(status: response.status, body: response.body, operation: "CreateMultipartUpload", key: key)
@@ -47,9 +52,9 @@ public struct S3Client: Sendable {
     /// One uploaded part, as its completion names it.
     public struct UploadedPart: Sendable, Equatable {
         public let etag: String
-        /// Base64 of the part's SHA-256.
-        public let checksumSHA256: String
-        public init(etag: String, checksumSHA256: String) {
+        /// Base64 of the part's SHA-256 (nil with `partChecksums` off).
+        public let checksumSHA256: String?
+        public init(etag: String, checksumSHA256: String?) {
             self.etag = etag
             self.checksumSHA256 = checksumSHA256
         }
@@ -58,10 +63,10 @@ public struct S3Client: Sendable {
     /// One part: `length` bytes of `file` from `offset`, with its SHA-256 (read from the file
     /// first, off the cooperative pool); returns what the completion needs.
     public func uploadPart(key: String, uploadID: String, number: Int, file: String, offset: Int64, length: Int64) async throws -> UploadedPart {
-        let digest = try await Self.sha256(file: file, offset: offset, length: length, key: key)
-        let checksum = Data(digest).base64EncodedString()
+        var checksum: String?
+        if partChecksums { checksum = Data(try await Self.sha256(file: file, offset: offset, length: length, key: key)).base64EncodedString() }
         let response = try await send("PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)],
-                                      headers: [("x-amz-checksum-sha256", checksum)],
+                                      headers: checksum.map { [("x-amz-checksum-sha256", $0)] } ?? [],
                                       body: .fileRange(path: file, offset: offset, length: length), operation: "UploadPart")
         guard let etag = response.header("etag") else {
             throw S3Error(status: response.status, body: response.body, operation: "UploadPart", key: key)
@@ -100,7 +105,7 @@ public struct S3Client: Sendable {
     public func completeMultipartUpload(key: String, uploadID: String, parts uploaded: [UploadedPart]) async throws {
         let parts = uploaded.enumerated().map {
             "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\(S3XML.escape($0.element.etag))</ETag>"
-                + "<ChecksumSHA256>\(S3XML.escape($0.element.checksumSHA256))</ChecksumSHA256></Part>"
+                + ($0.element.checksumSHA256.map { "<ChecksumSHA256>\(S3XML.escape($0))</ChecksumSHA256>" } ?? "") + "</Part>"
         }
         let body = Array("<CompleteMultipartUpload>\(parts.joined())</CompleteMultipartUpload>".utf8)
         let response = try await send("POST", key: key, query: [("uploadId", uploadID)], headers: [("content-type", "application/xml")],

@@ -162,7 +162,9 @@ struct ConfigurationTests {
         let s3 = try #require(try load(#"{"media":{"store":{"type":"s3","endpoint":"http://10.0.0.5:9000","bucket":"vids","prefix":"rg/"}}}"#)
             .media.store.objectStore)
         #expect(s3.endpoint == "http://10.0.0.5:9000" && s3.bucket == "vids" && s3.prefix == "rg/" && s3.region == "us-east-1")
-        #expect(s3.partBytes == 16 << 20 && !s3.presignedURLs && s3.pathStyle == nil)
+        #expect(s3.partBytes == 16 << 20 && !s3.presignedURLs && s3.pathStyle == nil && s3.partChecksums)
+        #expect(try load(#"{"media":{"store":{"type":"s3","endpoint":"http://m:9000","bucket":"b","partChecksums":false}}}"#)
+            .media.store.objectStore?.partChecksums == false)
         let fromEnv = try #require(try load(env: [
             "REELGATE_S3_BUCKET": "b2", "REELGATE_S3_ENDPOINT": "https://s3.eu-west-1.amazonaws.com", "REELGATE_S3_REGION": "eu-west-1",
             "REELGATE_S3_PATH_STYLE": "false", "REELGATE_S3_ACCESS_KEY_ID": "AKIA0123456789", "REELGATE_S3_SECRET_ACCESS_KEY": "s3cr3t-s3cr3t",

@@ -49,6 +49,9 @@ public struct ObjectStoreSettings: Sendable, Equatable, Codable {
     /// `videoURL` is an S3 presigned GET (valid for the task's ttl) instead of reelgate's own
     /// signed URL (which streams the object through reelgate).
     public var presignedURLs = false
+    /// Multipart parts carry their SHA-256, which the store checks (on by default). Off for a
+    /// store that refuses `x-amz-checksum-*` headers.
+    public var partChecksums = true
 
     public init(endpoint: String, bucket: String) {
         self.endpoint = endpoint
@@ -57,7 +60,7 @@ public struct ObjectStoreSettings: Sendable, Equatable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.section(
-            ["type", "endpoint", "region", "bucket", "prefix", "accessKeyId", "secretAccessKey", "pathStyle", "partBytes", "presignedURLs"])
+            ["type", "endpoint", "region", "bucket", "prefix", "accessKeyId", "secretAccessKey", "pathStyle", "partBytes", "presignedURLs", "partChecksums"])
         let path = configurationPath(decoder.codingPath)
         guard try c.value("type", "") == "s3" else { throw ConfigurationError("configuration key \(path).type must be \"s3\"") }
         guard let endpoint = try c.decodeIfPresent(String.self, forKey: AnyKey(stringValue: "endpoint")),
@@ -71,6 +74,7 @@ public struct ObjectStoreSettings: Sendable, Equatable, Codable {
         pathStyle = try c.value("pathStyle", nil)
         partBytes = try c.value("partBytes", partBytes)
         presignedURLs = try c.value("presignedURLs", presignedURLs)
+        partChecksums = try c.value("partChecksums", partChecksums)
     }
 
     /// S3's smallest part but the last.

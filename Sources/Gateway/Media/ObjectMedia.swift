@@ -24,7 +24,7 @@ struct ObjectMedia: Sendable {
     init(settings: ObjectStoreSettings, curl: CurlClient) throws {
         let location = try S3Location(endpoint: settings.endpoint, region: settings.region, bucket: settings.bucket, pathStyle: settings.pathStyle)
         let signer = S3Signer(location: location, accessKeyID: settings.accessKeyId ?? "", secretAccessKey: settings.secretAccessKey ?? "")
-        client = S3Client(signer: signer, curl: curl)
+        client = S3Client(signer: signer, curl: curl, partChecksums: settings.partChecksums)
         self.settings = settings
     }
 
