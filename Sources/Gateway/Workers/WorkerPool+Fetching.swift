@@ -5,8 +5,9 @@ import Store
 
 /// Fetching: the finished job's videos into the media store, then the deliveries.
 extension WorkerPool {
-    /// Fetches each result not yet stored: to a temporary file, fsynced, renamed into place, then
-    /// recorded (a crash between rename and record just fetches it again). Then records
+    /// Fetches each result not yet stored: to a temporary file, fsynced, renamed into place (the
+    /// directory fsynced too), then recorded (a crash between rename and record just fetches it
+    /// again). Then records
     /// ``TaskEvent/resultsStored(deliveries:)``: an upload before the webhook for each result
     /// (SPEC §6), which the delivery worker takes from there. Returns what the lifecycle says
     /// follows (nothing when the task was retried or failed instead).
@@ -49,8 +50,12 @@ extension WorkerPool {
                 }
                 storedPath = ObjectMedia.storedPath(key: key)
             } else {
-                guard rename(temporary, final) == 0 else {
-                    log.error("storing a video failed", ["errno": "\(errno)", "path": final])
+                do {
+                    let media = self.media
+                    try await BlockingIO.run { try media.publish(temporary, as: final) }
+                } catch {
+                    log.error("storing a video failed", ["error": "\(error)", "path": final])
+                    try? FileManager.default.removeItem(atPath: temporary)
                     try await fail(task, owner: owner, code: .internalError, message: "storing the video failed", log: log)
                     return []
                 }
