@@ -66,33 +66,16 @@ public struct MediaStore: Sendable {
         where name.hasPrefix(".") && (name.hasSuffix(".partial") || name.hasPrefix(".stage-") || name.hasPrefix(".image-")) {
             unlink("\(directory)/\(name)")
         }
+        // An uploaded image being written durably (`DurableFile`).
+        let images = "\(directory)/images"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: images)) ?? [] where name.hasPrefix(".") && name.hasSuffix(".partial") {
+            unlink("\(images)/\(name)")
+        }
     }
 
     /// A temporary path in the same directory, so the final rename is atomic; its own for each
     /// fetch, so a worker that took a task over never writes into the file of one still running.
     public func temporaryPath(videoUUID: String) -> String { "\(directory)/.\(videoUUID).\(UUID().uuidString.prefix(8)).partial" }
-
-    struct PublishFailed: Error, CustomStringConvertible {
-        let step: String
-        let errno: Int32
-        var description: String { "\(step) failed (errno \(errno))" }
-    }
-
-    /// Gives a fetched, fsynced file (in this directory) its final name, and makes the new name
-    /// durable too: the directory is fsynced before the caller records the result as ready.
-    /// Without that, a power cut could keep the row and lose the name: POSIX promises nothing
-    /// about a rename until its directory is synced (ext4 without a journal, or XFS, lose it).
-    /// Blocking: run it off the cooperative pool.
-    func publish(_ temporary: String, as final: String) throws {
-        guard rename(temporary, final) == 0 else { throw PublishFailed(step: "rename", errno: errno) }
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        defer { if fd >= 0 { close(fd) } }
-        guard fd >= 0, fsync(fd) == 0 else {
-            let failure = PublishFailed(step: fd < 0 ? "opening the media directory" : "fsync of the media directory", errno: errno)
-            unlink(final)  // never recorded: no sweep would find it
-            throw failure
-        }
-    }
 
     /// The `videoURL` of a stored result: reelgate's own signed link, or with an s3 store and
     /// `presignedURLs` the bucket's presigned GET, valid as long.

@@ -51,8 +51,7 @@ extension WorkerPool {
                 storedPath = ObjectMedia.storedPath(key: key)
             } else {
                 do {
-                    let media = self.media
-                    try await BlockingIO.run { try media.publish(temporary, as: final) }
+                    try await BlockingIO.run { try DurableFile.publish(temporary, as: final) }
                 } catch {
                     log.error("storing a video failed", ["error": "\(error)", "path": final])
                     try? FileManager.default.removeItem(atPath: temporary)
