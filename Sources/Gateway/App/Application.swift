@@ -254,8 +254,8 @@ public final class Application: Sendable {
                     group.addTask {
                         // Sessions detached longer than their TTL are forgotten.
                         var openedAtLastTrim = 0
-                        while !Task.isCancelled {
-                            try? await Task.sleep(for: .seconds(10))
+                        while true {
+                            do { try await Task.sleep(for: .seconds(10)) } catch { return }
                             let expired = sessions.sweep(now: Date().timeIntervalSince1970)
                             if expired > 0 { logger.info("websocket sessions expired", ["sessions": "\(expired)"]) }
                             // After a burst of sessions opened or expired, the memory their
@@ -292,9 +292,9 @@ public final class Application: Sendable {
     /// Ordered shutdown: stop taking requests and let in-flight ones finish, then close the store.
     public func shutdown() async {
         await server.shutdown(gracePeriod: .seconds(configuration.server.shutdownGraceSeconds))
-        // Workers stop claiming; those mid-task give their leases back for the next start.
-        sweeperTask.withLock { $0 }?.cancel()
-        for task in [workerTask.withLock({ $0 }), deliveryTask.withLock({ $0 })].compactMap({ $0 }) {
+        // Workers stop claiming; those mid-task give their leases back for the next start. The
+        // sweepers stop too, and are waited for like the rest: nothing touches the store after.
+        for task in [sweeperTask.withLock({ $0 }), workerTask.withLock({ $0 }), deliveryTask.withLock({ $0 })].compactMap({ $0 }) {
             task.cancel()
             await task.value
         }

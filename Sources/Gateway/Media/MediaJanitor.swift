@@ -138,16 +138,19 @@ public final class MediaJanitor: Sendable {
         return bytesInUse < maxBytes
     }
 
-    /// Sweeps every `interval` seconds until cancelled.
-    /// Sweeps every `interval` seconds. With an s3 store it first aborts the multipart uploads a
-    /// crash left: at once every one when `alone` (no other instance can be uploading: the data-dir
-    /// lock, a SQLite store; and this one cannot have begun one yet, which takes a fetch of more
-    /// than a part's size first), and on every sweep those begun more than
-    /// ``staleUploadSeconds`` ago (with a shared database another instance may be uploading now).
-    func run(interval: Double, alone: Bool) async {
+    /// Sweeps every `interval` seconds until cancelled. With an s3 store it first aborts the
+    /// multipart uploads a crash left: at once every one when `alone` (no other instance can be
+    /// uploading: the data-dir lock, a SQLite store; and this one cannot have begun one yet,
+    /// which takes a fetch of more than a part's size first), and on every sweep those begun
+    /// more than ``staleUploadSeconds`` ago (with a shared database another instance may be
+    /// uploading now).
+    /// `wait` is the pause between sweeps (tests end it on cue).
+    func run(interval: Double, alone: Bool, wait: @Sendable (Double) async throws -> Void = { try await Task.sleep(for: .seconds($0)) }) async {
         if alone { await abortStaleUploads(before: nil) }
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(interval))
+        while true {
+            // Cancelled (shutdown): stop here. A sweep after it would run beside the shutdown,
+            // on a store and a data directory that may be going away.
+            do { try await wait(interval) } catch { return }
             let now = Date().timeIntervalSince1970
             await abortStaleUploads(before: now - Self.staleUploadSeconds)
             do {
