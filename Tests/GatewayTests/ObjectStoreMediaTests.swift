@@ -130,6 +130,14 @@ struct ObjectStoreMediaTests {
         try await client.send("GET \(path) HTTP/1.1\r\nHost: t\r\nRange: bytes=2000000-2999999\r\nConnection: close\r\n\r\n")
         let ranged = try await client.readResponse()
         #expect(ranged.status == 206 && ranged.body == Array(large[2_000_000...2_999_999]))
+        // A HEAD gets the GET's headers (nothing is fetched from the bucket for it), whole or ranged.
+        for (range, status, length) in [("", 200, large.count), ("Range: bytes=2000000-2999999\r\n", 206, 1_000_000)] {
+            let head = try RawHTTPClient(port: gw.port)
+            try await head.send("HEAD \(path) HTTP/1.1\r\nHost: t\r\n\(range)Connection: close\r\n\r\n")
+            let answer = try await head.readResponse(headRequest: true)
+            #expect(answer.status == status && answer.headers["content-length"] == "\(length)" && answer.body.isEmpty)
+            #expect(status == 200 || answer.headers["content-range"] == "bytes 2000000-2999999/\(large.count)")
+        }
         await gw.stop()
     }
 

@@ -27,18 +27,21 @@ enum MediaRoutes {
             case .valid:
                 break
             }
-            return try await serve(videoUUID: String(parts[0]), format: format, range: request.headers["range"], media: media)
+            return try await serve(videoUUID: String(parts[0]), format: format, range: request.headers["range"], media: media,
+                                   headOnly: request.method == "HEAD")
         }
     }
 
     /// A stored result's bytes, whole or the range asked for, from disk or the bucket; the
-    /// caller has decided the client may have them.
+    /// caller has decided the client may have them. `headOnly` (a HEAD request): the same
+    /// headers, without asking the bucket for the bytes.
     static func serve(videoUUID: String, format: VideoInferenceRequest.OutputFormat, range: String?, media: MediaStore,
-                  cacheControl: String = "private, max-age=3600") async throws -> HTTPResponse {
+                  cacheControl: String = "private, max-age=3600", headOnly: Bool = false) async throws -> HTTPResponse {
         let ext = format.rawValue.lowercased()
         var headers = HTTPHeaders([("Content-Type", format.contentType), ("Accept-Ranges", "bytes"), ("Cache-Control", cacheControl)])
         if let objects = media.objects {
-            return try await objectResponse(file: "\(videoUUID).\(ext)", range: range, objects: objects, media: media, headers: headers)
+            return try await objectResponse(file: "\(videoUUID).\(ext)", range: range, objects: objects, media: media, headers: headers,
+                                            headOnly: headOnly)
         }
         let path = media.path(videoUUID: videoUUID, ext: ext)
         guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int64 else {
@@ -61,8 +64,8 @@ extension MediaRoutes {
     /// The same answer from the object store: the object's size first (a missing one is 404, as
     /// on disk), the range decided as for a file, then just those bytes relayed from the store
     /// (``RelayedObject``). An unavailable store is 503, never 500.
-    static func objectResponse(file: String, range: String?, objects: ObjectMedia, media: MediaStore, headers original: HTTPHeaders) async throws
-        -> HTTPResponse
+    static func objectResponse(file: String, range: String?, objects: ObjectMedia, media: MediaStore, headers original: HTTPHeaders,
+                               headOnly: Bool = false) async throws -> HTTPResponse
     {
         var headers = original
         let key = objects.key(file: file)
@@ -87,7 +90,8 @@ extension MediaRoutes {
             let range = status == .ok ? nil : "bytes=\(start)-\(end)", length = end - start + 1
             guard objects.staging.acquire(length) else { throw S3Error.busy(key: key) }
             let relay = RelayedObject(spillPath: "\(media.directory)/.stage-\(UUID().uuidString)") { objects.staging.release(length) }
-            relay.follow { _ = try await objects.relay(key: key, range: range, into: relay) }
+            // A HEAD gets the same headers; its body is never sent, so nothing is fetched for it.
+            if !headOnly { relay.follow { _ = try await objects.relay(key: key, range: range, into: relay) } }
             return HTTPResponse(status: status, headers: headers, body: .stream(length: length, source: relay))
         } catch let error as S3Error {
             if error.kind == .notFound { throw APIError(.unknownVideo, "the media has been removed") }

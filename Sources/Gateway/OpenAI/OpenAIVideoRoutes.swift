@@ -267,7 +267,7 @@ struct OpenAIVideoRoutes: Sendable {
         }
         do {
             return try await MediaRoutes.serve(videoUUID: result.videoUUID, format: format, range: request.headers["range"], media: media,
-                                               cacheControl: "private, no-store")
+                                               cacheControl: "private, no-store", headOnly: request.method == "HEAD")
         } catch let error as APIError {
             throw OpenAIError(error)
         }
