@@ -165,10 +165,10 @@ final class RelayedObject: FilledResponseBodySource, TransferSink, @unchecked Se
                     break
                 }
                 state.producerWaiting = true
-                let began = Self.monotonicSeconds()
+                let began = DispatchTime.now().uptimeNanoseconds
                 _ = condition.wait(until: Date(timeIntervalSinceNow: maxWaitSeconds - state.waited))
                 state.producerWaiting = false
-                state.waited += Self.monotonicSeconds() - began
+                state.waited += Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
             }
             if state.closed {
                 condition.unlock()
@@ -181,7 +181,7 @@ final class RelayedObject: FilledResponseBodySource, TransferSink, @unchecked Se
                 condition.unlock()
                 let rest = bytes.count - offset
                 guard fd >= 0 else { return refuse("cannot create the spill file (errno \(error))") }
-                guard Self.writeAll(fd, base + offset, rest) else { return refuse("writing the spill file failed (errno \(errno))") }
+                guard writeAll(fd, UnsafeRawBufferPointer(rebasing: bytes[offset...])) else { return refuse("writing the spill file failed (errno \(errno))") }
                 condition.lock()
                 state.spilled += Int64(rest)
                 let waiter = state.waiter
@@ -212,23 +212,6 @@ final class RelayedObject: FilledResponseBodySource, TransferSink, @unchecked Se
         if state.failure == nil { state.failure = Failed(description: reason) }
         condition.unlock()
         return false
-    }
-
-    private static func writeAll(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Bool {
-        var written = 0
-        while written < count {
-            let n = write(fd, pointer + written, count - written)
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { return false }
-            written += n
-        }
-        return true
-    }
-
-    private static func monotonicSeconds() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
     // MARK: Consumer (the connection)

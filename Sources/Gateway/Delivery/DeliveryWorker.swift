@@ -309,13 +309,7 @@ public final class DeliveryWorker: Sendable {
             try source.next(into: &piece, maxBytes: Int(min(remaining, 256 << 10)))
             guard !piece.isEmpty else { throw DeliveryFailure(reason: "the webhook body ended early") }
             mac?.update(piece)
-            var written = 0
-            while written < piece.count {
-                let n = piece.withUnsafeBytes { write(fd, $0.baseAddress! + written, piece.count - written) }
-                if n < 0, errno == EINTR { continue }
-                guard n > 0 else { throw DeliveryFailure(reason: "cannot write the webhook body (errno \(errno))") }
-                written += n
-            }
+            guard piece.withUnsafeBytes({ writeAll(fd, $0) }) else { throw DeliveryFailure(reason: "cannot write the webhook body (errno \(errno))") }
             remaining -= Int64(piece.count)
         }
     }

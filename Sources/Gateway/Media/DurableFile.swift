@@ -35,13 +35,7 @@ enum DurableFile {
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Failed(step: "creating \(temporary)", errno: errno) }
         let failure: Failed? = bytes.withUnsafeBytes { buffer in
-            var written = 0
-            while written < buffer.count {
-                let n = Glibc.write(fd, buffer.baseAddress! + written, buffer.count - written)
-                if n < 0, errno == EINTR { continue }
-                guard n > 0 else { return Failed(step: "writing \(temporary)", errno: errno) }
-                written += n
-            }
+            guard writeAll(fd, buffer) else { return Failed(step: "writing \(temporary)", errno: errno) }
             return fsync(fd) == 0 ? nil : Failed(step: "fsync of \(temporary)", errno: errno)
         }
         close(fd)
@@ -56,4 +50,18 @@ enum DurableFile {
             throw error
         }
     }
+}
+
+/// Writes all of `bytes` to `fd`, retrying short writes and interrupts; false on failure, with
+/// `errno` saying why. The one write loop of the media, spill and webhook-spool files.
+func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    guard let base = bytes.baseAddress else { return true }
+    var written = 0
+    while written < bytes.count {
+        let n = Glibc.write(fd, base + written, bytes.count - written)
+        if n < 0, errno == EINTR { continue }
+        guard n > 0 else { return false }
+        written += n
+    }
+    return true
 }

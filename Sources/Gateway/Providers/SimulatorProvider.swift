@@ -83,13 +83,7 @@ enum FileCopier {
             if n < 0, errno == EINTR { continue }
             guard n >= 0 else { throw CocoaError(.fileReadUnknown) }
             if n == 0 { break }
-            var written = 0
-            while written < n {
-                let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + written, n - written) }
-                if w < 0, errno == EINTR { continue }
-                guard w > 0 else { throw CocoaError(.fileWriteOutOfSpace) }
-                written += w
-            }
+            guard buffer.withUnsafeBytes({ writeAll(output, UnsafeRawBufferPointer(rebasing: $0[..<n])) }) else { throw CocoaError(.fileWriteOutOfSpace) }
         }
         guard fsync(output) == 0 else { throw CocoaError(.fileWriteUnknown) }
     }
