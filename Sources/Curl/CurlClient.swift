@@ -64,6 +64,7 @@ public final class CurlClient: Sendable {
             }
         } onCancel: {
             cancel.cancel()
+            withdraw(cancel)
         }
     }
 
@@ -75,6 +76,9 @@ public final class CurlClient: Sendable {
         enqueue(Job(request: request, cancel: cancel, completion: completion))
     }
 
+    /// Transfers waiting for a thread.
+    public var queuedTransfers: Int { queue.withLock { q in q.jobs[q.head...].count { $0 != nil } } }
+
     /// Stops the worker threads after the queued transfers.
     public func shutdown() {
         condition.lock()
@@ -83,11 +87,38 @@ public final class CurlClient: Sendable {
         condition.unlock()
     }
 
+    /// A job cancelled before it is queued is answered at once. (The check and the append are
+    /// under the queue's lock, as is ``withdraw(_:)``'s search: a cancellation either finds the
+    /// job queued or is seen here.)
     private func enqueue(_ job: Job) {
         condition.lock()
-        queue.withLock { $0.jobs.append(job) }
-        condition.signal()
+        let queued = queue.withLock { q in
+            guard !job.cancel.isCancelled else { return false }
+            q.jobs.append(job)
+            return true
+        }
+        if queued { condition.signal() }
         condition.unlock()
+        if !queued { job.completion(.failure(Self.cancelled(job, "cancelled before start"))) }
+    }
+
+    /// Answers a cancelled job that no thread has taken yet at once, rather than when a thread
+    /// next frees up: behind long transfers that can be many seconds, all that time holding its
+    /// caller (a delivery slot, a worker shutting down). A job already running stops on its own
+    /// flag.
+    private func withdraw(_ cancel: CancelFlag) {
+        let job: Job? = queue.withLock { q in
+            for index in q.head..<q.jobs.count where q.jobs[index]?.cancel === cancel {
+                defer { q.jobs[index] = nil }
+                return q.jobs[index]
+            }
+            return nil
+        }
+        if let job { job.completion(.failure(Self.cancelled(job, "cancelled while queued"))) }
+    }
+
+    private static func cancelled(_ job: Job, _ message: String) -> CurlError {
+        CurlError(kind: .cancelled, curlCode: 42, message: message, host: job.request.hostAndPort?.host ?? "?")
     }
 
     private func nextJob() -> Job? {
@@ -95,15 +126,18 @@ public final class CurlClient: Sendable {
         defer { condition.unlock() }
         while true {
             let (job, stopped): (Job?, Bool) = queue.withLock { q in
-                guard q.head < q.jobs.count else { return (nil, q.stopped) }
-                let job = q.jobs[q.head]
-                q.jobs[q.head] = nil
-                q.head += 1
-                if q.head > 64, q.head * 2 > q.jobs.count {
-                    q.jobs.removeFirst(q.head)
-                    q.head = 0
+                // Withdrawn jobs leave empty slots behind: skipped.
+                while q.head < q.jobs.count {
+                    let job = q.jobs[q.head]
+                    q.jobs[q.head] = nil
+                    q.head += 1
+                    if q.head > 64, q.head * 2 > q.jobs.count {
+                        q.jobs.removeFirst(q.head)
+                        q.head = 0
+                    }
+                    if let job { return (job, false) }
                 }
-                return (job, false)
+                return (nil, q.stopped)
             }
             if let job { return job }
             if stopped { return nil }
@@ -122,10 +156,7 @@ public final class CurlClient: Sendable {
     /// answered, so a caller that finds its sink released can rely on it.
     private func nextOutcome(_ handle: EasyHandle) -> (Result<CurlResponse, CurlError>, @Sendable (Result<CurlResponse, CurlError>) -> Void)? {
         guard let job = nextJob() else { return nil }
-        if job.cancel.isCancelled {
-            return (.failure(CurlError(kind: .cancelled, curlCode: 42, message: "cancelled before start", host: job.request.hostAndPort?.host ?? "?")),
-                    job.completion)
-        }
+        if job.cancel.isCancelled { return (.failure(Self.cancelled(job, "cancelled before start")), job.completion) }
         return (handle.perform(job.request, cancel: job.cancel, proxy: proxy), job.completion)
     }
 }

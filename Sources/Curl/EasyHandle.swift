@@ -150,9 +150,11 @@ final class EasyHandle {
         // Address pinning: CONNECT_TO sends the connection to the checked address, whatever DNS
         // says by then; TLS still verifies the certificate against the URL's host name. Through
         // an egress proxy the same option makes curl tunnel with `CONNECT <address>:<port>`, so
-        // the proxy never resolves the name itself. A pinned transfer never shares a
-        // connection: it neither reuses a cached one (made to whatever DNS said) nor leaves its
-        // own in the cache for a later unpinned request to the same name.
+        // the proxy never resolves the name itself. Kept-alive connections are reused only
+        // within the pin: libcurl never mixes connections made with and without "connect to",
+        // and reuses a pinned one only for the same host name, port and pinned address. So a
+        // receiver's next webhook skips the TCP and TLS handshakes, yet an unpinned request
+        // never rides a pinned connection, nor a request pinned elsewhere (DNS changed) an old one.
         if let address = request.pinnedAddress {
             // Empty host and port match whatever curl makes of the URL's host (a trailing dot,
             // case): the pin can never silently miss. Redirects are off, so no other host is
@@ -161,8 +163,6 @@ final class EasyHandle {
                 lists.append(list)
                 _ = ccurl_setopt_slist(handle, CURLOPT_CONNECT_TO, list)
             }
-            setLong(CURLOPT_FRESH_CONNECT, 1)
-            setLong(CURLOPT_FORBID_REUSE, 1)
         }
         // The proxy environment variables are never read: a proxy that resolves names itself
         // would undo the pinning. Only an explicitly configured proxy is used ("" disables).

@@ -5,6 +5,7 @@ import Glibc
 import HTTP1
 import HTTPServer
 import TestSupport
+import Synchronization
 import Testing
 
 /// An in-test HTTP server for the client to talk to.
@@ -253,6 +254,65 @@ struct CurlClientTests {
         }
     }
 
+    /// Kept-alive connections are reused within a pin (a receiver's next webhook skips the
+    /// handshakes), and never across pins: a host pinned to another address (its DNS changed
+    /// between checks) gets a new connection to that address.
+    @Test func pinnedConnectionsAreReusedOnlyForTheSameAddress() async throws {
+        // Its own client: other tests' connections must not evict these from its caches.
+        let client = CurlClient(threads: 2)
+        defer { client.shutdown() }
+        let first = try KeepAliveServer(name: "first")
+        defer { first.server.stop() }
+        let url = "http://upstream.invalid:\(first.server.port)/"
+        let requests = client.threadCount * 3
+        for _ in 0..<requests {
+            let response = try await client.perform(CurlRequest(url: url, pinnedAddress: "127.0.0.1"))
+            #expect(String(decoding: response.body, as: UTF8.self) == "first")
+        }
+        // At most one connection per transfer thread (each keeps its own cache).
+        #expect(first.connections <= client.threadCount)
+
+        let second = try KeepAliveServer(name: "second", address: "127.0.0.2", port: first.server.port)
+        defer { second.server.stop() }
+        for _ in 0..<requests {
+            let response = try await client.perform(CurlRequest(url: url, pinnedAddress: "127.0.0.2"))
+            #expect(String(decoding: response.body, as: UTF8.self) == "second")
+        }
+    }
+
+    /// A transfer cancelled while it waits for a thread is answered at once, not once the
+    /// transfer ahead of it ends.
+    @Test func aQueuedTransferIsCancelledAtOnce() async throws {
+        let arrived = Gate(), release = Gate()
+        let raw = try ScriptedTCPServer { connection in
+            connection.readRequest()
+            arrived.open()
+            let done = DispatchSemaphore(value: 0)
+            Task { await release.wait(); done.signal() }
+            done.wait()
+            connection.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        }
+        defer { raw.stop() }
+        let client = CurlClient(threads: 1)
+        defer { client.shutdown() }
+        let url = "http://127.0.0.1:\(raw.port)/"
+        let first = Task { try await client.perform(CurlRequest(url: url)) }
+        await arrived.wait()  // the one thread is busy with the first transfer
+        let second = Task { try await client.perform(CurlRequest(url: url)) }
+        while client.queuedTransfers == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        second.cancel()
+        // A watchdog, so the old behaviour fails rather than hangs: it lets the first go after 10 s.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(10))
+            release.open()
+        }
+        await #expect { try await second.value } throws: { ($0 as? CurlError)?.kind == .cancelled }
+        #expect(!release.isOpen, "the cancelled transfer waited for the one ahead of it")
+        watchdog.cancel()
+        release.open()
+        #expect(try await first.value.status == 200)
+    }
+
     @Test func cancellationAbortsTheTransfer() async throws {
         let server = try makeUpstream()
         defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
@@ -265,3 +325,24 @@ struct CurlClientTests {
     }
 }
 
+/// Answers every request on a connection with its name, keeping the connection open, and counts
+/// the connections it accepted.
+private struct KeepAliveServer: Sendable {
+    final class Count: Sendable { let value = Mutex(0) }
+    let server: ScriptedTCPServer
+    private let count = Count()
+    var connections: Int { count.value.withLock { $0 } }
+
+    init(name: String, address: String = "127.0.0.1", port: Int = 0) throws {
+        let count = self.count
+        server = try ScriptedTCPServer(address: address, port: port) { connection in
+            count.value.withLock { $0 += 1 }
+            // Idle connections end on their own once the test is over.
+            var timeout = timeval(tv_sec: 20, tv_usec: 0)
+            setsockopt(connection.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            while connection.readRequest().hasSuffix("\r\n\r\n") {
+                connection.write("HTTP/1.1 200 OK\r\nContent-Length: \(name.utf8.count)\r\n\r\n\(name)")
+            }
+        }
+    }
+}

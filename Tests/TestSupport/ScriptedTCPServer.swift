@@ -10,15 +10,16 @@ public final class ScriptedTCPServer: @unchecked Sendable {
     private let stopped = NSLock()
     private var isStopped = false
 
-    public init(script: @escaping @Sendable (ScriptedConnection) -> Void) throws {
+    /// Listens on `address` (any loopback address) at `port` (0: a free one).
+    public init(address: String = "127.0.0.1", port: Int = 0, script: @escaping @Sendable (ScriptedConnection) -> Void) throws {
         self.script = script
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+        addr.sin_port = UInt16(port).bigEndian
+        inet_pton(AF_INET, address, &addr.sin_addr)
         let bound = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -28,7 +29,7 @@ public final class ScriptedTCPServer: @unchecked Sendable {
         _ = withUnsafeMutablePointer(to: &actual) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
         }
-        port = Int(UInt16(bigEndian: actual.sin_port))
+        self.port = Int(UInt16(bigEndian: actual.sin_port))
         self.listener = listener
         let thread = Thread { [self] in acceptLoop() }
         thread.start()

@@ -38,6 +38,12 @@ public final class Gate: @unchecked Sendable {
         }
     }
 
+    public var isOpen: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return opened
+    }
+
     public func open() {
         lock.lock()
         opened = true
