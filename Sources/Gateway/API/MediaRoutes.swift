@@ -44,7 +44,7 @@ enum MediaRoutes {
                                             headOnly: headOnly)
         }
         let path = media.path(videoUUID: videoUUID, ext: ext)
-        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int64 else {
+        guard let size = fileSize(atPath: path) else {
             throw APIError(.unknownVideo, "the media has been removed")
         }
         switch ByteRange.parse(range, size: size) {

@@ -19,7 +19,7 @@ enum MetricsRoute {
             for (name, gate) in gates.sorted(by: { $0.key < $1.key }) {
                 gauges.append(("reelgate_provider_jobs_in_flight", [("provider", name)], Double(gate.slotsInUse)))
             }
-            let dbBytes = ["", "-wal"].compactMap { (try? FileManager.default.attributesOfItem(atPath: dbPath + $0))?[.size] as? Int64 }.reduce(0, +)
+            let dbBytes = ["", "-wal"].compactMap { fileSize(atPath: dbPath + $0) }.reduce(0, +)
             gauges.append(("reelgate_database_bytes", [], Double(dbBytes)))
             gauges.append(("reelgate_media_bytes", [], Double(janitor.bytesInUse)))
             gauges.append(("reelgate_media_budget_bytes", [], Double(janitor.maxBytes)))

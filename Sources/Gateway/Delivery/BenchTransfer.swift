@@ -60,7 +60,7 @@ enum BenchTransfer {
             let start = Date()
             try await objects.upload(file: args[2], key: "bench.bin", contentType: "video/mp4")
             let middle = Date()
-            let size = (try? FileManager.default.attributesOfItem(atPath: args[2])[.size] as? Int64) ?? 0
+            let size = fileSize(atPath: args[2]) ?? 0
             let staged = try await objects.stage(key: "bench.bin", bytes: size, to: back)
             let end = Date()
             print(String(format: "bytes %lld upload %.3f download %.3f total %.3f", staged.bodyBytes,

@@ -31,7 +31,7 @@ enum DurableFile {
     static func write(_ bytes: some ContiguousBytes, to path: String) throws(Failed) {
         let name = (path as NSString).lastPathComponent, directory = (path as NSString).deletingLastPathComponent
         // Hidden and `.partial`, as the start-up clean-up knows a file a crash left half-written.
-        let temporary = "\(directory)/.\(name).\(UUID().uuidString.prefix(8)).partial"
+        let temporary = "\(directory)/.\(name).\(uniqueSuffix()).partial"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Failed(step: "creating \(temporary)", errno: errno) }
         let failure: Failed? = bytes.withUnsafeBytes { buffer in
@@ -50,18 +50,4 @@ enum DurableFile {
             throw error
         }
     }
-}
-
-/// Writes all of `bytes` to `fd`, retrying short writes and interrupts; false on failure, with
-/// `errno` saying why. The one write loop of the media, spill and webhook-spool files.
-func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
-    guard let base = bytes.baseAddress else { return true }
-    var written = 0
-    while written < bytes.count {
-        let n = Glibc.write(fd, base + written, bytes.count - written)
-        if n < 0, errno == EINTR { continue }
-        guard n > 0 else { return false }
-        written += n
-    }
-    return true
 }

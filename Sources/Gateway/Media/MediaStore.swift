@@ -75,7 +75,7 @@ public struct MediaStore: Sendable {
 
     /// A temporary path in the same directory, so the final rename is atomic; its own for each
     /// fetch, so a worker that took a task over never writes into the file of one still running.
-    public func temporaryPath(videoUUID: String) -> String { "\(directory)/.\(videoUUID).\(UUID().uuidString.prefix(8)).partial" }
+    public func temporaryPath(videoUUID: String) -> String { "\(directory)/.\(videoUUID).\(uniqueSuffix()).partial" }
 
     /// The `videoURL` of a stored result: reelgate's own signed link, or with an s3 store and
     /// `presignedURLs` the bucket's presigned GET, valid as long.

@@ -47,7 +47,7 @@ struct ObjectMedia: Sendable {
 
     /// Uploads `file` as `key`; returns once the object is complete in the bucket.
     func upload(file: String, key: String, contentType: String) async throws {
-        let size = (try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int64) ?? 0
+        guard let size = fileSize(atPath: file) else { throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: file]) }
         guard size > settings.partBytes else {
             try await client.putObject(key: key, file: file, contentType: contentType)
             return

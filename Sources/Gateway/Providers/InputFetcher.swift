@@ -140,7 +140,7 @@ struct InputFetcher: Sendable {
     }
 
     private func size(_ path: String) -> Int64 {
-        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int64) ?? 0
+        fileSize(atPath: path) ?? 0
     }
 
     private func host(_ url: String) -> String { URLHost.of(url) }

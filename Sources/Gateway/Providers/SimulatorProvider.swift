@@ -1,6 +1,7 @@
 import Domain
 import Store
 import Foundation
+import Synchronization
 
 /// The built-in provider (SPEC §8.1): no network, yet it walks every state with real clips.
 ///
@@ -44,18 +45,29 @@ public struct SimulatorProvider: VideoProvider {
     public func fetch(output reference: String, job: ProviderJob, to path: String) async throws(ProviderError) {
         let format = job.request.outputFormat.fileExtension
         let aspect = job.request.effectiveAspectRatio.replacingOccurrences(of: ":", with: "x")
-        guard let clip = Bundle.module.url(forResource: "clip-\(aspect)", withExtension: format, subdirectory: "clips") else {
+        guard let source = Self.clipPath("clip-\(aspect)", ext: format) else {
             throw ProviderError(kind: .permanent, code: .providerError, message: "simulator clip clip-\(aspect).\(format) is missing")
         }
         do {
-            let source = clip.path
-            try await BlockingIO.run { try FileCopier.copy(from: source, to: path) }
+            try await BlockingIO.run { try FileCopier.place(source, at: path) }
         } catch {
             throw ProviderError(kind: .retryable, code: .providerError, message: "copying the clip failed: \(error)")
         }
     }
 
     public func cancel(_ upstream: UpstreamJob) async {}
+
+    /// The bundled clips' paths, each looked up once: a `Bundle` lookup builds and compares
+    /// paths on every call, a cost every simulated result paid.
+    private static let clipPaths = Mutex<[String: String]>([:])
+
+    static func clipPath(_ name: String, ext: String) -> String? {
+        let key = "\(name).\(ext)"
+        if let path = clipPaths.withLock({ $0[key] }) { return path }
+        guard let path = Bundle.module.url(forResource: name, withExtension: ext, subdirectory: "clips")?.path else { return nil }
+        clipPaths.withLock { $0[key] = path }
+        return path
+    }
 
     /// A stable fraction in [0, 1) from the seed (SplitMix64).
     func fails(seed: Int64) -> Bool {
@@ -68,8 +80,20 @@ public struct SimulatorProvider: VideoProvider {
     }
 }
 
-/// Streams a file to a new path and fsyncs it: media is durable before its row says "ready".
+/// Puts a clip at a result's temporary path. A clip never changes, and the media store only
+/// reads, renames and removes its files, so a hard link serves: no bytes copied and no new inode
+/// (creating one is most of a result's cost on ext4 without a journal, which scans past every
+/// recently deleted inode). Where a link is refused (another file system, another owner under
+/// `protected_hardlinks`, too many links) the clip is copied and fsynced: media is durable
+/// before its row says "ready".
 enum FileCopier {
+    static func place(_ source: String, at destination: String) throws {
+        unlink(destination)  // what an earlier attempt left
+        if link(source, destination) == 0 { return }
+        guard [EXDEV, EPERM, EACCES, EMLINK, EOPNOTSUPP].contains(errno) else { throw CocoaError(.fileWriteUnknown) }
+        try copy(from: source, to: destination)
+    }
+
     static func copy(from source: String, to destination: String) throws {
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw CocoaError(.fileReadNoSuchFile) }

@@ -30,7 +30,7 @@ extension WorkerPool {
                 try await fail(task, owner: owner, code: error.code, message: error.message, log: log)
                 return []
             }
-            let bytes = (try? FileManager.default.attributesOfItem(atPath: temporary)[.size] as? Int64) ?? 0
+            let bytes = fileSize(atPath: temporary) ?? 0
             let storedPath: String
             if let objects = media.objects {
                 // Stored only once the object is complete in the bucket.
