@@ -157,7 +157,7 @@ public final class PostgresConnection {
     }
 
     private static func withCStrings<R>(_ values: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
-        var pointers: [UnsafeMutablePointer<CChar>?] = values.map { $0.map { strdup($0) } ?? nil }
+        let pointers: [UnsafeMutablePointer<CChar>?] = values.map { $0.map { strdup($0) } ?? nil }
         defer { for pointer in pointers { free(pointer) } }
         return body(pointers.map { $0.map { UnsafePointer($0) } })
     }

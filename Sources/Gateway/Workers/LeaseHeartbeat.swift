@@ -17,8 +17,11 @@ func withLeaseHeartbeat<T: Sendable>(
         group.addTask { try await body() }
         group.addTask {
             var failures = 0
+            // Beats keep to a fixed schedule: a slow renewal does not push every later one back.
+            var next = ContinuousClock.now
             while true {
-                try await Task.sleep(for: interval)
+                next = max(next + interval, .now)
+                try await Task.sleep(until: next)
                 do {
                     guard try await renew() else { throw LeaseLost(reason: "while renewing") }
                     failures = 0
