@@ -54,6 +54,10 @@ public final class Database {
             try execute(options.synchronousFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL")
         }
         try execute("PRAGMA foreign_keys=ON")
+        // Statement journals and sorters past 64 KiB stay in memory instead of spilling to files
+        // created and deleted in /var/tmp (a new inode each, which on ext4 without a journal
+        // scans past every recently deleted one).
+        try execute("PRAGMA temp_store=MEMORY")
         // Pages are read through a shared mapping instead of a pread each: a read transaction
         // after another connection's commit starts with an empty page cache.
         try execute("PRAGMA mmap_size=268435456")

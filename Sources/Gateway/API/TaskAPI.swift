@@ -403,7 +403,7 @@ final class TaskAPI: Sendable {
         let path = "\(directory)/\(imageUUID)"
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            try await BlockingIO.run { try DurableFile.write(data, to: path) }  // durable before it is recorded
+            try await DurableFile.write(data, to: path)  // durable before it is recorded
             try await store.storeImage(UploadedImage(
                 uuid: imageUUID, keyName: principal.name, path: path, mime: mime, bytes: data.count,
                 expiresAt: Date().timeIntervalSince1970 + limits.imageTTLSeconds))

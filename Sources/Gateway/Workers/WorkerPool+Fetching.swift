@@ -51,7 +51,7 @@ extension WorkerPool {
                 storedPath = ObjectMedia.storedPath(key: key)
             } else {
                 do {
-                    try await BlockingIO.run { try DurableFile.publish(temporary, as: final) }
+                    try await DurableFile.publish(temporary, as: final)
                 } catch {
                     log.error("storing a video failed", ["error": "\(error)", "path": final])
                     try? FileManager.default.removeItem(atPath: temporary)
