@@ -30,7 +30,9 @@ let package = Package(
         // Layer 2: the socket server: epoll event loops, connections, router.
         .target(name: "HTTPServer", dependencies: ["HTTP1", "CEpoll"], swiftSettings: strict),
         // Layer 3: thin wrappers over the C libraries.
-        .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: strict),
+        // Group-committed fsyncs, for the SQLite WAL and the media directory.
+        .target(name: "FileSync", swiftSettings: strict),
+        .target(name: "SQLite", dependencies: ["CSQLite", "FileSync"], swiftSettings: strict),
         .target(name: "Curl", dependencies: ["CCurl"], swiftSettings: strict),
         .target(name: "Crypto", dependencies: ["CCrypto"], swiftSettings: strict),
         .target(name: "Postgres", dependencies: ["CPostgres"], swiftSettings: strict),
@@ -48,7 +50,7 @@ let package = Package(
         // Layer 6: API handlers, workers, delivery; `App` composes everything.
         .target(
             name: "Gateway",
-            dependencies: ["HTTP1", "WebSocket", "Multipart", "HTTPServer", "Store", "SQLiteStore", "PostgresStore", "Postgres", "S3", "Curl", "Crypto", "Domain", "CMalloc"],
+            dependencies: ["HTTP1", "WebSocket", "Multipart", "HTTPServer", "Store", "SQLiteStore", "PostgresStore", "Postgres", "S3", "Curl", "Crypto", "Domain", "CMalloc", "FileSync"],
             // The ops console's files are compiled into the binary (SPEC §17): nothing to deploy beside it.
             resources: [.copy("Resources/clips"), .embedInCode("Console/Assets/index.html"), .embedInCode("Console/Assets/console.js"),
                         .embedInCode("Console/Assets/console.css"), .embedInCode("Console/Assets/favicon.svg")],
@@ -65,6 +67,7 @@ let package = Package(
         .testTarget(name: "MultipartTests", dependencies: ["Multipart"], swiftSettings: strict),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP1", "Crypto"], swiftSettings: strict),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "FileSyncTests", dependencies: ["FileSync", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CurlTests", dependencies: ["Curl", "Crypto", "HTTPServer", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),

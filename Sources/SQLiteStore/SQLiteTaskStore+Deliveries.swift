@@ -23,7 +23,7 @@ extension SQLiteTaskStore {
         let now = clock()
         guard quota.free > 0 else { return [] }
         let keys = quota.saturatedKeys, hosts = quota.saturatedHosts
-        let outcome: Result<[DeliveryRecord], StoreError> = try await pool.write { db in
+        let outcome: Result<[DeliveryRecord], StoreError> = try await pool.write(.deferred) { db in
             let rows = try db.query(
                 """
                 SELECT d.*, t.api_key_name FROM deliveries d JOIN tasks t ON t.uuid = d.task_uuid
@@ -50,7 +50,7 @@ extension SQLiteTaskStore {
 
     public func renewDeliveryLease(_ delivery: DeliveryRecord, owner: String, leaseSeconds: Double) async throws -> Bool {
         let now = clock()
-        return try await pool.write { db in
+        return try await pool.write(.deferred) { db in
             try db.execute(
                 "UPDATE deliveries SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? AND attempts = ? AND state = ?",
                 [now + leaseSeconds, delivery.id, owner, delivery.attempts, sending])
@@ -62,7 +62,7 @@ extension SQLiteTaskStore {
     public func recordAttempt(_ delivery: DeliveryRecord, owner: String, attempt: DeliveryAttempt, outcome: DeliveryOutcome) async throws -> Bool {
         let now = clock()
         let settled = TaskLifecycle.predecessors(of: .deliveriesSettled)
-        return try await pool.write { db in
+        return try await pool.write(.deferred) { db in
             let claim: [any SQLiteBindable] = [delivery.id, owner, delivery.attempts, sending]
             guard try db.scalar(
                 "SELECT count(*) FROM deliveries WHERE id = ? AND lease_owner = ? AND attempts = ? AND state = ?", claim).int == 1

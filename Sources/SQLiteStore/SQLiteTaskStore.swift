@@ -100,7 +100,7 @@ public final class SQLiteTaskStore: TaskStore {
         let now = clock()
         let until = now + leaseSeconds
         // A result, not a throw, out of the transaction: a row set aside must stay set aside.
-        let outcome: Result<TaskRecord?, StoreError> = try await pool.write { db in
+        let outcome: Result<TaskRecord?, StoreError> = try await pool.write(.deferred) { db in
             // A task whose lease expired (a crashed or stalled worker) first.
             let resumable = TaskLifecycle.predecessors(of: .resumed)
             if let uuid = try db.scalar(
@@ -169,7 +169,7 @@ public final class SQLiteTaskStore: TaskStore {
 
     public func renewLease(_ uuid: String, owner: String, leaseSeconds: Double) async throws -> Bool {
         let now = clock()
-        return try await pool.write { db in
+        return try await pool.write(.deferred) { db in
             try db.execute("UPDATE tasks SET lease_expires_at = ? WHERE uuid = ? AND lease_owner = ?", [now + leaseSeconds, uuid, owner])
             return db.changes == 1
         }
@@ -177,7 +177,7 @@ public final class SQLiteTaskStore: TaskStore {
 
     public func park(_ uuid: String, owner: String, until at: Double, pollInterval: Double) async throws -> Bool {
         let now = clock()
-        return try await pool.write { db in
+        return try await pool.write(.deferred) { db in
             try db.execute(
                 """
                 UPDATE tasks SET next_attempt_at = ?, poll_interval = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
@@ -188,7 +188,7 @@ public final class SQLiteTaskStore: TaskStore {
     }
 
     public func releaseLease(_ uuid: String, owner: String) async throws {
-        try await pool.write { db in
+        try await pool.write(.deferred) { db in
             try db.execute("UPDATE tasks SET lease_owner = NULL, lease_expires_at = 0 WHERE uuid = ? AND lease_owner = ?", [uuid, owner])
         }
     }
@@ -215,7 +215,7 @@ public final class SQLiteTaskStore: TaskStore {
         if write.releasesLease { sets += ["lease_owner = NULL", "lease_expires_at = NULL"] }
         let update = "UPDATE tasks SET state = ?, updated_at = ?\(sets.map { ", " + $0 }.joined()) WHERE uuid = ? AND lease_owner = ? AND state IN (\(Self.placeholders(write.predecessors.count)))"
         let arguments: [any SQLiteBindable] = [write.next.rawValue, now] + values + [uuid, owner] + Self.bind(write.predecessors)
-        return try await pool.write { db in
+        return try await pool.write(write.mustBeSynced ? .synced : .deferred) { db in
             try db.execute(update, arguments)
             guard db.changes == 1 else { return false }
             try write.writeSideRows(of: uuid, at: now, with: SQLiteLifecycleRows(db: db))
@@ -231,7 +231,7 @@ public final class SQLiteTaskStore: TaskStore {
     }
 
     public func setProgress(_ uuid: String, owner: String, progress: Int) async throws {
-        try await pool.write { db in
+        try await pool.write(.deferred) { db in
             try db.execute(
                 """
                 UPDATE results SET progress = ? WHERE task_uuid = ? AND state = ? AND progress < ?
@@ -244,7 +244,7 @@ public final class SQLiteTaskStore: TaskStore {
         let now = clock()
         // The lease is checked through the task's key: `task_uuid IN (SELECT … WHERE lease_owner
         // = ?)` scanned every task ever taken, once per stored video.
-        return try await pool.write { db in
+        return try await pool.write(.deferred) { db in
             try db.execute(
                 """
                 UPDATE results SET state = ?, progress = 100, media_path = ?, media_bytes = ?, ready_at = ?, expires_at = ?, cost = ?

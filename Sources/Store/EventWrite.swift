@@ -26,6 +26,17 @@ public struct EventWrite: Sendable {
     public let assignments: [Assignment]
     /// Leaving the worker's hands (back to the queue, delivering, or final): the lease goes.
     public var releasesLease: Bool { next == .queued || next == .delivering || next.isTerminal }
+    /// Whether the step must be on disk before the worker goes on. A billed upstream job must
+    /// (lost to a power cut, the task would be submitted and paid for again), as must what
+    /// changes a client's answer for good (a failure) and the rarer steps. The steps of a task
+    /// that goes well are redone safely if lost: a finished job is polled and fetched again, a
+    /// stored video fetched again, and results are delivered at least once anyway.
+    public var mustBeSynced: Bool {
+        switch event {
+        case .resumedUpstream, .upstreamFinished, .resultsStored: false
+        default: true
+        }
+    }
     let event: TaskEvent
 
     /// Refuses the events that have methods of their own (claims, cancels, the last delivery).

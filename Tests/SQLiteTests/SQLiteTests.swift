@@ -1,3 +1,5 @@
+import Foundation
+import Glibc
 import SQLite
 import TestSupport
 import Testing
@@ -118,7 +120,7 @@ struct SQLiteTests {
     }
 }
 
-@Suite("DatabasePool: group commit, readers")
+@Suite("DatabasePool: group commit, readers", .timeLimit(.minutes(1)))
 struct DatabasePoolTests {
     @Test func concurrentWritesAllCommitAndAreReadable() async throws {
         let dir = TempDirectory()
@@ -139,6 +141,29 @@ struct DatabasePoolTests {
         }
         let count = try await pool.read { db in try db.scalar("SELECT count(*) FROM items").int }
         #expect(count == 500)
+    }
+
+    /// A synced write is answered only after a WAL flush that started after its commit; a
+    /// deferred one right after its commit, while a flush is still on its way to the disk; and
+    /// the writer goes on committing meanwhile.
+    @Test func syncedWritesWaitForTheWALFlushDeferredOnesDoNot() async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let flushes = HeldFlushes()
+        let pool = try DatabasePool(path: dir.file("t.db"), migrator: migrator()) { _ in flushes.flush() }
+        #expect(try pool.writeUnbatched { try $0.scalar("PRAGMA synchronous").int } == 1)  // NORMAL: the writer never waits
+        let synced = Task { try await pool.write { db in try db.execute("INSERT INTO items (name) VALUES ('synced')") } }
+        await flushes.started.wait()  // its flush is under way, held
+        try await pool.write(.deferred) { db in try db.execute("INSERT INTO items (name) VALUES ('deferred')") }
+        let count = try await pool.read { db in try db.scalar("SELECT count(*) FROM items").int }
+        #expect(count == 2)  // both committed and visible…
+        #expect(flushes.count == 1 && !flushes.isReleased)  // …while the first flush still holds
+        flushes.fail = true
+        flushes.release()
+        await #expect(throws: SQLiteError.self) { try await synced.value }  // a failed flush is not "durable"
+        flushes.fail = false
+        try await pool.write { db in try db.execute("INSERT INTO items (name) VALUES ('after')") }
+        #expect(flushes.count == 2)
     }
 
     /// The WAL is copied back by the pool's own checkpointer after commits, not inside a COMMIT
@@ -225,3 +250,29 @@ struct DatabasePoolTests {
     }
 }
 
+/// A WAL flush whose first call is held until released, and that can fail on demand.
+private final class HeldFlushes: @unchecked Sendable {
+    let started = Gate()
+    private let lock = NSCondition()
+    private var calls = 0, released = false
+    var fail = false
+
+    var count: Int { lock.withLock { calls } }
+    var isReleased: Bool { lock.withLock { released } }
+
+    func flush() -> Int32 {
+        lock.lock()
+        defer { lock.unlock() }
+        calls += 1
+        if calls == 1 {
+            started.open()
+            while !released { lock.wait() }
+        }
+        return fail ? EIO : 0
+    }
+
+    func release() {
+        lock.withLock { released = true }
+        lock.broadcast()
+    }
+}

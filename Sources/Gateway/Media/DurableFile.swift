@@ -1,11 +1,13 @@
+import FileSync
 import Foundation
 import Glibc
+import Synchronization
 
 /// Files that must outlive a power cut once the database records them: written under a temporary
 /// name, fsynced, renamed into place, and their directory fsynced. POSIX promises nothing about a
 /// new name until its directory is synced; ext4 without a journal, or XFS, lose it, which would
 /// leave a recorded row without its file. The blocking calls run on ``BlockingIO``; the
-/// directory's fsync is shared with concurrent writers (``DirectorySync``).
+/// directory's fsync is shared with concurrent writers (``SyncRounds``).
 enum DurableFile {
     struct Failed: Error, CustomStringConvertible {
         let step: String
@@ -20,11 +22,23 @@ enum DurableFile {
         try await blocking { () throws(Failed) in
             guard rename(temporary, final) == 0 else { throw Failed(step: "rename", errno: errno) }
         }
-        do {
-            try await DirectorySync.of(directory.isEmpty ? "." : directory).sync()
-        } catch {
+        let path = directory.isEmpty ? "." : directory
+        let error = await rounds(of: path).sync()
+        guard error == 0 else {
             unlink(final)
-            throw error
+            throw Failed(step: "fsync of \(path)", errno: error)
+        }
+    }
+
+    /// One ``SyncRounds`` per directory for the process, so every writer into it shares them.
+    private static let directories = Mutex<[String: SyncRounds]>([:])
+
+    private static func rounds(of directory: String) -> SyncRounds {
+        directories.withLock { all in
+            if let existing = all[directory] { return existing }
+            let rounds = SyncRounds(path: directory, flush: SyncRounds.fsyncDirectory)
+            all[directory] = rounds
+            return rounds
         }
     }
 
