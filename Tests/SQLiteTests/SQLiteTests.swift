@@ -149,7 +149,7 @@ struct DatabasePoolTests {
     @Test func syncedWritesWaitForTheWALFlushDeferredOnesDoNot() async throws {
         let dir = TempDirectory()
         defer { dir.remove() }
-        let flushes = HeldFlushes()
+        let flushes = HeldFlush()
         let pool = try DatabasePool(path: dir.file("t.db"), migrator: migrator()) { _ in flushes.flush() }
         #expect(try pool.writeUnbatched { try $0.scalar("PRAGMA synchronous").int } == 1)  // NORMAL: the writer never waits
         let synced = Task { try await pool.write { db in try db.execute("INSERT INTO items (name) VALUES ('synced')") } }
@@ -158,10 +158,10 @@ struct DatabasePoolTests {
         let count = try await pool.read { db in try db.scalar("SELECT count(*) FROM items").int }
         #expect(count == 2)  // both committed and visible…
         #expect(flushes.count == 1 && !flushes.isReleased)  // …while the first flush still holds
-        flushes.fail = true
+        flushes.setFailing(true)
         flushes.release()
         await #expect(throws: SQLiteError.self) { try await synced.value }  // a failed flush is not "durable"
-        flushes.fail = false
+        flushes.setFailing(false)
         try await pool.write { db in try db.execute("INSERT INTO items (name) VALUES ('after')") }
         #expect(flushes.count == 2)
     }
@@ -247,32 +247,5 @@ struct DatabasePoolTests {
         let pool = try DatabasePool(path: path, migrator: migrator())
         let name = try pool.readBlocking { db in try db.scalar("SELECT name FROM items").string }
         #expect(name == "kept")
-    }
-}
-
-/// A WAL flush whose first call is held until released, and that can fail on demand.
-private final class HeldFlushes: @unchecked Sendable {
-    let started = Gate()
-    private let lock = NSCondition()
-    private var calls = 0, released = false
-    var fail = false
-
-    var count: Int { lock.withLock { calls } }
-    var isReleased: Bool { lock.withLock { released } }
-
-    func flush() -> Int32 {
-        lock.lock()
-        defer { lock.unlock() }
-        calls += 1
-        if calls == 1 {
-            started.open()
-            while !released { lock.wait() }
-        }
-        return fail ? EIO : 0
-    }
-
-    func release() {
-        lock.withLock { released = true }
-        lock.broadcast()
     }
 }
