@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Durable submits and polls (SPEC §14), against nginx `return 200` in the same run:
 # - submit: wrk POSTs unique videoInference tasks, each acknowledged only after its group commit
-#   (synchronous=FULL). Target >= 10k tasks/s with p99 < 20 ms.
+#   (the fsync of the WAL that covers it). Target >= 10k tasks/s with p99 < 20 ms.
 # - getResponse of a succeeded 2-result task (signed URLs built on every poll): >= 0.30x nginx.
 # - GET /v1/tasks/<id> of a succeeded task with its event log: >= 0.20x nginx.
 # - GET /healthz: >= 0.60x nginx.
