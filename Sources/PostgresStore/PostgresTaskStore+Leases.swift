@@ -106,7 +106,7 @@ extension PostgresTaskStore {
 
     /// A worker's lifecycle event (``EventWrite``): refused (false, nothing written) unless
     /// `owner` holds the lease and the task is in a state the event may happen in.
-    public func apply(_ event: TaskEvent, to uuid: String, owner: String) async throws -> Bool {
+    public func apply(_ event: TaskEvent, to uuid: String, owner: String, readying: [ReadyVideo]) async throws -> Bool {
         let now = self.now
         let write = try EventWrite(event, now: now)
         var sets: [String] = []
@@ -128,17 +128,33 @@ extension PostgresTaskStore {
         let n = values.count
         let update = "UPDATE tasks SET state = $1, updated_at = $2\(sets.map { ", " + $0 }.joined()) WHERE uuid = $\(n - 2) AND lease_owner = $\(n - 1) AND state = ANY($\(n)::text[])"
         let arguments = values
-        return try await pool.transaction { (db: PostgresConnection) throws(PostgresError) -> Bool in
-            guard try db.execute(update, arguments).affectedRows == 1 else { return false }
-            do {
-                try write.writeSideRows(of: uuid, at: now, with: PostgresLifecycleRows(db: db))
-            } catch let error as PostgresError {
-                throw error
-            } catch {
-                throw PostgresError(.statement, message: "\(error)")
+        // A StoreError from the side rows rolls the transaction back (as a PostgresError) and is
+        // then thrown as itself, as the SQLite store does.
+        let refusal = StoreErrorBox()
+        do {
+            return try await pool.transaction { (db: PostgresConnection) throws(PostgresError) -> Bool in
+                guard try db.execute(update, arguments).affectedRows == 1 else { return false }
+                do {
+                    try write.writeSideRows(of: uuid, at: now, readying: readying, with: PostgresLifecycleRows(db: db))
+                } catch let error as PostgresError {
+                    throw error
+                } catch let error as StoreError {
+                    refusal.error = error
+                    throw PostgresError(.statement, message: "\(error)")
+                } catch {
+                    throw PostgresError(.statement, message: "\(error)")
+                }
+                return true
             }
-            return true
+        } catch {
+            if let refused = refusal.error { throw refused }
+            throw error
         }
+    }
+
+    /// Carries a StoreError out of a transaction's closure; set once, read after it ended.
+    private final class StoreErrorBox: @unchecked Sendable {
+        var error: StoreError?
     }
 
     static func text(_ value: EventWrite.Value) -> String {
@@ -174,15 +190,21 @@ extension PostgresTaskStore {
                 "SELECT t.uuid FROM tasks t JOIN results r ON r.task_uuid = t.uuid WHERE r.video_uuid = $1 AND t.lease_owner = $2 FOR SHARE OF t",
                 [videoUUID, owner])
             guard held.count == 1 else { return false }
-            return try db.execute(
-                prepared: "result_ready",
-                """
-                UPDATE results SET state = $1, progress = 100, media_path = $2, media_bytes = $3, ready_at = $4, expires_at = $5, cost = $6
-                WHERE video_uuid = $7 AND state = $8
-                """, [ResultState.ready.rawValue, media.path, String(media.bytes), String(now), String(media.expiresAt), String(media.cost), videoUUID,
-                      ResultState.pending.rawValue]
-            ).affectedRows == 1
+            return try Self.markReady(db, ReadyVideo(videoUUID: videoUUID, media: media), now, task: nil)
         }
+    }
+
+    /// Records a stored video for its pending result (of `task`, when given).
+    static func markReady(_ db: PostgresConnection, _ video: ReadyVideo, _ now: Double, task: String?) throws(PostgresError) -> Bool {
+        let media = video.media
+        return try db.execute(
+            prepared: "result_ready",
+            """
+            UPDATE results SET state = $1, progress = 100, media_path = $2, media_bytes = $3, ready_at = $4, expires_at = $5, cost = $6
+            WHERE video_uuid = $7 AND state = $8 AND ($9::text IS NULL OR task_uuid = $9)
+            """, [ResultState.ready.rawValue, media.path, String(media.bytes), String(now), String(media.expiresAt), String(media.cost), video.videoUUID,
+                  ResultState.pending.rawValue, task]
+        ).affectedRows == 1
     }
 
     // MARK: Helpers
@@ -190,6 +212,10 @@ extension PostgresTaskStore {
     /// The side rows of a lifecycle event, on PostgreSQL.
     struct PostgresLifecycleRows: LifecycleRowWriter {
         let db: PostgresConnection
+        // The event's own UPDATE locked the task under its lease in this transaction.
+        func markResultReady(_ uuid: String, _ video: ReadyVideo, _ now: Double) throws -> Bool {
+            try PostgresTaskStore.markReady(db, video, now, task: uuid)
+        }
         func insertDeliveries(_ uuid: String, _ deliveries: [NewDelivery], _ now: Double) throws {
             try PostgresTaskStore.insertDeliveries(db, uuid, deliveries, now)
         }

@@ -195,7 +195,7 @@ public final class SQLiteTaskStore: TaskStore {
 
     // MARK: Lifecycle
 
-    public func apply(_ event: TaskEvent, to uuid: String, owner: String) async throws -> Bool {
+    public func apply(_ event: TaskEvent, to uuid: String, owner: String, readying: [ReadyVideo]) async throws -> Bool {
         let now = clock()
         let write = try EventWrite(event, now: now)
         var sets: [String] = []
@@ -218,7 +218,7 @@ public final class SQLiteTaskStore: TaskStore {
         return try await pool.write(write.mustBeSynced ? .synced : .deferred) { db in
             try db.execute(update, arguments)
             guard db.changes == 1 else { return false }
-            try write.writeSideRows(of: uuid, at: now, with: SQLiteLifecycleRows(db: db))
+            try write.writeSideRows(of: uuid, at: now, readying: readying, with: SQLiteLifecycleRows(db: db))
             return true
         }
     }
@@ -245,13 +245,19 @@ public final class SQLiteTaskStore: TaskStore {
         // The lease is checked through the task's key: `task_uuid IN (SELECT … WHERE lease_owner
         // = ?)` scanned every task ever taken, once per stored video.
         return try await pool.write(.deferred) { db in
-            try db.execute(
-                """
-                UPDATE results SET state = ?, progress = 100, media_path = ?, media_bytes = ?, ready_at = ?, expires_at = ?, cost = ?
-                WHERE video_uuid = ? AND EXISTS (SELECT 1 FROM tasks WHERE tasks.uuid = results.task_uuid AND tasks.lease_owner = ?)
-                """, [ResultState.ready.rawValue, media.path, media.bytes, now, media.expiresAt, media.cost, videoUUID, owner])
-            return db.changes == 1
+            try Self.markReady(db, ReadyVideo(videoUUID: videoUUID, media: media), now,
+                               where: "EXISTS (SELECT 1 FROM tasks WHERE tasks.uuid = results.task_uuid AND tasks.lease_owner = ?)", [owner])
         }
+    }
+
+    /// Records a stored video for its result, if the result also matches `condition` (its `?`s
+    /// bound to `values`).
+    static func markReady(_ db: Database, _ video: ReadyVideo, _ now: Double, where condition: String, _ values: [any SQLiteBindable]) throws -> Bool {
+        let media = video.media
+        try db.execute(
+            "UPDATE results SET state = ?, progress = 100, media_path = ?, media_bytes = ?, ready_at = ?, expires_at = ?, cost = ? WHERE video_uuid = ? AND \(condition)",
+            [ResultState.ready.rawValue, media.path, media.bytes, now, media.expiresAt, media.cost, video.videoUUID] + values)
+        return db.changes == 1
     }
 
     public func cancel(_ uuid: String) async throws -> TaskRecord? {
@@ -285,6 +291,10 @@ public final class SQLiteTaskStore: TaskStore {
         }
         func appendEvent(_ uuid: String, _ at: Double, _ state: TaskState, _ detail: String?) throws { try SQLiteTaskStore.appendEvent(db, uuid, at, state, detail) }
         func taskEnded(_ uuid: String) throws { try SQLiteTaskStore.taskEnded(db, uuid) }
+        // The event's own UPDATE checked the lease in this transaction.
+        func markResultReady(_ uuid: String, _ video: ReadyVideo, _ now: Double) throws -> Bool {
+            try SQLiteTaskStore.markReady(db, video, now, where: "task_uuid = ? AND state = ?", [uuid, ResultState.pending.rawValue])
+        }
     }
 
     static func failPendingResults(_ db: Database, _ uuid: String, code: String, message: String) throws {

@@ -66,9 +66,13 @@ public struct EventWrite: Sendable {
         }
     }
 
-    /// Writes the side rows of an event that was applied: deliveries, failed results, the log
-    /// line, the key's in-flight count.
-    public func writeSideRows(of uuid: String, at now: Double, with rows: some LifecycleRowWriter) throws {
+    /// Writes the side rows of an event that was applied: videos stored with it, deliveries,
+    /// failed results, the log line, the key's in-flight count. A video whose result is not the
+    /// task's pending one throws (the transaction rolls back).
+    public func writeSideRows(of uuid: String, at now: Double, readying: [ReadyVideo] = [], with rows: some LifecycleRowWriter) throws {
+        for video in readying where try !rows.markResultReady(uuid, video, now) {
+            throw StoreError.resultNotPending(video: video.videoUUID, task: uuid)
+        }
         switch event {
         case .resultsStored(let deliveries):
             try rows.insertDeliveries(uuid, deliveries, now)
@@ -85,6 +89,8 @@ public struct EventWrite: Sendable {
 
 /// The row writes of a lifecycle event a backend provides, inside the event's transaction.
 public protocol LifecycleRowWriter {
+    /// Records a stored video for one of the task's pending results; false if there is none.
+    func markResultReady(_ uuid: String, _ video: ReadyVideo, _ now: Double) throws -> Bool
     func insertDeliveries(_ uuid: String, _ deliveries: [NewDelivery], _ now: Double) throws
     func failPendingResults(_ uuid: String, code: String, message: String) throws
     func appendEvent(_ uuid: String, _ at: Double, _ state: TaskState, _ detail: String?) throws

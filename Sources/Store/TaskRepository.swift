@@ -27,9 +27,12 @@ public protocol TaskRepository: Sendable {
     func releaseLease(_ uuid: String, owner: String) async throws
 
     /// Applies a worker's lifecycle event to the task it holds: the step of ``TaskLifecycle``,
-    /// with the event's data, in one transaction with the task's event log. False (and nothing
-    /// written) when `owner` lost the lease or the task is not in a state the event may happen in.
-    func apply(_ event: TaskEvent, to uuid: String, owner: String) async throws -> Bool
+    /// with the event's data, in one transaction with the task's event log and with `readying`:
+    /// videos of the task's still pending results stored meanwhile, recorded as by
+    /// ``markResultReady(_:owner:media:)`` (a task's last video goes with its `resultsStored`
+    /// step: one transaction, one wait, fewer before its webhook). False (and nothing written)
+    /// when `owner` lost the lease or the task is not in a state the event may happen in.
+    func apply(_ event: TaskEvent, to uuid: String, owner: String, readying: [ReadyVideo]) async throws -> Bool
 
     /// Progress of the task's unfinished results, under `owner`'s lease: a worker whose lease
     /// lapsed mid-poll must not write into a task another worker has since finished.
@@ -51,6 +54,24 @@ public protocol TaskRepository: Sendable {
 }
 
 /// A result's stored video, as recorded when it is ready.
+/// A stored video for a pending result, recorded with a lifecycle step.
+public struct ReadyVideo: Sendable, Equatable {
+    public var videoUUID: String
+    public var media: StoredVideo
+
+    public init(videoUUID: String, media: StoredVideo) {
+        self.videoUUID = videoUUID
+        self.media = media
+    }
+}
+
+extension TaskRepository {
+    /// ``apply(_:to:owner:readying:)`` with no video.
+    public func apply(_ event: TaskEvent, to uuid: String, owner: String) async throws -> Bool {
+        try await apply(event, to: uuid, owner: owner, readying: [])
+    }
+}
+
 public struct StoredVideo: Sendable, Equatable {
     public var path: String
     public var bytes: Int64

@@ -143,8 +143,8 @@ struct DeliveryTests {
         let attempts = delivery["attempts"]?.array ?? []
         #expect(attempts.compactMap { $0["statusCode"]?.integer } == [500, 503, 200])
         let times = receiver.received.map(\.at)
-        #expect(times.count == 3)
-        #expect(times[1] - times[0] >= 0.19 && times[2] - times[1] >= 0.39)
+        #expect(times.count == 3, "attempts \(attempts), received at \(times)")
+        #expect(times.count >= 3 && times[1] - times[0] >= 0.19 && times[2] - times[1] >= 0.39)
         #expect(Set(receiver.received.compactMap { $0.headers["webhook-id"] }).count == 1)  // stable across retries
         await gw.stop()
     }

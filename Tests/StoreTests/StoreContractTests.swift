@@ -39,6 +39,14 @@ struct StoreContractTests {
         return (store, try #require(try await store.claim(owner: "A", leaseSeconds: 30)))
     }
 
+    /// A claimed task whose upstream job finished: its videos are fetched next.
+    func fetchingTask(_ backend: StoreBackend, _ dir: TempDirectory, _ clock: ClockBox) async throws -> (any TaskStore, TaskRecord) {
+        let (store, claimed) = try await claimedTask(backend, dir, clock)
+        #expect(try await store.apply(.submitted(provider: "p", upstream: UpstreamJob(ids: ["up-1"]), deadline: 5000), to: claimed.uuid, owner: "A"))
+        #expect(try await store.apply(.upstreamFinished, to: claimed.uuid, owner: "A"))
+        return (store, claimed)
+    }
+
     @Test(arguments: StoreBackend.all) func aStalledWorkersLeaseExpiresAndAnotherTakesOver(_ backend: StoreBackend) async throws {
         let dir = TempDirectory()
         defer { dir.remove() }
@@ -153,13 +161,40 @@ struct StoreContractTests {
         #expect(try await store.submit([newTask(key: "capped", cap: 1)]) == [.created])
     }
 
+    /// A task's last video is recorded with its `resultsStored` step, in its transaction: not
+    /// for another owner, nor for a video that is not one of the task's pending results (then
+    /// nothing of the step is written either).
+    @Test(arguments: StoreBackend.all) func theLastVideoIsRecordedWithTheResultsStoredStep(_ backend: StoreBackend) async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let clock = ClockBox(1000)
+        let (store, claimed) = try await fetchingTask(backend, dir, clock)
+        let video = claimed.results[0].videoUUID
+        let hook = NewDelivery(videoUUID: video, kind: .webhook, url: "https://hooks.example/x", messageID: "msg_\(video)")
+        let stored = ReadyVideo(videoUUID: video, media: StoredVideo(path: "/m/v.mp4", bytes: 10, expiresAt: 2000, cost: 0.5))
+        #expect(try await !store.apply(.resultsStored(deliveries: [hook]), to: claimed.uuid, owner: "B", readying: [stored]))
+        let stranger = ReadyVideo(videoUUID: "not-this-task", media: stored.media)
+        await #expect(throws: StoreError.resultNotPending(video: "not-this-task", task: claimed.uuid)) {
+            try await store.apply(.resultsStored(deliveries: [hook]), to: claimed.uuid, owner: "A", readying: [stored, stranger])
+        }
+        let untouched = try #require(try await store.find(claimed.uuid))
+        #expect(untouched.state == .fetching && untouched.results[0].state == .pending)
+        #expect(try await store.deliveries(claimed.uuid).isEmpty)
+
+        clock.now = 1005
+        #expect(try await store.apply(.resultsStored(deliveries: [hook]), to: claimed.uuid, owner: "A", readying: [stored]))
+        let task = try #require(try await store.find(claimed.uuid))
+        #expect(task.state == .delivering)
+        #expect(task.results[0].state == .ready && task.results[0].mediaPath == "/m/v.mp4" && task.results[0].readyAt == 1005)
+        #expect(try await store.mediaBytesInUse() == 10)
+        #expect(try await store.deliveries(claimed.uuid).count == 1)
+    }
+
     @Test(arguments: StoreBackend.all) func resultsStoredThenTheLastDeliverySettlesTheTask(_ backend: StoreBackend) async throws {
         let dir = TempDirectory()
         defer { dir.remove() }
         let clock = ClockBox(1000)
-        let (store, claimed) = try await claimedTask(backend, dir, clock)
-        #expect(try await store.apply(.submitted(provider: "p", upstream: UpstreamJob(ids: ["up-1"]), deadline: 5000), to: claimed.uuid, owner: "A"))
-        #expect(try await store.apply(.upstreamFinished, to: claimed.uuid, owner: "A"))
+        let (store, claimed) = try await fetchingTask(backend, dir, clock)
         let video = claimed.results[0].videoUUID
         #expect(try await store.markResultReady(video, owner: "A", media: StoredVideo(path: "/m/v.mp4", bytes: 10, expiresAt: 2000, cost: 0.5)))
         #expect(try await !store.markResultReady(video, owner: "B", media: StoredVideo(path: "/m/w.mp4", bytes: 10, expiresAt: 2000, cost: 0.5)))

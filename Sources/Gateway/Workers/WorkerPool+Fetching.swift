@@ -7,16 +7,19 @@ import Store
 extension WorkerPool {
     /// Fetches each result not yet stored: to a temporary file, fsynced, renamed into place (the
     /// directory fsynced too), then recorded (a crash between rename and record just fetches it
-    /// again). Then records
-    /// ``TaskEvent/resultsStored(deliveries:)``: an upload before the webhook for each result
-    /// (SPEC §6), which the delivery worker takes from there. Returns what the lifecycle says
+    /// again). The last is recorded with ``TaskEvent/resultsStored(deliveries:)``: an upload
+    /// before the webhook for each result (SPEC §6), which the delivery worker takes from there. Returns what the lifecycle says
     /// follows (nothing when the task was retried or failed instead).
     func fetchAndStore(_ task: TaskRecord, job: ProviderJob, provider: any VideoProvider, outputs: [String], providerCost: Double?, owner: String,
                        log: Logger) async throws -> [TaskAction]
     {
         let request = job.request
         let ext = request.outputFormat.fileExtension
-        for (result, output) in zip(task.results, outputs) where result.state == .pending {
+        let toFetch = zip(task.results, outputs).filter { $0.0.state == .pending }
+        // The last video is recorded with the `resultsStored` step: one transaction, and one
+        // wait fewer before its webhook.
+        var last: ReadyVideo?
+        for (index, (result, output)) in toFetch.enumerated() {
             let temporary = media.temporaryPath(videoUUID: result.videoUUID)
             let final = media.path(videoUUID: result.videoUUID, ext: ext)
             do {
@@ -62,9 +65,13 @@ extension WorkerPool {
             }
             // The provider's own cost when it reports one (split over the results), else the price table.
             let cost = providerCost.map { $0 / Double(max(outputs.count, 1)) } ?? PriceTable.cost(model: task.model, seconds: request.duration)
-            guard try await store.markResultReady(
-                result.videoUUID, owner: owner, media: StoredVideo(path: storedPath, bytes: bytes, expiresAt: store.now + Double(request.ttl), cost: cost))
-            else {
+            let video = ReadyVideo(
+                videoUUID: result.videoUUID, media: StoredVideo(path: storedPath, bytes: bytes, expiresAt: store.now + Double(request.ttl), cost: cost))
+            if index == toFetch.count - 1 {
+                last = video
+                continue
+            }
+            guard try await store.markResultReady(video.videoUUID, owner: owner, media: video.media) else {
                 await removeUnrecorded(storedPath, videoUUID: result.videoUUID, task: task.uuid, log: log)
                 throw LeaseLost(reason: "while storing a result")
             }
@@ -80,7 +87,14 @@ extension WorkerPool {
                 deliveries.append(NewDelivery(videoUUID: result.videoUUID, kind: .webhook, url: url, messageID: "msg_\(result.videoUUID)"))
             }
         }
-        let actions = try await record(.resultsStored(deliveries: deliveries), task, owner: owner)
+        let actions: [TaskAction]
+        do {
+            actions = try await record(.resultsStored(deliveries: deliveries), task, owner: owner, readying: last.map { [$0] } ?? [])
+        } catch let lost as LeaseLost {
+            if let last { await removeUnrecorded(last.media.path, videoUUID: last.videoUUID, task: task.uuid, log: log) }
+            throw lost
+        }
+        if let last, media.objects == nil { onStored(last.media.bytes) }
         onFinished(task.uuid)
         metrics?.observe("reelgate_task_seconds", [("model", task.model), ("outcome", "succeeded")], store.now - task.createdAt)
         log.info(deliveries.isEmpty ? "succeeded" : "stored; delivering", ["results": "\(task.results.count)"])

@@ -237,8 +237,8 @@ public final class WorkerPool: Sendable {
     /// Applies a lifecycle event to the task this worker holds and returns what the lifecycle says
     /// follows; a refusal means the lease is gone.
     @discardableResult
-    func record(_ event: TaskEvent, _ task: TaskRecord, owner: String) async throws -> [TaskAction] {
-        guard try await store.apply(event, to: task.uuid, owner: owner) else {
+    func record(_ event: TaskEvent, _ task: TaskRecord, owner: String, readying: [ReadyVideo] = []) async throws -> [TaskAction] {
+        guard try await store.apply(event, to: task.uuid, owner: owner, readying: readying) else {
             throw LeaseLost(reason: "while recording \(TaskLifecycle.step(task.state, event)?.next.rawValue ?? "an event")")
         }
         // A task set to come due later wakes a worker here at that time: the idle poll is only
