@@ -112,6 +112,11 @@ public final class Database {
 
     /// Rows changed by the last INSERT/UPDATE/DELETE.
     public var changes: Int { Int(sqlite3_changes(handle)) }
+    /// The WAL file SQLite writes for this database (symbolic links resolved, as SQLite does).
+    public var walPath: String? {
+        guard let name = sqlite3_db_filename(handle, "main"), let wal = sqlite3_filename_wal(name) else { return nil }
+        return String(cString: wal)
+    }
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
     /// Runs `body` in a transaction: committed if it returns, rolled back if it throws.

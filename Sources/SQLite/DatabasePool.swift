@@ -1,5 +1,6 @@
 import CSQLite
 import Dispatch
+import Glibc
 import FileSync
 import Synchronization
 
@@ -12,8 +13,8 @@ import Synchronization
 /// `synchronous=FULL` that means after the fsync: a batch of 200 submits costs one fsync, not 200,
 /// and "acknowledged" still means "durable".
 ///
-/// The writer never waits for the disk itself (`synchronous=NORMAL`: a COMMIT writes the WAL and
-/// returns). A write says how durable it must be before its caller is answered
+/// The writer does not wait for the disk in a COMMIT (`synchronous=NORMAL`: a COMMIT writes the
+/// WAL and returns; only a WAL restart or the far-off automatic checkpoint still sync there). A write says how durable it must be before its caller is answered
 /// (``WriteDurability``): a deferred one right after the COMMIT, a synced one once an fsync of
 /// the WAL that started after its COMMIT has succeeded. Those fsyncs run beside the writer, in
 /// shared rounds (``SyncRounds``), so the next batch executes while the last one syncs. (With
@@ -52,6 +53,12 @@ public final class DatabasePool: @unchecked Sendable {
     /// Whether synced writes are fsynced at all (`Database.Options.synchronousFull`).
     private let syncsCommits: Bool
     private let walSync: SyncRounds
+    /// The WAL, open for the pool's life: a descriptor opened before a writeback error is told of
+    /// it on its next fsync, whoever else (the checkpointer) saw it first.
+    private let wal: WALFile?
+    /// Set by a failed WAL fsync: from then on every write is refused (fail-stop, as PostgreSQL
+    /// does), since what the WAL holds on disk is no longer known.
+    private let walBroken = Atomic<Bool>(false)
     /// Guarded by `checkpointQueue`.
     private let checkpointer: Database
     private let checkpointQueue = DispatchQueue(label: "reelgate.sqlite.checkpoint")
@@ -65,20 +72,24 @@ public final class DatabasePool: @unchecked Sendable {
     public static let writerCheckpointPages = 16384
 
     /// Opens (creating if needed) the database, applies `migrator`, and opens the readers.
-    /// `walFlush` makes a synced commit durable (a seam for tests; `fdatasync` of the WAL).
+    /// `walFlush` makes a synced commit durable (a seam for tests; by default `fdatasync` of the
+    /// WAL through the pool's own descriptor).
     public init(
         path: String, readers readerCount: Int = 2, options: Database.Options = Database.Options(),
-        migrator: Migrator = Migrator(), maxBatch: Int = 512, walFlush: @escaping @Sendable (String) -> Int32 = SyncRounds.fdatasyncFile
+        migrator: Migrator = Migrator(), maxBatch: Int = 512, walFlush: (@Sendable (String) -> Int32)? = nil
     ) throws {
         self.path = path
         self.maxBatch = maxBatch
         syncsCommits = options.synchronousFull && !options.readOnly
-        walSync = SyncRounds(path: path + "-wal", flush: walFlush)
         writer = try Database(path: path, options: options)
         try migrator.migrate(writer)
+        let walPath = writer.walPath ?? path + "-wal"
+        wal = syncsCommits ? try WALFile(path: walPath) : nil
+        let wal = self.wal
+        walSync = SyncRounds(path: walPath, flush: walFlush ?? { _ in wal?.sync() ?? 0 })
         // The schema is on disk before anything is written with it.
         if syncsCommits {
-            let error = SyncRounds.fdatasyncFile(path + "-wal")
+            let error = wal?.sync() ?? 0
             guard error == 0 else { throw SQLiteError(code: SQLITE_IOERR, message: "fsync of the WAL failed (errno \(error))", sql: path) }
             try writer.execute("PRAGMA synchronous=NORMAL")
         }
@@ -156,6 +167,11 @@ public final class DatabasePool: @unchecked Sendable {
                 return batch
             }
             if batch.isEmpty { return }
+            if walBroken.load(ordering: .acquiring) {
+                let refusal = SQLiteError(code: SQLITE_IOERR, message: "an fsync of the WAL failed earlier: writes are refused until a restart", sql: "BEGIN")
+                for job in batch { job.fail(refusal) }
+                continue
+            }
             do {
                 try writer.execute("BEGIN IMMEDIATE")
             } catch {
@@ -188,7 +204,8 @@ public final class DatabasePool: @unchecked Sendable {
     /// durable.
     private func answerOnceSynced(_ finishers: [(_ commitError: (any Error)?) -> Void]) {
         let box = UncheckedFinishers(finishers)
-        walSync.sync { error in
+        walSync.sync { [self] error in
+            if error != 0 { walBroken.store(true, ordering: .releasing) }
             let failure = error == 0 ? nil : SQLiteError(code: SQLITE_IOERR, message: "fsync of the WAL failed (errno \(error))", sql: "COMMIT")
             for finish in box.finishers { finish(failure) }
         }
@@ -215,8 +232,11 @@ public final class DatabasePool: @unchecked Sendable {
     public func writeUnbatched<T>(_ body: (Database) throws -> T) throws -> T {
         let result = try writerQueue.sync { try body(writer) }
         if syncsCommits {
-            let error = SyncRounds.fdatasyncFile(path + "-wal")
-            guard error == 0 else { throw SQLiteError(code: SQLITE_IOERR, message: "fsync of the WAL failed (errno \(error))", sql: path) }
+            let error = wal?.sync() ?? 0
+            guard error == 0 else {
+                walBroken.store(true, ordering: .releasing)
+                throw SQLiteError(code: SQLITE_IOERR, message: "fsync of the WAL failed (errno \(error))", sql: path)
+            }
         }
         return result
     }
@@ -321,4 +341,19 @@ private final class CheckedOutConnection: @unchecked Sendable {
 private struct UncheckedFinishers: @unchecked Sendable {
     let finishers: [(_ commitError: (any Error)?) -> Void]
     init(_ finishers: [(_ commitError: (any Error)?) -> Void]) { self.finishers = finishers }
+}
+
+/// The WAL file, held open by the pool for its fsyncs.
+private final class WALFile: Sendable {
+    let fd: Int32
+
+    init(path: String) throws {
+        // The migration's writes created it; opened read-only, which fdatasync accepts on Linux.
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SQLiteError(code: SQLITE_CANTOPEN, message: "cannot open the WAL (errno \(errno))", sql: path) }
+    }
+
+    func sync() -> Int32 { fdatasync(fd) == 0 ? 0 : errno }
+
+    deinit { close(fd) }
 }

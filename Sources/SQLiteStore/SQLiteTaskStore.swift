@@ -100,7 +100,9 @@ public final class SQLiteTaskStore: TaskStore {
         let now = clock()
         let until = now + leaseSeconds
         // A result, not a throw, out of the transaction: a row set aside must stay set aside.
-        let outcome: Result<TaskRecord?, StoreError> = try await pool.write(.deferred) { db in
+        // Synced: what a worker claims it may submit upstream (billed) at once, so the task's
+        // own submit must be on disk first; the fsync that covers the claim covers it.
+        let outcome: Result<TaskRecord?, StoreError> = try await pool.write(.synced) { db in
             // A task whose lease expired (a crashed or stalled worker) first.
             let resumable = TaskLifecycle.predecessors(of: .resumed)
             if let uuid = try db.scalar(

@@ -53,7 +53,6 @@ public protocol TaskRepository: Sendable {
     func inFlight(keyName: String) async throws -> Int
 }
 
-/// A result's stored video, as recorded when it is ready.
 /// A stored video for a pending result, recorded with a lifecycle step.
 public struct ReadyVideo: Sendable, Equatable {
     public var videoUUID: String
@@ -72,6 +71,7 @@ extension TaskRepository {
     }
 }
 
+/// A result's stored video, as recorded when it is ready.
 public struct StoredVideo: Sendable, Equatable {
     public var path: String
     public var bytes: Int64

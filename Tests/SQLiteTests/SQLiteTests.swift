@@ -145,7 +145,7 @@ struct DatabasePoolTests {
 
     /// A synced write is answered only after a WAL flush that started after its commit; a
     /// deferred one right after its commit, while a flush is still on its way to the disk; and
-    /// the writer goes on committing meanwhile.
+    /// the writer goes on committing meanwhile. A failed flush fails its writes and every later one.
     @Test func syncedWritesWaitForTheWALFlushDeferredOnesDoNot() async throws {
         let dir = TempDirectory()
         defer { dir.remove() }
@@ -161,9 +161,12 @@ struct DatabasePoolTests {
         flushes.setFailing(true)
         flushes.release()
         await #expect(throws: SQLiteError.self) { try await synced.value }  // a failed flush is not "durable"
+        // Then what the WAL holds on disk is unknown: every later write is refused (fail-stop).
         flushes.setFailing(false)
-        try await pool.write { db in try db.execute("INSERT INTO items (name) VALUES ('after')") }
-        #expect(flushes.count == 2)
+        await #expect(throws: SQLiteError.self) {
+            try await pool.write(.deferred) { db in try db.execute("INSERT INTO items (name) VALUES ('after')") }
+        }
+        #expect(flushes.count == 1)
     }
 
     /// The WAL is copied back by the pool's own checkpointer after commits, not inside a COMMIT

@@ -93,6 +93,13 @@ extension WorkerPool {
         } catch let lost as LeaseLost {
             if let last { await removeUnrecorded(last.media.path, videoUUID: last.videoUUID, task: task.uuid, log: log) }
             throw lost
+        } catch {
+            // The step failed otherwise (the database): the video is still recorded on its own
+            // if it can be, so that a stored file is never left without its row.
+            if let last, (try? await store.markResultReady(last.videoUUID, owner: owner, media: last.media)) == true, media.objects == nil {
+                onStored(last.media.bytes)
+            }
+            throw error
         }
         if let last, media.objects == nil { onStored(last.media.bytes) }
         onFinished(task.uuid)
