@@ -22,9 +22,6 @@ enum PrivateFiles {
             guard lstat(path, &info) == 0 else { continue }  // removed meanwhile
             switch info.st_mode & S_IFMT {
             case S_IFDIR: try set(path, 0o700)
-            // A file with other names (the simulator's clip, hard-linked into place) is not only
-            // ours: its mode is left alone (the directory is private anyway).
-            case S_IFREG where info.st_nlink > 1: continue
             case S_IFREG: try set(path, 0o600)
             default: continue  // sockets, links: not ours to change
             }

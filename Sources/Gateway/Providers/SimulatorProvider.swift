@@ -49,7 +49,10 @@ public struct SimulatorProvider: VideoProvider {
             throw ProviderError(kind: .permanent, code: .providerError, message: "simulator clip clip-\(aspect).\(format) is missing")
         }
         do {
-            try await BlockingIO.run { try FileCopier.place(source, at: path) }
+            try await BlockingIO.run {
+                let clip = try FileCopier.privateCopy(of: source, in: (path as NSString).deletingLastPathComponent)
+                try FileCopier.place(clip, at: path)
+            }
         } catch {
             throw ProviderError(kind: .retryable, code: .providerError, message: "copying the clip failed: \(error)")
         }
@@ -81,9 +84,9 @@ public struct SimulatorProvider: VideoProvider {
 }
 
 /// Puts a clip at a result's temporary path. A clip never changes, and the media store only
-/// reads, renames and removes its files, so a hard link serves: no bytes copied and no new inode
-/// (creating one is most of a result's cost on ext4 without a journal, which scans past every
-/// recently deleted inode). Where a link is refused (another file system, another owner under
+/// reads, renames and removes its files, so a hard link to the clip's private copy serves: no
+/// bytes copied and no new inode (creating one is most of a result's cost on ext4 without a
+/// journal, which scans past every recently deleted inode). Where a link is refused (another file system, another owner under
 /// `protected_hardlinks`, too many links) the clip is copied and fsynced: media is durable
 /// before its row says "ready".
 enum FileCopier {
@@ -92,6 +95,26 @@ enum FileCopier {
         if link(source, destination) == 0 { return }
         guard [EXDEV, EPERM, EACCES, EMLINK, EOPNOTSUPP].contains(errno) else { throw CocoaError(.fileWriteUnknown) }
         try copy(from: source, to: destination)
+    }
+
+    /// The clip's own copy beside the results (made once, private like every media file), which
+    /// results are linked to: a link to the bundled file itself would share the install's file,
+    /// its owner and its mode, with the data directory.
+    static func privateCopy(of source: String, in directory: String) throws -> String {
+        let copy = "\(directory)/.simulator-\((source as NSString).lastPathComponent)"
+        if access(copy, F_OK) == 0 { return copy }
+        let temporary = "\(copy).\(uniqueSuffix()).partial"  // what a crash leaves, start-up removes
+        do {
+            try self.copy(from: source, to: temporary)
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        guard rename(temporary, copy) == 0 else {
+            unlink(temporary)
+            throw CocoaError(.fileWriteUnknown)
+        }
+        return copy
     }
 
     static func copy(from source: String, to destination: String) throws {
