@@ -68,14 +68,4 @@ public final class SyncRounds: Sendable {
         defer { close(fd) }
         return fsync(fd) == 0 ? 0 : errno
     }
-
-    /// `fdatasync(2)` of a file, through a descriptor of its own: the kernel flushes the file,
-    /// whichever descriptor wrote it. Opened each time, so a file replaced since is still the
-    /// one flushed.
-    @Sendable public static func fdatasyncFile(_ path: String) -> Int32 {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return errno }
-        defer { close(fd) }
-        return fdatasync(fd) == 0 ? 0 : errno
-    }
 }
