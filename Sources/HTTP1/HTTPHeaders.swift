@@ -41,15 +41,15 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
 
     /// Every value for `name`, in order.
     public func values(_ name: String) -> [String] {
-        fields.filter { $0.name.equalsASCIICaseInsensitive(name) }.map(\.value)
+        fields.compactMap { $0.name.equalsASCIICaseInsensitive(name) ? $0.value : nil }
     }
 
     public func contains(_ name: String) -> Bool { self[name] != nil }
 
     /// Whether a comma-separated list header (`Connection`, `Expect`) holds `token`.
     public func listContains(_ name: String, token: String) -> Bool {
-        values(name).contains { value in
-            value.split(separator: ",").contains { element in
+        fields.contains { field in
+            field.name.equalsASCIICaseInsensitive(name) && field.value.split(separator: ",").contains { element in
                 element.trimmingOWS().equalsASCIICaseInsensitive(token)
             }
         }

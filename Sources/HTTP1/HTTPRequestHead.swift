@@ -45,8 +45,9 @@ public struct HTTPRequestHead: Sendable, Equatable {
 
     /// An `Expect` value other than 100-continue, which the server answers with 417.
     public var hasUnsupportedExpectation: Bool {
-        headers.values("expect").contains { value in
-            value.split(separator: ",").contains { !$0.trimmingOWS().equalsASCIICaseInsensitive("100-continue") }
+        headers.contains { field in
+            field.name.equalsASCIICaseInsensitive("expect")
+                && field.value.split(separator: ",").contains { !$0.trimmingOWS().equalsASCIICaseInsensitive("100-continue") }
         }
     }
 
@@ -66,8 +67,8 @@ public struct HTTPRequestHead: Sendable, Equatable {
             t = rest.firstIndex(where: { $0 == "/" || $0 == "?" }).map { rest[$0...] } ?? "/"
             if t.first == "?" { t = "/" + t }
         }
-        if let q = t.firstIndex(of: "?") {
-            return (String(t[..<q]), String(t[t.index(after: q)...]))
+        if let q = t.utf8.firstIndex(of: UInt8(ascii: "?")) {
+            return (String(t[..<q]), String(t[t.utf8.index(after: q)...]))
         }
         return (String(t), nil)
     }

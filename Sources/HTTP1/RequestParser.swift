@@ -276,11 +276,10 @@ public struct RequestParser: Sendable {
     }
 
     private func parseVersion(_ bytes: ArraySlice<UInt8>) throws(HTTPParseError) -> HTTPVersion {
-        let v = Array(bytes)
-        guard v.count == 8, v[0...4] == Array("HTTP/".utf8)[...], isDigit(v[5]), v[6] == UInt8(ascii: "."),
-            isDigit(v[7])
-        else { throw .invalidVersion }
-        switch (v[5], v[7]) {
+        guard bytes.count == 8, bytes.starts(with: "HTTP/".utf8) else { throw .invalidVersion }
+        let major = bytes[bytes.startIndex + 5], dot = bytes[bytes.startIndex + 6], minor = bytes[bytes.startIndex + 7]
+        guard isDigit(major), dot == UInt8(ascii: "."), isDigit(minor) else { throw .invalidVersion }
+        switch (major, minor) {
         case (UInt8(ascii: "1"), UInt8(ascii: "1")): return .http11
         case (UInt8(ascii: "1"), UInt8(ascii: "0")): return .http10
         default: throw .unsupportedVersion
@@ -311,15 +310,27 @@ public struct RequestParser: Sendable {
     // MARK: Framing
 
     private mutating func finishHead() throws(HTTPParseError) -> HTTPRequestHead {
-        let hosts = headers.values("host")
-        if hosts.count > 1 { throw .multipleHost }
-        if version == .http11, hosts.isEmpty { throw .missingHost }
-        if let host = hosts.first, !host.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) {
+        // One pass over the fields for the three that decide framing and routing.
+        var host: String?
+        var hostCount = 0
+        var transferEncodings: [String] = []
+        var contentLengths: [String] = []
+        for field in headers {
+            switch field.name.utf8.count {
+            case 4 where field.name.equalsASCIICaseInsensitive("host"):
+                host = host ?? field.value
+                hostCount += 1
+            case 14 where field.name.equalsASCIICaseInsensitive("content-length"): contentLengths.append(field.value)
+            case 17 where field.name.equalsASCIICaseInsensitive("transfer-encoding"): transferEncodings.append(field.value)
+            default: break
+            }
+        }
+        if hostCount > 1 { throw .multipleHost }
+        if version == .http11, hostCount == 0 { throw .missingHost }
+        if let host, !host.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) {
             throw .invalidHeaderValue
         }
 
-        let transferEncodings = headers.values("transfer-encoding")
-        let contentLengths = headers.values("content-length")
         let framing: BodyFraming
         if !transferEncodings.isEmpty {
             if version == .http10 { throw .transferEncodingInHTTP10 }

@@ -13,6 +13,8 @@ public struct BodyAdmission: Sendable {
     public var rejection: HTTPResponse?
     /// Answered when the body turns out larger than `maxBytes` (413 when nil).
     public var overLimit: HTTPResponse?
+    /// The router's choice of route, made while admitting, kept for answering (set by ``Router``).
+    var resolution: Router.Resolution?
 
     public init(maxBytes: Int? = nil, rejection: HTTPResponse? = nil, overLimit: HTTPResponse? = nil) {
         self.maxBytes = maxBytes

@@ -62,6 +62,8 @@ actor Connection {
     private var reservedBodyBytes = 0
     /// What to answer if the current body outgrows its admission.
     private var overLimitResponse: HTTPResponse?
+    /// The route the current request's head was admitted for.
+    private var admittedRoute: Router.Resolution?
     /// Bytes the parser had read past an upgrade request: the new protocol's first bytes.
     private var upgradeLeftover: [UInt8] = []
 
@@ -201,7 +203,10 @@ actor Connection {
                         machine.bodyReceived(count: bytes.count, now: monotonicNanos())
                     case .end:
                         guard let head else { return .done }
-                        return .request(Request(head: head, body: body, remoteAddress: peer))
+                        var request = Request(head: head, body: body, remoteAddress: peer)
+                        request.resolution = admittedRoute
+                        admittedRoute = nil
+                        return .request(request)
                     }
                 }
             } catch {
@@ -234,6 +239,7 @@ actor Connection {
         if let rejection = admission.rejection { return rejection }
         let limit = min(admission.maxBytes ?? parser.limits.maxBodyBytes, parser.limits.maxBodyBytes)
         overLimitResponse = admission.overLimit
+        admittedRoute = admission.resolution
         if case .contentLength(let length) = head.framing, length > limit {
             return admission.overLimit ?? render(.contentTooLarge, "bodyTooLarge", HTTPParseError.bodyTooLarge.message)
         }

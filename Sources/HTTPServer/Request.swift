@@ -8,6 +8,8 @@ public struct Request: Sendable {
     public var pathParameters: [String: String]
     /// The peer's address, `ip:port`.
     public var remoteAddress: String
+    /// The route its head was admitted for (``Router/admit(_:)``): not looked up twice.
+    var resolution: Router.Resolution?
 
     public init(head: HTTPRequestHead, body: [UInt8] = [], pathParameters: [String: String] = [:], remoteAddress: String = "")
     {

@@ -58,47 +58,72 @@ public final class Router: Responder {
         (fixed.values.flatMap { $0 } + parameterised).map { ($0.method, $0.pattern) }
     }
 
-    /// The routes whose pattern matches `path`, with the parameters of the match. Paths match by
-    /// their non-empty segments (`/v1/` and `//v1` are `/v1`).
-    private func candidates(_ path: String) -> [(Route, [String: String])] {
-        if let routes = fixed[path] { return routes.map { ($0, [:]) } }
-        let parts = Self.segments(of: path)
-        // Only a path with empty segments (`//v1`, `/v1/`) can be a fixed route spelled another way.
-        if path.utf8.count != parts.reduce(0, { $0 + $1.utf8.count + 1 }),
-           let routes = fixed["/" + parts.joined(separator: "/")] { return routes.map { ($0, [:]) } }
-        return parameterised.compactMap { route in Self.match(route.segments, parts).map { (route, $0) } }
+    /// What a request's method and path select: found once per request, when its head is
+    /// admitted, and carried to ``respond(to:)`` in the ``Request``.
+    enum Resolution: Sendable {
+        case matched(Route, parameters: [String: String])
+        /// The path is known, not with this method.
+        case wrongMethod(pattern: String, allowed: [String])
+        case notFound
     }
 
-    private static func methodMatches(_ route: Route, _ method: String) -> Bool {
-        route.method == method || (method == "HEAD" && route.method == "GET")
+    /// The route for `method` on `path`. Paths match by their non-empty segments (`/v1/` and
+    /// `//v1` are `/v1`); a fixed route costs one dictionary lookup and no allocation.
+    func resolve(method: String, path: String) -> Resolution {
+        if let routes = fixed[path] { return Self.pick(method, routes.lazy.map { ($0, [:]) }) }
+        let parts = Self.segments(of: path)
+        // Only a path with empty segments (`//v1`, `/v1/`) can be a fixed route spelled another way.
+        if path.utf8.count != parts.reduce(0, { $0 + $1.utf8.count + 1 }), let routes = fixed["/" + parts.joined(separator: "/")] {
+            return Self.pick(method, routes.lazy.map { ($0, [:]) })
+        }
+        return Self.pick(method, parameterised.lazy.compactMap { route in Self.match(route.segments, parts).map { (route, $0) } })
+    }
+
+    private static func pick(_ method: String, _ candidates: some Sequence<(Route, [String: String])>) -> Resolution {
+        var allowed: [String] = []
+        var pattern: String?
+        for (route, parameters) in candidates {
+            if route.method == method || (method == "HEAD" && route.method == "GET") { return .matched(route, parameters: parameters) }
+            pattern = pattern ?? route.pattern
+            allowed.append(route.method)
+        }
+        guard let pattern else { return .notFound }
+        if allowed.contains("GET") { allowed.append("HEAD") }
+        return .wrongMethod(pattern: pattern, allowed: allowed)
     }
 
     public func admit(_ head: HTTPRequestHead) -> BodyAdmission {
-        for (route, _) in candidates(head.path) where Self.methodMatches(route, head.method) {
-            return (route.admission ?? defaultAdmission)(head)
+        let resolution = resolve(method: head.method, path: head.path)
+        var admission: BodyAdmission
+        if case .matched(let route, _) = resolution {
+            admission = (route.admission ?? defaultAdmission)(head)
+        } else {
+            admission = defaultAdmission(head)
         }
-        return defaultAdmission(head)
+        admission.resolution = resolution
+        return admission
     }
 
     public func respond(to request: Request) async -> Reply {
         let started = ContinuousClock.now
-        let matches = candidates(request.path)
-        guard let (route, parameters) = matches.first(where: { Self.methodMatches($0.0, request.method) }) else {
+        let resolution = request.resolution ?? resolve(method: request.method, path: request.path)
+        guard case .matched(let route, let parameters) = resolution else {
             let response: HTTPResponse
-            if matches.isEmpty {
-                response = render(.notFound, "notFound", "no route for \(request.method) \(request.path)")
-            } else {
-                var allowed = matches.map(\.0.method)
-                if allowed.contains("GET") { allowed.append("HEAD") }
+            var pattern: String?
+            if case .wrongMethod(let known, let allowed) = resolution {
+                pattern = known
                 var refusal = render(.methodNotAllowed, "methodNotAllowed", "\(request.method) is not allowed on \(request.path)")
                 refusal.headers.add(name: "Allow", value: allowed.joined(separator: ", "))
                 response = refusal
+            } else {
+                response = render(.notFound, "notFound", "no route for \(request.method) \(request.path)")
             }
-            observe(request, route: matches.first?.0.pattern, response, started)
+            observe(request, route: pattern, response, started)
             return Reply(response)
         }
         var routed = request
         routed.pathParameters = parameters
+        routed.resolution = nil
         let reply: Reply
         do {
             reply = try await route.handler(routed)

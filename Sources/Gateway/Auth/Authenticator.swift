@@ -1,4 +1,5 @@
 import Crypto
+import HTTP1
 import Domain
 import Store
 
@@ -50,15 +51,18 @@ public struct Authenticator: Sendable {
 
     private static func fingerprint(_ digest: [UInt8]) -> String { Crypto.hex(Crypto.sha256(digest)) }
 
-    /// The key from `Authorization: Bearer <key>`.
+    /// The key from `Authorization: Bearer <key>` (scheme case-insensitive, spaces and tabs
+    /// around the key dropped). Byte by byte: this runs on every authenticated request.
     public static func bearer(_ header: String?) -> String? {
         guard let header else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        // Trimmed of spaces and tabs (RFC 9110 OWS) without Foundation: this runs on every request.
-        var key = parts[1]
-        while let first = key.first, first == " " || first == "\t" { key.removeFirst() }
-        while let last = key.last, last == " " || last == "\t" { key.removeLast() }
-        return key.isEmpty ? nil : String(key)
+        let bytes = header.utf8
+        var start = bytes.startIndex
+        while start != bytes.endIndex, bytes[start] == UInt8(ascii: " ") { start = bytes.index(after: start) }
+        guard let space = bytes[start...].firstIndex(of: UInt8(ascii: " ")),
+              Substring(bytes[start..<space]).equalsASCIICaseInsensitive("bearer") else { return nil }
+        var key = bytes[bytes.index(after: space)...]
+        while let first = key.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { key = key.dropFirst() }
+        while let last = key.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { key = key.dropLast() }
+        return key.isEmpty ? nil : String(Substring(key))
     }
 }

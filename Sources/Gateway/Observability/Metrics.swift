@@ -29,25 +29,81 @@ public final class Metrics: Sendable {
     }
 
     static let bounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800]
-    private let counters = Mutex<[Series: Double]>([:])
-    private let histograms = Mutex<[Series: Histogram]>([:])
+
+    /// Every series by index: a sample recorded through a ``SeriesID`` is an array write, with no
+    /// label list built or hashed (the per-request metrics are on every request's path).
+    private struct Storage {
+        var counterIndex: [Series: Int] = [:]
+        var counters: [(series: Series, value: Double)] = []
+        var histogramIndex: [Series: Int] = [:]
+        var histograms: [(series: Series, histogram: Histogram)] = []
+
+        mutating func counter(_ series: Series) -> Int {
+            if let index = counterIndex[series] { return index }
+            counters.append((series, 0))
+            counterIndex[series] = counters.count - 1
+            return counters.count - 1
+        }
+
+        mutating func histogram(_ series: Series) -> Int {
+            if let index = histogramIndex[series] { return index }
+            histograms.append((series, Histogram()))
+            histogramIndex[series] = histograms.count - 1
+            return histograms.count - 1
+        }
+    }
+
+    /// A counter or histogram series looked up once (``counter(_:_:)``, ``histogram(_:_:)``) and
+    /// recorded into by index.
+    public struct SeriesID: Sendable, Hashable {
+        fileprivate let index: Int
+    }
+
+    private let storage = Mutex(Storage())
     private let help: [String: String]
 
     public init(help: [String: String] = Metrics.defaultHelp) { self.help = help }
 
     public func increment(_ name: String, _ labels: Labels = [], by value: Double = 1) {
         let series = Self.series(name, labels)
-        counters.withLock { $0[series, default: 0] += value }
+        storage.withLock { storage in
+            let index = storage.counter(series)
+            storage.counters[index].value += value
+        }
     }
 
     public func observe(_ name: String, _ labels: Labels = [], _ value: Double) {
         let series = Self.series(name, labels)
-        let bucket = Self.bounds.firstIndex { value <= $0 } ?? Self.bounds.count
-        histograms.withLock { all in
-            all[series, default: Histogram()].buckets[bucket] += 1
-            all[series]!.sum += value
-            all[series]!.count += 1
+        storage.withLock { storage in
+            let index = storage.histogram(series)
+            Self.record(value, in: &storage.histograms[index].histogram)
         }
+    }
+
+    /// The counter `name` with `labels`, created at zero if new.
+    public func counter(_ name: String, _ labels: Labels) -> SeriesID {
+        let series = Self.series(name, labels)
+        return SeriesID(index: storage.withLock { $0.counter(series) })
+    }
+
+    /// The histogram `name` with `labels`, created empty if new.
+    public func histogram(_ name: String, _ labels: Labels) -> SeriesID {
+        let series = Self.series(name, labels)
+        return SeriesID(index: storage.withLock { $0.histogram(series) })
+    }
+
+    /// Adds `value` to a counter and, when given, one observation to a histogram, under one lock.
+    public func record(counter: SeriesID, by value: Double = 1, histogram: SeriesID? = nil, observing observation: Double = 0) {
+        storage.withLock { storage in
+            storage.counters[counter.index].value += value
+            if let histogram { Self.record(observation, in: &storage.histograms[histogram.index].histogram) }
+        }
+    }
+
+    private static func record(_ value: Double, in histogram: inout Histogram) {
+        histogram.buckets[bounds.firstIndex { value <= $0 } ?? bounds.count] += 1
+        histogram.sum += value
+        histogram.count += 1
     }
 
     private static func series(_ name: String, _ labels: Labels) -> Series {
@@ -64,17 +120,18 @@ public final class Metrics: Sendable {
             header(&out, name, "gauge")
             for g in grouped[name]! { out += "\(name)\(Self.render(g.labels)) \(Self.number(g.value))\n" }
         }
-        let counters = Dictionary(grouping: counters.withLock { $0 }, by: \.key.name)
+        let (counterList, histogramList) = storage.withLock { ($0.counters, $0.histograms) }
+        let counters = Dictionary(grouping: counterList, by: \.series.name)
         for name in counters.keys.sorted() {
             header(&out, name, "counter")
-            for (labels, value) in counters[name]!.map({ (Self.render($0.key.labels), $0.value) }).sorted(by: { $0.0 < $1.0 }) {
+            for (labels, value) in counters[name]!.map({ (Self.render($0.series.labels), $0.value) }).sorted(by: { $0.0 < $1.0 }) {
                 out += "\(name)\(labels) \(Self.number(value))\n"
             }
         }
-        let histograms = Dictionary(grouping: histograms.withLock { $0 }, by: \.key.name)
+        let histograms = Dictionary(grouping: histogramList, by: \.series.name)
         for name in histograms.keys.sorted() {
             header(&out, name, "histogram")
-            for (labels, h) in histograms[name]!.map({ (Self.render($0.key.labels), $0.value) }).sorted(by: { $0.0 < $1.0 }) {
+            for (labels, h) in histograms[name]!.map({ (Self.render($0.series.labels), $0.histogram) }).sorted(by: { $0.0 < $1.0 }) {
                 let inner = labels.isEmpty ? "" : String(labels.dropFirst().dropLast()) + ","
                 var cumulative = 0
                 for (index, bound) in Self.bounds.enumerated() {
