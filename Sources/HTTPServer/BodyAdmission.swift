@@ -13,6 +13,9 @@ public struct BodyAdmission: Sendable {
     public var rejection: HTTPResponse?
     /// Answered when the body turns out larger than `maxBytes` (413 when nil).
     public var overLimit: HTTPResponse?
+    /// Who the caller is, when deciding needed it (the application's principal for a checked
+    /// key): handed to the handler as ``Request/admittedIdentity``, so a key is checked once.
+    public var identity: (any Sendable)?
     /// The router's choice of route, made while admitting, kept for answering (set by ``Router``).
     var resolution: Router.Resolution?
 

@@ -64,6 +64,7 @@ actor Connection {
     private var overLimitResponse: HTTPResponse?
     /// The route the current request's head was admitted for.
     private var admittedRoute: Router.Resolution?
+    private var admittedIdentity: (any Sendable)?
     /// Bytes the parser had read past an upgrade request: the new protocol's first bytes.
     private var upgradeLeftover: [UInt8] = []
 
@@ -205,7 +206,9 @@ actor Connection {
                         guard let head else { return .done }
                         var request = Request(head: head, body: body, remoteAddress: peer)
                         request.resolution = admittedRoute
+                        request.admittedIdentity = admittedIdentity
                         admittedRoute = nil
+                        admittedIdentity = nil
                         return .request(request)
                     }
                 }
@@ -240,6 +243,7 @@ actor Connection {
         let limit = min(admission.maxBytes ?? parser.limits.maxBodyBytes, parser.limits.maxBodyBytes)
         overLimitResponse = admission.overLimit
         admittedRoute = admission.resolution
+        admittedIdentity = admission.identity
         if case .contentLength(let length) = head.framing, length > limit {
             return admission.overLimit ?? render(.contentTooLarge, "bodyTooLarge", HTTPParseError.bodyTooLarge.message)
         }

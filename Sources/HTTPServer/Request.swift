@@ -8,6 +8,8 @@ public struct Request: Sendable {
     public var pathParameters: [String: String]
     /// The peer's address, `ip:port`.
     public var remoteAddress: String
+    /// What admitting the head learned of the caller (``BodyAdmission/identity``), if anything.
+    public var admittedIdentity: (any Sendable)?
     /// The route its head was admitted for (``Router/admit(_:)``): not looked up twice.
     var resolution: Router.Resolution?
 

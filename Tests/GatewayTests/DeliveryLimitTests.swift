@@ -103,14 +103,15 @@ struct DeliveryLimitTests {
 
     /// An upload longer than the lease is not claimed again while it runs: the lease is renewed.
     @Test func aLongUploadKeepsItsLeaseAndRunsOnce() async throws {
-        let slow = try SlowReceiver(delay: .seconds(10))
+        let slow = try SlowReceiver(delay: .seconds(15))
         let gw = try await TestGateway.start { config in
             config.network.allowHTTP = true
             config.network.allowHosts = ["127.0.0.1/32"]
             config.providers.simulator.latencySeconds = 0.05
-            // The upload outlasts it three times over. (2 s lapsed now and then while the whole
-            // suite ran on two cores: a renewal could come more than 1.3 s late.)
-            config.workers.leaseSeconds = 3
+            // The upload outlasts it three times over. (Leases of 2 s and then 3 s lapsed now and
+            // then while the whole suite ran on two cores: the suite's tasks share the test
+            // process's two cooperative threads, and a renewal came more than 2 s late.)
+            config.workers.leaseSeconds = 5
             config.webhooks.retrySchedule = []
         }
         let (uuid, _) = try await gw.submit(["uploadEndpoint": .string("\(slow.base)/upload")])

@@ -74,9 +74,10 @@ final class TestGateway: @unchecked Sendable {
         return Reply(status: response.status, body: parsed, headers: response.headers)
     }
 
-    /// The raw bytes at `path` (for media).
+    /// The raw bytes at `path` (for media). A media GET may wait on a bucket (moto, in Python,
+    /// shares two cores with the whole suite): 30 s before the read counts as hung, not 10.
     func fetch(_ path: String) async throws -> RawResponse {
-        let client = try RawHTTPClient(port: port)
+        let client = try RawHTTPClient(port: port, readTimeout: 30)
         try await client.send("GET \(path) HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         return try await client.readResponse()
     }

@@ -82,6 +82,24 @@ struct ServerAbuseTests {
         #expect(try await chunked.readResponse().status == 401)
     }
 
+    /// What an admission learned of the caller reaches that request's handler, and only that
+    /// request's: the next request on the connection is admitted afresh.
+    @Test func anAdmittedIdentityReachesItsOwnHandlerOnly() async throws {
+        let server = try makeServer(routes: { router in
+            router.add("GET", "/who", admission: { head in
+                var admission = BodyAdmission.limit(0)
+                admission.identity = head.headers["x-key"]
+                return admission
+            }) { request in .text(.ok, (request.admittedIdentity as? String) ?? "nobody") }
+        })
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let client = try RawHTTPClient(port: server.port)
+        try await client.send("GET /who HTTP/1.1\r\n\(host)X-Key: alice\r\n\r\n")
+        #expect(try await client.readResponse().bodyText == "alice")
+        try await client.send("GET /who HTTP/1.1\r\n\(host)\r\n")
+        #expect(try await client.readResponse().bodyText == "nobody")
+    }
+
     /// Bodies held in memory across connections have a ceiling: bytes count as they arrive (a
     /// head that only announces a large body holds nothing), and a body that no longer fits is
     /// refused with a retryable 503; the room comes back once a request is answered.

@@ -17,8 +17,10 @@ struct RequestAdmission: Sendable {
     /// `POST /v1` and `POST /`, where a key may also come in the body.
     func taskEndpoint(_ head: HTTPRequestHead) -> BodyAdmission {
         if let key = Authenticator.bearer(head.headers["authorization"]) {
-            guard authenticator.authenticate(key) != nil else { return .reject(TaskAPI.authenticationError(.invalidKey)) }
-            return .serverLimit
+            guard let principal = authenticator.authenticate(key) else { return .reject(TaskAPI.authenticationError(.invalidKey)) }
+            var admission = BodyAdmission.serverLimit
+            admission.identity = principal
+            return admission
         }
         if head.expectsContinue { return .reject(TaskAPI.authenticationError(.missingKeyWithExpect)) }
         return .limit(unauthenticatedBodyBytes, overLimit: TaskAPI.authenticationError(.missingKeyForLargeBody(unauthenticatedBodyBytes)))
@@ -29,19 +31,22 @@ struct RequestAdmission: Sendable {
     func openAIEndpoint(maxBytes: Int?) -> Router.Admission {
         { head in
             guard let key = Authenticator.bearer(head.headers["authorization"]) else { return .reject(OpenAIError.missingKey.response) }
-            guard authenticator.authenticate(key) != nil else { return .reject(OpenAIError.invalidKey.response) }
+            guard let principal = authenticator.authenticate(key) else { return .reject(OpenAIError.invalidKey.response) }
             let limit = maxBytes.map { "\($0) bytes" } ?? "the server's limit (server.maxBodyBytes)"
-            return BodyAdmission(maxBytes: maxBytes, overLimit: OpenAIError(status: 413, "the request body is over \(limit)", code: "request_too_large").response)
+            var admission = BodyAdmission(maxBytes: maxBytes, overLimit: OpenAIError(status: 413, "the request body is over \(limit)", code: "request_too_large").response)
+            admission.identity = principal
+            return admission
         }
     }
 
     /// Every other route: none takes a body beyond a small one, and none without a key.
-    /// The key is checked here only when it decides something (an `Expect: 100-continue`): the
-    /// handler checks it for every request anyway.
+    /// A key is checked here and its principal handed on (the handler decides what a missing or
+    /// bad one means, since a console session may stand in for it); refused at once only when
+    /// it decides something: an `Expect: 100-continue`.
     func otherRoutes(_ head: HTTPRequestHead) -> BodyAdmission {
-        if head.expectsContinue, !(Authenticator.bearer(head.headers["authorization"]).map { authenticator.authenticate($0) != nil } ?? false) {
-            return .reject(APIError.missingKey.response)
-        }
-        return .limit(unauthenticatedBodyBytes)
+        var admission = BodyAdmission.limit(unauthenticatedBodyBytes)
+        admission.identity = Authenticator.bearer(head.headers["authorization"]).flatMap { authenticator.authenticate($0) }
+        if head.expectsContinue, admission.identity == nil { return .reject(APIError.missingKey.response) }
+        return admission
     }
 }

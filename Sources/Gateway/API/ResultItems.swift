@@ -92,9 +92,11 @@ enum ResultItems {
         let includeCost = request["includeCost"]?.bool ?? false
         let outputType = request["outputType"]?.string ?? "URL"
         return task.results.map { result in
-            var item: [String: JSONValue] = [
-                "taskType": "videoInference", "taskUUID": .string(task.uuid), "videoUUID": .string(result.videoUUID),
-            ]
+            // Room for every field an item gets: growing a dictionary rehashes it.
+            var item = [String: JSONValue](minimumCapacity: 10)
+            item["taskType"] = "videoInference"
+            item["taskUUID"] = .string(task.uuid)
+            item["videoUUID"] = .string(result.videoUUID)
             switch (task.state, result.state) {
             case (.succeeded, .ready), (.delivering, .ready), (.failed, .ready), (.cancelled, .ready):
                 // Swept after its expiry, or deleted (the OpenAI API's DELETE): no dead link.

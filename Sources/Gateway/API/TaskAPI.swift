@@ -78,12 +78,17 @@ final class TaskAPI: Sendable {
 
         // Authentication: Bearer header, or an authentication task first.
         var presented = Authenticator.bearer(request.headers["authorization"])
+        // The header's key was checked when the head was admitted; a key in the body was not.
+        var admitted = request.admittedIdentity as? Principal
         if let first = tasks.first?.object, first["taskType"]?.string == "authentication" {
-            presented = first["apiKey"]?.string ?? presented
+            if let key = first["apiKey"]?.string {
+                presented = key
+                admitted = nil
+            }
             tasks.removeFirst()
         }
         guard let key = presented else { return Self.authenticationError(.missingKey) }
-        guard let principal = authenticator.authenticate(key) else { return Self.authenticationError(.invalidKey) }
+        guard let principal = admitted ?? authenticator.authenticate(key) else { return Self.authenticationError(.invalidKey) }
         guard !tasks.isEmpty else {
             return Self.render(Reply(errors: [APIErrorItem(code: .invalidRequest, message: "the request holds no task")]))
         }

@@ -10,7 +10,8 @@ struct CallerIdentity: Sendable {
 
     func principal(_ request: Request) async throws -> Principal {
         if let key = Authenticator.bearer(request.headers["authorization"]) {
-            guard let principal = authenticator.authenticate(key) else { throw APIError.invalidKey }
+            // Checked already when the head was admitted, if the route's admission did.
+            guard let principal = request.admittedIdentity as? Principal ?? authenticator.authenticate(key) else { throw APIError.invalidKey }
             return principal
         }
         if ConsoleSessions.token(request) != nil {

@@ -74,7 +74,8 @@ struct OpenAIVideoRoutes: Sendable {
 
     private func principal(_ request: Request) throws(OpenAIError) -> Principal {
         guard let key = Authenticator.bearer(request.headers["authorization"]) else { throw .missingKey }
-        guard let principal = authenticator.authenticate(key) else { throw .invalidKey }
+        // Checked already when the head was admitted, if the route's admission did.
+        guard let principal = request.admittedIdentity as? Principal ?? authenticator.authenticate(key) else { throw .invalidKey }
         return principal
     }
 
