@@ -60,6 +60,9 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
 
 extension StringProtocol {
     /// ASCII case-insensitive equality, enough for field names and tokens (RFC 9110 §5.1).
+    /// Inlinable: other modules call it on every request, and unspecialised generic code looked
+    /// up type metadata on every call.
+    @inlinable
     public func equalsASCIICaseInsensitive(_ other: some StringProtocol) -> Bool {
         let a = utf8, b = other.utf8
         guard a.count == b.count else { return false }
@@ -78,6 +81,6 @@ extension StringProtocol {
     }
 }
 
-@inline(__always) func asciiLower(_ byte: UInt8) -> UInt8 {
+@usableFromInline @inline(__always) func asciiLower(_ byte: UInt8) -> UInt8 {
     (byte >= 0x41 && byte <= 0x5A) ? byte | 0x20 : byte
 }

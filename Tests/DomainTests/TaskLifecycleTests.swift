@@ -1,3 +1,4 @@
+import Foundation
 import Domain
 import Testing
 
@@ -78,5 +79,24 @@ struct TimeOrderedUUIDTests {
         }
         // Unguessable within one millisecond: the random part differs.
         #expect(TimeOrderedUUID.make(milliseconds: 5, using: &random) != TimeOrderedUUID.make(milliseconds: 5, using: &random))
+    }
+
+    @Test func bytesAreWrittenAsADashedLowercaseUUID() {
+        let bytes: [UInt8] = [0x00, 0x01, 0x0f, 0x10, 0xab, 0xcd, 0x7e, 0xf0, 0x80, 0x09, 0xff, 0xee, 0x12, 0x34, 0x56, 0x78]
+        #expect(UUIDText.dashed(bytes: bytes) == "00010f10-abcd-7ef0-8009-ffee12345678")
+        #expect(UUIDText.dashed(bytes: bytes) == UUIDText.dashed(bytes.map { String(format: "%02x", $0) }.joined()))
+    }
+}
+
+@Suite("model identifiers (AIR)")
+struct AIRTests {
+    @Test func providerModelAndVersionAreEachNonEmptyAndPlain() {
+        for good in ["google:gemini@omni-flash", "reelgate:simulator@1", "a:b@c", "fal-ai:veo_3.1@v2", "A:B@9"] {
+            #expect(VideoInferenceValidator.isAIR(good), "\(good)")
+        }
+        for bad in ["", "a:b", "a@b", "@a:b", ":b@c", "a:@c", "a:b@", "a b:c@d", "a:b@c d", "é:b@c", "a:b\u{301}@c", "a@b:c",
+                    "a:b@c@d", "x:y:z@1", String(repeating: "a", count: 250) + ":b@cdefgh"] {
+            #expect(!VideoInferenceValidator.isAIR(bad), "\(bad)")
+        }
     }
 }

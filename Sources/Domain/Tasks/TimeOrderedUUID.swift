@@ -11,11 +11,7 @@ public enum TimeOrderedUUID {
         for i in 6..<16 { bytes[i] = UInt8(truncatingIfNeeded: (i < 12 ? high >> (8 * UInt64(i - 6)) : low >> (8 * UInt64(i - 12)))) }
         bytes[6] = 0x70 | (bytes[6] & 0x0F)  // version 7
         bytes[8] = 0x80 | (bytes[8] & 0x3F)  // variant 10
-        let hex = bytes.map { byte -> String in
-            let text = String(byte, radix: 16)
-            return byte < 16 ? "0" + text : text
-        }.joined()
-        return UUIDText.dashed(hex)
+        return UUIDText.dashed(bytes: bytes)
     }
 
     /// With the system's random source.

@@ -408,11 +408,21 @@ public struct VideoInferenceValidator: Sendable {
 
     /// `provider:id@version`, at most 256 characters.
     public static func isAIR(_ s: String) -> Bool {
-        guard s.utf8.count <= 256, let colon = s.firstIndex(of: ":"), let at = s.lastIndex(of: "@"), colon < at else { return false }
-        let parts = [s[..<colon], s[s.index(after: colon)..<at], s[s.index(after: at)...]]
-        return parts.allSatisfy { part in
-            !part.isEmpty && part.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
+        // `provider:model@version`, each part non-empty ASCII letters, digits, `-`, `_` or `.`.
+        let bytes = s.utf8
+        guard bytes.count <= 256, let colon = bytes.firstIndex(of: UInt8(ascii: ":")), let at = bytes.lastIndex(of: UInt8(ascii: "@")), colon < at else {
+            return false
         }
+        func valid(_ part: Substring.UTF8View) -> Bool {
+            !part.isEmpty && part.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                     UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."): true
+                default: false
+                }
+            }
+        }
+        return valid(bytes[..<colon]) && valid(bytes[bytes.index(after: colon)..<at]) && valid(bytes[bytes.index(after: at)...])
     }
 
     static func ratio(_ w: Int, _ h: Int) -> String? {

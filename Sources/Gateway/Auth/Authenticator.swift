@@ -58,8 +58,8 @@ public struct Authenticator: Sendable {
         let bytes = header.utf8
         var start = bytes.startIndex
         while start != bytes.endIndex, bytes[start] == UInt8(ascii: " ") { start = bytes.index(after: start) }
-        guard let space = bytes[start...].firstIndex(of: UInt8(ascii: " ")),
-              Substring(bytes[start..<space]).equalsASCIICaseInsensitive("bearer") else { return nil }
+        guard let space = bytes[start...].firstIndex(of: UInt8(ascii: " ")), bytes.distance(from: start, to: space) == 6,
+              zip(bytes[start..<space], "bearer".utf8).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
         var key = bytes[bytes.index(after: space)...]
         while let first = key.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { key = key.dropFirst() }
         while let last = key.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { key = key.dropLast() }
