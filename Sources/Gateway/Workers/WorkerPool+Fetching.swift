@@ -87,21 +87,27 @@ extension WorkerPool {
                 deliveries.append(NewDelivery(videoUUID: result.videoUUID, kind: .webhook, url: url, messageID: "msg_\(result.videoUUID)"))
             }
         }
+        // Counted before the step commits: once the task reads as succeeded its bytes are in the
+        // disk budget (a submit just after it must see the budget full), and given back if the
+        // step does not happen.
+        let counted = media.objects == nil ? last?.media.bytes ?? 0 : 0
+        onStored(counted)
         let actions: [TaskAction]
         do {
             actions = try await record(.resultsStored(deliveries: deliveries), task, owner: owner, readying: last.map { [$0] } ?? [])
         } catch let lost as LeaseLost {
             if let last { await removeUnrecorded(last.media.path, videoUUID: last.videoUUID, task: task.uuid, log: log) }
+            onStored(-counted)
             throw lost
         } catch {
             // The step failed otherwise (the database): the video is still recorded on its own
             // if it can be, so that a stored file is never left without its row.
-            if let last, (try? await store.markResultReady(last.videoUUID, owner: owner, media: last.media)) == true, media.objects == nil {
-                onStored(last.media.bytes)
+            if let last, (try? await store.markResultReady(last.videoUUID, owner: owner, media: last.media)) == true {
+                throw error
             }
+            onStored(-counted)
             throw error
         }
-        if let last, media.objects == nil { onStored(last.media.bytes) }
         onFinished(task.uuid)
         metrics?.observe("reelgate_task_seconds", [("model", task.model), ("outcome", "succeeded")], store.now - task.createdAt)
         log.info(deliveries.isEmpty ? "succeeded" : "stored; delivering", ["results": "\(task.results.count)"])

@@ -27,6 +27,8 @@ public final class WorkerPool: Sendable {
     let logger: Logger
     let wake = WakeSignal()
     let owner: String
+    /// Bytes of local media recorded (the disk budget's count); negative when bytes counted
+    /// ahead of their record are given back because the record did not happen.
     let onStored: @Sendable (Int64) -> Void
     let onDeliveries: @Sendable () -> Void
     /// A task's results became final (stored, failed or cancelled): sessions waiting on it are
