@@ -91,11 +91,12 @@ struct TimeOrderedUUIDTests {
 @Suite("model identifiers (AIR)")
 struct AIRTests {
     @Test func providerModelAndVersionAreEachNonEmptyAndPlain() {
-        for good in ["google:gemini@omni-flash", "reelgate:simulator@1", "a:b@c", "fal-ai:veo_3.1@v2", "A:B@9"] {
+        for good in ["google:gemini@omni-flash", "reelgate:simulator@1", "a:b@c", "fal-ai:veo_3.1@v2", "A:B@9",
+                     String(repeating: "a", count: 252) + ":b@c"] {
             #expect(VideoInferenceValidator.isAIR(good), "\(good)")
         }
         for bad in ["", "a:b", "a@b", "@a:b", ":b@c", "a:@c", "a:b@", "a b:c@d", "a:b@c d", "é:b@c", "a:b\u{301}@c", "a@b:c",
-                    "a:b@c@d", "x:y:z@1", String(repeating: "a", count: 250) + ":b@cdefgh"] {
+                    "a:b@c@d", "x:y:z@1", String(repeating: "a", count: 253) + ":b@c"] {
             #expect(!VideoInferenceValidator.isAIR(bad), "\(bad)")
         }
     }

@@ -11,6 +11,9 @@ struct AuthenticatorTests {
             (nil, nil), ("", nil), ("Bearer", nil), ("Bearer ", nil), ("Bearer \t ", nil),
             ("Basic abc", nil), ("Bearerabc", nil), ("Bearer\tabc", nil), ("Bearers abc", nil), ("Bear abc", nil),
             ("Bearer ключ", "ключ"),
+            // The separator is the byte SP (RFC 9110 §11.6.2), even before a combining mark, which
+            // a split by `Character` would have joined to it: such a key simply matches none.
+            ("Bearer \u{301}abc", "\u{301}abc"),
         ]
         for (header, key) in cases {
             #expect(Authenticator.bearer(header) == key, "\(String(describing: header))")

@@ -79,6 +79,22 @@ struct TaskAPITests {
         await gw.stop()
     }
 
+    /// A key in an authentication task outranks the header's, which was checked when the head
+    /// was admitted: the body's key is the one the tasks run under, and a bad one is refused.
+    @Test func aKeyInTheBodyOutranksTheHeaders() async throws {
+        let gw = try await TestGateway.start()
+        let (alicesTask, _) = try await gw.submit()
+        let badBodyKey = try await gw.post([["taskType": "authentication", "apiKey": "wrong-key-wrong-key-wrong"], ["taskType": "ping"]],
+                                           key: TestGateway.alice)
+        #expect(badBodyKey.status == 401 && badBodyKey.errors.first?["code"] == "invalidApiKey")
+        let asBob = try await gw.post([["taskType": "authentication", "apiKey": .string(TestGateway.bob)],
+                                       ["taskType": "getResponse", "taskUUID": .string(alicesTask)]], key: TestGateway.alice)
+        #expect(asBob.errors.first?["code"] == "taskNotFound", "\(asBob.body)")
+        let asAlice = try await gw.post([["taskType": "getResponse", "taskUUID": .string(alicesTask)]], key: TestGateway.alice)
+        #expect(asAlice.status == 200 && asAlice.errors.isEmpty, "\(asAlice.body)")
+        await gw.stop()
+    }
+
     @Test func clientKeysSeeOnlyTheirOwnTasks() async throws {
         let gw = try await TestGateway.start()
         let (uuid, _) = try await gw.submit()
