@@ -23,6 +23,10 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     /// Set while the loop is (about to be) blocked in epoll_wait: an enqueue then wakes it.
     private let sleeping = Atomic<Bool>(false)
     private let thread = Atomic<UInt>(0)
+    /// When the job or socket handler now running began (monotonic ns), 0 between them: read by
+    /// ``LoopWatchdog``, which reports a loop held up by one piece of work.
+    let busySince = Atomic<UInt64>(0)
+    let name: String
     /// Socket handlers by token; touched only on the loop's thread.
     private var handlers: [UInt64: (UInt32) -> Void] = [:]
     private var nextToken: UInt64 = 1
@@ -33,6 +37,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     static let readBufferBytes = 16 * 1024
 
     init(name: String) {
+        self.name = name
         epfd = cepoll_create()
         wakeFD = ceventfd_create()
         precondition(epfd >= 0 && wakeFD >= 0, "epoll_create1/eventfd failed: errno \(errno)")
@@ -91,11 +96,13 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         while true {
             pending.withLock { swap(&$0, &work) }  // the queue gets the emptied buffer back: no allocation
             for item in work {
+                busySince.store(monotonicNanos(), ordering: .relaxed)
                 switch item {
                 case .job(let job): job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
                 case .block(let block): block()
                 }
             }
+            busySince.store(0, ordering: .relaxed)
             work.removeAll(keepingCapacity: true)
             // Block only with nothing queued; an enqueue after `sleeping` is set wakes the wait.
             sleeping.store(true, ordering: .sequentiallyConsistent)
@@ -109,9 +116,11 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
                 if token == 0 {
                     ceventfd_drain(wakeFD)
                 } else {
+                    busySince.store(monotonicNanos(), ordering: .relaxed)
                     handlers[token]?(cepoll_event_flags(events, i))
                 }
             }
+            busySince.store(0, ordering: .relaxed)
         }
     }
 }
@@ -128,6 +137,7 @@ public final class EventLoopGroup: Sendable {
     /// whose timing is the point runs on loops nothing else blocks.
     public init(count: Int) {
         loops = (0..<count).map { EventLoop(name: "reelgate.loop.\($0)") }
+        LoopWatchdog.shared.watch(loops)
     }
 
     /// The next loop, round robin.

@@ -265,8 +265,16 @@ struct ServerLifecycleTests {
         #expect(try await client.waitForClose())
     }
 
+    /// Loops of its own: in two full CI runs a connection closed on the loops the suite shares
+    /// was still counted 20 s later (why is not known yet; the loop watchdog now reports a loop
+    /// held up by one piece of work), which is not what this test is about.
+    static let capLoops = EventLoopGroup(count: 1)
+
     @Test func connectionCapAnswers503() async throws {
-        let server = try makeServer { $0.maxConnections = 2 }
+        let server = try makeServer { config in
+            config.maxConnections = 2
+            config.loops = Self.capLoops
+        }
         defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
         let first = try RawHTTPClient(port: server.port)
         let second = try RawHTTPClient(port: server.port)

@@ -1,0 +1,59 @@
+import Dispatch
+import Glibc
+import Synchronization
+
+/// Reports, as a JSON line on standard error, an event loop held up by one job or socket handler
+/// for over a second: every connection of that loop waits meanwhile, so a handler that blocks
+/// (a synchronous wait, a slow disk read on the loop) shows up here instead of as timeouts
+/// elsewhere. It only reads each loop's ``EventLoop/busySince``; the loops pay two relaxed
+/// stores per piece of work.
+///
+/// Concurrency: one timer on a private queue, for every loop of the process.
+final class LoopWatchdog: Sendable {
+    static let shared = LoopWatchdog { name, seconds in
+        let line = #"{"level":"warning","msg":"event loop held up by one piece of work","loop":"\#(name)","seconds":\#((seconds * 10).rounded() / 10)}"# + "\n"
+        _ = line.utf8CString.withUnsafeBufferPointer { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
+    }
+    static let threshold: UInt64 = 1_000_000_000
+
+    private struct Watched {
+        let loop: EventLoop
+        /// The `busySince` already reported, so one stall is told once.
+        var reported: UInt64 = 0
+    }
+
+    private let watched = Mutex<[Watched]>([])
+    private let report: @Sendable (_ loop: String, _ seconds: Double) -> Void
+    /// Set once in init and never touched again.
+    nonisolated(unsafe) private let timer: any DispatchSourceTimer
+
+    /// - Parameter report: told of each stall once, with the loop's name and how long it had lasted.
+    init(report: @escaping @Sendable (_ loop: String, _ seconds: Double) -> Void) {
+        self.report = report
+        timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "reelgate.loop-watchdog"))
+        timer.schedule(deadline: .now() + .milliseconds(250), repeating: .milliseconds(250), leeway: .milliseconds(50))
+        timer.setEventHandler { [weak self] in self?.check() }
+        timer.resume()
+    }
+
+    deinit { timer.cancel() }
+
+    func watch(_ loops: [EventLoop]) {
+        watched.withLock { $0 += loops.map { Watched(loop: $0) } }
+    }
+
+    private func check() {
+        let now = monotonicNanos()
+        let stalls: [(String, Double)] = watched.withLock { all in
+            var found: [(String, Double)] = []
+            for index in all.indices {
+                let since = all[index].loop.busySince.load(ordering: .relaxed)
+                guard since != 0, since != all[index].reported, now > since, now - since > Self.threshold else { continue }
+                all[index].reported = since
+                found.append((all[index].loop.name, Double(now - since) / 1e9))
+            }
+            return found
+        }
+        for (name, seconds) in stalls { report(name, seconds) }
+    }
+}
