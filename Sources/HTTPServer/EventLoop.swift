@@ -134,9 +134,10 @@ public final class EventLoopGroup: Sendable {
     private let turn = Atomic<Int>(0)
 
     /// A group of its own (the shared one is what a server uses unless told otherwise): a test
-    /// whose timing is the point runs on loops nothing else blocks.
-    public init(count: Int) {
-        loops = (0..<count).map { EventLoop(name: "reelgate.loop.\($0)") }
+    /// whose timing is the point runs on loops nothing else blocks. Loops are named
+    /// `<name>.<index>` in the watchdog's reports.
+    public init(count: Int, name: String = "reelgate.loop") {
+        loops = (0..<count).map { EventLoop(name: "\(name).\($0)") }
         LoopWatchdog.shared.watch(loops)
     }
 

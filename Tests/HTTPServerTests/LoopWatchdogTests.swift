@@ -8,7 +8,7 @@ import TestSupport
 @Suite("event loop watchdog", .timeLimit(.minutes(1)))
 struct LoopWatchdogTests {
     @Test func aBlockedLoopIsReportedOnceAndShortWorkIsNot() async throws {
-        let group = EventLoopGroup(count: 1)
+        let group = EventLoopGroup(count: 1, name: "test.watchdog")
         let reports = Mutex<[(String, Double)]>([])
         let reported = Gate()
         let watchdog = LoopWatchdog { name, seconds in
@@ -29,6 +29,6 @@ struct LoopWatchdogTests {
         loop.execute { blocked.open() }
         await blocked.wait()
         let all = reports.withLock { $0 }
-        #expect(all.count == 1 && all.first?.0 == "reelgate.loop.0" && (all.first?.1 ?? 0) >= 1, "\(all)")
+        #expect(all.count == 1 && all.first?.0 == "test.watchdog.0" && (all.first?.1 ?? 0) >= 1, "\(all)")
     }
 }

@@ -268,7 +268,7 @@ struct ServerLifecycleTests {
     /// Loops of its own: in two full CI runs a connection closed on the loops the suite shares
     /// was still counted 20 s later (why is not known yet; the loop watchdog now reports a loop
     /// held up by one piece of work), which is not what this test is about.
-    static let capLoops = EventLoopGroup(count: 1)
+    static let capLoops = EventLoopGroup(count: 1, name: "test.cap")
 
     @Test func connectionCapAnswers503() async throws {
         let server = try makeServer { config in
@@ -410,7 +410,7 @@ struct ConnectionStateMachineTests {
 
 @Suite("slow clients", .timeLimit(.minutes(2)))
 struct SlowClientTests {
-    static let loops = EventLoopGroup(count: 1)
+    static let loops = EventLoopGroup(count: 1, name: "test.slow")
 
     /// SPEC §13: 500 idle and slowloris connections do not stop a normal client from being
     /// served, and the head and idle timeouts close them.
