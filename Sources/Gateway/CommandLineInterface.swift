@@ -3,6 +3,7 @@ import Postgres
 import Store
 import Foundation
 import Glibc
+import HTTPServer
 
 /// `reelgate serve | check-config | migrate-store | version`: parses arguments, loads configuration, runs.
 public enum CommandLineInterface {
@@ -80,6 +81,9 @@ public enum CommandLineInterface {
         // just the password.
         let databasePassword = configuration.database.url.map { PostgresURL($0).secretPieces } ?? []
         let logger = Logger(secrets: ConfigurationLoader.secrets(configuration) + databasePassword)
+        EventLoopGroup.onStall { loop, seconds in
+            logger.warning("event loop held up by one piece of work", ["loop": loop, "seconds": String((seconds * 10).rounded() / 10)])
+        }
         do {
             let app = try Application(configuration: configuration, logger: logger)
             try app.start()

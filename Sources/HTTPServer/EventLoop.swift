@@ -141,6 +141,12 @@ public final class EventLoopGroup: Sendable {
         LoopWatchdog.shared.watch(loops)
     }
 
+    /// Where the watchdog reports a loop held up by one piece of work for over a second (every
+    /// group's loops are watched): the application's log. Until this is called, standard error.
+    public static func onStall(_ report: @escaping @Sendable (_ loop: String, _ seconds: Double) -> Void) {
+        LoopWatchdog.shared.reportStalls(to: report)
+    }
+
     /// The next loop, round robin.
     func next() -> EventLoop {
         loops[turn.wrappingAdd(1, ordering: .relaxed).oldValue % loops.count]

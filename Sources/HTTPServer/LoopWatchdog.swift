@@ -2,8 +2,9 @@ import Dispatch
 import Glibc
 import Synchronization
 
-/// Reports, as a JSON line on standard error, an event loop held up by one job or socket handler
-/// for over a second: every connection of that loop waits meanwhile, so a handler that blocks
+/// Reports an event loop held up by one job or socket handler for over a second (to the
+/// application's log once it says where, ``EventLoopGroup/onStall(_:)``; until then as a JSON
+/// line on standard error): every connection of that loop waits meanwhile, so a handler that blocks
 /// (a synchronous wait, a slow disk read on the loop) shows up here instead of as timeouts
 /// elsewhere. It only reads each loop's ``EventLoop/busySince``; the loops pay two relaxed
 /// stores per piece of work.
@@ -23,13 +24,13 @@ final class LoopWatchdog: Sendable {
     }
 
     private let watched = Mutex<[Watched]>([])
-    private let report: @Sendable (_ loop: String, _ seconds: Double) -> Void
+    private let report: Mutex<@Sendable (_ loop: String, _ seconds: Double) -> Void>
     /// Set once in init and never touched again.
     nonisolated(unsafe) private let timer: any DispatchSourceTimer
 
     /// - Parameter report: told of each stall once, with the loop's name and how long it had lasted.
     init(report: @escaping @Sendable (_ loop: String, _ seconds: Double) -> Void) {
-        self.report = report
+        self.report = Mutex(report)
         timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "reelgate.loop-watchdog"))
         timer.schedule(deadline: .now() + .milliseconds(250), repeating: .milliseconds(250), leeway: .milliseconds(50))
         timer.setEventHandler { [weak self] in self?.check() }
@@ -37,6 +38,11 @@ final class LoopWatchdog: Sendable {
     }
 
     deinit { timer.cancel() }
+
+    /// Where stalls are reported from now on.
+    func reportStalls(to report: @escaping @Sendable (_ loop: String, _ seconds: Double) -> Void) {
+        self.report.withLock { $0 = report }
+    }
 
     func watch(_ loops: [EventLoop]) {
         watched.withLock { $0 += loops.map { Watched(loop: $0) } }
@@ -54,6 +60,7 @@ final class LoopWatchdog: Sendable {
             }
             return found
         }
+        let report = self.report.withLock { $0 }
         for (name, seconds) in stalls { report(name, seconds) }
     }
 }
