@@ -23,9 +23,11 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     /// Set while the loop is (about to be) blocked in epoll_wait: an enqueue then wakes it.
     private let sleeping = Atomic<Bool>(false)
     private let thread = Atomic<UInt>(0)
-    /// When the job or socket handler now running began (monotonic ns), 0 between them: read by
-    /// ``LoopWatchdog``, which reports a loop held up by one piece of work.
-    let busySince = Atomic<UInt64>(0)
+    /// The number of the job or socket handler now running, 0 while the loop waits for events:
+    /// ``LoopWatchdog`` reports a loop whose number stays the same for over a second. (A count,
+    /// not a clock reading: this is stored for every piece of work.)
+    let runningWork = Atomic<UInt64>(0)
+    private var workCount: UInt64 = 0
     let name: String
     /// Socket handlers by token; touched only on the loop's thread.
     private var handlers: [UInt64: (UInt32) -> Void] = [:]
@@ -96,14 +98,15 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         while true {
             pending.withLock { swap(&$0, &work) }  // the queue gets the emptied buffer back: no allocation
             for item in work {
-                busySince.store(monotonicNanos(), ordering: .relaxed)
+                workCount &+= 1
+                runningWork.store(workCount, ordering: .relaxed)
                 switch item {
                 case .job(let job): job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
                 case .block(let block): block()
                 }
             }
-            busySince.store(0, ordering: .relaxed)
             work.removeAll(keepingCapacity: true)
+            runningWork.store(0, ordering: .relaxed)
             // Block only with nothing queued; an enqueue after `sleeping` is set wakes the wait.
             sleeping.store(true, ordering: .sequentiallyConsistent)
             let idle = pending.withLock { $0.isEmpty }
@@ -116,11 +119,12 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
                 if token == 0 {
                     ceventfd_drain(wakeFD)
                 } else {
-                    busySince.store(monotonicNanos(), ordering: .relaxed)
+                    workCount &+= 1
+                    runningWork.store(workCount, ordering: .relaxed)
                     handlers[token]?(cepoll_event_flags(events, i))
                 }
             }
-            busySince.store(0, ordering: .relaxed)
+            runningWork.store(0, ordering: .relaxed)
         }
     }
 }

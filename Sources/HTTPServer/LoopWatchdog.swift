@@ -6,8 +6,8 @@ import Synchronization
 /// application's log once it says where, ``EventLoopGroup/onStall(_:)``; until then as a JSON
 /// line on standard error): every connection of that loop waits meanwhile, so a handler that blocks
 /// (a synchronous wait, a slow disk read on the loop) shows up here instead of as timeouts
-/// elsewhere. It only reads each loop's ``EventLoop/busySince``; the loops pay two relaxed
-/// stores per piece of work.
+/// elsewhere. It samples each loop's ``EventLoop/runningWork`` every 250 ms; the loops pay one
+/// relaxed store per piece of work.
 ///
 /// Concurrency: one timer on a private queue, for every loop of the process.
 final class LoopWatchdog: Sendable {
@@ -19,7 +19,10 @@ final class LoopWatchdog: Sendable {
 
     private struct Watched {
         let loop: EventLoop
-        /// The `busySince` already reported, so one stall is told once.
+        /// The piece of work last seen running, and when it was first seen (monotonic ns).
+        var seen: UInt64 = 0
+        var seenAt: UInt64 = 0
+        /// The piece of work already reported, so one stall is told once.
         var reported: UInt64 = 0
     }
 
@@ -53,10 +56,16 @@ final class LoopWatchdog: Sendable {
         let stalls: [(String, Double)] = watched.withLock { all in
             var found: [(String, Double)] = []
             for index in all.indices {
-                let since = all[index].loop.busySince.load(ordering: .relaxed)
-                guard since != 0, since != all[index].reported, now > since, now - since > Self.threshold else { continue }
-                all[index].reported = since
-                found.append((all[index].loop.name, Double(now - since) / 1e9))
+                let running = all[index].loop.runningWork.load(ordering: .relaxed)
+                if running != all[index].seen {
+                    all[index].seen = running
+                    all[index].seenAt = now
+                    continue
+                }
+                // The same piece of work as at an earlier check: held for at least that long.
+                guard running != 0, running != all[index].reported, now - all[index].seenAt >= Self.threshold else { continue }
+                all[index].reported = running
+                found.append((all[index].loop.name, Double(now - all[index].seenAt) / 1e9))
             }
             return found
         }

@@ -23,7 +23,7 @@ struct LoopWatchdogTests {
         loop.execute { done.open() }
         await done.wait()
         #expect(reports.withLock { $0.isEmpty })
-        loop.execute { usleep(1_600_000) }  // stands for a handler that blocks
+        loop.execute { usleep(2_500_000) }  // stands for a handler that blocks
         await reported.wait()
         let blocked = Gate()
         loop.execute { blocked.open() }
