@@ -15,7 +15,7 @@ final class HTTPObserver: RequestObserver {
         let route: String?
         let status: Int
     }
-    private let series = Mutex<[Key: (requests: Metrics.SeriesID, seconds: Metrics.SeriesID)]>([:])
+    private let series = Mutex<[Key: (requests: Metrics.CounterID, seconds: Metrics.HistogramID)]>([:])
     private static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
     init(metrics: Metrics, logger: Logger) {
@@ -31,7 +31,7 @@ final class HTTPObserver: RequestObserver {
         metrics.record(counter: ids.requests, histogram: ids.seconds, observing: seconds)
     }
 
-    private func register(_ key: Key) -> (requests: Metrics.SeriesID, seconds: Metrics.SeriesID) {
+    private func register(_ key: Key) -> (requests: Metrics.CounterID, seconds: Metrics.HistogramID) {
         let route = key.route ?? "unmatched"
         let ids = (requests: metrics.counter("reelgate_http_requests_total", [("method", key.method), ("route", route), ("status", String(key.status))]),
                    seconds: metrics.histogram("reelgate_http_request_seconds", [("method", key.method), ("route", route)]))

@@ -30,34 +30,30 @@ public final class Metrics: Sendable {
 
     static let bounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800]
 
-    /// Every series by index: a sample recorded through a ``SeriesID`` is an array write, with no
-    /// label list built or hashed (the per-request metrics are on every request's path).
+    /// The series of one kind by index: a sample recorded through an id is an array write, with
+    /// no label list built or hashed (the per-request metrics are on every request's path).
+    private struct Table<Value> {
+        var index: [Series: Int] = [:]
+        var entries: [(series: Series, value: Value)] = []
+
+        /// The slot of `series`, made with `initial` if new.
+        mutating func slot(_ series: Series, initial: @autoclosure () -> Value) -> Int {
+            if let slot = index[series] { return slot }
+            entries.append((series, initial()))
+            index[series] = entries.count - 1
+            return entries.count - 1
+        }
+    }
+
     private struct Storage {
-        var counterIndex: [Series: Int] = [:]
-        var counters: [(series: Series, value: Double)] = []
-        var histogramIndex: [Series: Int] = [:]
-        var histograms: [(series: Series, histogram: Histogram)] = []
-
-        mutating func counter(_ series: Series) -> Int {
-            if let index = counterIndex[series] { return index }
-            counters.append((series, 0))
-            counterIndex[series] = counters.count - 1
-            return counters.count - 1
-        }
-
-        mutating func histogram(_ series: Series) -> Int {
-            if let index = histogramIndex[series] { return index }
-            histograms.append((series, Histogram()))
-            histogramIndex[series] = histograms.count - 1
-            return histograms.count - 1
-        }
+        var counters = Table<Double>()
+        var histograms = Table<Histogram>()
     }
 
-    /// A counter or histogram series looked up once (``counter(_:_:)``, ``histogram(_:_:)``) and
-    /// recorded into by index.
-    public struct SeriesID: Sendable, Hashable {
-        fileprivate let index: Int
-    }
+    /// A counter looked up once (``counter(_:_:)``) and recorded into by index.
+    public struct CounterID: Sendable, Hashable { fileprivate let slot: Int }
+    /// A histogram looked up once (``histogram(_:_:)``) and recorded into by index.
+    public struct HistogramID: Sendable, Hashable { fileprivate let slot: Int }
 
     private let storage = Mutex(Storage())
     private let help: [String: String]
@@ -67,36 +63,36 @@ public final class Metrics: Sendable {
     public func increment(_ name: String, _ labels: Labels = [], by value: Double = 1) {
         let series = Self.series(name, labels)
         storage.withLock { storage in
-            let index = storage.counter(series)
-            storage.counters[index].value += value
+            let slot = storage.counters.slot(series, initial: 0)
+            storage.counters.entries[slot].value += value
         }
     }
 
     public func observe(_ name: String, _ labels: Labels = [], _ value: Double) {
         let series = Self.series(name, labels)
         storage.withLock { storage in
-            let index = storage.histogram(series)
-            Self.record(value, in: &storage.histograms[index].histogram)
+            let slot = storage.histograms.slot(series, initial: Histogram())
+            Self.record(value, in: &storage.histograms.entries[slot].value)
         }
     }
 
     /// The counter `name` with `labels`, created at zero if new.
-    public func counter(_ name: String, _ labels: Labels) -> SeriesID {
+    public func counter(_ name: String, _ labels: Labels) -> CounterID {
         let series = Self.series(name, labels)
-        return SeriesID(index: storage.withLock { $0.counter(series) })
+        return CounterID(slot: storage.withLock { $0.counters.slot(series, initial: 0) })
     }
 
     /// The histogram `name` with `labels`, created empty if new.
-    public func histogram(_ name: String, _ labels: Labels) -> SeriesID {
+    public func histogram(_ name: String, _ labels: Labels) -> HistogramID {
         let series = Self.series(name, labels)
-        return SeriesID(index: storage.withLock { $0.histogram(series) })
+        return HistogramID(slot: storage.withLock { $0.histograms.slot(series, initial: Histogram()) })
     }
 
     /// Adds `value` to a counter and, when given, one observation to a histogram, under one lock.
-    public func record(counter: SeriesID, by value: Double = 1, histogram: SeriesID? = nil, observing observation: Double = 0) {
+    public func record(counter: CounterID, by value: Double = 1, histogram: HistogramID? = nil, observing observation: Double = 0) {
         storage.withLock { storage in
-            storage.counters[counter.index].value += value
-            if let histogram { Self.record(observation, in: &storage.histograms[histogram.index].histogram) }
+            storage.counters.entries[counter.slot].value += value
+            if let histogram { Self.record(observation, in: &storage.histograms.entries[histogram.slot].value) }
         }
     }
 
@@ -120,7 +116,7 @@ public final class Metrics: Sendable {
             header(&out, name, "gauge")
             for g in grouped[name]! { out += "\(name)\(Self.render(g.labels)) \(Self.number(g.value))\n" }
         }
-        let (counterList, histogramList) = storage.withLock { ($0.counters, $0.histograms) }
+        let (counterList, histogramList) = storage.withLock { ($0.counters.entries, $0.histograms.entries) }
         let counters = Dictionary(grouping: counterList, by: \.series.name)
         for name in counters.keys.sorted() {
             header(&out, name, "counter")
@@ -131,7 +127,7 @@ public final class Metrics: Sendable {
         let histograms = Dictionary(grouping: histogramList, by: \.series.name)
         for name in histograms.keys.sorted() {
             header(&out, name, "histogram")
-            for (labels, h) in histograms[name]!.map({ (Self.render($0.series.labels), $0.histogram) }).sorted(by: { $0.0 < $1.0 }) {
+            for (labels, h) in histograms[name]!.map({ (Self.render($0.series.labels), $0.value) }).sorted(by: { $0.0 < $1.0 }) {
                 let inner = labels.isEmpty ? "" : String(labels.dropFirst().dropLast()) + ","
                 var cumulative = 0
                 for (index, bound) in Self.bounds.enumerated() {
