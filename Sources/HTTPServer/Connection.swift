@@ -253,6 +253,7 @@ actor Connection {
 
     /// Reads what the socket has (up to 64 KiB) into the parser.
     private func receive(inBody: Bool) {
+        guard !closed else { return }  // the descriptor is gone, its number perhaps reused
         var received = 0
         while received < 4 * Connection.readChunk {
             let buffer = loop.readBuffer
@@ -312,7 +313,7 @@ actor Connection {
         if case .bytes(let bytes) = response.body, sendsBody { outbound.append(contentsOf: bytes) }
         machine.writeProgress(now: monotonicNanos())
         guard await flushOutbound() else { return false }
-        while var current = file, current.remaining > 0 {
+        while !closed, var current = file, current.remaining > 0 {
             var offset = off_t(current.offset)
             let n = sendfile(fd, current.fd, &offset, Int(min(current.remaining, 1 << 20)))
             if n > 0 {
@@ -320,6 +321,7 @@ actor Connection {
                 current.offset = Int64(offset)
                 current.remaining -= Int64(n)
                 file = current
+                await yieldToLoop()
             } else if n < 0, errno == EINTR {
                 continue
             } else if n < 0, errno == EAGAIN || errno == EWOULDBLOCK {
@@ -349,8 +351,16 @@ actor Connection {
             }
             stream?.remaining -= produced
             guard await flushOutbound() else { return false }
+            await yieldToLoop()
         }
         return true
+    }
+
+    /// Lets the loop's other connections have a turn between pieces of a large body: a peer that
+    /// reads as fast as we write would otherwise hold the loop until its whole body is out.
+    /// (Not `Task.yield()`, which goes through the global pool: this stays on the loop.)
+    private func yieldToLoop() async {
+        await withCheckedContinuation { continuation in loop.execute { continuation.resume() } }
     }
 
     /// Sends `outbound`, waiting while the socket is full; false if the connection closed.
@@ -387,6 +397,7 @@ actor Connection {
 
     /// Sends what `outbound` holds until done or the socket is full.
     private func sendOutbound() -> SendOutcome {
+        guard !closed else { return .failed }  // e.g. closed while a streamed body was awaited
         while outboundOffset < outbound.count {
             let n = outbound.withUnsafeBytes { bytes in
                 Glibc.send(fd, bytes.baseAddress! + outboundOffset, bytes.count - outboundOffset, Int32(MSG_NOSIGNAL))
@@ -524,7 +535,11 @@ actor Connection {
         default: break
         }
         publishDeadline()
-        return await withCheckedContinuation { waiter = (kind, $0) }
+        let woken = await withCheckedContinuation { waiter = (kind, $0) }
+        // A wake-up is a job queued on the loop, and a close can run before it (shutdown's
+        // drain or force-close, a deadline): the descriptor's number may then already belong to
+        // another connection or file, so nothing may touch it after this.
+        return closed ? .closed : woken
     }
 
     private func wake(_ wake: Wake) {
@@ -586,7 +601,7 @@ actor Connection {
         if waiter != nil { wake(.closed) }
         if let watchToken { loop.unwatch(fd, token: watchToken) }
         watchToken = nil
-        Glibc.close(fd)
+        server.closeDescriptor(fd)
         server.connectionClosed(id)
     }
 

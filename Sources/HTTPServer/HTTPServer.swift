@@ -31,9 +31,17 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     private let state = Mutex(State())
+    let closeDescriptor: @Sendable (Int32) -> Void
     private let timeouts: ConnectionStateMachine.Timeouts
 
-    public init(configuration: ServerConfiguration, responder: any Responder) {
+    public convenience init(configuration: ServerConfiguration, responder: any Responder) {
+        self.init(configuration: configuration, responder: responder, closeDescriptor: { Glibc.close($0) })
+    }
+
+    /// - Parameter closeDescriptor: how a connection's socket is closed (a seam for tests that
+    ///   put another socket at the number a closed connection had).
+    init(configuration: ServerConfiguration, responder: any Responder, closeDescriptor: @escaping @Sendable (Int32) -> Void) {
+        self.closeDescriptor = closeDescriptor
         self.configuration = configuration
         self.responder = responder
         bodyBudget = BufferBudget(capacity: configuration.maxBufferedBodyBytes)
