@@ -18,6 +18,7 @@ let package = Package(
         .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // epoll and eventfd from libc, which Glibc's Swift module does not expose.
         .systemLibrary(name: "CEpoll"),
+        .systemLibrary(name: "CThreads"),
         // glibc's malloc_trim, to give memory freed after a burst back to the system.
         .systemLibrary(name: "CMalloc"),
 
@@ -28,7 +29,7 @@ let package = Package(
         // Layer 1: pure multipart/form-data (RFC 7578): pieces of a body in, part events out.
         .target(name: "Multipart", swiftSettings: strict),
         // Layer 2: the socket server: epoll event loops, connections, router.
-        .target(name: "HTTPServer", dependencies: ["HTTP1", "CEpoll"], swiftSettings: strict),
+        .target(name: "HTTPServer", dependencies: ["HTTP1", "CEpoll", "CThreads"], swiftSettings: strict),
         // Layer 3: thin wrappers over the C libraries.
         // Group-committed fsyncs, for the SQLite WAL and the media directory.
         .target(name: "FileSync", swiftSettings: strict),

@@ -81,8 +81,9 @@ public enum CommandLineInterface {
         // just the password.
         let databasePassword = configuration.database.url.map { PostgresURL($0).secretPieces } ?? []
         let logger = Logger(secrets: ConfigurationLoader.secrets(configuration) + databasePassword)
-        EventLoopGroup.onStall { loop, seconds in
-            logger.warning("event loop held up by one piece of work", ["loop": loop, "seconds": String((seconds * 10).rounded() / 10)])
+        EventLoopGroup.onStall { stall in
+            logger.warning("event loop held up by one piece of work",
+                           ["loop": stall.loop, "seconds": String(stall.roundedSeconds), "stack": stall.stack.joined(separator: "\n")])
         }
         do {
             let app = try Application(configuration: configuration, logger: logger)

@@ -1,4 +1,5 @@
 import CEpoll
+import CThreads
 import Foundation
 import Glibc
 import Synchronization
@@ -69,6 +70,9 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     /// Whether the caller is on the loop's thread.
     public var inLoop: Bool { pthread_equal(pthread_self(), pthread_t(thread.load(ordering: .relaxed))) != 0 }
 
+    /// The loop's thread (`pthread_t`), 0 until it started.
+    var threadID: UInt { thread.load(ordering: .relaxed) }
+
     /// Lets `assumeIsolated` accept code the loop runs outside a job (a socket's handler).
     public func checkIsolated() {
         precondition(inLoop, "not on the event loop's thread")
@@ -92,6 +96,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
 
     private func run() {
         thread.store(UInt(pthread_self()), ordering: .relaxed)
+        cthreads_prepare_current(name)  // named for top -H and perf; the watchdog may ask its stack
         let capacity: Int32 = 256
         guard let events = cepoll_events_allocate(capacity) else { fatalError("cannot allocate the epoll event buffer") }
         var work: [Work] = []
@@ -147,7 +152,7 @@ public final class EventLoopGroup: Sendable {
 
     /// Where the watchdog reports a loop held up by one piece of work for over a second (every
     /// group's loops are watched): the application's log. Until this is called, standard error.
-    public static func onStall(_ report: @escaping @Sendable (_ loop: String, _ seconds: Double) -> Void) {
+    public static func onStall(_ report: @escaping @Sendable (LoopStall) -> Void) {
         LoopWatchdog.shared.reportStalls(to: report)
     }
 

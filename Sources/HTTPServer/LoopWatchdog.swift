@@ -1,3 +1,4 @@
+import CThreads
 import Dispatch
 import Glibc
 import Synchronization
@@ -7,12 +8,14 @@ import Synchronization
 /// line on standard error): every connection of that loop waits meanwhile, so a handler that blocks
 /// (a synchronous wait, a slow disk read on the loop) shows up here instead of as timeouts
 /// elsewhere. It samples each loop's ``EventLoop/runningWork`` every 250 ms; the loops pay one
-/// relaxed store per piece of work.
+/// relaxed store per piece of work. A report carries where the loop's thread was at that moment
+/// (its stack, asked for with a signal): a stall that cannot be reproduced names its code anyway.
 ///
 /// Concurrency: one timer on a private queue, for every loop of the process.
 final class LoopWatchdog: Sendable {
-    static let shared = LoopWatchdog { name, seconds in
-        let line = #"{"level":"warning","msg":"event loop held up by one piece of work","loop":"\#(name)","seconds":\#((seconds * 10).rounded() / 10)}"# + "\n"
+    static let shared = LoopWatchdog { stall in
+        let frames = stall.stack.map { "\"\(JSONEscaped($0))\"" }.joined(separator: ",")
+        let line = #"{"level":"warning","msg":"event loop held up by one piece of work","loop":"\#(stall.loop)","seconds":\#(stall.roundedSeconds),"stack":[\#(frames)]}"# + "\n"
         _ = line.utf8CString.withUnsafeBufferPointer { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
     }
     static let threshold: UInt64 = 1_000_000_000
@@ -27,13 +30,14 @@ final class LoopWatchdog: Sendable {
     }
 
     private let watched = Mutex<[Watched]>([])
-    private let report: Mutex<@Sendable (_ loop: String, _ seconds: Double) -> Void>
+    private let report: Mutex<@Sendable (LoopStall) -> Void>
     /// Set once in init and never touched again.
     nonisolated(unsafe) private let timer: any DispatchSourceTimer
 
-    /// - Parameter report: told of each stall once, with the loop's name and how long it had lasted.
-    init(report: @escaping @Sendable (_ loop: String, _ seconds: Double) -> Void) {
+    /// - Parameter report: told of each stall once.
+    init(report: @escaping @Sendable (LoopStall) -> Void) {
         self.report = Mutex(report)
+        Self.installStackHandler
         timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "reelgate.loop-watchdog"))
         timer.schedule(deadline: .now() + .milliseconds(250), repeating: .milliseconds(250), leeway: .milliseconds(50))
         timer.setEventHandler { [weak self] in self?.check() }
@@ -43,7 +47,7 @@ final class LoopWatchdog: Sendable {
     deinit { timer.cancel() }
 
     /// Where stalls are reported from now on.
-    func reportStalls(to report: @escaping @Sendable (_ loop: String, _ seconds: Double) -> Void) {
+    func reportStalls(to report: @escaping @Sendable (LoopStall) -> Void) {
         self.report.withLock { $0 = report }
     }
 
@@ -53,8 +57,8 @@ final class LoopWatchdog: Sendable {
 
     private func check() {
         let now = monotonicNanos()
-        let stalls: [(String, Double)] = watched.withLock { all in
-            var found: [(String, Double)] = []
+        let stalls: [(loop: EventLoop, seconds: Double)] = watched.withLock { all in
+            var found: [(loop: EventLoop, seconds: Double)] = []
             for index in all.indices {
                 let running = all[index].loop.runningWork.load(ordering: .relaxed)
                 if running != all[index].seen {
@@ -65,11 +69,56 @@ final class LoopWatchdog: Sendable {
                 // The same piece of work as at an earlier check: held for at least that long.
                 guard running != 0, running != all[index].reported, now - all[index].seenAt >= Self.threshold else { continue }
                 all[index].reported = running
-                found.append((all[index].loop.name, Double(now - all[index].seenAt) / 1e9))
+                found.append((all[index].loop, Double(now - all[index].seenAt) / 1e9))
             }
             return found
         }
         let report = self.report.withLock { $0 }
-        for (name, seconds) in stalls { report(name, seconds) }
+        for (loop, seconds) in stalls {
+            report(LoopStall(loop: loop.name, seconds: seconds, stack: Self.stack(of: loop)))
+        }
     }
+
+    /// Installed once per process, before the first loop can be asked.
+    private static let installStackHandler: Void = cthreads_install_stack_handler()
+
+    /// Where the loop's thread is now, one frame a line; empty if it did not answer within 200 ms.
+    private static func stack(of loop: EventLoop) -> [String] {
+        let thread = loop.threadID
+        guard thread != 0, let capture = cthreads_capture_stack(thread, 200) else { return [] }
+        defer { cthreads_stack_free(capture) }
+        let count = Int(cthreads_stack_count(capture))
+        guard count > 0, let symbols = cthreads_stack_symbols(capture) else { return [] }
+        defer { free(symbols) }
+        // The first two frames are the signal handler and the kernel's return trampoline.
+        return (min(2, count - 1)..<count).compactMap { symbols[$0].map { String(cString: $0) } }
+    }
+}
+
+/// One loop held up by one piece of work: which, for how long when seen, and where its thread was.
+public struct LoopStall: Sendable {
+    public let loop: String
+    public let seconds: Double
+    /// `binary(symbol+offset) [address]` per frame, innermost first (`addr2line -e binary offset`
+    /// names the line when the symbol is not exported).
+    public let stack: [String]
+
+    /// To a tenth of a second, as logs show it.
+    public var roundedSeconds: Double { (seconds * 10).rounded() / 10 }
+}
+
+/// `text` as the inside of a JSON string (the frames carry no quotes, but a binary's path may).
+private func JSONEscaped(_ text: String) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case _ where scalar.value < 0x20:
+            let hex = String(scalar.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
 }

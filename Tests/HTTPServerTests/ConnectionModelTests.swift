@@ -98,6 +98,26 @@ struct ConnectionModelTests {
         #expect(try await plain.readResponse().status == 426)
     }
 
+    /// A long body to a peer that takes it as fast as it comes does not hold the loop: another
+    /// connection on the same loop is answered between its pieces, not after its end.
+    @Test func aLongBodySharesItsLoop() async throws {
+        let loops = EventLoopGroup(count: 1, name: "test.share")
+        let source = SlowPieces(pieces: 100)
+        let server = try makeServer({ $0.loops = loops }, routes: { router in
+            router.get("/long") { _ in HTTPResponse(status: .ok, body: .stream(length: Int64(source.total), source: source)) }
+        })
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let long = try RawHTTPClient(port: server.port)
+        try await long.send("GET /long HTTP/1.1\r\n\(host)\r\n")
+        await source.started.wait()
+        let other = try RawHTTPClient(port: server.port)
+        try await other.send("GET /hello HTTP/1.1\r\n\(host)\r\n")
+        #expect(try await other.readResponse().bodyText == "hello")
+        // 100 pieces of 10 ms each: answered between the first ones, not after the last.
+        #expect(source.produced < source.pieces / 2, "answered after \(source.produced) of \(source.pieces) pieces")
+        #expect(try await long.readResponse().body.count == source.total)
+    }
+
     /// Shutdown tells an upgraded protocol to say goodbye, and closes it if it does not.
     @Test func shutdownReachesAnUpgradedConnection() async throws {
         let server = try makeServer(routes: { router in
@@ -113,4 +133,26 @@ struct ConnectionModelTests {
         #expect(server.connectionCount == 0)
         #expect(try await client.waitForClose())
     }
+}
+
+/// A body of small pieces that take 10 ms each to make (a slow producer; the pieces fit the
+/// socket's buffer, so the write never waits for the peer).
+final class SlowPieces: ResponseBodySource, @unchecked Sendable {
+    let pieces: Int
+    static let pieceBytes = 1024
+    var total: Int { pieces * Self.pieceBytes }
+    let started = Gate()
+    private let count = Mutex(0)
+    var produced: Int { count.withLock { $0 } }
+
+    init(pieces: Int) { self.pieces = pieces }
+
+    func next(into buffer: inout [UInt8], maxBytes: Int) throws {
+        started.open()
+        guard count.withLock({ n in n < pieces ? { n += 1; return true }() : false }) else { return }
+        usleep(10_000)
+        buffer.append(contentsOf: [UInt8](repeating: UInt8(ascii: "x"), count: min(maxBytes, Self.pieceBytes)))
+    }
+
+    func close() {}
 }

@@ -9,10 +9,10 @@ import TestSupport
 struct LoopWatchdogTests {
     @Test func aBlockedLoopIsReportedOnceAndShortWorkIsNot() async throws {
         let group = EventLoopGroup(count: 1, name: "test.watchdog")
-        let reports = Mutex<[(String, Double)]>([])
+        let reports = Mutex<[LoopStall]>([])
         let reported = Gate()
-        let watchdog = LoopWatchdog { name, seconds in
-            reports.withLock { $0.append((name, seconds)) }
+        let watchdog = LoopWatchdog { stall in
+            reports.withLock { $0.append(stall) }
             reported.open()
         }
         watchdog.watch(group.loops)
@@ -23,12 +23,21 @@ struct LoopWatchdogTests {
         loop.execute { done.open() }
         await done.wait()
         #expect(reports.withLock { $0.isEmpty })
-        loop.execute { usleep(2_500_000) }  // stands for a handler that blocks
+        loop.execute {
+            // Stands for a handler that blocks. A watchdog's stack request interrupts a sleep
+            // (EINTR), so it sleeps until a deadline, not for a duration.
+            let end = monotonicNanos() + 2_500_000_000
+            while monotonicNanos() < end { usleep(50_000) }
+        }
         await reported.wait()
         let blocked = Gate()
         loop.execute { blocked.open() }
         await blocked.wait()
         let all = reports.withLock { $0 }
-        #expect(all.count == 1 && all.first?.0 == "test.watchdog.0" && (all.first?.1 ?? 0) >= 1, "\(all)")
+        #expect(all.count == 1 && all.first?.loop == "test.watchdog.0" && (all.first?.seconds ?? 0) >= 1, "\(all)")
+        // Where the thread was: in the blocking call, inside the job the test gave the loop.
+        let stack = all.first?.stack ?? []
+        #expect(stack.first?.contains("nanosleep") == true, "\(stack)")
+        #expect(stack.contains { $0.contains("usleep") } && stack.contains { $0.contains("Thread") }, "\(stack)")
     }
 }
