@@ -102,20 +102,30 @@ struct ConnectionModelTests {
     /// connection on the same loop is answered between its pieces, not after its end.
     @Test func aLongBodySharesItsLoop() async throws {
         let loops = EventLoopGroup(count: 1, name: "test.share")
-        let source = SlowPieces(pieces: 100)
+        let answeredAfter = Mutex<Int?>(nil)
+        let box = Mutex<HTTPServer?>(nil)
+        // The body's second piece waits (on the loop) until the other connection is accepted: from
+        // then on, its turns on the loop are queued behind the body's pieces, and only the loop
+        // decides which run first.
+        let source = Pieces(count: 100) { box.withLock { $0 }?.connectionCount ?? 0 >= 2 }
         let server = try makeServer({ $0.loops = loops }, routes: { router in
             router.get("/long") { _ in HTTPResponse(status: .ok, body: .stream(length: Int64(source.total), source: source)) }
+            router.get("/other") { _ in
+                answeredAfter.withLock { $0 = source.produced }
+                return .text(.ok, "other")
+            }
         })
+        box.withLock { $0 = server }
         defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
         let long = try RawHTTPClient(port: server.port)
         try await long.send("GET /long HTTP/1.1\r\n\(host)\r\n")
         await source.started.wait()
         let other = try RawHTTPClient(port: server.port)
-        try await other.send("GET /hello HTTP/1.1\r\n\(host)\r\n")
-        #expect(try await other.readResponse().bodyText == "hello")
-        // 100 pieces of 10 ms each: answered between the first ones, not after the last.
-        #expect(source.produced < source.pieces / 2, "answered after \(source.produced) of \(source.pieces) pieces")
+        try await other.send("GET /other HTTP/1.1\r\n\(host)\r\n")
+        #expect(try await other.readResponse().bodyText == "other")
         #expect(try await long.readResponse().body.count == source.total)
+        let after = try #require(answeredAfter.withLock { $0 })
+        #expect(after < source.count / 2, "answered after \(after) of \(source.count) pieces")
     }
 
     /// Shutdown tells an upgraded protocol to say goodbye, and closes it if it does not.
@@ -135,22 +145,27 @@ struct ConnectionModelTests {
     }
 }
 
-/// A body of small pieces that take 10 ms each to make (a slow producer; the pieces fit the
-/// socket's buffer, so the write never waits for the peer).
-final class SlowPieces: ResponseBodySource, @unchecked Sendable {
-    let pieces: Int
+/// A body of small pieces (they fit the socket's buffer, so its write never waits for the peer);
+/// the second waits until `proceed` says so (at most 20 s).
+final class Pieces: ResponseBodySource, @unchecked Sendable {
+    let count: Int
     static let pieceBytes = 1024
-    var total: Int { pieces * Self.pieceBytes }
+    var total: Int { count * Self.pieceBytes }
     let started = Gate()
-    private let count = Mutex(0)
-    var produced: Int { count.withLock { $0 } }
+    private let made = Mutex(0)
+    private let proceed: @Sendable () -> Bool
+    var produced: Int { made.withLock { $0 } }
 
-    init(pieces: Int) { self.pieces = pieces }
+    init(count: Int, proceed: @escaping @Sendable () -> Bool) {
+        self.count = count
+        self.proceed = proceed
+    }
 
     func next(into buffer: inout [UInt8], maxBytes: Int) throws {
-        started.open()
-        guard count.withLock({ n in n < pieces ? { n += 1; return true }() : false }) else { return }
-        usleep(10_000)
+        let index = made.withLock { n in n < count ? { n += 1; return n }() : 0 }
+        guard index > 0 else { return }
+        if index == 1 { started.open() }
+        if index == 2 { for _ in 0..<4000 where !proceed() { usleep(5000) } }
         buffer.append(contentsOf: [UInt8](repeating: UInt8(ascii: "x"), count: min(maxBytes, Self.pieceBytes)))
     }
 

@@ -154,24 +154,36 @@ final class ReplyBodySource: ResponseBodySource, @unchecked Sendable {
 enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
+    /// Encodes into space added to `out` in one step, through raw buffers: this runs on an event
+    /// loop for every piece of an inline video, so per-byte appends (and, unoptimised, a checked
+    /// look-up of the alphabet per byte) would hold the loop far longer than the encoding needs.
     static func append(_ input: ArraySlice<UInt8>, to out: inout [UInt8]) {
-        out.reserveCapacity(out.count + (input.count + 2) / 3 * 4)
-        var i = input.startIndex
-        while i + 2 < input.endIndex {
-            let n = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
-            out.append(alphabet[Int(n >> 18 & 63)])
-            out.append(alphabet[Int(n >> 12 & 63)])
-            out.append(alphabet[Int(n >> 6 & 63)])
-            out.append(alphabet[Int(n & 63)])
-            i += 3
-        }
-        let rest = input.endIndex - i
-        if rest > 0 {
-            let n = UInt32(input[i]) << 16 | (rest > 1 ? UInt32(input[i + 1]) << 8 : 0)
-            out.append(alphabet[Int(n >> 18 & 63)])
-            out.append(alphabet[Int(n >> 12 & 63)])
-            out.append(rest > 1 ? alphabet[Int(n >> 6 & 63)] : UInt8(ascii: "="))
-            out.append(UInt8(ascii: "="))
+        let start = out.count
+        let encodedCount = (input.count + 2) / 3 * 4
+        out.append(contentsOf: repeatElement(UInt8(ascii: "="), count: encodedCount))
+        alphabet.withUnsafeBufferPointer { table in
+            input.withUnsafeBufferPointer { source in
+                out.withUnsafeMutableBufferPointer { whole in
+                    let target = UnsafeMutableBufferPointer(rebasing: whole[start...])
+                    var i = 0, o = 0
+                    while i + 2 < source.count {
+                        let n = UInt32(source[i]) << 16 | UInt32(source[i + 1]) << 8 | UInt32(source[i + 2])
+                        target[o] = table[Int(n >> 18 & 63)]
+                        target[o + 1] = table[Int(n >> 12 & 63)]
+                        target[o + 2] = table[Int(n >> 6 & 63)]
+                        target[o + 3] = table[Int(n & 63)]
+                        i += 3
+                        o += 4
+                    }
+                    let rest = source.count - i
+                    if rest > 0 {  // the padding is already in place
+                        let n = UInt32(source[i]) << 16 | (rest > 1 ? UInt32(source[i + 1]) << 8 : 0)
+                        target[o] = table[Int(n >> 18 & 63)]
+                        target[o + 1] = table[Int(n >> 12 & 63)]
+                        if rest > 1 { target[o + 2] = table[Int(n >> 6 & 63)] }
+                    }
+                }
+            }
         }
     }
 }
