@@ -12,11 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CTHREADS_STACK_DEPTH 48
 
+#define CTHREADS_STACK_MAGIC 0x72656c67u
+
 /* Filled by the signalled thread, which then posts `done`. */
 typedef struct {
+    unsigned magic;
     void *frames[CTHREADS_STACK_DEPTH];
     int count;
     sem_t done;
@@ -24,13 +28,21 @@ typedef struct {
 
 static inline int cthreads_stack_signal(void) { return SIGRTMIN + 3; }
 
+/* Only a request from this process is answered (any process of the same user can queue a
+   signal with a pointer). errno is kept: the signal may land between a failed call and the
+   read of its errno. backtrace() is not strictly async-signal-safe: warmed up (below) it no
+   longer loads or allocates, but an unwinder lock could still be held by the interrupted
+   thread; acceptable for a thread already held up for a second, and said here. */
 static inline void cthreads_stack_handler(int sig, siginfo_t *info, void *context) {
     (void)sig;
     (void)context;
-    if (info->si_code != SI_QUEUE || info->si_value.sival_ptr == NULL) return;
+    if (info->si_code != SI_QUEUE || info->si_pid != getpid() || info->si_value.sival_ptr == NULL) return;
     cthreads_stack *stack = (cthreads_stack *)info->si_value.sival_ptr;
+    if (stack->magic != CTHREADS_STACK_MAGIC) return;
+    int saved = errno;
     stack->count = backtrace(stack->frames, CTHREADS_STACK_DEPTH);
     sem_post(&stack->done); /* async-signal-safe */
+    errno = saved;
 }
 
 /* Once per process, before any capture. `backtrace` loads its unwinder on first use (dlopen,
@@ -52,6 +64,7 @@ static inline void cthreads_install_stack_handler(void) {
 static inline cthreads_stack *cthreads_capture_stack(unsigned long thread, int timeout_ms) {
     cthreads_stack *stack = (cthreads_stack *)calloc(1, sizeof(cthreads_stack));
     if (stack == NULL) return NULL;
+    stack->magic = CTHREADS_STACK_MAGIC;
     sem_init(&stack->done, 0, 0);
     union sigval value;
     value.sival_ptr = stack;
@@ -61,11 +74,11 @@ static inline cthreads_stack *cthreads_capture_stack(unsigned long thread, int t
         return NULL;
     }
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += timeout_ms / 1000;
     until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) { until.tv_sec += 1; until.tv_nsec -= 1000000000L; }
-    while (sem_timedwait(&stack->done, &until) != 0) {
+    while (sem_clockwait(&stack->done, CLOCK_MONOTONIC, &until) != 0) {
         if (errno != EINTR) return NULL;
     }
     return stack;
@@ -82,13 +95,11 @@ static inline void cthreads_stack_free(cthreads_stack *stack) {
     free(stack);
 }
 
-/* For the calling thread: its name (15 bytes at most), and the stack signal let through (a
-   thread started from a dispatch worker inherits a mask that blocks it). */
+/* For the calling thread: its name (the last 15 bytes, where a loop's index is), and the stack
+   signal let through (a thread started from a dispatch worker inherits a mask that blocks it). */
 static inline void cthreads_prepare_current(const char *name) {
-    char truncated[16];
-    strncpy(truncated, name, 15);
-    truncated[15] = 0;
-    pthread_setname_np(pthread_self(), truncated);
+    size_t length = strlen(name);
+    pthread_setname_np(pthread_self(), length > 15 ? name + (length - 15) : name);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, cthreads_stack_signal());

@@ -321,7 +321,7 @@ actor Connection {
                 current.offset = Int64(offset)
                 current.remaining -= Int64(n)
                 file = current
-                await yieldToLoop()
+                if current.remaining > 0 { await yieldToLoop() }
             } else if n < 0, errno == EINTR {
                 continue
             } else if n < 0, errno == EAGAIN || errno == EWOULDBLOCK {
@@ -336,7 +336,7 @@ actor Connection {
         // A streamed body: the next piece is pulled once the last is out, so at most one piece
         // (64 KiB) of it is ever in memory.
         let filling = stream?.source as? any FilledResponseBodySource  // asked once, not per piece
-        while let current = stream, current.remaining > 0 {
+        while !closed, let current = stream, current.remaining > 0 {
             do {
                 try await filling?.ready()
                 try current.source.next(into: &outbound, maxBytes: Int(min(current.remaining, 64 << 10)))
@@ -351,9 +351,9 @@ actor Connection {
             }
             stream?.remaining -= produced
             guard await flushOutbound() else { return false }
-            await yieldToLoop()
+            if current.remaining > produced { await yieldToLoop() }
         }
-        return true
+        return !closed
     }
 
     /// Lets the loop's other connections have a turn between pieces of a large body: a peer that

@@ -57,8 +57,8 @@ final class LoopWatchdog: Sendable {
 
     private func check() {
         let now = monotonicNanos()
-        let stalls: [(loop: EventLoop, seconds: Double)] = watched.withLock { all in
-            var found: [(loop: EventLoop, seconds: Double)] = []
+        let stalls: [(loop: EventLoop, seconds: Double, work: UInt64)] = watched.withLock { all in
+            var found: [(loop: EventLoop, seconds: Double, work: UInt64)] = []
             for index in all.indices {
                 let running = all[index].loop.runningWork.load(ordering: .relaxed)
                 if running != all[index].seen {
@@ -69,13 +69,16 @@ final class LoopWatchdog: Sendable {
                 // The same piece of work as at an earlier check: held for at least that long.
                 guard running != 0, running != all[index].reported, now - all[index].seenAt >= Self.threshold else { continue }
                 all[index].reported = running
-                found.append((all[index].loop, Double(now - all[index].seenAt) / 1e9))
+                found.append((all[index].loop, Double(now - all[index].seenAt) / 1e9, running))
             }
             return found
         }
         let report = self.report.withLock { $0 }
-        for (loop, seconds) in stalls {
-            report(LoopStall(loop: loop.name, seconds: seconds, stack: Self.stack(of: loop)))
+        for (loop, seconds, work) in stalls {
+            var stack = Self.stack(of: loop)
+            // Taken a moment after the sample: only the stack of the same piece of work is shown.
+            if loop.runningWork.load(ordering: .relaxed) != work { stack = [] }
+            report(LoopStall(loop: loop.name, seconds: seconds, stack: stack))
         }
     }
 
@@ -100,7 +103,8 @@ public struct LoopStall: Sendable {
     public let loop: String
     public let seconds: Double
     /// `binary(symbol+offset) [address]` per frame, innermost first (`addr2line -e binary offset`
-    /// names the line when the symbol is not exported).
+    /// names the line when the symbol is not exported); empty if the thread did not answer, or had
+    /// moved on to other work by then.
     public let stack: [String]
 
     /// To a tenth of a second, as logs show it.

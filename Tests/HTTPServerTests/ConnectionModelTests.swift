@@ -104,10 +104,11 @@ struct ConnectionModelTests {
         let loops = EventLoopGroup(count: 1, name: "test.share")
         let answeredAfter = Mutex<Int?>(nil)
         let box = Mutex<HTTPServer?>(nil)
-        // The body's second piece waits (on the loop) until the other connection is accepted: from
-        // then on, its turns on the loop are queued behind the body's pieces, and only the loop
-        // decides which run first.
-        let source = Pieces(count: 100) { box.withLock { $0 }?.connectionCount ?? 0 >= 2 }
+        let sent = Atomic<Bool>(false)
+        // The body's second piece waits (on the loop) until the other request is sent and its
+        // connection accepted: from then on its turns on the loop are queued among the body's
+        // pieces (each of which takes 2 ms), and only the loop decides which run first.
+        let source = Pieces(count: 100) { sent.load(ordering: .acquiring) && box.withLock { $0 }?.connectionCount ?? 0 >= 2 }
         let server = try makeServer({ $0.loops = loops }, routes: { router in
             router.get("/long") { _ in HTTPResponse(status: .ok, body: .stream(length: Int64(source.total), source: source)) }
             router.get("/other") { _ in
@@ -122,6 +123,7 @@ struct ConnectionModelTests {
         await source.started.wait()
         let other = try RawHTTPClient(port: server.port)
         try await other.send("GET /other HTTP/1.1\r\n\(host)\r\n")
+        sent.store(true, ordering: .releasing)
         #expect(try await other.readResponse().bodyText == "other")
         #expect(try await long.readResponse().body.count == source.total)
         let after = try #require(answeredAfter.withLock { $0 })
@@ -146,7 +148,7 @@ struct ConnectionModelTests {
 }
 
 /// A body of small pieces (they fit the socket's buffer, so its write never waits for the peer);
-/// the second waits until `proceed` says so (at most 20 s).
+/// the second waits until `proceed` says so (at most 20 s), the later ones take 2 ms each.
 final class Pieces: ResponseBodySource, @unchecked Sendable {
     let count: Int
     static let pieceBytes = 1024
@@ -166,6 +168,7 @@ final class Pieces: ResponseBodySource, @unchecked Sendable {
         guard index > 0 else { return }
         if index == 1 { started.open() }
         if index == 2 { for _ in 0..<4000 where !proceed() { usleep(5000) } }
+        if index > 2 { usleep(2000) }  // a producer with some work per piece
         buffer.append(contentsOf: [UInt8](repeating: UInt8(ascii: "x"), count: min(maxBytes, Self.pieceBytes)))
     }
 

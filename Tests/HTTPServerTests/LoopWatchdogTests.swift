@@ -26,7 +26,7 @@ struct LoopWatchdogTests {
         loop.execute {
             // Stands for a handler that blocks. A watchdog's stack request interrupts a sleep
             // (EINTR), so it sleeps until a deadline, not for a duration.
-            let end = monotonicNanos() + 2_500_000_000
+            let end = monotonicNanos() + 3_500_000_000
             while monotonicNanos() < end { usleep(50_000) }
         }
         await reported.wait()
