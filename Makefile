@@ -6,7 +6,7 @@ CONFIG ?= config/reelgate.json
 BUILD_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libssl-dev libpq-dev pkg-config
 # PostgreSQL's server, for a throwaway cluster per run (Tests/support/with-postgres.sh); Chromium
 # and its WebDriver, for the console's browser tests (Tests/conformance/test_console.py).
-TEST_PACKAGES := python3 python3-venv ffmpeg postgresql chromium chromium-driver
+TEST_PACKAGES := python3 python3-venv ffmpeg postgresql chromium chromium-driver gdb
 BENCH_PACKAGES := wrk nginx-light sqlite3 time gcc postgresql curl python3 python3-venv
 
 .PHONY: all deps test-deps bench-deps build build-debug run test bench bench-http bench-submit bench-websocket bench-postgres bench-abuse fuzz clean help

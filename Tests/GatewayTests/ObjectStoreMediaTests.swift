@@ -80,7 +80,7 @@ struct ObjectStoreMediaTests {
         let curl = CurlClient(threads: 2)
         defer { curl.shutdown() }
         let (settings, s3) = try await Self.bucket(curl)
-        let database = try PostgresTestDatabase()
+        let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         let url = database.url.conninfo
         let a = try await TestGateway.start { $0.database.url = url; $0.media.store = .s3(settings) }
@@ -249,7 +249,7 @@ struct ObjectStoreMediaTests {
     /// image uploaded to one is in the bucket for either.
     @Test(.enabled(if: PostgresTestDatabase.serverURL != nil, "needs REELGATE_TEST_DATABASE_URL"))
     func twoInstancesServeEachOthersResultsFromTheBucket() async throws {
-        let database = try PostgresTestDatabase()
+        let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         let curl = CurlClient(threads: 2)
         defer { curl.shutdown() }

@@ -9,7 +9,7 @@ import Testing
 @Suite("Shared database", .timeLimit(.minutes(2)), .stopsGateways, .needsPostgres)
 struct SharedDatabaseTests {
     @Test func twoGatewaysServeEachOthersTasks() async throws {
-        let database = try PostgresTestDatabase()
+        let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         let url = database.url.conninfo
         let shared = TempDirectory("reelgate-shared-media")
@@ -40,7 +40,7 @@ struct SharedDatabaseTests {
     /// its own disk (it cannot see the first instance's witness), or the shared storage at
     /// another path (results are stored by path).
     @Test func anUnsharedMediaDirectoryIsRefusedAtStart() async throws {
-        let database = try PostgresTestDatabase()
+        let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         let url = database.url.conninfo
         let shared = TempDirectory("reelgate-shared-media"), elsewhere = TempDirectory("reelgate-link")
@@ -82,7 +82,7 @@ struct SharedDatabaseTests {
 @Suite("Unreachable database", .timeLimit(.minutes(2)), .stopsGateways, .needsPostgres)
 struct UnreachableDatabaseTests {
     @Test func readinessAndSubmitsFollowTheDatabase() async throws {
-        let database = try PostgresTestDatabase()
+        let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         // postgres://user:pass@127.0.0.1:PORT/db → the same through the relay.
         let direct = database.url.conninfo

@@ -24,16 +24,19 @@ struct SimulatorTests {
         defer { dir.remove() }
         let path = dir.file("out.\(format.lowercased())")
         try await SimulatorProvider(latency: 0, failureRate: 0).fetch(output: "clip", job: try job(format: format, aspect: aspect), to: path)
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: Self.ffprobe!)
-        probe.arguments = ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name,width,height:format=format_name",
-                           "-of", "default=noprint_wrappers=1", path]
-        let pipe = Pipe()
-        probe.standardOutput = pipe
-        try probe.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        probe.waitUntilExit()
-        #expect(probe.terminationStatus == 0, "ffprobe rejected the \(format) \(aspect) clip")
+        let (status, output) = try await OffPool.run {  // a subprocess: not on the cooperative pool
+            let probe = Process()
+            probe.executableURL = URL(fileURLWithPath: Self.ffprobe!)
+            probe.arguments = ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name,width,height:format=format_name",
+                               "-of", "default=noprint_wrappers=1", path]
+            let pipe = Pipe()
+            probe.standardOutput = pipe
+            try probe.run()
+            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            probe.waitUntilExit()
+            return (probe.terminationStatus, output)
+        }
+        #expect(status == 0, "ffprobe rejected the \(format) \(aspect) clip")
         let fields = Dictionary(output.split(separator: "\n").compactMap { line -> (String, String)? in
             let kv = line.split(separator: "=", maxSplits: 1)
             return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil

@@ -12,7 +12,7 @@ import Testing
 @Suite("migrate-store", .timeLimit(.minutes(2)), .stopsGateways, .needsPostgres)
 struct StoreMigrationTests {
     @Test func aSQLiteDataDirMovesToPostgreSQL() async throws {
-        let database = try PostgresTestDatabase()
+        let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         let kept = TempDirectory("reelgate-migrate")
         defer { kept.remove() }
@@ -54,7 +54,7 @@ struct StoreMigrationTests {
         #expect(try await new.waitUntilDone(fresh).data.first?["status"] == "success")
 
         // Into another database with the media moving to shared storage: stored paths follow.
-        let second = try PostgresTestDatabase()
+        let second = try await PostgresTestDatabase.create()
         defer { second.drop() }
         var moving = migration
         moving.database.url = second.url.conninfo

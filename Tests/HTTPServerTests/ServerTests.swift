@@ -241,8 +241,9 @@ struct ServerLifecycleTests {
         let response = try await client.readResponse()
         trickle.cancel()
         #expect(response.status == 408)
-        // The trickle would go on for 30 s; the absolute 300 ms head deadline ends it long before.
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // The trickle would go on for 30 s; the absolute 300 ms head deadline ends it long before
+        // (the bound is loose for a loaded two-core machine: CI has seen 10.6 s).
+        #expect(ContinuousClock.now - started < .seconds(20))
     }
 
     @Test func idleConnectionIsClosed() async throws {

@@ -20,7 +20,7 @@ struct PostgresStoreTests {
     }
 
     @Test func aSubmittedTaskReadsBackWithItsResults() async throws {
-        let database = try PostgresTestDatabase()
+        let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         let store = try PostgresTaskStore(url: database.url, poolSize: 2)
         let task = Self.task()
@@ -37,7 +37,7 @@ struct PostgresStoreTests {
     /// Twenty submits of one taskUUID through two instances at once: one task, nineteen ACKs of
     /// it; a different body, or another key, is a conflict.
     @Test func idempotencyHoldsAcrossInstances() async throws {
-        let database = try PostgresTestDatabase()
+        let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         let a = try PostgresTaskStore(url: database.url, poolSize: 4)
         let b = try PostgresTaskStore(url: database.url, poolSize: 4)
@@ -55,7 +55,7 @@ struct PostgresStoreTests {
 
     /// A key's cap on unfinished tasks holds when two instances take its tasks at once.
     @Test func theInFlightCapHoldsAcrossInstances() async throws {
-        let database = try PostgresTestDatabase()
+        let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         let a = try PostgresTaskStore(url: database.url, poolSize: 4)
         let b = try PostgresTaskStore(url: database.url, poolSize: 4)
@@ -70,7 +70,7 @@ struct PostgresStoreTests {
 
     /// Batches holding the same keys in opposite orders, at once from two instances: no deadlock.
     @Test func batchesOfSeveralKeysDoNotDeadlock() async throws {
-        let database = try PostgresTestDatabase()
+        let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         let a = try PostgresTaskStore(url: database.url, poolSize: 4)
         let b = try PostgresTaskStore(url: database.url, poolSize: 4)
@@ -88,7 +88,7 @@ struct PostgresStoreTests {
 
     /// Sixteen claimers on two instances at once: every task is taken exactly once (SKIP LOCKED).
     @Test func claimsAcrossInstancesNeverTakeATaskTwice() async throws {
-        let database = try PostgresTestDatabase()
+        let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         let a = try PostgresTaskStore(url: database.url, poolSize: 4)
         let b = try PostgresTaskStore(url: database.url, poolSize: 4)
@@ -114,7 +114,7 @@ struct PostgresStoreTests {
     /// An instance that stops renewing (it crashed) loses the task once its lease expires: the
     /// other resumes it where it was, and the first can no longer write under its old lease.
     @Test func aCrashedInstancesLeaseIsTakenOver() async throws {
-        let database = try PostgresTestDatabase()
+        let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         let crashed = try PostgresTaskStore(url: database.url, poolSize: 2)
         let survivor = try PostgresTaskStore(url: database.url, poolSize: 2)
@@ -142,7 +142,7 @@ struct PostgresStoreTests {
     /// the event may happen in; a failure fails the pending results, frees the key's slot and
     /// queues the errors webhook, in one transaction.
     @Test func eventsCheckOwnerAndState() async throws {
-        let database = try PostgresTestDatabase()
+        let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         let store = try PostgresTaskStore(url: database.url, poolSize: 2)
         let task = Self.task(cap: 5)
@@ -164,7 +164,7 @@ struct PostgresStoreTests {
 
     /// A submit or queued deliveries on one instance wake the others (LISTEN/NOTIFY at commit).
     @Test func anotherInstancesWorkIsNotified() async throws {
-        let database = try PostgresTestDatabase()
+        let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         final class Heard: Sendable { let works = Mutex<[StoreWork]>([]) }
         let heard = Heard()
@@ -193,7 +193,7 @@ struct PostgresStoreTests {
 
     /// A stored state the code does not know is an error, never a guess such as `failed`.
     @Test func aRowWithAnUnknownStateIsAnError() async throws {
-        let database = try PostgresTestDatabase()
+        let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         let store = try PostgresTaskStore(url: database.url, poolSize: 1)
         let task = Self.task()
@@ -205,7 +205,7 @@ struct PostgresStoreTests {
     /// A row the code cannot read is set aside by the claim that meets it (its key's slot given
     /// back once, even if it is cancelled afterwards), and the queue goes on.
     @Test func anUnreadableTaskIsSetAsideOnce() async throws {
-        let database = try PostgresTestDatabase()
+        let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         let store = try PostgresTaskStore(url: database.url, poolSize: 2)
         let bad = Self.task(), good = Self.task()
@@ -222,7 +222,7 @@ struct PostgresStoreTests {
 
     /// Four instances starting together on an empty database: one migration, four working stores.
     @Test func instancesStartingTogetherMigrateOnce() async throws {
-        let database = try PostgresTestDatabase()
+        let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         let stores = try await withThrowingTaskGroup(of: PostgresTaskStore.self) { group in
             for _ in 0..<4 { group.addTask { try PostgresTaskStore(url: database.url, poolSize: 1) } }
@@ -238,7 +238,7 @@ struct PostgresStoreTests {
     /// tasks with a cap of 4 take exactly 4; a holder asking again keeps its own; a release frees
     /// one; a slot whose task ended elsewhere (its release lost) is reclaimed when the cap is met.
     @Test func providerSlotsHoldAcrossInstances() async throws {
-        let database = try PostgresTestDatabase()
+        let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         let stores = try (0..<3).map { _ in try PostgresTaskStore(url: database.url, poolSize: 4) }
         var uuids: [String] = []
@@ -277,7 +277,7 @@ struct PostgresStoreTests {
     /// a burst of one), six reservations in a row through three instances are scheduled one
     /// second apart, whichever instance asks.
     @Test func providerRequestScheduleIsShared() async throws {
-        let database = try PostgresTestDatabase()
+        let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         let stores = try (0..<3).map { _ in try PostgresTaskStore(url: database.url, poolSize: 1) }
         // Connections open and the statement prepared, so each call below is one quick round trip.
@@ -307,7 +307,7 @@ struct PostgresStoreTests {
     /// being written: the insert waits for that commit and then finds the row, and both copies
     /// are judged against that row (conflict), not the second against the first copy.
     @Test func copiesInAGroupAreJudgedAgainstTheRowThatWon() async throws {
-        let database = try PostgresTestDatabase()
+        let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         let store = try PostgresTaskStore(url: database.url, poolSize: 2)
         let task = Self.task()

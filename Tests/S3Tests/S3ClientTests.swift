@@ -20,20 +20,24 @@ struct S3ClientTests {
         defer { curl.shutdown() }
         let dir = TempDirectory()
         defer { dir.remove() }
-        let (s3, bucket) = try client(curl)
+        let (s3, bucket) = try await client(curl)
         try await body(s3, bucket, dir)
     }
 
     /// A fresh bucket (made with boto3) and a client for it.
-    static func client(_ curl: CurlClient) throws -> (S3Client, String) {
+    static func client(_ curl: CurlClient) async throws -> (S3Client, String) {
         let bucket = "t-" + UUID().uuidString.lowercased().prefix(12)
-        _ = try boto3("c.create_bucket(Bucket='\(bucket)')")
+        _ = try await boto3("c.create_bucket(Bucket='\(bucket)')")
         let location = try S3Location(endpoint: endpoint!, region: "us-east-1", bucket: bucket)
         return (S3Client(signer: S3Signer(location: location, accessKeyID: "testing", secretAccessKey: "testing"), curl: curl), bucket)
     }
 
     /// Runs `statement` with a boto3 client `c` and returns what it prints.
-    static func boto3(_ statement: String) throws -> String {
+    static func boto3(_ statement: String) async throws -> String {
+        try await OffPool.run { try boto3Blocking(statement) }
+    }
+
+    private static func boto3Blocking(_ statement: String) throws -> String {
         let script = """
             import boto3
             c = boto3.client('s3', endpoint_url='\(endpoint!)', region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')
@@ -51,8 +55,15 @@ struct S3ClientTests {
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// 65,521 bytes (a prime count, so a part boundary never falls on a repeat of it).
+    static let pattern = (0..<65_521).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+
     static func file(_ dir: TempDirectory, _ name: String, bytes count: Int) throws -> (String, [UInt8]) {
-        let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+        // A pseudo-random block repeated: a per-byte map of many megabytes holds a thread of the
+        // suite's cooperative pool for seconds in a debug build.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count)
+        while bytes.count < count { bytes += pattern.prefix(count - bytes.count) }
         let path = dir.file(name)
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return (path, bytes)
@@ -64,7 +75,7 @@ struct S3ClientTests {
             let key = "reelgate/with space/ünï+c.mp4"
             try await s3.putObject(key: key, file: path, contentType: "video/mp4")
             #expect(try await s3.headObject(key: key) == 300_000)
-            #expect(try Self.boto3("h = c.head_object(Bucket='\(bucket)', Key='\(key)'); print(h['ContentLength'], h['ContentType'])") == "300000 video/mp4")
+            #expect(try await Self.boto3("h = c.head_object(Bucket='\(bucket)', Key='\(key)'); print(h['ContentLength'], h['ContentType'])") == "300000 video/mp4")
 
             let whole = dir.file("whole")
             _ = try await s3.getObject(key: key, to: whole, maxBytes: 1 << 20)
@@ -99,10 +110,10 @@ struct S3ClientTests {
                 digests += digest
         }
         try await s3.completeMultipartUpload(key: "big.mp4", uploadID: id, parts: parts)
-        let seen = try Self.boto3("h = c.head_object(Bucket='\(bucket)', Key='big.mp4'); print(h['ContentLength'], h['ContentType'], h['ETag'])")
+        let seen = try await Self.boto3("h = c.head_object(Bucket='\(bucket)', Key='big.mp4'); print(h['ContentLength'], h['ContentType'], h['ETag'])")
         #expect(seen.hasPrefix("\(size) video/mp4 ") && seen.hasSuffix("-3\""), "\(seen)")
         // The store took the parts' SHA-256: the object's checksum is the composite of them.
-        let checksum = try Self.boto3("print(c.head_object(Bucket='\(bucket)', Key='big.mp4', ChecksumMode='ENABLED').get('ChecksumSHA256'))")
+        let checksum = try await Self.boto3("print(c.head_object(Bucket='\(bucket)', Key='big.mp4', ChecksumMode='ENABLED').get('ChecksumSHA256'))")
         // (S3 appends the part count, `-3`; moto does not.)
         #expect(checksum.split(separator: "-").first.map(String.init) == Data(Crypto.sha256(digests)).base64EncodedString())
 
@@ -112,7 +123,7 @@ struct S3ClientTests {
         let plainPart = try await plain.uploadPart(key: "plain.mp4", uploadID: plainID, number: 1, file: path, offset: 0, length: Int64(size))
         #expect(plainPart.checksumSHA256 == nil)
         try await plain.completeMultipartUpload(key: "plain.mp4", uploadID: plainID, parts: [plainPart])
-        #expect(try Self.boto3("print(c.head_object(Bucket='\(bucket)', Key='plain.mp4', ChecksumMode='ENABLED').get('ChecksumSHA256'))") == "None")
+        #expect(try await Self.boto3("print(c.head_object(Bucket='\(bucket)', Key='plain.mp4', ChecksumMode='ENABLED').get('ChecksumSHA256'))") == "None")
         #expect(try await s3.headObject(key: "plain.mp4") == Int64(size))
         let back = dir.file("back")
         _ = try await s3.getObject(key: "big.mp4", to: back, maxBytes: 1 << 30)
@@ -132,7 +143,7 @@ struct S3ClientTests {
             try await s3.abortMultipartUpload(key: "prefix/orphan.mp4", uploadID: id)
             try await s3.abortMultipartUpload(key: "prefix/orphan.mp4", uploadID: id)  // twice is fine
             #expect(try await s3.listMultipartUploads(prefix: "prefix/").isEmpty)
-            #expect(try Self.boto3("print(len(c.list_multipart_uploads(Bucket='\(bucket)').get('Uploads', [])))") == "0")
+            #expect(try await Self.boto3("print(len(c.list_multipart_uploads(Bucket='\(bucket)').get('Uploads', [])))") == "0")
             #expect(try await s3.headObject(key: "prefix/orphan.mp4") == nil)
         }
     }

@@ -10,14 +10,15 @@ import Testing
 /// A store implementation under test: the contract suite runs once per backend.
 struct StoreBackend: CustomStringConvertible, Sendable {
     let description: String
-    let make: @Sendable (TempDirectory, ClockBox) throws -> any TaskStore
+    let make: @Sendable (TempDirectory, ClockBox) async throws -> any TaskStore
 
     static let sqlite = StoreBackend(description: "SQLite") { dir, clock in
         try SQLiteTaskStore(path: dir.file("t.db"), clock: { clock.now })
     }
     /// A database of its own on the test cluster (left for the cluster's removal at the end).
     static let postgres = StoreBackend(description: "PostgreSQL") { _, clock in
-        try PostgresTaskStore(url: PostgresTestDatabase().url, poolSize: 4, clock: { clock.now })
+        // Creating the database and connecting block: off the cooperative pool.
+        try await OffPool.run { try PostgresTaskStore(url: PostgresTestDatabase().url, poolSize: 4, clock: { clock.now }) }
     }
     /// Every backend: PostgreSQL when the run has a cluster (`make test` always does).
     static let all: [StoreBackend] = PostgresTestDatabase.serverURL == nil ? [.sqlite] : [.sqlite, .postgres]
@@ -34,7 +35,7 @@ struct StoreContractTests {
 
     /// A store with one task claimed by "A" (in `dispatching`).
     func claimedTask(_ backend: StoreBackend, _ dir: TempDirectory, _ clock: ClockBox) async throws -> (any TaskStore, TaskRecord) {
-        let store = try backend.make(dir, clock)
+        let store = try await backend.make(dir, clock)
         #expect(try await store.submit([newTask()]) == [.created])
         return (store, try #require(try await store.claim(owner: "A", leaseSeconds: 30)))
     }
@@ -145,7 +146,7 @@ struct StoreContractTests {
         let dir = TempDirectory()
         defer { dir.remove() }
         let clock = ClockBox(1000)
-        let store = try backend.make(dir, clock)
+        let store = try await backend.make(dir, clock)
         let task = newTask(key: "capped", cap: 1)
         #expect(try await store.submit([task]) == [.created])
         #expect(try await store.submit([newTask(key: "capped", cap: 1)]) == [.tooManyInFlight])
@@ -245,7 +246,7 @@ struct StoreContractTests {
         let dir = TempDirectory()
         defer { dir.remove() }
         let clock = ClockBox(1000)
-        let store = try backend.make(dir, clock)
+        let store = try await backend.make(dir, clock)
         var task = newTask()
         task.openAI = #"{"object":"video"}"#
         #expect(try await store.submit([task]) == [.created])
@@ -263,7 +264,7 @@ struct StoreContractTests {
         let dir = TempDirectory()
         defer { dir.remove() }
         let clock = ClockBox(1000)
-        let store = try backend.make(dir, clock)
+        let store = try await backend.make(dir, clock)
         let queued = newTask()
         _ = try await store.submit([queued])
         #expect(try await store.cancel(queued.uuid)?.state == .queued)  // the record as it was
@@ -393,7 +394,7 @@ extension StoreContractTests {
         let dir = TempDirectory()
         defer { dir.remove() }
         let clock = ClockBox(1000)
-        let store = try backend.make(dir, clock)
+        let store = try await backend.make(dir, clock)
         let session = ConsoleSession(digest: "d1", keyName: "k", keyFingerprint: "f", createdAt: 1000, expiresAt: 1060)
         try await store.createConsoleSession(session, keepingAtMost: 5)
         try await store.createConsoleSession(ConsoleSession(digest: "d2", keyName: "k", keyFingerprint: "f", createdAt: 1000, expiresAt: 2000), keepingAtMost: 5)

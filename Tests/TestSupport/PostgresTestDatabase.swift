@@ -20,8 +20,16 @@ public struct PostgresTestDatabase: Sendable {
         url = PostgresURL(String(server.conninfo[...slash]) + name)
     }
 
+    /// Creates one off the cooperative pool (CREATE DATABASE copies a template and syncs it).
+    public static func create() async throws -> PostgresTestDatabase {
+        try await OffPool.run { try PostgresTestDatabase() }
+    }
+
+    /// Drops it in the background: called from a synchronous `defer`, and a forced drop waits
+    /// for the database's sessions to end, which must not hold a thread of the cooperative pool.
     public func drop() {
         guard let server = Self.serverURL else { return }
-        _ = try? PostgresConnection(server).execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+        let name = self.name
+        OffPool.detach { _ = try? PostgresConnection(server).execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)") }
     }
 }

@@ -27,6 +27,7 @@ public final class RawHTTPClient: @unchecked Sendable {
     /// - Parameter sourceAddress: the local address to connect from (another 127.x.y.z is another
     ///   client as far as the server's per-address limits go).
     public init(port: Int, host: String = "127.0.0.1", readTimeout: Double = 10, sourceAddress: String? = nil) throws {
+        PoolWatchdog.start()  // nearly every server test makes a client: the suite's pool is watched
         // Stored only once connected: deinit runs even when an initialised class's init throws,
         // and closing here and there would close a number someone else may already reuse.
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -134,7 +135,8 @@ public final class RawHTTPClient: @unchecked Sendable {
 
     private func fill() throws -> Bool {
         var chunk = [UInt8](repeating: 0, count: 65536)
-        let n = recv(fd, &chunk, chunk.count, 0)
+        var n = recv(fd, &chunk, chunk.count, 0)
+        while n < 0, errno == EINTR { n = recv(fd, &chunk, chunk.count, 0) }  // a signal, not the peer
         if n > 0 {
             buffer += chunk[0..<n]
             return true

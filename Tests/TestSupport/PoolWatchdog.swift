@@ -1,0 +1,82 @@
+import Foundation
+import Glibc
+import Synchronization
+
+/// Test diagnostics: reports the cooperative thread pool held up, with the stacks of its busy
+/// threads. Every test in the process shares that pool (one thread per core), so one blocking call
+/// in async code stalls all of them, and the failures show up far from their cause, as timeouts
+/// in whatever tests were running (CI has seen the whole suite stand still for ~10 s at once).
+///
+/// A thread of its own sends a probe task every 250 ms; when none has run for 5 s, it attaches
+/// gdb to this process once and writes the pool threads that were running a job, with their
+/// frames, to standard error. (The pool's threads block the signals the loop watchdog uses to ask
+/// a loop for its stack, hence a debugger.) Once a run: gdb stops the whole process for seconds,
+/// which other tests feel, so it is kept for a stall that is already failing them.
+public enum PoolWatchdog {
+    private static let lastRun = Atomic<UInt64>(0)
+    private static let started: Void = {
+        let thread = Thread { watch() }
+        thread.name = "test.pool-watchdog"
+        thread.start()
+    }()
+
+    /// Starts it once per process (idempotent; called by the test helpers most tests use).
+    public static func start() { _ = started }
+
+    private static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    private static func watch() {
+        lastRun.store(now(), ordering: .relaxed)
+        var reports = 0
+        var reportedStall: UInt64 = 0
+        while reports < 1 {
+            usleep(250_000)
+            Task.detached { lastRun.store(now(), ordering: .relaxed) }
+            let last = lastRun.load(ordering: .relaxed)
+            let held = now() &- last
+            guard held > 5_000_000_000, last != reportedStall else { continue }
+            reportedStall = last
+            reports += 1
+            let stacks = busyPoolStacks()
+            let line = "--- test diagnostics: the cooperative pool has run no probe for \(held / 1_000_000) ms; its busy threads:\n"
+            FileHandle.standardError.write(Data((line + stacks + "--- end of pool report\n").utf8))
+        }
+    }
+
+    /// The stacks of pool threads that were running a job, from gdb, demangled.
+    private static func busyPoolStacks() -> String {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb") else { return "(gdb is not installed)\n" }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        let demangle = FileManager.default.isExecutableFile(atPath: "/opt/swift/usr/bin/swift-demangle")
+            ? " | /opt/swift/usr/bin/swift-demangle --simplified" : ""
+        // To a file, not a pipe: gdb stops every thread of this process, the reader's too, and
+        // would block on a full pipe forever.
+        let file = NSTemporaryDirectory() + "pool-stall-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).txt"
+        defer { unlink(file) }
+        process.arguments = ["-c", "/usr/bin/gdb -p \(getpid()) -batch -ex 'thread apply all bt 30' 2>/dev/null\(demangle) > \(file)"]
+        do { try process.run() } catch { return "(gdb did not start: \(error))\n" }
+        process.waitUntilExit()
+        let output = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+        var report = ""
+        for block in output.components(separatedBy: "\nThread ").dropFirst() {
+            let lines = block.split(separator: "\n")
+            guard let head = lines.first, head.contains("default-qos"), !head.contains("overcommit") else { continue }
+            let frames = lines.dropFirst().filter { $0.hasPrefix("#") }
+            // An idle pool thread waits for work inside the dispatch worker; a busy one runs a job.
+            guard frames.contains(where: { $0.contains("swift_job_run") || $0.contains("_dispatch_call_block_and_release") }) else { continue }
+            report += "Thread " + head + "\n"
+            for frame in frames {
+                // `#3  0x… in function (args) at file:line`: the function and where.
+                var text = String(frame)
+                if let inRange = text.range(of: " in ") { text = String(frame.prefix(4)) + String(text[inRange.upperBound...]) }
+                report += "  " + String(text.prefix(220)) + "\n"
+            }
+        }
+        return report.isEmpty ? "(no pool thread was running a job when gdb looked)\n" : report
+    }
+}
