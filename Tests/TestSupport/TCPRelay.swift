@@ -63,7 +63,15 @@ public final class TCPRelay: @unchecked Sendable {
             inet_pton(AF_INET, target.host, &addr.sin_addr)
             let connected = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
             guard connected == 0 else { close(client); close(upstream); continue }
-            state.withLock { $0.sockets.formUnion([client, upstream]) }
+            // Checked again with the sockets entered, under one lock: a cut that came while this
+            // one was connecting must not leave it relaying (CI once saw a submit succeed after
+            // the cut, through a connection accepted just before it).
+            let admitted = state.withLock { s -> Bool in
+                guard !s.cut, !s.stopped else { return false }
+                s.sockets.formUnion([client, upstream])
+                return true
+            }
+            guard admitted else { close(client); close(upstream); continue }
             let pair = Pair()
             for (from, to) in [(client, upstream), (upstream, client)] {
                 Thread { [self] in pump(from, to, pair) }.start()
