@@ -7,11 +7,12 @@ import Synchronization
 /// in async code stalls all of them, and the failures show up far from their cause, as timeouts
 /// in whatever tests were running (CI has seen the whole suite stand still for ~10 s at once).
 ///
-/// A thread of its own sends a probe task every 250 ms; when none has run for 5 s, it attaches
-/// gdb to this process once and writes the pool threads that were running a job, with their
-/// frames, to standard error. (The pool's threads block the signals the loop watchdog uses to ask
-/// a loop for its stack, hence a debugger.) Once a run: gdb stops the whole process for seconds,
-/// which other tests feel, so it is kept for a stall that is already failing them.
+/// A thread of its own sends a probe task every 250 ms; when none has run for 5 s, it says so on
+/// standard error, once a run. With `REELGATE_TEST_POOL_STACKS=1` it also attaches gdb to this
+/// process and writes the pool threads that were running a job, with their frames (the pool's
+/// threads block the signals the loop watchdog uses to ask a loop for its stack, hence a
+/// debugger). Not by default: gdb stops the whole process for seconds, which turns one stall
+/// into many failures elsewhere.
 public enum PoolWatchdog {
     private static let lastRun = Atomic<UInt64>(0)
     private static let started: Void = {
@@ -41,7 +42,10 @@ public enum PoolWatchdog {
             guard held > 5_000_000_000, last != reportedStall else { continue }
             reportedStall = last
             reports += 1
-            let stacks = busyPoolStacks()
+            // gdb stops the whole process for seconds, which turns one stall into many failures:
+            // only when asked (REELGATE_TEST_POOL_STACKS=1, e.g. to chase a stall seen in CI).
+            let stacks = ProcessInfo.processInfo.environment["REELGATE_TEST_POOL_STACKS"] == "1"
+                ? busyPoolStacks() : "(set REELGATE_TEST_POOL_STACKS=1 for the busy threads' stacks, taken with gdb)\n"
             let line = "--- test diagnostics: the cooperative pool has run no probe for \(held / 1_000_000) ms; its busy threads:\n"
             FileHandle.standardError.write(Data((line + stacks + "--- end of pool report\n").utf8))
         }

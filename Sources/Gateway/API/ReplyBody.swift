@@ -154,17 +154,17 @@ final class ReplyBodySource: ResponseBodySource, @unchecked Sendable {
 enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
-    /// Encodes into space added to `out` in one step, through raw buffers: this runs on an event
-    /// loop for every piece of an inline video, so per-byte appends (and, unoptimised, a checked
-    /// look-up of the alphabet per byte) would hold the loop far longer than the encoding needs.
+    /// Encodes through raw buffers into fresh storage, appended to `out` in one copy: this runs on
+    /// an event loop for every piece of an inline video, so per-byte appends (and, unoptimised, a
+    /// checked look-up of the alphabet per byte) would hold the loop far longer than the encoding
+    /// needs.
     static func append(_ input: ArraySlice<UInt8>, to out: inout [UInt8]) {
-        let start = out.count
         let encodedCount = (input.count + 2) / 3 * 4
-        out.append(contentsOf: repeatElement(UInt8(ascii: "="), count: encodedCount))
-        alphabet.withUnsafeBufferPointer { table in
-            input.withUnsafeBufferPointer { source in
-                out.withUnsafeMutableBufferPointer { whole in
-                    let target = UnsafeMutableBufferPointer(rebasing: whole[start...])
+        let encoded = [UInt8](unsafeUninitializedCapacity: encodedCount) { target, initialized in
+            target.initialize(repeating: UInt8(ascii: "="))  // the padding, where it is needed
+            initialized = encodedCount
+            alphabet.withUnsafeBufferPointer { table in
+                input.withUnsafeBufferPointer { source in
                     var i = 0, o = 0
                     while i + 2 < source.count {
                         let n = UInt32(source[i]) << 16 | UInt32(source[i + 1]) << 8 | UInt32(source[i + 2])
@@ -185,5 +185,6 @@ enum Base64 {
                 }
             }
         }
+        out.append(contentsOf: encoded)
     }
 }
