@@ -60,13 +60,13 @@ let package = Package(
         .executableTarget(name: "reelgate", dependencies: ["Gateway"], swiftSettings: strict),
 
         // Test helpers shared by the test targets (raw TCP client, temp dirs, process harness).
-        .target(name: "TestSupport", dependencies: ["HTTP1", "WebSocket", "HTTPServer", "Domain", "Postgres"], path: "Tests/TestSupport",
+        .target(name: "TestSupport", dependencies: ["HTTP1", "WebSocket", "HTTPServer", "Domain", "Postgres", "CThreads"], path: "Tests/TestSupport",
                 swiftSettings: strict),
         // The fake Gemini server as a program, for the google-genai conformance test.
         .executableTarget(name: "fake-gemini", dependencies: ["TestSupport"], path: "Tests/FakeGeminiServer", swiftSettings: strict),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"], exclude: ["FuzzRegressions"], swiftSettings: strict),
         .testTarget(name: "MultipartTests", dependencies: ["Multipart"], swiftSettings: strict),
-        .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP1", "Crypto"], swiftSettings: strict),
+        .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP1", "Crypto", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "FileSyncTests", dependencies: ["FileSync", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),

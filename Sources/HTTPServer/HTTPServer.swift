@@ -32,6 +32,8 @@ public final class HTTPServer: @unchecked Sendable {
 
     private let state = Mutex(State())
     let closeDescriptor: @Sendable (Int32) -> Void
+    /// Refusals over a connection cap, drained before they are closed (at most 64 at once).
+    private let refusals: RefusalLinger
     private let timeouts: ConnectionStateMachine.Timeouts
 
     public convenience init(configuration: ServerConfiguration, responder: any Responder) {
@@ -43,6 +45,7 @@ public final class HTTPServer: @unchecked Sendable {
     init(configuration: ServerConfiguration, responder: any Responder, closeDescriptor: @escaping @Sendable (Int32) -> Void) {
         self.closeDescriptor = closeDescriptor
         self.configuration = configuration
+        refusals = RefusalLinger(queue: controlQueue, capacity: 64, timeout: configuration.lingerTimeout, closeDescriptor: closeDescriptor)
         self.responder = responder
         bodyBudget = BufferBudget(capacity: configuration.maxBufferedBodyBytes)
         timeouts = ConnectionStateMachine.Timeouts(
@@ -136,10 +139,9 @@ public final class HTTPServer: @unchecked Sendable {
         }
     }
 
-    /// Over a connection cap: a best-effort 503 without holding any resources for the peer.
+    /// Over a connection cap: a best-effort 503, holding nothing for the peer but (for a bounded
+    /// number of refusals) the socket until its input is drained, as ``RefusalLinger`` says why.
     private func refuseOverCapacity(_ fd: Int32, reason: String) {
-        var discard = [UInt8](repeating: 0, count: 4096)
-        _ = recv(fd, &discard, discard.count, Int32(MSG_DONTWAIT))  // unread input would turn close into RST
         var response = configuration.render(.serviceUnavailable, "serverBusy", reason)
         response.headers.add(name: "Retry-After", value: "1")
         var bytes: [UInt8] = []
@@ -147,7 +149,7 @@ public final class HTTPServer: @unchecked Sendable {
         if case .bytes(let body) = response.body { bytes += body }
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
         Glibc.shutdown(fd, Int32(SHUT_WR))
-        Glibc.close(fd)
+        refusals.close(fd)
     }
 
     private func pauseAccepting(for delay: DispatchTimeInterval) {

@@ -8,13 +8,16 @@ import TestSupport
 import Synchronization
 import Testing
 
+/// What `/bytes/:n` serves the first n bytes of, made once: a multi-megabyte map, made per
+/// request in a debug build, held a thread of the suite's shared pool for seconds.
+private let bytePattern = TestBytes.pattern(8 << 20)
+
 /// An in-test HTTP server for the client to talk to.
 private func makeUpstream() throws -> HTTPServer {
     let router = RouterBuilder()
     router.get("/bytes/:n") { request in
-        let n = Int(request.pathParameters["n"] ?? "0") ?? 0
-        // Megabytes made byte by byte in a debug build: off the event loop.
-        return await offLoop { HTTPResponse(status: .ok, bytes: (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31) }) }
+        let n = min(Int(request.pathParameters["n"] ?? "0") ?? 0, bytePattern.count)
+        return HTTPResponse(status: .ok, bytes: Array(bytePattern[0..<n]))
     }
     router.add("GET", "/slow") { _ in
         // Far longer than any bound below, so "aborted early" and "waited" cannot be confused
@@ -64,7 +67,7 @@ struct CurlClientTests {
         #expect(response.bodyBytes == Int64(n))
         let written = try #require(FileManager.default.contents(atPath: path))
         #expect(written.count == n)
-        #expect(Array(written.prefix(4)) == [0, 31, 62, 93])
+        #expect(written == Data(bytePattern[0..<n]))
     }
 
     /// A success-only file sink: the body of the status asked for goes to the file; an error
@@ -111,7 +114,7 @@ struct CurlClientTests {
             released = sink
             let response = try await client.perform(CurlRequest(url: base + "/bytes/300000", sink: .stream(sink, maxBytes: 1 << 20)))
             #expect(response.status == 200 && response.body.isEmpty && response.bodyBytes == 300_000)
-            #expect(sink.bytes == (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+            #expect(sink.bytes == Array(bytePattern[0..<300_000]))
         }
         #expect(released == nil)
 
@@ -211,7 +214,7 @@ struct CurlClientTests {
         let dir = TempDirectory()
         defer { dir.remove() }
         let path = dir.file("video.mp4")
-        let content = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        let content = TestBytes.pattern(3_000_000)
         #expect(FileManager.default.createFile(atPath: path, contents: Data(content)))
         let response = try await client.perform(CurlRequest(
             method: "PUT", url: "http://127.0.0.1:\(server.port)/upload",

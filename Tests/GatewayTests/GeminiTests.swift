@@ -9,7 +9,7 @@ import TestSupport
 import Testing
 
 /// 300 KB of "video": larger than the inline-string threshold, so the streamed-span path runs.
-let fakeVideo: [UInt8] = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) }
+let fakeVideo: [UInt8] = TestBytes.pattern(300_000)
 
 extension TestGateway {
     static func startWithGemini(_ fake: FakeGemini) async throws -> TestGateway {
@@ -223,7 +223,7 @@ struct EditingTests {
 @Suite("Gemini inputs: fetched, inline or through the Files API", .timeLimit(.minutes(2)), .stopsGateways)
 struct GeminiInputTests {
     static func pngBytes(size: Int) -> [UInt8] {
-        [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + (0..<max(0, size - 8)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + TestBytes.pattern(max(0, size - 8))
     }
 
     static func startGateway(_ fake: FakeGemini) async throws -> TestGateway {

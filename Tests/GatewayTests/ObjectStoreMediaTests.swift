@@ -120,7 +120,7 @@ struct ObjectStoreMediaTests {
         let video = try #require(item["videoUUID"]?.string)
         let scratch = TempDirectory()
         defer { scratch.remove() }
-        let large = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 11) }
+        let large = TestBytes.pattern(3 << 20)
         try Data(large).write(to: URL(fileURLWithPath: scratch.file("large")))
         try await s3.putObject(key: "rg/\(video).mp4", file: scratch.file("large"), contentType: "video/mp4")
         let path = String(try #require(item["videoURL"]?.string).drop { $0 != "/" }.dropFirst(2).drop { $0 != "/" })

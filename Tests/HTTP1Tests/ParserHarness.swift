@@ -1,14 +1,15 @@
 import HTTP1
+import TestSupport
 import Testing
 
 /// A request as the parser reported it: head plus the concatenated body.
-struct ParsedRequest: Equatable {
+struct ParsedRequest: Equatable, Sendable {
     var head: HTTPRequestHead
     var body: [UInt8]
 }
 
 /// Everything the parser produced from one input: complete requests, then maybe an error.
-struct ParseOutcome: Equatable {
+struct ParseOutcome: Equatable, Sendable {
     var requests: [ParsedRequest] = []
     var error: HTTPParseError?
 }
@@ -45,18 +46,38 @@ func parseAllSplits(_ text: String, limits: ParserLimits = ParserLimits(), sourc
     parseAllSplits(Array(text.utf8), limits: limits, sourceLocation: sourceLocation)
 }
 
+/// What ``parseAllSplits`` checks, as a value: the outcome parsed whole, and the first way of
+/// cutting the input that gave another outcome.
+struct SplitCheck: Sendable {
+    var whole: ParseOutcome
+    var difference: String?
+}
+
+func checkAllSplits(_ bytes: [UInt8], limits: ParserLimits) -> SplitCheck {
+    let whole = parse([bytes[...]], limits: limits)
+    for cut in Swift.stride(from: 0, through: bytes.count, by: max(1, bytes.count / 400))
+    where parse([bytes[..<cut], bytes[cut...]], limits: limits) != whole {
+        return SplitCheck(whole: whole, difference: "split at \(cut) differs")
+    }
+    if bytes.count <= 4096, parse(bytes.indices.map { bytes[$0...$0] }, limits: limits) != whole {
+        return SplitCheck(whole: whole, difference: "byte-by-byte differs")
+    }
+    return SplitCheck(whole: whole, difference: nil)
+}
+
 @discardableResult
 func parseAllSplits(_ bytes: [UInt8], limits: ParserLimits = ParserLimits(), sourceLocation: SourceLocation = #_sourceLocation) -> ParseOutcome {
-    let whole = parse([bytes[...]], limits: limits)
-    let stride = max(1, bytes.count / 400)
-    for cut in Swift.stride(from: 0, through: bytes.count, by: stride) {
-        let split = parse([bytes[..<cut], bytes[cut...]], limits: limits)
-        #expect(split == whole, "split at \(cut) differs", sourceLocation: sourceLocation)
-        if split != whole { break }
-    }
-    if bytes.count <= 4096 {
-        let byByte = parse(bytes.indices.map { bytes[$0...$0] }, limits: limits)
-        #expect(byByte == whole, "byte-by-byte differs", sourceLocation: sourceLocation)
-    }
-    return whole
+    let check = checkAllSplits(bytes, limits: limits)
+    #expect(check.difference == nil, sourceLocation: sourceLocation)
+    return check.whole
+}
+
+/// ``parseAllSplits`` on a thread of its own, for inputs of kilobytes: 400 parses of 16 KiB
+/// take a debug build a second of CPU, and the suite's cooperative pool has one thread per
+/// core, so a test computing on it stalls every other test's awaits.
+func parseAllSplitsOffPool(_ text: String, limits: ParserLimits = ParserLimits(), sourceLocation: SourceLocation = #_sourceLocation) async throws -> ParseOutcome {
+    let bytes = Array(text.utf8)
+    let check = try await OffPool.run { checkAllSplits(bytes, limits: limits) }
+    #expect(check.difference == nil, sourceLocation: sourceLocation)
+    return check.whole
 }

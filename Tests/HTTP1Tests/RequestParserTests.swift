@@ -225,41 +225,41 @@ struct RequestParserRejectionTests {
 
 @Suite("RequestParser: limits")
 struct RequestParserLimitTests {
-    @Test func targetOverEightKiBIs414() {
+    @Test func targetOverEightKiBIs414() async throws {
         let target = "/" + String(repeating: "a", count: 8 * 1024)
-        #expect(parseAllSplits("GET \(target) HTTP/1.1\r\n\(host)\r\n").error == .requestTargetTooLong)
+        #expect(try await parseAllSplitsOffPool("GET \(target) HTTP/1.1\r\n\(host)\r\n").error == .requestTargetTooLong)
     }
 
-    @Test func targetAtEightKiBIsAccepted() {
+    @Test func targetAtEightKiBIsAccepted() async throws {
         let target = "/" + String(repeating: "a", count: 8 * 1024 - 1)
-        #expect(parseAllSplits("GET \(target) HTTP/1.1\r\n\(host)\r\n").error == nil)
+        #expect(try await parseAllSplitsOffPool("GET \(target) HTTP/1.1\r\n\(host)\r\n").error == nil)
     }
 
-    @Test func endlessRequestLineIs414BeforeItEnds() {
+    @Test func endlessRequestLineIs414BeforeItEnds() async throws {
         // No CRLF ever arrives: the parser must give up once past the limit, not buffer forever.
-        let out = parseAllSplits("GET /" + String(repeating: "a", count: 9000))
+        let out = try await parseAllSplitsOffPool("GET /" + String(repeating: "a", count: 9000))
         #expect(out.error == .requestTargetTooLong)
     }
 
-    @Test func headerSectionOverSixteenKiBIs431() {
+    @Test func headerSectionOverSixteenKiBIs431() async throws {
         let big = "X-Big: " + String(repeating: "b", count: 16 * 1024) + "\r\n"
-        #expect(parseAllSplits("GET / HTTP/1.1\r\n\(host)\(big)\r\n").error == .headerSectionTooLarge)
+        #expect(try await parseAllSplitsOffPool("GET / HTTP/1.1\r\n\(host)\(big)\r\n").error == .headerSectionTooLarge)
     }
 
-    @Test func endlessHeaderLineIs431() {
-        #expect(parseAllSplits("GET / HTTP/1.1\r\nX: " + String(repeating: "b", count: 17 * 1024)).error == .headerSectionTooLarge)
+    @Test func endlessHeaderLineIs431() async throws {
+        #expect(try await parseAllSplitsOffPool("GET / HTTP/1.1\r\nX: " + String(repeating: "b", count: 17 * 1024)).error == .headerSectionTooLarge)
     }
 
-    @Test func manySmallHeadersOverSixteenKiBIs431() {
+    @Test func manySmallHeadersOverSixteenKiBIs431() async throws {
         let fields = (0..<90).map { "X-\($0): " + String(repeating: "v", count: 200) + "\r\n" }.joined()
-        #expect(parseAllSplits("GET / HTTP/1.1\r\n\(host)\(fields)\r\n").error == .headerSectionTooLarge)
+        #expect(try await parseAllSplitsOffPool("GET / HTTP/1.1\r\n\(host)\(fields)\r\n").error == .headerSectionTooLarge)
     }
 
-    @Test func hundredFieldsAccepted101Refused() {
+    @Test func hundredFieldsAccepted101Refused() async throws {
         let ok = (0..<99).map { "X-\($0): v\r\n" }.joined()
-        #expect(parseAllSplits("GET / HTTP/1.1\r\n\(host)\(ok)\r\n").error == nil)
+        #expect(try await parseAllSplitsOffPool("GET / HTTP/1.1\r\n\(host)\(ok)\r\n").error == nil)
         let tooMany = (0..<100).map { "X-\($0): v\r\n" }.joined()
-        #expect(parseAllSplits("GET / HTTP/1.1\r\n\(host)\(tooMany)\r\n").error == .tooManyHeaders)
+        #expect(try await parseAllSplitsOffPool("GET / HTTP/1.1\r\n\(host)\(tooMany)\r\n").error == .tooManyHeaders)
     }
 
     @Test func contentLengthOverLimitIs413BeforeTheBody() {

@@ -16,6 +16,12 @@ func makeServer(
 ) throws -> HTTPServer {
     var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
     configuration.render = jsonErrors
+    // Timeouts far beyond any test's own pace, unless the test is about them: the whole suite
+    // shares a cooperative pool of a thread per core, and a CI run has seen it stand still for
+    // 8 s, long enough for a 10 s head deadline to close a connection a test had opened but not
+    // yet written to.
+    configuration.headTimeout = .seconds(60)
+    configuration.idleTimeout = .seconds(60)
     configure(&configuration)
     let router = RouterBuilder(render: jsonErrors)
     router.get("/hello") { _ in HTTPResponse.text(.ok, "hello") }

@@ -304,6 +304,30 @@ struct ServerLifecycleTests {
         #expect(served, "connections still counted: \(server.connectionCount)")
     }
 
+    /// A refused client whose request reaches the server only after the 503 was sent reads the
+    /// 503 and then an orderly close, not a reset: the server drains the refused socket before
+    /// closing it, since input arriving at a closed socket is answered with a reset, and some
+    /// systems (Windows) then discard a received 503 the client has not read yet.
+    @Test func aRequestArrivingAfterTheRefusalStillGetsThe503() async throws {
+        let server = try makeServer { config in
+            config.maxConnections = 1
+            config.loops = Self.capLoops
+            config.lingerTimeout = .seconds(60)  // the drain outlasts a stalled test (not timed here)
+        }
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let holder = try RawHTTPClient(port: server.port)
+        try await holder.send("GET /hello HTTP/1.1\r\n\(host)\r\n")
+        #expect(try await holder.readResponse().status == 200)
+        for _ in 0..<3 {
+            let refused = try RawHTTPClient(port: server.port)
+            #expect(try await refused.waitUntilReadable())  // the 503 is here, unread
+            try await refused.send("GET /hello HTTP/1.1\r\n\(host)\r\n")
+            let response = try await refused.readResponse()
+            #expect(response.status == 503)
+            #expect(try await refused.closesCleanly())
+        }
+    }
+
     @Test func gracefulShutdownLetsInFlightRequestFinish() async throws {
         let gate = Gate()
         let entered = Gate()
@@ -315,10 +339,10 @@ struct ServerLifecycleTests {
             }
         })
         let port = server.port
-        let busy = try RawHTTPClient(port: port)
         let idle = try RawHTTPClient(port: port)
         try await idle.send("GET /hello HTTP/1.1\r\n\(host)\r\n")
         #expect(try await idle.readResponse().status == 200)
+        let busy = try RawHTTPClient(port: port)
         try await busy.send("GET /slow HTTP/1.1\r\n\(host)\r\n")
         await entered.wait()
 

@@ -55,15 +55,8 @@ struct S3ClientTests {
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// 65,521 bytes (a prime count, so a part boundary never falls on a repeat of it).
-    static let pattern = (0..<65_521).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
-
     static func file(_ dir: TempDirectory, _ name: String, bytes count: Int) throws -> (String, [UInt8]) {
-        // A pseudo-random block repeated: a per-byte map of many megabytes holds a thread of the
-        // suite's cooperative pool for seconds in a debug build.
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(count)
-        while bytes.count < count { bytes += pattern.prefix(count - bytes.count) }
+        let bytes = TestBytes.pattern(count)  // a prime-length block repeated: no part boundary falls on a repeat
         let path = dir.file(name)
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return (path, bytes)

@@ -7,12 +7,12 @@ import Synchronization
 /// in async code stalls all of them, and the failures show up far from their cause, as timeouts
 /// in whatever tests were running (CI has seen the whole suite stand still for ~10 s at once).
 ///
-/// A thread of its own sends a probe task every 250 ms; when none has run for 5 s, it says so on
-/// standard error, once a run. With `REELGATE_TEST_POOL_STACKS=1` it also attaches gdb to this
-/// process and writes the pool threads that were running a job, with their frames (the pool's
-/// threads block the signals the loop watchdog uses to ask a loop for its stack, hence a
-/// debugger). Not by default: gdb stops the whole process for seconds, which turns one stall
-/// into many failures elsewhere.
+/// A thread of its own sends a probe task every 250 ms; when none has run for over 3 s, it says
+/// on standard error how long the pool stood still, once it moves again. With
+/// `REELGATE_TEST_POOL_STACKS=1` it also attaches gdb to this process, once, and writes the pool
+/// threads that were running a job, with their frames (the pool's threads block the signals the
+/// loop watchdog uses to ask a loop for its stack, hence a debugger). Not by default: gdb stops
+/// the whole process for seconds, which turns one stall into many failures elsewhere.
 public enum PoolWatchdog {
     private static let lastRun = Atomic<UInt64>(0)
     private static let started: Void = {
@@ -32,23 +32,32 @@ public enum PoolWatchdog {
 
     private static func watch() {
         lastRun.store(now(), ordering: .relaxed)
-        var reports = 0
-        var reportedStall: UInt64 = 0
-        while reports < 1 {
+        var stalledSince: UInt64 = 0  // the last probe run before the stall now going on, or 0
+        var stacksTaken = false
+        while true {
             usleep(250_000)
             Task.detached { lastRun.store(now(), ordering: .relaxed) }
             let last = lastRun.load(ordering: .relaxed)
             let held = now() &- last
-            guard held > 5_000_000_000, last != reportedStall else { continue }
-            reportedStall = last
-            reports += 1
-            // gdb stops the whole process for seconds, which turns one stall into many failures:
-            // only when asked (REELGATE_TEST_POOL_STACKS=1, e.g. to chase a stall seen in CI).
-            let stacks = ProcessInfo.processInfo.environment["REELGATE_TEST_POOL_STACKS"] == "1"
-                ? busyPoolStacks() : "(set REELGATE_TEST_POOL_STACKS=1 for the busy threads' stacks, taken with gdb)\n"
-            let line = "--- test diagnostics: the cooperative pool has run no probe for \(held / 1_000_000) ms; its busy threads:\n"
-            FileHandle.standardError.write(Data((line + stacks + "--- end of pool report\n").utf8))
+            if held > 3_000_000_000 {
+                guard stalledSince != last else { continue }
+                stalledSince = last
+                // gdb stops the whole process for seconds, which turns one stall into many
+                // failures: only when asked (REELGATE_TEST_POOL_STACKS=1), and once a run.
+                guard ProcessInfo.processInfo.environment["REELGATE_TEST_POOL_STACKS"] == "1", !stacksTaken else { continue }
+                stacksTaken = true
+                report("the cooperative pool has run no probe for \(held / 1_000_000) ms; its busy threads:\n" + busyPoolStacks())
+            } else if stalledSince != 0 {
+                // Over: how long it lasted is what tells which timeouts it could have tripped.
+                report("the cooperative pool ran no probe for \((last &- stalledSince) / 1_000_000) ms"
+                    + " (set REELGATE_TEST_POOL_STACKS=1 for the busy threads' stacks, taken with gdb)\n")
+                stalledSince = 0
+            }
         }
+    }
+
+    private static func report(_ text: String) {
+        FileHandle.standardError.write(Data(("--- test diagnostics: " + text + "--- end of pool report\n").utf8))
     }
 
     /// The stacks of pool threads that were running a job, from gdb, demangled.

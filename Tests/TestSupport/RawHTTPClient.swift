@@ -181,6 +181,43 @@ public final class RawHTTPClient: @unchecked Sendable {
         }
     }
 
+    /// Waits until the server closes the connection, discarding data: true for an orderly close
+    /// (FIN), false for a reset, which some clients' systems answer by discarding a response
+    /// they have received but not yet read.
+    public func closesCleanly() async throws -> Bool {
+        try await offPool { [self] in
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = recv(fd, &chunk, chunk.count, 0)
+                if n > 0 || (n < 0 && errno == EINTR) { continue }
+                if n == 0 {
+                    // A reset that came after the server's FIN is not reported by recv, but it
+                    // is left as the socket's pending error (EPIPE).
+                    var error: Int32 = 0
+                    var length = socklen_t(MemoryLayout<Int32>.size)
+                    getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+                    return error == 0
+                }
+                if errno == ECONNRESET { return false }
+                throw RawClientError("recv failed: errno \(errno) (timeout?)")
+            }
+        }
+    }
+
+    /// Waits until something can be read (bytes, the server's close or a reset) without reading
+    /// it; false if nothing came within the read timeout.
+    public func waitUntilReadable() async throws -> Bool {
+        try await offPool { [self] in
+            var tv = timeval()
+            var length = socklen_t(MemoryLayout<timeval>.size)
+            getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &length)
+            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            var n = poll(&entry, 1, Int32(tv.tv_sec * 1000 + tv.tv_usec / 1000))
+            while n < 0, errno == EINTR { n = poll(&entry, 1, Int32(tv.tv_sec * 1000 + tv.tv_usec / 1000)) }
+            return n > 0
+        }
+    }
+
     /// Everything until the server closes.
     public func readToEOF() async throws -> [UInt8] {
         try await offPool { [self] in

@@ -18,23 +18,37 @@ public final class TempDirectory: @unchecked Sendable {
 }
 
 /// A one-shot latch a test opens to let a handler it is holding continue; no sleeping involved.
+/// A cancelled waiter stops waiting: a test past its time limit is cancelled, and one still
+/// waiting for a gate that will never open would otherwise hold up the whole run forever.
 public final class Gate: @unchecked Sendable {
     private let lock = NSLock()
     private var opened = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var nextWaiter = 0
+    private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
 
     public init() {}
 
     public func wait() async {
-        await withCheckedContinuation { continuation in
-            lock.lock()
-            if opened {
-                lock.unlock()
-                continuation.resume()
-            } else {
-                waiters.append(continuation)
-                lock.unlock()
+        let id = lock.withLock {
+            defer { nextWaiter += 1 }
+            return nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                lock.lock()
+                if opened || Task.isCancelled {
+                    lock.unlock()
+                    continuation.resume()
+                } else {
+                    waiters[id] = continuation
+                    lock.unlock()
+                }
             }
+        } onCancel: {
+            lock.lock()
+            let waiter = waiters.removeValue(forKey: id)
+            lock.unlock()
+            waiter?.resume()
         }
     }
 
@@ -47,8 +61,8 @@ public final class Gate: @unchecked Sendable {
     public func open() {
         lock.lock()
         opened = true
-        let all = waiters
-        waiters = []
+        let all = waiters.values
+        waiters = [:]
         lock.unlock()
         for waiter in all { waiter.resume() }
     }

@@ -1,5 +1,6 @@
-import WebSocket
+import TestSupport
 import Testing
+import WebSocket
 
 /// Everything the parser produced from one input: events, then maybe the error that ends it.
 struct FrameOutcome: Equatable, CustomStringConvertible {
@@ -39,22 +40,50 @@ func feed(_ pieces: [ArraySlice<UInt8>], maxMessageBytes: Int) -> FrameOutcome {
     return outcome
 }
 
+/// Where a split is tried. Small inputs: every position. Large ones: every position in the
+/// first 32 bytes (header, extended length, masking key) and the last 16, and 32 in between at
+/// every offset modulo 4 (the masking key's phase): the payload between takes one path, and a
+/// debug build parses a 100 KB frame 300 times in seconds of CPU that every test shares.
+func splitPositions(_ count: Int) -> [Int] {
+    guard count > 2048 else { return Array(0...count) }
+    let spread = (1...32).map { 32 + $0 * (count - 64) / 33 + $0 % 4 }
+    return Array(0..<32) + spread + Array((count - 16)...count)
+}
+
+/// What ``parseAllSplits`` checks, as a value: the outcome parsed whole, and the first way of
+/// cutting the input that gave another outcome.
+struct SplitCheck: Sendable {
+    var whole: FrameOutcome
+    var difference: String?
+}
+
+func checkAllSplits(_ bytes: [UInt8], maxMessageBytes: Int) -> SplitCheck {
+    let whole = feed([bytes[...]], maxMessageBytes: maxMessageBytes)
+    for cut in splitPositions(bytes.count) where feed([bytes[..<cut], bytes[cut...]], maxMessageBytes: maxMessageBytes) != whole {
+        return SplitCheck(whole: whole, difference: "split at \(cut) differs")
+    }
+    if bytes.count <= 20_000, feed(bytes.indices.map { bytes[$0...$0] }, maxMessageBytes: maxMessageBytes) != whole {
+        return SplitCheck(whole: whole, difference: "byte-by-byte differs")
+    }
+    return SplitCheck(whole: whole, difference: nil)
+}
+
 /// Parses whole, split in two at every position, and byte by byte (SwiftNIO's decoder
 /// verifier idea): the outcome must not depend on how TCP cut the stream.
 @discardableResult
 func parseAllSplits(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20, sourceLocation: SourceLocation = #_sourceLocation) -> FrameOutcome {
-    let whole = feed([bytes[...]], maxMessageBytes: maxMessageBytes)
-    let stride = max(1, bytes.count / 300)
-    for cut in Swift.stride(from: 0, through: bytes.count, by: stride) {
-        let split = feed([bytes[..<cut], bytes[cut...]], maxMessageBytes: maxMessageBytes)
-        #expect(split == whole, "split at \(cut) differs", sourceLocation: sourceLocation)
-        if split != whole { break }
-    }
-    if bytes.count <= 20_000 {
-        let byByte = feed(bytes.indices.map { bytes[$0...$0] }, maxMessageBytes: maxMessageBytes)
-        #expect(byByte == whole, "byte-by-byte differs", sourceLocation: sourceLocation)
-    }
-    return whole
+    let check = checkAllSplits(bytes, maxMessageBytes: maxMessageBytes)
+    #expect(check.difference == nil, sourceLocation: sourceLocation)
+    return check.whole
+}
+
+/// ``parseAllSplits`` on a thread of its own, for inputs large enough to hold a thread for a
+/// while: the suite's cooperative pool has one thread per core, and a test computing on it for
+/// seconds stalls every other test's awaits (and trips their servers' idle timeouts).
+func parseAllSplitsOffPool(_ bytes: [UInt8], maxMessageBytes: Int = 1 << 20, sourceLocation: SourceLocation = #_sourceLocation) async throws -> FrameOutcome {
+    let check = try await OffPool.run { checkAllSplits(bytes, maxMessageBytes: maxMessageBytes) }
+    #expect(check.difference == nil, sourceLocation: sourceLocation)
+    return check.whole
 }
 
 func expectClose(_ outcome: FrameOutcome, _ code: UInt16, sourceLocation: SourceLocation = #_sourceLocation) {

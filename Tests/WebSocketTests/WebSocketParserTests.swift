@@ -1,5 +1,6 @@
-import WebSocket
+import TestSupport
 import Testing
+import WebSocket
 
 /// RFC 6455 frame parsing, by the Autobahn|Testsuite case group each test stands in for
 /// (Autobahn itself is Python 2 only and does not run here). Every vector is parsed whole,
@@ -8,9 +9,9 @@ import Testing
     // MARK: Group 1: framing (text and binary messages of every length class)
 
     @Test(arguments: [0, 1, 125, 126, 127, 128, 65_535, 65_536, 100_000])
-    func group1TextOfEveryLengthClass(length: Int) {
+    func group1TextOfEveryLengthClass(length: Int) async throws {
         let text = [UInt8](repeating: UInt8(ascii: "*"), count: length)
-        let outcome = parseAllSplits(frame(.text, text))
+        let outcome = try await parseAllSplitsOffPool(frame(.text, text))
         #expect(outcome == FrameOutcome(events: [.text(text)]))
     }
 
@@ -194,11 +195,11 @@ import Testing
 
     // MARK: Group 9: limits (large messages, many fragments)
 
-    @Test func group9MessageAtTheLimitAndOneByteOver() {
+    @Test func group9MessageAtTheLimitAndOneByteOver() async throws {
         let limit = 70_000
         let atLimit = [UInt8](repeating: 0x61, count: limit)
-        #expect(parseAllSplits(frame(.text, atLimit), maxMessageBytes: limit).events == [.text(atLimit)])
-        expectClose(parseAllSplits(frame(.text, atLimit + [0x61]), maxMessageBytes: limit), 1009)
+        #expect(try await parseAllSplitsOffPool(frame(.text, atLimit), maxMessageBytes: limit).events == [.text(atLimit)])
+        expectClose(try await parseAllSplitsOffPool(frame(.text, atLimit + [0x61]), maxMessageBytes: limit), 1009)
     }
 
     /// Refused at the header that would pass the limit: its payload is never buffered.
@@ -211,11 +212,11 @@ import Testing
         #expect(outcome.events.isEmpty)
     }
 
-    @Test func group9ManySmallFragments() {
+    @Test func group9ManySmallFragments() async throws {
         var bytes = frame(.text, "s", fin: false)
         for _ in 0..<2000 { bytes += frame(.continuation, "x", fin: false) }
         bytes += frame(.continuation, "e")
-        let outcome = parseAllSplits(bytes)
+        let outcome = try await parseAllSplitsOffPool(bytes)
         #expect(outcome.events == [.text(Array(("s" + String(repeating: "x", count: 2000) + "e").utf8))])
     }
 
@@ -238,13 +239,16 @@ import Testing
         #expect(maxStored < 3 * 4097, "the parser kept \(maxStored) bytes")
     }
 
-    @Test func group9AMegabyteMessage() {
+    @Test func group9AMegabyteMessage() async throws {
         let text = [UInt8]((0..<(1 << 20)).map { UInt8(0x20 + $0 % 90) })
         let bytes = frame(.text, text)
-        // Whole, and cut at a few places (every byte would take minutes in a debug build).
-        for cuts in [[], [1], [9], [5000, 70_000], [bytes.count - 1]] {
-            let pieces = zip([0] + cuts, cuts + [bytes.count]).map { bytes[$0..<$1] }
-            #expect(feed(pieces, maxMessageBytes: 1 << 20).events == [.text(text)])
+        // Whole, and cut at a few places (every byte would take minutes in a debug build), on a
+        // thread of its own (seconds of CPU in a debug build).
+        let outcomes = try await OffPool.run {
+            [[], [1], [9], [5000, 70_000], [bytes.count - 1]].map { cuts in
+                feed(zip([0] + cuts, cuts + [bytes.count]).map { bytes[$0..<$1] }, maxMessageBytes: 1 << 20).events
+            }
         }
+        for events in outcomes { #expect(events == [.text(text)]) }
     }
 }

@@ -1,0 +1,65 @@
+import Dispatch
+import Glibc
+import Synchronization
+
+/// Closes connections refused over a connection cap the way RFC 9112 §9.6 asks of a server that
+/// closes: the peer's request may still be on its way when the 503 and our FIN go out, and input
+/// that is unread at the close, or that arrives after it, makes the kernel answer with a reset,
+/// which can destroy the 503 in the client's receive buffer before the client reads it. So a
+/// refused socket is kept, its input read and dropped, until the peer closes, 64 KiB have been
+/// dropped, or the linger timeout passes.
+///
+/// At most `capacity` refusals linger at once; past that (a flood of connections), the rest are
+/// closed at once, so refusing never holds more than a bounded set of descriptors, each with a
+/// dispatch source on the server's control queue.
+final class RefusalLinger: Sendable {
+    private let queue: DispatchQueue
+    private let capacity: Int
+    private let timeout: Duration
+    private let closeDescriptor: @Sendable (Int32) -> Void
+    private let lingering = Atomic<Int>(0)
+    private static let discardLimit = 64 * 1024
+
+    init(queue: DispatchQueue, capacity: Int, timeout: Duration, closeDescriptor: @escaping @Sendable (Int32) -> Void) {
+        self.queue = queue
+        self.capacity = capacity
+        self.timeout = timeout
+        self.closeDescriptor = closeDescriptor
+    }
+
+    /// Refusals lingering now.
+    var count: Int { lingering.load(ordering: .relaxed) }
+
+    /// Takes `fd` (its response sent, its output shut down) and closes it once the peer is done.
+    func close(_ fd: Int32) {
+        guard lingering.add(1, ordering: .relaxed).newValue <= capacity else {
+            lingering.subtract(1, ordering: .relaxed)
+            closeDescriptor(fd)
+            return
+        }
+        let box = SourceBox(DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue))
+        let discarded = Mutex(0)
+        box.source.setEventHandler { @Sendable in
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+                if n > 0 {
+                    let total = discarded.withLock { $0 += n; return $0 }
+                    if total > Self.discardLimit { break }
+                    continue
+                }
+                if n < 0, errno == EINTR { continue }
+                if n < 0, errno == EAGAIN || errno == EWOULDBLOCK { return }
+                break  // the peer closed, or the socket failed
+            }
+            box.source.cancel()
+        }
+        // The descriptor is closed only once the source is cancelled, never under it.
+        box.source.setCancelHandler { @Sendable [self] in
+            closeDescriptor(fd)
+            lingering.subtract(1, ordering: .relaxed)
+        }
+        queue.asyncAfter(deadline: .now() + .nanoseconds(Int(timeout.nanoseconds))) { @Sendable in box.source.cancel() }
+        box.source.resume()
+    }
+}
