@@ -50,10 +50,14 @@ build-debug: deps
 run: build
 	.build/release/reelgate serve --config $(CONFIG)
 
+# At most this many tests at once: all of them at once on two cores made every test wait on
+# every other (seconds-long stalls of the shared cooperative pool; timeouts far from their cause).
+TEST_WIDTH ?= --experimental-maximum-parallelization-width 12
+
 test: test-deps
 	$(SWIFT) build --build-tests
 	Tests/support/with-postgres.sh Tests/support/with-moto.sh Tests/conformance/run.sh
-	Tests/support/with-postgres.sh Tests/support/with-moto.sh $(SWIFT) test --skip-build --disable-xctest
+	Tests/support/with-postgres.sh Tests/support/with-moto.sh $(SWIFT) test --skip-build --disable-xctest $(TEST_WIDTH)
 
 bench: bench-deps build
 	bench/http/run.sh

@@ -77,6 +77,10 @@ public enum CommandLineInterface {
     }
 
     private static func serve(_ configuration: Configuration) async -> Int32 {
+        // Armed before anything starts: a SIGTERM during startup, or just after the ready line
+        // (a supervisor restarting at once), is then a drain once started, never the default
+        // action's abrupt death.
+        let signals = SignalWaiter(signals: [SIGTERM, SIGINT])
         // The database password on its own too: the address is one secret, but an error may quote
         // just the password.
         let databasePassword = configuration.database.url.map { PostgresURL($0).secretPieces } ?? []
@@ -88,7 +92,7 @@ public enum CommandLineInterface {
         do {
             let app = try Application(configuration: configuration, logger: logger)
             try app.start()
-            await app.runUntilSignalled()
+            await app.run(until: signals)
             return 0
         } catch {
             logger.error("startup failed", ["error": "\(error)"])

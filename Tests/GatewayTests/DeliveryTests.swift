@@ -72,14 +72,18 @@ extension TestGateway {
     /// Polls the ops view until the task is terminal and no delivery is still open.
     func waitForDeliveries(_ uuid: String, timeout: Double = 20) async throws -> TestGateway.Reply {
         let deadline = Date().addingTimeInterval(timeout)
+        var last: Reply?
         while Date() < deadline {
             let view = try await request("GET", "/v1/tasks/\(uuid)", key: TestGateway.opsKey)
+            last = view
             let state = view.body["state"]?.string ?? ""
             let open = view.body["deliveries"]?.array?.contains { ["pending", "sending"].contains($0["state"]?.string ?? "") } ?? true
             if ["succeeded", "failed", "cancelled"].contains(state), !open { return view }
             try await Task.sleep(for: .milliseconds(30))
         }
-        throw ProcessError("deliveries of \(uuid) did not settle")
+        let stacks = try? await OffPool.run { PoolWatchdog.dumpAllStacks(label: uuid) }
+        throw ProcessError("deliveries of \(uuid) did not settle in \(timeout) s; the last ops view: \(last?.body.serialized() ?? "none")"
+            + (stacks.flatMap { $0 }.map { "; every thread's stack: \($0)" } ?? ""))
     }
 }
 

@@ -62,7 +62,9 @@ struct OpenAIVideoTests {
         let made = try await create(gw, #"{"model":"reelgate-simulator","prompt":"a lighthouse","seconds":"5","size":"1920x1080"}"#)
         #expect(made.status == 200 && made.headers["openai-poll-after-ms"] != nil)
         let id = try #require(made.body["id"]?.string)
-        #expect(made.body["object"] == "video" && made.body["status"] == "queued" && made.body["progress"] == 0)
+        // Read back once stored: on a loaded machine a worker may have taken it (or finished it) already.
+        #expect(made.body["object"] == "video" && ["queued", "in_progress", "completed"].contains(made.body["status"]?.string ?? ""), "\(made.body)")
+        #expect(made.body["status"] != "queued" || made.body["progress"] == 0)
         #expect(made.body["seconds"] == "5" && made.body["size"] == "1920x1080" && made.body["model"] == "reelgate-simulator")
         #expect(made.body["completed_at"] == .null && made.body["remixed_from_video_id"] == .null && made.body["error"] == .null)
         let done = try await poll(gw, id)

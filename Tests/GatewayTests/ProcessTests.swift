@@ -57,6 +57,20 @@ struct ProcessTests {
         #expect(try await gateway.waitForExit() == 0)
     }
 
+    /// A SIGTERM that arrives while the gateway is still starting (here: once its first log line,
+    /// written while the application is built, is out) is a drain once started, not the default
+    /// action's abrupt death: the signals are armed before anything starts.
+    @Test func sigtermWhileStartingStopsCleanly() async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let gateway = try GatewayProcess(environment: ["REELGATE_LISTEN": "127.0.0.1:0", "REELGATE_DATA_DIR": dir.path], workingDirectory: dir.path)
+        try await gateway.waitForLog("\"msg\":\"route\"")
+        gateway.signal(SIGTERM)
+        #expect(try await gateway.waitForExit() == 0)
+        #expect(gateway.terminationReason == .exit)
+        try await gateway.waitForLog("\"msg\":\"draining\"")
+    }
+
     @Test func sigintAlsoStopsCleanly() async throws {
         let dir = TempDirectory()
         defer { dir.remove() }
@@ -234,11 +248,11 @@ struct InlineReplyProcessTests {
         _ = try await post(#"[{"taskType":"videoInference","taskUUID":"\#(task)","model":"reelgate:simulator@1","positivePrompt":"inline","numberResults":4,"outputType":"base64Data"}]"#)
         let poll = #"{"taskType":"getResponse","taskUUID":"\#(task)"}"#
         var first = try await post("[\(poll)]")
-        for _ in 0..<400 where first.bodyText.contains("processing") {
+        for _ in 0..<400 where first.bodyContains("processing") {
             try await Task.sleep(for: .milliseconds(25))
             first = try await post("[\(poll)]")
         }
-        #expect(first.bodyText.contains("videoBase64Data"))
+        #expect(first.bodyContains("videoBase64Data"))
         func peakKB() -> Int {
             let status = (try? String(contentsOfFile: "/proc/\(gateway.process.processIdentifier)/status", encoding: .utf8)) ?? ""
             let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""

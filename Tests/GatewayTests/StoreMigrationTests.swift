@@ -26,13 +26,13 @@ struct StoreMigrationTests {
         var migration = Configuration()
         migration.dataDir = kept.path
         migration.database.url = database.url.conninfo
-        #expect(StoreMigrationCommand.run(migration) == 1, "refused while a gateway serves from the data dir")
+        #expect((try await migrate(migration)) == 1, "refused while a gateway serves from the data dir")
 
         // One more task, still running upstream when the old gateway stops.
         let (unfinished, _) = try await old.submit(["numberResults": 1])
         await old.stop()
-        #expect(StoreMigrationCommand.run(migration) == 0)
-        #expect(StoreMigrationCommand.run(migration) == 1, "the target holds tasks now: no second copy")
+        #expect((try await migrate(migration)) == 0)
+        #expect((try await migrate(migration)) == 1, "the target holds tasks now: no second copy")
 
         let new = try await TestGateway.start {
             $0.database.url = database.url.conninfo
@@ -60,7 +60,7 @@ struct StoreMigrationTests {
         moving.database.url = second.url.conninfo
         moving.media.directory = "/mnt/shared-media/"
         await new.stop()
-        #expect(StoreMigrationCommand.run(moving) == 0)
+        #expect((try await migrate(moving)) == 0)
         let paths = try PostgresConnection(second.url).execute("SELECT media_path FROM results WHERE media_path IS NOT NULL").allRows
             .map { try $0.string("media_path") ?? "" }
         // As many as the source holds: `done`'s two, and `unfinished`'s if it finished before the
@@ -71,5 +71,11 @@ struct StoreMigrationTests {
         }
         #expect(stored >= 2 && paths.count == stored, "\(paths)")
         #expect(paths.allSatisfy { $0.hasPrefix("/mnt/shared-media/") && !$0.contains("//") }, "\(paths)")
+    }
+
+    /// The command is synchronous (PostgreSQL connections, copies, fsyncs): on a thread of its own,
+    /// not on the suite's cooperative pool.
+    func migrate(_ configuration: Configuration) async throws -> Int32 {
+        try await OffPool.run { StoreMigrationCommand.run(configuration) }
     }
 }

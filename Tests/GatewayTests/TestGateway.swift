@@ -70,8 +70,15 @@ final class TestGateway: @unchecked Sendable {
         head += "Content-Length: \(bytes.count)\r\n\r\n"
         try await client.send(Array(head.utf8) + bytes)
         let response = try await client.readResponse()
-        let parsed = (try? JSONParser.parse(response.body)) ?? .string(response.bodyText)
+        // Megabytes of inline video parsed on the suite's pool would hold a thread of it for
+        // seconds in a debug build.
+        let body = response.body
+        let parsed = body.count > 256 << 10 ? try await OffPool.run { Self.parse(body) } : Self.parse(body)
         return Reply(status: response.status, body: parsed, headers: response.headers)
+    }
+
+    private static func parse(_ body: [UInt8]) -> JSONValue {
+        (try? JSONParser.parse(body)) ?? .string(String(decoding: body, as: UTF8.self))
     }
 
     /// The raw bytes at `path` (for media). A media GET may wait on a bucket (moto, in Python,
@@ -109,6 +116,8 @@ final class TestGateway: @unchecked Sendable {
         }
         // What the ops view says is what tells a slow machine from a stuck task.
         let view = try? await request("GET", "/v1/tasks/\(uuid)", key: TestGateway.opsKey)
-        throw ProcessError("task \(uuid) did not finish in \(timeout) s; its ops view: \(view.map { "\($0.status) \($0.body.serialized())" } ?? "unavailable")")
+        let stacks = try? await OffPool.run { PoolWatchdog.dumpAllStacks(label: uuid) }
+        throw ProcessError("task \(uuid) did not finish in \(timeout) s; its ops view: \(view.map { "\($0.status) \($0.body.serialized())" } ?? "unavailable")"
+            + (stacks.flatMap { $0 }.map { "; every thread's stack: \($0)" } ?? ""))
     }
 }

@@ -11,6 +11,12 @@ import Testing
 /// database: each "instance" is a store of its own with its own pool.
 @Suite(.enabled(if: testDatabaseURL != nil, "needs REELGATE_TEST_DATABASE_URL (make test starts a cluster)"))
 struct PostgresStoreTests {
+    /// Opening connects and migrates, synchronously: on a thread of its own, not on the suite's
+    /// cooperative pool (CI saw a migration blocked in libpq hold a pool thread for seconds).
+    func openStore(_ url: PostgresURL, poolSize: Int) async throws -> PostgresTaskStore {
+        try await OffPool.run { try PostgresTaskStore(url: url, poolSize: poolSize) }
+    }
+
     static func task(_ uuid: String = UUID().uuidString.lowercased(), key: String = "alice", body: String = "{\"a\":1}", cap: Int? = nil)
         -> NewTask
     {
@@ -22,7 +28,7 @@ struct PostgresStoreTests {
     @Test func aSubmittedTaskReadsBackWithItsResults() async throws {
         let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
-        let store = try PostgresTaskStore(url: database.url, poolSize: 2)
+        let store = try await openStore(database.url, poolSize: 2)
         let task = Self.task()
         #expect(try await store.submit([task]) == [.created])
         let found = try #require(try await store.find(task.uuid))
@@ -39,8 +45,8 @@ struct PostgresStoreTests {
     @Test func idempotencyHoldsAcrossInstances() async throws {
         let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
-        let a = try PostgresTaskStore(url: database.url, poolSize: 4)
-        let b = try PostgresTaskStore(url: database.url, poolSize: 4)
+        let a = try await openStore(database.url, poolSize: 4)
+        let b = try await openStore(database.url, poolSize: 4)
         let task = Self.task()
         let outcomes = try await withThrowingTaskGroup(of: [SubmitOutcome].self) { group in
             for i in 0..<20 { group.addTask { try await (i.isMultiple(of: 2) ? a : b).submit([task]) } }
@@ -57,8 +63,8 @@ struct PostgresStoreTests {
     @Test func theInFlightCapHoldsAcrossInstances() async throws {
         let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
-        let a = try PostgresTaskStore(url: database.url, poolSize: 4)
-        let b = try PostgresTaskStore(url: database.url, poolSize: 4)
+        let a = try await openStore(database.url, poolSize: 4)
+        let b = try await openStore(database.url, poolSize: 4)
         let outcomes = try await withThrowingTaskGroup(of: [SubmitOutcome].self) { group in
             for i in 0..<10 { group.addTask { try await (i.isMultiple(of: 2) ? a : b).submit([Self.task(cap: 3)]) } }
             return try await group.reduce(into: [SubmitOutcome]()) { $0 += $1 }
@@ -72,8 +78,8 @@ struct PostgresStoreTests {
     @Test func batchesOfSeveralKeysDoNotDeadlock() async throws {
         let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
-        let a = try PostgresTaskStore(url: database.url, poolSize: 4)
-        let b = try PostgresTaskStore(url: database.url, poolSize: 4)
+        let a = try await openStore(database.url, poolSize: 4)
+        let b = try await openStore(database.url, poolSize: 4)
         let keys = ["k1", "k2", "k3", "k4"]
         let created = try await withThrowingTaskGroup(of: Int.self) { group in
             for i in 0..<16 {
@@ -90,8 +96,8 @@ struct PostgresStoreTests {
     @Test func claimsAcrossInstancesNeverTakeATaskTwice() async throws {
         let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
-        let a = try PostgresTaskStore(url: database.url, poolSize: 4)
-        let b = try PostgresTaskStore(url: database.url, poolSize: 4)
+        let a = try await openStore(database.url, poolSize: 4)
+        let b = try await openStore(database.url, poolSize: 4)
         let tasks = (0..<30).map { _ in Self.task() }
         _ = try await a.submit(tasks)
         let claimed = try await withThrowingTaskGroup(of: [String].self) { group in
@@ -116,8 +122,8 @@ struct PostgresStoreTests {
     @Test func aCrashedInstancesLeaseIsTakenOver() async throws {
         let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
-        let crashed = try PostgresTaskStore(url: database.url, poolSize: 2)
-        let survivor = try PostgresTaskStore(url: database.url, poolSize: 2)
+        let crashed = try await openStore(database.url, poolSize: 2)
+        let survivor = try await openStore(database.url, poolSize: 2)
         let task = Self.task()
         _ = try await crashed.submit([task])
         let held = try #require(try await crashed.claim(owner: "crashed", leaseSeconds: 30))
@@ -144,7 +150,7 @@ struct PostgresStoreTests {
     @Test func eventsCheckOwnerAndState() async throws {
         let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
-        let store = try PostgresTaskStore(url: database.url, poolSize: 2)
+        let store = try await openStore(database.url, poolSize: 2)
         let task = Self.task(cap: 5)
         _ = try await store.submit([task])
         _ = try #require(try await store.claim(owner: "w", leaseSeconds: 30))
@@ -168,9 +174,9 @@ struct PostgresStoreTests {
         defer { database.drop() }
         final class Heard: Sendable { let works = Mutex<[StoreWork]>([]) }
         let heard = Heard()
-        let listening = try PostgresTaskStore(url: database.url, poolSize: 1)
+        let listening = try await openStore(database.url, poolSize: 1)
         listening.listenForWork { work in heard.works.withLock { $0.append(work) } }
-        let other = try PostgresTaskStore(url: database.url, poolSize: 2)
+        let other = try await openStore(database.url, poolSize: 2)
         func waitFor(_ work: StoreWork) async throws -> Bool {
             for _ in 0..<250 {  // observed, 20 ms at a time, for up to 5 s
                 if heard.works.withLock({ $0.contains(work) }) { return true }
@@ -195,7 +201,7 @@ struct PostgresStoreTests {
     @Test func aRowWithAnUnknownStateIsAnError() async throws {
         let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
-        let store = try PostgresTaskStore(url: database.url, poolSize: 1)
+        let store = try await openStore(database.url, poolSize: 1)
         let task = Self.task()
         _ = try await store.submit([task])
         try PostgresConnection(database.url).execute("UPDATE tasks SET state = 'exploded' WHERE uuid = $1", [task.uuid])
@@ -207,7 +213,7 @@ struct PostgresStoreTests {
     @Test func anUnreadableTaskIsSetAsideOnce() async throws {
         let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
-        let store = try PostgresTaskStore(url: database.url, poolSize: 2)
+        let store = try await openStore(database.url, poolSize: 2)
         let bad = Self.task(), good = Self.task()
         _ = try await store.submit([bad])
         _ = try await store.submit([good])
@@ -225,7 +231,7 @@ struct PostgresStoreTests {
         let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
         let stores = try await withThrowingTaskGroup(of: PostgresTaskStore.self) { group in
-            for _ in 0..<4 { group.addTask { try PostgresTaskStore(url: database.url, poolSize: 1) } }
+            for _ in 0..<4 { group.addTask { try await openStore(database.url, poolSize: 1) } }
             return try await group.reduce(into: [PostgresTaskStore]()) { $0.append($1) }
         }
         #expect(stores.count == 4)
@@ -240,7 +246,8 @@ struct PostgresStoreTests {
     @Test func providerSlotsHoldAcrossInstances() async throws {
         let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
-        let stores = try (0..<3).map { _ in try PostgresTaskStore(url: database.url, poolSize: 4) }
+        let stores = [try await openStore(database.url, poolSize: 4), try await openStore(database.url, poolSize: 4),
+                      try await openStore(database.url, poolSize: 4)]
         var uuids: [String] = []
         for _ in 0..<20 {
             let task = Self.task(key: "k\(uuids.count)")
@@ -279,7 +286,8 @@ struct PostgresStoreTests {
     @Test func providerRequestScheduleIsShared() async throws {
         let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
-        let stores = try (0..<3).map { _ in try PostgresTaskStore(url: database.url, poolSize: 1) }
+        let stores = [try await openStore(database.url, poolSize: 1), try await openStore(database.url, poolSize: 1),
+                      try await openStore(database.url, poolSize: 1)]
         // Connections open and the statement prepared, so each call below is one quick round trip.
         for store in stores { _ = try await store.reserveProviderRequests(provider: "warm-up", cost: 0, tolerance: 0) }
         // Each send time is known within the call's round trip: [before + wait, after + wait].
@@ -309,7 +317,7 @@ struct PostgresStoreTests {
     @Test func copiesInAGroupAreJudgedAgainstTheRowThatWon() async throws {
         let database = try await PostgresTestDatabase.create()
         defer { database.drop() }
-        let store = try PostgresTaskStore(url: database.url, poolSize: 2)
+        let store = try await openStore(database.url, poolSize: 2)
         let task = Self.task()
         let other = try PostgresConnection(database.url)
         try other.execute("BEGIN")

@@ -60,6 +60,20 @@ public enum PoolWatchdog {
         FileHandle.standardError.write(Data(("--- test diagnostics: " + text + "--- end of pool report\n").utf8))
     }
 
+    /// Every thread's stack, from gdb, demangled, into a file, when `REELGATE_TEST_HANG_STACKS=1`
+    /// (for chasing something stuck: a test that gave up waiting calls it); the file's path, or nil.
+    public static func dumpAllStacks(label: String) -> String? {
+        guard ProcessInfo.processInfo.environment["REELGATE_TEST_HANG_STACKS"] == "1",
+              FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb") else { return nil }
+        let file = NSTemporaryDirectory() + "reelgate-hang-\(label)-\(getpid()).txt"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "/usr/bin/gdb -p \(getpid()) -batch -ex 'thread apply all bt 40' 2>/dev/null | /opt/swift/usr/bin/swift-demangle --simplified > \(file)"]
+        do { try process.run() } catch { return nil }
+        process.waitUntilExit()
+        return file
+    }
+
     /// The stacks of pool threads that were running a job, from gdb, demangled.
     private static func busyPoolStacks() -> String {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb") else { return "(gdb is not installed)\n" }

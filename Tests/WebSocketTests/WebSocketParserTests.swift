@@ -213,10 +213,8 @@ import WebSocket
     }
 
     @Test func group9ManySmallFragments() async throws {
-        var bytes = frame(.text, "s", fin: false)
-        for _ in 0..<2000 { bytes += frame(.continuation, "x", fin: false) }
-        bytes += frame(.continuation, "e")
-        let outcome = try await parseAllSplitsOffPool(bytes)
+        let outcome = try await parseAllSplitsOffPool(
+            frame(.text, "s", fin: false) + (0..<2000).flatMap { _ in frame(.continuation, "x", fin: false) } + frame(.continuation, "e"))
         #expect(outcome.events == [.text(Array(("s" + String(repeating: "x", count: 2000) + "e").utf8))])
     }
 
@@ -240,12 +238,12 @@ import WebSocket
     }
 
     @Test func group9AMegabyteMessage() async throws {
-        let text = [UInt8]((0..<(1 << 20)).map { UInt8(0x20 + $0 % 90) })
-        let bytes = frame(.text, text)
+        let text = TestBytes.repeating((0..<90).map { UInt8(0x20 + $0) }, count: 1 << 20)
         // Whole, and cut at a few places (every byte would take minutes in a debug build), on a
         // thread of its own (seconds of CPU in a debug build).
         let outcomes = try await OffPool.run {
-            [[], [1], [9], [5000, 70_000], [bytes.count - 1]].map { cuts in
+            let bytes = frame(.text, text)
+            return [[], [1], [9], [5000, 70_000], [bytes.count - 1]].map { cuts in
                 feed(zip([0] + cuts, cuts + [bytes.count]).map { bytes[$0..<$1] }, maxMessageBytes: 1 << 20).events
             }
         }

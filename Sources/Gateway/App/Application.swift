@@ -281,10 +281,10 @@ public final class Application: Sendable {
     /// True from the start of shutdown: the listener is closed and readiness fails.
     public var isDraining: Bool { server.isDraining }
 
-    /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
-    public func runUntilSignalled() async {
-        let waiter = SignalWaiter(signals: [SIGTERM, SIGINT])
-        let received = await waiter.wait()
+    /// Serves until `signals` has one (SIGTERM or SIGINT; at once if one came while starting),
+    /// then shuts down gracefully.
+    func run(until signals: SignalWaiter) async {
+        let received = await signals.wait()
         logger.info("draining", ["signal": received == SIGTERM ? "SIGTERM" : "SIGINT"])
         await shutdown()
     }
