@@ -77,10 +77,6 @@ public enum CommandLineInterface {
     }
 
     private static func serve(_ configuration: Configuration) async -> Int32 {
-        // Armed before anything starts: a SIGTERM during startup, or just after the ready line
-        // (a supervisor restarting at once), is then a drain once started, never the default
-        // action's abrupt death.
-        let signals = SignalWaiter(signals: [SIGTERM, SIGINT])
         // The database password on its own too: the address is one secret, but an error may quote
         // just the password.
         let databasePassword = configuration.database.url.map { PostgresURL($0).secretPieces } ?? []
@@ -90,7 +86,12 @@ public enum CommandLineInterface {
                            ["loop": stall.loop, "seconds": String(stall.roundedSeconds), "stack": stall.stack.joined(separator: "\n")])
         }
         do {
+            // Building may wait without limit (a migration lock another instance holds): signals
+            // keep their default action until then, so SIGTERM or Ctrl-C still stops it at once,
+            // and nothing has been accepted yet. They are armed before the listener accepts: from
+            // the ready line on (a supervisor may restart at once), SIGTERM is a drain.
             let app = try Application(configuration: configuration, logger: logger)
+            let signals = SignalWaiter(signals: [SIGTERM, SIGINT])
             try app.start()
             await app.run(until: signals)
             return 0

@@ -197,6 +197,7 @@ public final class HTTPServer: @unchecked Sendable {
             return (source?.source, Array(s.connections.values))
         }
         source?.cancel()
+        refusals.closeAll()
         for connection in connections {
             connection.onLoop { $0.drain() }
         }

@@ -10,14 +10,17 @@ import Synchronization
 /// dropped, or the linger timeout passes.
 ///
 /// At most `capacity` refusals linger at once; past that (a flood of connections), the rest are
-/// closed at once, so refusing never holds more than a bounded set of descriptors, each with a
-/// dispatch source on the server's control queue.
+/// closed at once after reading what input is already there, so refusing never holds more than a
+/// bounded set of descriptors, each with a dispatch source on the server's control queue. A
+/// server that drains closes them all (``closeAll()``).
 final class RefusalLinger: Sendable {
     private let queue: DispatchQueue
     private let capacity: Int
     private let timeout: Duration
     private let closeDescriptor: @Sendable (Int32) -> Void
     private let lingering = Atomic<Int>(0)
+    /// The lingering sockets' sources, by descriptor.
+    private let sources = Mutex<[Int32: SourceBox<any DispatchSourceRead>]>([:])
     private static let discardLimit = 64 * 1024
 
     init(queue: DispatchQueue, capacity: Int, timeout: Duration, closeDescriptor: @escaping @Sendable (Int32) -> Void) {
@@ -34,32 +37,49 @@ final class RefusalLinger: Sendable {
     func close(_ fd: Int32) {
         guard lingering.add(1, ordering: .relaxed).newValue <= capacity else {
             lingering.subtract(1, ordering: .relaxed)
+            _ = Self.discard(fd, upTo: Self.discardLimit)
             closeDescriptor(fd)
             return
         }
         let box = SourceBox(DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue))
         let discarded = Mutex(0)
         box.source.setEventHandler { @Sendable in
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
-                if n > 0 {
-                    let total = discarded.withLock { $0 += n; return $0 }
-                    if total > Self.discardLimit { break }
-                    continue
-                }
-                if n < 0, errno == EINTR { continue }
-                if n < 0, errno == EAGAIN || errno == EWOULDBLOCK { return }
-                break  // the peer closed, or the socket failed
-            }
-            box.source.cancel()
+            let room = Self.discardLimit - discarded.withLock { $0 }
+            let (count, done) = Self.discard(fd, upTo: room)
+            discarded.withLock { $0 += count }
+            if done || count >= room { box.source.cancel() }
         }
-        // The descriptor is closed only once the source is cancelled, never under it.
+        // The descriptor is closed only once the source is cancelled, never under it; it leaves
+        // the table first, so a refusal given the same number next is never mistaken for it.
         box.source.setCancelHandler { @Sendable [self] in
+            sources.withLock { _ = $0.removeValue(forKey: fd) }
             closeDescriptor(fd)
             lingering.subtract(1, ordering: .relaxed)
         }
+        sources.withLock { $0[fd] = box }
         queue.asyncAfter(deadline: .now() + .nanoseconds(Int(timeout.nanoseconds))) { @Sendable in box.source.cancel() }
         box.source.resume()
+    }
+
+    /// Closes every lingering refusal now (the server is draining).
+    func closeAll() {
+        for box in sources.withLock({ Array($0.values) }) { box.source.cancel() }
+    }
+
+    /// Reads and drops up to `limit` bytes that are there now; how many, and whether the peer has
+    /// closed (or the socket failed), which ends the linger.
+    private static func discard(_ fd: Int32, upTo limit: Int) -> (count: Int, done: Bool) {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var total = 0
+        while total < limit {
+            let n = recv(fd, &buffer, min(buffer.count, limit - total), Int32(MSG_DONTWAIT))
+            if n > 0 {
+                total += n
+                continue
+            }
+            if n < 0, errno == EINTR { continue }
+            return (total, !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
+        }
+        return (total, false)
     }
 }

@@ -62,6 +62,15 @@ struct S3ClientTests {
         return (path, bytes)
     }
 
+    /// The test data's block never repeats within itself at a power-of-two stride (a piece
+    /// duplicated or swapped at a buffer or part boundary would otherwise go unseen).
+    @Test func testDataHasNoShortPeriod() {
+        let block = TestBytes.block
+        for stride in [1, 2, 4, 8, 256, 4096, 8192, 32_768] {
+            #expect(block[0..<1024] != block[stride..<(stride + 1024)], "repeats every \(stride) bytes")
+        }
+    }
+
     @Test func putHeadGetRangeDelete() async throws {
         try await Self.withBucket { s3, bucket, dir in
             let (path, bytes) = try Self.file(dir, "small.mp4", bytes: 300_000)

@@ -41,12 +41,17 @@ public enum PoolWatchdog {
             let held = now() &- last
             if held > 3_000_000_000 {
                 guard stalledSince != last else { continue }
+                if stalledSince != 0 {  // the last stall ended and another began between two looks
+                    report("the cooperative pool stood still for over 3 s, then again\n")
+                }
                 stalledSince = last
+                // Said at once as well, so a pool that never moves again (a hung run) is reported.
                 // gdb stops the whole process for seconds, which turns one stall into many
-                // failures: only when asked (REELGATE_TEST_POOL_STACKS=1), and once a run.
-                guard ProcessInfo.processInfo.environment["REELGATE_TEST_POOL_STACKS"] == "1", !stacksTaken else { continue }
-                stacksTaken = true
-                report("the cooperative pool has run no probe for \(held / 1_000_000) ms; its busy threads:\n" + busyPoolStacks())
+                // failures: stacks only when asked (REELGATE_TEST_POOL_STACKS=1), and once a run.
+                let stacks = ProcessInfo.processInfo.environment["REELGATE_TEST_POOL_STACKS"] == "1" && !stacksTaken
+                stacksTaken = stacksTaken || stacks
+                report("the cooperative pool has run no probe for \(held / 1_000_000) ms"
+                    + (stacks ? "; its busy threads:\n" + busyPoolStacks() : " (still going)\n"))
             } else if stalledSince != 0 {
                 // Over: how long it lasted is what tells which timeouts it could have tripped.
                 report("the cooperative pool ran no probe for \((last &- stalledSince) / 1_000_000) ms"

@@ -6,7 +6,7 @@ import Glibc
 public enum TestBytes {
     /// 65,521 bytes, a prime, so the pattern never lines up with power-of-two buffer sizes and a
     /// piece delivered twice or out of order shows.
-    public static let block: [UInt8] = (0..<65_521).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+    public static let block: [UInt8] = (0..<65_521).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 13) }
 
     /// `count` bytes: the block, repeated.
     public static func pattern(_ count: Int) -> [UInt8] { repeating(block, count: count) }

@@ -41,8 +41,8 @@ func feed(_ pieces: [ArraySlice<UInt8>], maxMessageBytes: Int) -> FrameOutcome {
 }
 
 /// Where a split is tried. Small inputs: every position. Large ones: every position in the
-/// first 32 bytes (header, extended length, masking key) and the last 16, and 32 in between at
-/// every offset modulo 4 (the masking key's phase): the payload between takes one path, and a
+/// first 32 bytes (header, extended length, masking key; every phase of the masking key) and the
+/// last 16, and 32 spread in between: the payload between takes one path, and a
 /// debug build parses a 100 KB frame 300 times in seconds of CPU that every test shares.
 func splitPositions(_ count: Int) -> [Int] {
     guard count > 2048 else { return Array(0...count) }

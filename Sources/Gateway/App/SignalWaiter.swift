@@ -5,7 +5,9 @@ import Synchronization
 /// Waits for the first of some signals (SIGTERM, SIGINT) through Dispatch signal sources.
 ///
 /// The default action is set to ignore first, so the signal cannot kill the process between
-/// startup and the source being armed; the Dispatch source still sees it.
+/// startup and the source being armed; the Dispatch source still sees it. Dispatch registers a
+/// source on its own thread after `resume()`, and a signal ignored before that is lost: `init`
+/// returns once every source is registered.
 final class SignalWaiter: Sendable {
     private let queue = DispatchQueue(label: "reelgate.signals")
     private let state = Mutex<(received: Int32?, waiter: CheckedContinuation<Int32, Never>?)>((nil, nil))
@@ -19,10 +21,14 @@ final class SignalWaiter: Sendable {
             holders.append(SourceHolder(source))
         }
         sources = holders
+        let registered = DispatchGroup()
         for (holder, number) in zip(holders, signals) {
+            registered.enter()
+            holder.source.setRegistrationHandler { registered.leave() }
             holder.source.setEventHandler { @Sendable [self] in deliver(number) }
             holder.source.resume()
         }
+        _ = registered.wait(timeout: .now() + 5)  // at startup, once: a moment at most
     }
 
     private func deliver(_ number: Int32) {
