@@ -46,23 +46,10 @@ func parseAllSplits(_ text: String, limits: ParserLimits = ParserLimits(), sourc
     parseAllSplits(Array(text.utf8), limits: limits, sourceLocation: sourceLocation)
 }
 
-/// What ``parseAllSplits`` checks, as a value: the outcome parsed whole, and the first way of
-/// cutting the input that gave another outcome.
-struct SplitCheck: Sendable {
-    var whole: ParseOutcome
-    var difference: String?
-}
-
-func checkAllSplits(_ bytes: [UInt8], limits: ParserLimits) -> SplitCheck {
-    let whole = parse([bytes[...]], limits: limits)
-    for cut in Swift.stride(from: 0, through: bytes.count, by: max(1, bytes.count / 400))
-    where parse([bytes[..<cut], bytes[cut...]], limits: limits) != whole {
-        return SplitCheck(whole: whole, difference: "split at \(cut) differs")
+func checkAllSplits(_ bytes: [UInt8], limits: ParserLimits) -> SplitCheck<ParseOutcome> {
+    SplitCheck(bytes, cuts: Swift.stride(from: 0, through: bytes.count, by: max(1, bytes.count / 400)), byteByByteUpTo: 4096) {
+        parse($0, limits: limits)
     }
-    if bytes.count <= 4096, parse(bytes.indices.map { bytes[$0...$0] }, limits: limits) != whole {
-        return SplitCheck(whole: whole, difference: "byte-by-byte differs")
-    }
-    return SplitCheck(whole: whole, difference: nil)
 }
 
 @discardableResult

@@ -3,7 +3,7 @@ import Testing
 import WebSocket
 
 /// Everything the parser produced from one input: events, then maybe the error that ends it.
-struct FrameOutcome: Equatable, CustomStringConvertible {
+struct FrameOutcome: Equatable, Sendable, CustomStringConvertible {
     var events: [WebSocketEvent] = []
     var error: WebSocketError?
 
@@ -50,22 +50,8 @@ func splitPositions(_ count: Int) -> [Int] {
     return Array(0..<32) + spread + Array((count - 16)...count)
 }
 
-/// What ``parseAllSplits`` checks, as a value: the outcome parsed whole, and the first way of
-/// cutting the input that gave another outcome.
-struct SplitCheck: Sendable {
-    var whole: FrameOutcome
-    var difference: String?
-}
-
-func checkAllSplits(_ bytes: [UInt8], maxMessageBytes: Int) -> SplitCheck {
-    let whole = feed([bytes[...]], maxMessageBytes: maxMessageBytes)
-    for cut in splitPositions(bytes.count) where feed([bytes[..<cut], bytes[cut...]], maxMessageBytes: maxMessageBytes) != whole {
-        return SplitCheck(whole: whole, difference: "split at \(cut) differs")
-    }
-    if bytes.count <= 20_000, feed(bytes.indices.map { bytes[$0...$0] }, maxMessageBytes: maxMessageBytes) != whole {
-        return SplitCheck(whole: whole, difference: "byte-by-byte differs")
-    }
-    return SplitCheck(whole: whole, difference: nil)
+func checkAllSplits(_ bytes: [UInt8], maxMessageBytes: Int) -> SplitCheck<FrameOutcome> {
+    SplitCheck(bytes, cuts: splitPositions(bytes.count), byteByByteUpTo: 20_000) { feed($0, maxMessageBytes: maxMessageBytes) }
 }
 
 /// Parses whole, split in two at every position, and byte by byte (SwiftNIO's decoder
