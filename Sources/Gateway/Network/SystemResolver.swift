@@ -3,24 +3,38 @@ import Store
 import Foundation
 import Glibc
 
-/// `getaddrinfo`, run on a blocking-IO thread and bounded by a timeout (it has none of its own
-/// beyond resolv.conf's, which can add up to tens of seconds).
+/// `getaddrinfo`, run on threads of its own and bounded by a timeout (it has none of its own
+/// beyond resolv.conf's, which can add up to tens of seconds, and it cannot be interrupted).
+///
+/// A lookup past its timeout is answered "timed out" at once, while `getaddrinfo` keeps its thread
+/// until it returns; a lookup still queued then is dropped. The threads are only for lookups: a
+/// name server that never answers (a webhook host an app chose) can hold them all, and then other
+/// lookups time out, but no file write or fsync waits behind it.
 public struct SystemResolver: HostResolver {
     public let timeout: Duration
+    private let lookup: @Sendable (String) throws -> [IPAddress]
+    private let threads: BlockingThreadPool
 
-    public init(timeout: Duration = .seconds(3)) { self.timeout = timeout }
+    static let sharedThreads = BlockingThreadPool(name: "reelgate.dns", threads: 8)
+
+    public init(timeout: Duration = .seconds(3)) {
+        self.init(timeout: timeout, threads: Self.sharedThreads, lookup: Self.lookup)
+    }
+
+    /// With another lookup than `getaddrinfo` and threads of its own: for tests of the timeout.
+    init(timeout: Duration, threads: BlockingThreadPool, lookup: @escaping @Sendable (String) throws -> [IPAddress]) {
+        self.timeout = timeout
+        self.threads = threads
+        self.lookup = lookup
+    }
 
     struct Failed: Error { let reason: String }
 
     public func resolve(_ host: String) async throws -> [IPAddress] {
-        try await withThrowingTaskGroup(of: [IPAddress].self) { group in
-            group.addTask { try await BlockingIO.run { try Self.lookup(host) } }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw Failed(reason: "timed out")
-            }
-            defer { group.cancelAll() }
-            return try await group.next() ?? []
+        do {
+            return try await threads.run(within: timeout) { [lookup] in try lookup(host) }
+        } catch is BlockingThreadPool.TimedOut {
+            throw Failed(reason: "timed out")
         }
     }
 
