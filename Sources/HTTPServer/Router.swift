@@ -30,18 +30,18 @@ public final class Router: Responder {
 
     /// Routes without parameters, by path: found with one dictionary lookup.
     private let fixed: [String: [Route]]
-    /// Routes with parameters, matched segment by segment.
-    private let parameterised: [Route]
+    /// Routes with parameters by their number of segments, matched segment by segment.
+    private let parameterised: [Int: [Route]]
     private let defaultAdmission: Admission
     private let render: ErrorRenderer
     private let observer: (any RequestObserver)?
 
     init(routes: [Route], defaultAdmission: @escaping Admission, render: @escaping ErrorRenderer, observer: (any RequestObserver)?) {
         var fixed: [String: [Route]] = [:]
-        var parameterised: [Route] = []
+        var parameterised: [Int: [Route]] = [:]
         for route in routes {
             if route.segments.contains(where: { if case .parameter = $0 { true } else { false } }) {
-                parameterised.append(route)
+                parameterised[route.segments.count, default: []].append(route)
             } else {
                 fixed["/" + route.segments.map { if case .literal(let s) = $0 { s } else { "" } }.joined(separator: "/"), default: []].append(route)
             }
@@ -55,7 +55,7 @@ public final class Router: Responder {
 
     /// Every route as `(method, pattern)`, for the OpenAPI coverage test.
     public var registeredRoutes: [(method: String, pattern: String)] {
-        (fixed.values.flatMap { $0 } + parameterised).map { ($0.method, $0.pattern) }
+        (fixed.values.flatMap { $0 } + parameterised.values.flatMap { $0 }).map { ($0.method, $0.pattern) }
     }
 
     /// What a request's method and path select: found once per request, when its head is
@@ -70,20 +70,25 @@ public final class Router: Responder {
     /// The route for `method` on `path`. Paths match by their non-empty segments (`/v1/` and
     /// `//v1` are `/v1`); a fixed route costs one dictionary lookup and no allocation.
     func resolve(method: String, path: String) -> Resolution {
-        if let routes = fixed[path] { return Self.pick(method, routes.lazy.map { ($0, [:]) }) }
+        if let routes = fixed[path] { return Self.pick(method, routes, parts: nil) }
         let parts = Self.segments(of: path)
         // Only a path with empty segments (`//v1`, `/v1/`) can be a fixed route spelled another way.
         if path.utf8.count != parts.reduce(0, { $0 + $1.utf8.count + 1 }), let routes = fixed["/" + parts.joined(separator: "/")] {
-            return Self.pick(method, routes.lazy.map { ($0, [:]) })
+            return Self.pick(method, routes, parts: nil)
         }
-        return Self.pick(method, parameterised.lazy.compactMap { route in Self.match(route.segments, parts).map { (route, $0) } })
+        return Self.pick(method, parameterised[parts.count] ?? [], parts: parts)
     }
 
-    private static func pick(_ method: String, _ candidates: some Sequence<(Route, [String: String])>) -> Resolution {
+    /// The route for `method` among `routes`, which have the path's segment count; with `parts`,
+    /// only those whose literal segments match it, and its parameters are taken from `parts`.
+    private static func pick(_ method: String, _ routes: [Route], parts: [Substring]?) -> Resolution {
         var allowed: [String] = []
         var pattern: String?
-        for (route, parameters) in candidates {
-            if route.method == method || (method == "HEAD" && route.method == "GET") { return .matched(route, parameters: parameters) }
+        for route in routes {
+            if let parts, !literalsMatch(route.segments, parts) { continue }
+            if route.method == method || (method == "HEAD" && route.method == "GET") {
+                return .matched(route, parameters: parts.map { parameters(route.segments, $0) } ?? [:])
+            }
             pattern = pattern ?? route.pattern
             allowed.append(route.method)
         }
@@ -169,20 +174,19 @@ public final class Router: Responder {
         return parts
     }
 
-    static func match(_ segments: [Segment], _ path: [Substring]) -> [String: String]? {
-        guard segments.count == path.count else { return nil }
-        // Literals first, without building anything: most routes are refused here, on every request.
+    /// Whether every literal segment of a route is the path's segment there (same count).
+    static func literalsMatch(_ segments: [Segment], _ path: [Substring]) -> Bool {
         for (segment, part) in zip(segments, path) {
-            if case .literal(let literal) = segment, part != literal { return nil }
+            if case .literal(let literal) = segment, part != literal { return false }
         }
+        return true
+    }
+
+    /// The path's values of a matching route's parameters, percent-decoded.
+    static func parameters(_ segments: [Segment], _ path: [Substring]) -> [String: String] {
         var params: [String: String] = [:]
         for (segment, part) in zip(segments, path) {
-            switch segment {
-            case .literal(let literal):
-                guard part == literal else { return nil }
-            case .parameter(let name):
-                params[name] = percentDecode(part)
-            }
+            if case .parameter(let name) = segment { params[name] = percentDecode(part) }
         }
         return params
     }

@@ -2,7 +2,7 @@ import Domain
 
 /// One thing to deliver: an upload or a webhook, for one result (or, for a failed task's
 /// `errors` webhook, for the task).
-public struct DeliveryRecord: Sendable {
+public struct DeliveryRecord: Sendable, Equatable {
     public enum State: String, Sendable { case pending, sending, delivered, failed }
 
     public var id: Int64

@@ -36,13 +36,18 @@ extension OpsReads {
 }
 
 /// A task's event log and its deliveries with their attempts.
-public struct TaskHistory: Sendable {
+public struct TaskHistory: Sendable, Equatable {
     public var events: [TaskLogEntry]
     public var deliveries: [(DeliveryRecord, [DeliveryAttempt])]
 
     public init(events: [TaskLogEntry], deliveries: [(DeliveryRecord, [DeliveryAttempt])]) {
         self.events = events
         self.deliveries = deliveries
+    }
+
+    public static func == (a: TaskHistory, b: TaskHistory) -> Bool {
+        a.events == b.events && a.deliveries.count == b.deliveries.count
+            && zip(a.deliveries, b.deliveries).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
     }
 }
 

@@ -1,7 +1,7 @@
 import Domain
 
 /// One of a task's videos, with its own state.
-public struct ResultRecord: Sendable {
+public struct ResultRecord: Sendable, Equatable {
     public var videoUUID: String
     public var index: Int
     public var seed: Int64

@@ -1,7 +1,7 @@
 import Domain
 
 /// A task as stored, with its results.
-public struct TaskRecord: Sendable {
+public struct TaskRecord: Sendable, Equatable {
     public var uuid: String
     public var apiKeyName: String
     public var model: String

@@ -14,6 +14,7 @@ struct OpsRoutes: Sendable {
     let canceller: TaskCanceller
     let deliveries: DeliveryWorker
     let redeliveries: RedeliveryLimiter
+    let views = FinishedTaskViews()
 
     func register(on http: RouterBuilder) {
         http.add("GET", "/v1/tasks/:id") { request in try await show(visibleTask(request, identity.principal(request))) }
@@ -38,6 +39,7 @@ struct OpsRoutes: Sendable {
 
     private func show(_ task: TaskRecord) async throws -> HTTPResponse {
         let history = try await store.history(of: task)
+        if let bytes = views.view(of: task, history: history) { return .jsonBytes(bytes) }
         var body = summary(task)
         let requestJSON = task.requestJSON
         let parse = { try? JSONParser.parse(requestJSON) }
@@ -74,7 +76,9 @@ struct OpsRoutes: Sendable {
             if let error = record.lastError { o["lastError"] = .string(error) }
             return .object(o)
         })
-        return .jsonBytes(JSONValue.object(body).serializedBytes())
+        let bytes = JSONValue.object(body).serializedBytes()
+        views.keep(bytes, of: task, history: history)
+        return .jsonBytes(bytes)
     }
 
     /// The stored request as ops see it: outbound URLs without their query strings and

@@ -1,0 +1,53 @@
+import Store
+import Synchronization
+
+/// The rendered ops view (`GET /v1/tasks/<id>`) of finished tasks, kept with what it was rendered
+/// from: ops and dashboards poll a finished task again and again, and rendering it (its stored
+/// request parsed and redacted, links signed, the whole document serialised) cost more than the
+/// rest of the request.
+///
+/// Never stale: an entry is used only when the task and its history read for this request are
+/// equal to those it was rendered from (a delivery attempt, expiry or deletion changes them), and
+/// the view depends on nothing else (media links carry the result's own expiry, not the time of
+/// the poll). Bounded: views over ``largestViewBytes`` are not kept, and past the byte budget an
+/// arbitrary entry makes room.
+final class FinishedTaskViews: Sendable {
+    private struct Entry {
+        let task: TaskRecord
+        let history: TaskHistory
+        let bytes: [UInt8]
+        var size: Int { bytes.count + task.requestJSON.utf8.count + 1024 }
+    }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var bytes = 0
+    }
+
+    private let state = Mutex(State())
+    private let budgetBytes: Int
+    static let largestViewBytes = 64 * 1024
+
+    init(budgetBytes: Int = 8 * 1024 * 1024) { self.budgetBytes = budgetBytes }
+
+    /// The view rendered from exactly this task and history, if kept.
+    func view(of task: TaskRecord, history: TaskHistory) -> [UInt8]? {
+        guard task.state.isTerminal, let entry = state.withLock({ $0.entries[task.uuid] }) else { return nil }
+        return entry.task == task && entry.history == history ? entry.bytes : nil
+    }
+
+    /// Keeps `bytes` as the view of a finished `task` with `history` (replacing an older one).
+    func keep(_ bytes: [UInt8], of task: TaskRecord, history: TaskHistory) {
+        guard task.state.isTerminal, bytes.count <= Self.largestViewBytes else { return }
+        let entry = Entry(task: task, history: history, bytes: bytes)
+        state.withLock { state in
+            if let old = state.entries.removeValue(forKey: task.uuid) { state.bytes -= old.size }
+            while state.bytes + entry.size > budgetBytes, let victim = state.entries.first {
+                state.entries.removeValue(forKey: victim.key)
+                state.bytes -= victim.value.size
+            }
+            state.entries[task.uuid] = entry
+            state.bytes += entry.size
+        }
+    }
+}
