@@ -7,8 +7,8 @@ import Synchronization
 /// core, so two stuck calls there stall everything else queued on them.
 ///
 /// Concurrency: callers `await`; their work waits in one FIFO queue and each of the pool's
-/// threads takes one piece at a time. The threads are started once and live as long as the
-/// process. Work not yet started when its caller gives up (cancellation, a deadline) is taken out
+/// threads takes one piece at a time. A thread is started when work arrives and none is idle,
+/// up to the pool's size, and then lives as long as the process (an idle gateway keeps few). Work not yet started when its caller gives up (cancellation, a deadline) is taken out
 /// of the queue and never runs; work already running cannot be interrupted and keeps its thread
 /// until it returns, its result dropped. Separate pools keep one kind of slow call (a name server
 /// that never answers) from holding the threads another kind needs (a media file's fsync).
@@ -27,6 +27,9 @@ public final class BlockingThreadPool: Sendable {
         var nextTicket: UInt64 = 1
         /// Tickets withdrawn while queued: their job is skipped when reached.
         var withdrawn: Set<UInt64> = []
+        var started = 0
+        /// Threads waiting for work that no queued job has claimed yet.
+        var idle = 0
     }
 
     private let queue = Mutex(Queue())
@@ -34,15 +37,12 @@ public final class BlockingThreadPool: Sendable {
     private let available = DispatchSemaphore(value: 0)
     public let threadCount: Int
 
-    /// Starts `threads` threads named `name` (for `top -H`, perf and gdb).
+    private let name: String
+
+    /// A pool of at most `threads` threads named `name` (for `top -H`, perf and gdb).
     public init(name: String, threads: Int) {
+        self.name = name
         threadCount = max(1, threads)
-        for _ in 0..<threadCount {
-            let thread = Thread { [self] in serve() }
-            thread.name = name
-            thread.stackSize = 512 * 1024
-            thread.start()
-        }
     }
 
     /// Runs `body` on one of the pool's threads and returns what it returned. A caller cancelled
@@ -53,7 +53,7 @@ public final class BlockingThreadPool: Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 guard outcome.attach(continuation) else { return }  // cancelled already
-                let ticket = submit { _ = outcome.finish(Result { try body() }) }
+                let ticket = submit { outcome.finish(Result { try body() }) }
                 outcome.onAbandon { [self] in withdraw(ticket) }
                 if let deadline {
                     DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(min(deadline / .milliseconds(1), 86_400_000)))) {
@@ -72,11 +72,23 @@ public final class BlockingThreadPool: Sendable {
     }
 
     private func submit(_ body: @escaping @Sendable () -> Void) -> UInt64 {
-        let ticket = queue.withLock { queue in
+        let (ticket, startThread) = queue.withLock { queue in
             let ticket = queue.nextTicket
             queue.nextTicket += 1
             queue.jobs.append(Job(ticket: ticket, body: body))
-            return ticket
+            if queue.idle > 0 {
+                queue.idle -= 1  // that thread takes this job
+                return (ticket, false)
+            }
+            guard queue.started < threadCount else { return (ticket, false) }  // the next thread free takes it
+            queue.started += 1
+            return (ticket, true)
+        }
+        if startThread {
+            let thread = Thread { [self] in serve() }
+            thread.name = name
+            thread.stackSize = 512 * 1024
+            thread.start()
         }
         available.signal()
         return ticket
@@ -90,7 +102,11 @@ public final class BlockingThreadPool: Sendable {
     }
 
     private func serve() {
+        var first = true
         while true {
+            // A new thread was started for a job; one that finished one is idle until work comes.
+            if !first { queue.withLock { $0.idle += 1 } }
+            first = false
             available.wait()
             let job: Job? = queue.withLock { queue in
                 let job = queue.jobs[queue.head]
@@ -147,10 +163,22 @@ private final class Outcome<T: Sendable>: Sendable {
         if now { action() }
     }
 
-    /// Resumes the caller with `result` unless it was resumed already; whether it was this call.
-    @discardableResult
-    func finish(_ result: Result<T, any Error>) -> Bool {
-        let continuation: CheckedContinuation<T, any Error>? = slot.withLock { slot in
+    /// Resumes the caller with `result` unless it was resumed already.
+    func finish(_ result: Result<T, any Error>) {
+        claim()?.resume(with: result)
+    }
+
+    /// The caller stops waiting with `error` unless it has its answer already; the job is
+    /// withdrawn first (if it has not started), so a caller that goes on finds it gone.
+    func abandon(_ error: any Error) {
+        guard let continuation = claim() else { return }
+        markAbandoned()
+        continuation.resume(throwing: error)
+    }
+
+    /// The continuation, if nobody has resumed it yet; no one else will after this.
+    private func claim() -> CheckedContinuation<T, any Error>? {
+        slot.withLock { slot in
             switch slot.state {
             case .attached(let continuation):
                 slot.state = .done
@@ -162,14 +190,6 @@ private final class Outcome<T: Sendable>: Sendable {
                 return nil
             }
         }
-        continuation?.resume(with: result)
-        return continuation != nil
-    }
-
-    /// The caller stops waiting with `error` unless it has its answer already; then the job is
-    /// withdrawn if it has not started.
-    func abandon(_ error: any Error) {
-        if finish(.failure(error)) { markAbandoned() }
     }
 
     private func markAbandoned() {
