@@ -24,29 +24,31 @@ struct FinishedTaskViewsTests {
 
     @Test func aViewIsServedForTheSameTaskAndHistoryOnly() {
         let views = FinishedTaskViews()
-        views.keep([1, 2, 3], of: task(), history: history())
-        #expect(views.view(of: task(), history: history()) == [1, 2, 3])
+        views.keep([1, 2, 3], of: task(), history: history(), linkBase: "http://a")
+        #expect(views.view(of: task(), history: history(), linkBase: "http://a") == [1, 2, 3])
         // A later delivery attempt, or the media expiring, is a different view.
-        #expect(views.view(of: task(), history: history(attempts: 2)) == nil)
+        #expect(views.view(of: task(), history: history(attempts: 2), linkBase: "http://a") == nil)
+        // Links under another public URL (set once the listener is bound) are a different view.
+        #expect(views.view(of: task(), history: history(), linkBase: "http://b") == nil)
         var expired = task()
         expired.results[0].mediaPath = nil
-        #expect(views.view(of: expired, history: history()) == nil)
+        #expect(views.view(of: expired, history: history(), linkBase: "http://a") == nil)
         // A newer rendering replaces the old one.
-        views.keep([4], of: expired, history: history())
-        #expect(views.view(of: expired, history: history()) == [4])
-        #expect(views.view(of: task(), history: history()) == nil)
+        views.keep([4], of: expired, history: history(), linkBase: "http://a")
+        #expect(views.view(of: expired, history: history(), linkBase: "http://a") == [4])
+        #expect(views.view(of: task(), history: history(), linkBase: "http://a") == nil)
     }
 
     @Test func unfinishedAndOversizedViewsAreNotKeptAndTheBudgetHolds() {
         let views = FinishedTaskViews(budgetBytes: 4 * 1024)
-        views.keep([1], of: task(state: .running), history: history())
-        #expect(views.view(of: task(state: .running), history: history()) == nil)
+        views.keep([1], of: task(state: .running), history: history(), linkBase: "http://a")
+        #expect(views.view(of: task(state: .running), history: history(), linkBase: "http://a") == nil)
         let huge = [UInt8](repeating: 0, count: FinishedTaskViews.largestViewBytes + 1)
-        views.keep(huge, of: task(), history: history())
-        #expect(views.view(of: task(), history: history()) == nil)
+        views.keep(huge, of: task(), history: history(), linkBase: "http://a")
+        #expect(views.view(of: task(), history: history(), linkBase: "http://a") == nil)
         // Each entry counts about 1 KiB: four tasks do not all fit in 4 KiB.
-        for i in 0..<4 { views.keep([UInt8(i)], of: task("t\(i)"), history: history()) }
-        let kept = (0..<4).filter { views.view(of: task("t\($0)"), history: history()) != nil }
+        for i in 0..<4 { views.keep([UInt8(i)], of: task("t\(i)"), history: history(), linkBase: "http://a") }
+        let kept = (0..<4).filter { views.view(of: task("t\($0)"), history: history(), linkBase: "http://a") != nil }
         #expect(kept.count == 3)
     }
 }

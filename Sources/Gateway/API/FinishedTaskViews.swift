@@ -6,15 +6,18 @@ import Synchronization
 /// request parsed and redacted, links signed, the whole document serialised) cost more than the
 /// rest of the request.
 ///
-/// Never stale: an entry is used only when the task and its history read for this request are
-/// equal to those it was rendered from (a delivery attempt, expiry or deletion changes them), and
-/// the view depends on nothing else (media links carry the result's own expiry, not the time of
-/// the poll). Bounded: views over ``largestViewBytes`` are not kept, and past the byte budget an
+/// Never stale: an entry is used only when the task and its history read for this request, and
+/// the public URL its links start with, are equal to those it was rendered from (a delivery
+/// attempt, expiry or deletion changes the first two; the last is set once the listener is bound,
+/// and a request can come just before). The view depends on nothing else: a link carries its
+/// result's own expiry, not the time of the poll (a bucket's presigned link is signed at its
+/// first rendering and valid to the same expiry). Bounded: views over ``largestViewBytes`` are not kept, and past the byte budget an
 /// arbitrary entry makes room.
 final class FinishedTaskViews: Sendable {
     private struct Entry {
         let task: TaskRecord
         let history: TaskHistory
+        let linkBase: String
         let bytes: [UInt8]
         var size: Int { bytes.count + task.requestJSON.utf8.count + 1024 }
     }
@@ -30,16 +33,17 @@ final class FinishedTaskViews: Sendable {
 
     init(budgetBytes: Int = 8 * 1024 * 1024) { self.budgetBytes = budgetBytes }
 
-    /// The view rendered from exactly this task and history, if kept.
-    func view(of task: TaskRecord, history: TaskHistory) -> [UInt8]? {
+    /// The view rendered from exactly this task, history and link base, if kept.
+    func view(of task: TaskRecord, history: TaskHistory, linkBase: String) -> [UInt8]? {
         guard task.state.isTerminal, let entry = state.withLock({ $0.entries[task.uuid] }) else { return nil }
-        return entry.task == task && entry.history == history ? entry.bytes : nil
+        return entry.linkBase == linkBase && entry.task == task && entry.history == history ? entry.bytes : nil
     }
 
-    /// Keeps `bytes` as the view of a finished `task` with `history` (replacing an older one).
-    func keep(_ bytes: [UInt8], of task: TaskRecord, history: TaskHistory) {
+    /// Keeps `bytes` as the view of a finished `task` with `history` and links under `linkBase`
+    /// (replacing an older one).
+    func keep(_ bytes: [UInt8], of task: TaskRecord, history: TaskHistory, linkBase: String) {
         guard task.state.isTerminal, bytes.count <= Self.largestViewBytes else { return }
-        let entry = Entry(task: task, history: history, bytes: bytes)
+        let entry = Entry(task: task, history: history, linkBase: linkBase, bytes: bytes)
         state.withLock { state in
             if let old = state.entries.removeValue(forKey: task.uuid) { state.bytes -= old.size }
             while state.bytes + entry.size > budgetBytes, let victim = state.entries.first {

@@ -39,7 +39,8 @@ struct OpsRoutes: Sendable {
 
     private func show(_ task: TaskRecord) async throws -> HTTPResponse {
         let history = try await store.history(of: task)
-        if let bytes = views.view(of: task, history: history) { return .jsonBytes(bytes) }
+        let linkBase = media.publicURL.current
+        if let bytes = views.view(of: task, history: history, linkBase: linkBase) { return .jsonBytes(bytes) }
         var body = summary(task)
         let requestJSON = task.requestJSON
         let parse = { try? JSONParser.parse(requestJSON) }
@@ -77,7 +78,7 @@ struct OpsRoutes: Sendable {
             return .object(o)
         })
         let bytes = JSONValue.object(body).serializedBytes()
-        views.keep(bytes, of: task, history: history)
+        views.keep(bytes, of: task, history: history, linkBase: linkBase)
         return .jsonBytes(bytes)
     }
 
