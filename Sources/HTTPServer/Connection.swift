@@ -47,6 +47,9 @@ actor Connection {
     private var writeReady = true
     private var closed = false
     private var peerClosedInput = false
+    /// The loop reported the peer's FIN or a reset: the next read must go on until it sees the
+    /// end, since no further edge will say so.
+    private var peerHangupSeen = false
 
     /// The one wait the loop may be in. An unsafe continuation (no checking object allocated on
     /// every wait, which is every request): it is resumed only by ``wake(_:)``, which takes it
@@ -266,8 +269,9 @@ actor Connection {
                 if n < Connection.readChunk {
                     // A short read emptied the socket: what arrives next is a new edge (a FIN too,
                     // as EPOLLRDHUP), so the recv that would only say EAGAIN is skipped (as nginx
-                    // does): one system call fewer per request.
-                    readReady = false
+                    // does): one system call fewer per request. Not when the hang-up was already
+                    // reported with this data: the recv that sees it is the only news of it.
+                    if !peerHangupSeen { readReady = false }
                     break
                 }
             } else if n == 0 {
@@ -543,6 +547,7 @@ actor Connection {
         default: break
         }
         publishDeadline()
+        assert(waiter == nil, "a connection waits for one thing at a time")
         let woken = await withUnsafeContinuation { waiter = (kind, $0) }
         // A wake-up is a job queued on the loop, and a close can run before it (shutdown's
         // drain or force-close, a deadline): the descriptor's number may then already belong to
@@ -560,6 +565,7 @@ actor Connection {
     private func onEvent(_ flags: UInt32) {
         if closed { return }
         if flags & (CEPOLL_IN | CEPOLL_RDHUP | CEPOLL_HUP | CEPOLL_ERR) != 0 { readReady = true }
+        if flags & (CEPOLL_RDHUP | CEPOLL_HUP | CEPOLL_ERR) != 0 { peerHangupSeen = true }
         if flags & (CEPOLL_OUT | CEPOLL_HUP | CEPOLL_ERR) != 0 { writeReady = true }
         if let waiter {
             switch waiter.kind {

@@ -58,12 +58,40 @@ struct BlockingThreadPoolTests {
     @Test func workWhoseCallerWasCancelledBeforeItStartedNeverRuns() async throws {
         let ran = Flag()
         try await withItsOneThreadBusy { pool in
-            let waiting = Task { try await pool.run { ran.set() } }
+            let waiting = Task { try await pool.run(within: .seconds(60)) { ran.set() } }
             while pool.queuedCount == 0 { await Task.yield() }
             waiting.cancel()
             await #expect(throws: CancellationError.self) { try await waiting.value }
         }
         #expect(!ran.isSet)
+    }
+
+    @Test func pastItsLimitOfWaitingWorkACallerIsRefusedAtOnce() async throws {
+        try await withItsOneThreadBusy { pool in
+            let first = Task { try await pool.run(within: .seconds(60), maxQueued: 1) { 1 } }
+            while pool.queuedCount == 0 { await Task.yield() }
+            await #expect(throws: BlockingThreadPool.Saturated.self) {
+                try await pool.run(within: .seconds(60), maxQueued: 1) { 2 }
+            }
+            #expect(pool.queuedCount == 1)
+            _ = first  // runs once the thread is free
+        }
+    }
+
+    /// File work a caller started is finished and its result handed back even if the caller is
+    /// cancelled meanwhile (a lease lost, a client gone): the caller then cleans up after it,
+    /// instead of unlinking a file that the still-running write creates again.
+    @Test func plainRunWaitsForItsWorkWhateverHappensToTheCaller() async throws {
+        let pool = BlockingThreadPool(name: "test.pool", threads: 1)
+        let blocker = Blocker()
+        let running = Task { try await pool.run { blocker.hold(); return 7 } }
+        let queued = Task { try await pool.run { 8 } }
+        try await OffPool.run { blocker.started.wait() }
+        running.cancel()
+        queued.cancel()
+        blocker.open(1)
+        #expect(try await running.value == 7)
+        #expect(try await queued.value == 8)
     }
 
     /// Runs `body` while a one-thread pool's thread is held, then frees it and waits until work

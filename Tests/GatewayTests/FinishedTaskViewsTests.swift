@@ -46,6 +46,10 @@ struct FinishedTaskViewsTests {
         let huge = [UInt8](repeating: 0, count: FinishedTaskViews.largestViewBytes + 1)
         views.keep(huge, of: task(), history: history(), linkBase: "http://a")
         #expect(views.view(of: task(), history: history(), linkBase: "http://a") == nil)
+        var inlineImages = task()
+        inlineImages.requestJSON = String(repeating: "x", count: FinishedTaskViews.largestRequestBytes + 1)
+        views.keep([1], of: inlineImages, history: history(), linkBase: "http://a")
+        #expect(views.view(of: inlineImages, history: history(), linkBase: "http://a") == nil)
         // Each entry counts about 1 KiB: four tasks do not all fit in 4 KiB.
         for i in 0..<4 { views.keep([UInt8(i)], of: task("t\(i)"), history: history(), linkBase: "http://a") }
         let kept = (0..<4).filter { views.view(of: task("t\($0)"), history: history(), linkBase: "http://a") != nil }

@@ -49,6 +49,22 @@ struct ServerTests {
         #expect(try await client.waitForClose())
     }
 
+    /// A request and the client's FIN arriving together (`printf … | nc -N`, health checkers):
+    /// answered, then closed at once, not held until the idle timeout (60 s here). The FIN comes
+    /// with the data's readiness event, so skipping the read that would see it loses it.
+    @Test func aRequestFollowedAtOnceByTheClientsFINIsAnsweredThenClosed() async throws {
+        let server = try makeServer()
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        for _ in 0..<3 {
+            let client = try RawHTTPClient(port: server.port, readTimeout: 5)
+            defer { client.close() }
+            try await client.send("GET /hello HTTP/1.1\r\n\(host)\r\n")
+            client.shutdownWrite()
+            #expect(try await client.readResponse().status == 200)
+            #expect(try await client.waitForClose())
+        }
+    }
+
     @Test func http10GetsOneResponseThenClose() async throws {
         let server = try makeServer()
         defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }

@@ -9,10 +9,13 @@ import Synchronization
 /// Never stale: an entry is used only when the task and its history read for this request, and
 /// the public URL its links start with, are equal to those it was rendered from (a delivery
 /// attempt, expiry or deletion changes the first two; the last is set once the listener is bound,
-/// and a request can come just before). The view depends on nothing else: a link carries its
-/// result's own expiry, not the time of the poll (a bucket's presigned link is signed at its
-/// first rendering and valid to the same expiry). Bounded: views over ``largestViewBytes`` are not kept, and past the byte budget an
-/// arbitrary entry makes room.
+/// and a request can come just before). The caller keeps only views that depend on nothing
+/// else: a local link carries its result's own expiry, not the time of the poll; presigned links
+/// and inline outputs are not kept (``OpsRoutes``).
+///
+/// Bounded: views over ``largestViewBytes`` and tasks whose stored request is over
+/// ``largestRequestBytes`` (inline images; comparing them on every poll would cost what the
+/// cache saves) are not kept, and past the byte budget an arbitrary entry makes room.
 final class FinishedTaskViews: Sendable {
     private struct Entry {
         let task: TaskRecord
@@ -30,6 +33,7 @@ final class FinishedTaskViews: Sendable {
     private let state = Mutex(State())
     private let budgetBytes: Int
     static let largestViewBytes = 64 * 1024
+    static let largestRequestBytes = 16 * 1024
 
     init(budgetBytes: Int = 8 * 1024 * 1024) { self.budgetBytes = budgetBytes }
 
@@ -42,7 +46,7 @@ final class FinishedTaskViews: Sendable {
     /// Keeps `bytes` as the view of a finished `task` with `history` and links under `linkBase`
     /// (replacing an older one).
     func keep(_ bytes: [UInt8], of task: TaskRecord, history: TaskHistory, linkBase: String) {
-        guard task.state.isTerminal, bytes.count <= Self.largestViewBytes else { return }
+        guard task.state.isTerminal, bytes.count <= Self.largestViewBytes, task.requestJSON.utf8.count <= Self.largestRequestBytes else { return }
         let entry = Entry(task: task, history: history, linkBase: linkBase, bytes: bytes)
         state.withLock { state in
             if let old = state.entries.removeValue(forKey: task.uuid) { state.bytes -= old.size }

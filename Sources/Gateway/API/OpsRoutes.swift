@@ -78,7 +78,11 @@ struct OpsRoutes: Sendable {
             return .object(o)
         })
         let bytes = JSONValue.object(body).serializedBytes()
-        views.keep(bytes, of: task, history: history, linkBase: linkBase)
+        // Not kept when the view depends on more than the task and its history: presigned links
+        // (signed for the time of the poll) and inline outputs (whose file is looked at).
+        if !media.linksDependOnSigningTime, items.allSatisfy({ $0.inline == nil }) {
+            views.keep(bytes, of: task, history: history, linkBase: linkBase)
+        }
         return .jsonBytes(bytes)
     }
 

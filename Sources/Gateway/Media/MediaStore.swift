@@ -41,6 +41,10 @@ public struct MediaStore: Sendable {
 
     public func path(videoUUID: String, ext: String) -> String { "\(directory)/\(videoUUID).\(ext)" }
 
+    /// Whether a result's link is signed for the time it is made (a bucket's presigned link,
+    /// capped at 7 days), rather than only for the result's expiry: such a link cannot be kept.
+    var linksDependOnSigningTime: Bool { objects?.settings.presignedURLs == true }
+
     /// A local file with a stored result's bytes, to read it from disk: the file itself with the
     /// local store, or the object staged into `scratch` (a directory) with the s3 store, which the
     /// caller removes (`temporary`).

@@ -9,13 +9,16 @@ import Glibc
 /// A lookup past its timeout is answered "timed out" at once, while `getaddrinfo` keeps its thread
 /// until it returns; a lookup still queued then is dropped. The threads are only for lookups: a
 /// name server that never answers (a webhook host an app chose) can hold them all, and then other
-/// lookups time out, but no file write or fsync waits behind it.
+/// lookups time out (or fail at once past 256 waiting), but no file write or fsync waits behind it.
 public struct SystemResolver: HostResolver {
     public let timeout: Duration
     private let lookup: @Sendable (String) throws -> [IPAddress]
     private let threads: BlockingThreadPool
 
     static let sharedThreads = BlockingThreadPool(name: "reelgate.dns", threads: 8)
+    /// Lookups that may wait for a thread; past that one fails at once (all threads stuck on a
+    /// name server that does not answer, and a flood of names behind them).
+    static let maxQueued = 256
 
     public init(timeout: Duration = .seconds(3)) {
         self.init(timeout: timeout, threads: Self.sharedThreads, lookup: Self.lookup)
@@ -32,9 +35,11 @@ public struct SystemResolver: HostResolver {
 
     public func resolve(_ host: String) async throws -> [IPAddress] {
         do {
-            return try await threads.run(within: timeout) { [lookup] in try lookup(host) }
+            return try await threads.run(within: timeout, maxQueued: Self.maxQueued) { [lookup] in try lookup(host) }
         } catch is BlockingThreadPool.TimedOut {
             throw Failed(reason: "timed out")
+        } catch is BlockingThreadPool.Saturated {
+            throw Failed(reason: "too many lookups waiting")
         }
     }
 

@@ -6,38 +6,52 @@ import Synchronization
 /// neither Swift's cooperative pool nor Dispatch's may wait in: both run about one thread per
 /// core, so two stuck calls there stall everything else queued on them.
 ///
-/// Concurrency: callers `await`; their work waits in one FIFO queue and each of the pool's
-/// threads takes one piece at a time. A thread is started when work arrives and none is idle,
-/// up to the pool's size, and then lives as long as the process (an idle gateway keeps few). Work not yet started when its caller gives up (cancellation, a deadline) is taken out
-/// of the queue and never runs; work already running cannot be interrupted and keeps its thread
-/// until it returns, its result dropped. Separate pools keep one kind of slow call (a name server
-/// that never answers) from holding the threads another kind needs (a media file's fsync).
-public final class BlockingThreadPool: Sendable {
+/// Concurrency: callers `await`; their work waits in one FIFO queue, guarded by one condition
+/// lock, and each of the pool's threads takes one piece at a time. A thread is started when work
+/// arrives and none is idle, up to the pool's size, and then lives as long as the process (an
+/// idle gateway keeps few). Separate pools keep one kind of slow call (a name server that never
+/// answers) from holding the threads another kind needs (a media file's fsync).
+public final class BlockingThreadPool: @unchecked Sendable {  // `queue` is only touched under `lock`
     /// The caller stopped waiting because the deadline passed first.
     public struct TimedOut: Error, Sendable {}
+    /// More work than the caller allows is already waiting for a thread.
+    public struct Saturated: Error, Sendable {}
 
     private struct Job {
         let ticket: UInt64
-        let body: @Sendable () -> Void
+        /// Nil once withdrawn: the closure (and what it holds) is released at once, and the
+        /// entry is skipped when reached.
+        var body: (@Sendable () -> Void)?
     }
 
+    /// Tickets rise by one per job and jobs leave only from the front, so the queued tickets are
+    /// consecutive: a job is found by arithmetic, not by a search.
     private struct Queue {
         var jobs: [Job] = []
         var head = 0
         var nextTicket: UInt64 = 1
-        /// Tickets withdrawn while queued: their job is skipped when reached.
-        var withdrawn: Set<UInt64> = []
+        /// Queued jobs not withdrawn.
+        var runnable = 0
         var started = 0
-        /// Threads waiting for work that no queued job has claimed yet.
+        /// Threads waiting on the condition for work.
         var idle = 0
+
+        mutating func dropWithdrawnFront() {
+            while head < jobs.count, jobs[head].body == nil { head += 1 }
+            if head == jobs.count {
+                jobs.removeAll(keepingCapacity: jobs.capacity <= 1024)
+                head = 0
+            } else if head >= 1024, head * 2 >= jobs.count {
+                jobs.removeFirst(head)
+                head = 0
+            }
+        }
     }
 
-    private let queue = Mutex(Queue())
-    /// Counts queued jobs (withdrawn ones included): a thread waits here for work.
-    private let available = DispatchSemaphore(value: 0)
-    public let threadCount: Int
-
+    private let lock = NSCondition()
+    private var queue = Queue()
     private let name: String
+    public let threadCount: Int
 
     /// A pool of at most `threads` threads named `name` (for `top -H`, perf and gdb).
     public init(name: String, threads: Int) {
@@ -45,20 +59,32 @@ public final class BlockingThreadPool: Sendable {
         threadCount = max(1, threads)
     }
 
-    /// Runs `body` on one of the pool's threads and returns what it returned. A caller cancelled
-    /// before `body` started gets `CancellationError` and `body` never runs; past `deadline`
-    /// (from now) it gets ``TimedOut``, whether or not `body` started.
-    public func run<T: Sendable>(within deadline: Duration? = nil, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+    /// Runs `body` on one of the pool's threads and returns what it returned, waiting for it
+    /// whatever happens to the caller, as a blocking call made in place would: a file write a
+    /// caller started is finished (and cleaned up by that caller) even if it is cancelled.
+    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            _ = submit(maxQueued: nil) { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    /// Runs `body` on one of the pool's threads, for a caller that may stop waiting: past
+    /// `deadline` it gets ``TimedOut``, if cancelled `CancellationError`, and with `maxQueued`
+    /// jobs already waiting ``Saturated`` at once. Work not started by then is withdrawn and never
+    /// runs; work already running keeps its thread until it returns, and its result is dropped.
+    /// Only for work whose side effects a caller that gave up may leave behind (a name lookup).
+    public func run<T: Sendable>(within deadline: Duration, maxQueued: Int? = nil,
+                                 _ body: @escaping @Sendable () throws -> T) async throws -> T {
         let outcome = Outcome<T>()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 guard outcome.attach(continuation) else { return }  // cancelled already
-                let ticket = submit { outcome.finish(Result { try body() }) }
+                guard let ticket = submit(maxQueued: maxQueued, { outcome.finish(Result { try body() }) }) else {
+                    return outcome.finish(.failure(Saturated()))
+                }
                 outcome.onAbandon { [self] in withdraw(ticket) }
-                if let deadline {
-                    DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(min(deadline / .milliseconds(1), 86_400_000)))) {
-                        outcome.abandon(TimedOut())
-                    }
+                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(min(deadline / .milliseconds(1), 86_400_000)))) {
+                    outcome.abandon(TimedOut())
                 }
             }
         } onCancel: {
@@ -68,65 +94,74 @@ public final class BlockingThreadPool: Sendable {
 
     /// How many jobs wait for a thread (withdrawn ones not counted).
     public var queuedCount: Int {
-        queue.withLock { $0.jobs.count - $0.head - $0.withdrawn.count }
+        lock.lock()
+        defer { lock.unlock() }
+        return queue.runnable
     }
 
-    private func submit(_ body: @escaping @Sendable () -> Void) -> UInt64 {
-        let (ticket, startThread) = queue.withLock { queue in
-            let ticket = queue.nextTicket
-            queue.nextTicket += 1
-            queue.jobs.append(Job(ticket: ticket, body: body))
-            if queue.idle > 0 {
-                queue.idle -= 1  // that thread takes this job
-                return (ticket, false)
-            }
-            guard queue.started < threadCount else { return (ticket, false) }  // the next thread free takes it
-            queue.started += 1
-            return (ticket, true)
+    /// Queues `body`; its ticket, or nil when `maxQueued` jobs already wait.
+    private func submit(maxQueued: Int?, _ body: @escaping @Sendable () -> Void) -> UInt64? {
+        lock.lock()
+        if let maxQueued, queue.runnable >= maxQueued {
+            lock.unlock()
+            return nil
         }
+        let ticket = queue.nextTicket
+        queue.nextTicket += 1
+        queue.jobs.append(Job(ticket: ticket, body: body))
+        queue.runnable += 1
+        if queue.idle > 0 { lock.signal() }
+        // A thread signalled but not yet awake still counts as idle, so what decides is whether
+        // the work waiting outnumbers the threads waiting; at the pool's size, the next thread to
+        // finish its work takes it.
+        let startThread = queue.runnable > queue.idle && queue.started < threadCount
+        if startThread { queue.started += 1 }
+        lock.unlock()
         if startThread {
             let thread = Thread { [self] in serve() }
             thread.name = name
             thread.stackSize = 512 * 1024
             thread.start()
         }
-        available.signal()
         return ticket
     }
 
-    /// Takes a job out of the queue if it has not started (its thread skips it).
+    /// Takes a job out of the queue if it has not started.
     private func withdraw(_ ticket: UInt64) {
-        queue.withLock { queue in
-            if queue.jobs[queue.head...].contains(where: { $0.ticket == ticket }) { queue.withdrawn.insert(ticket) }
-        }
+        lock.lock()
+        defer { lock.unlock() }
+        guard queue.head < queue.jobs.count, ticket >= queue.jobs[queue.head].ticket else { return }  // started already
+        let index = queue.head + Int(ticket - queue.jobs[queue.head].ticket)
+        guard index < queue.jobs.count, queue.jobs[index].body != nil else { return }
+        queue.jobs[index].body = nil
+        queue.runnable -= 1
+        queue.dropWithdrawnFront()
     }
 
     private func serve() {
-        var first = true
+        lock.lock()
         while true {
-            // A new thread was started for a job; one that finished one is idle until work comes.
-            if !first { queue.withLock { $0.idle += 1 } }
-            first = false
-            available.wait()
-            let job: Job? = queue.withLock { queue in
-                let job = queue.jobs[queue.head]
-                queue.head += 1
-                if queue.head == queue.jobs.count {
-                    queue.jobs.removeAll(keepingCapacity: queue.jobs.capacity <= 1024)
-                    queue.head = 0
-                } else if queue.head >= 1024, queue.head * 2 >= queue.jobs.count {
-                    queue.jobs.removeFirst(queue.head)
-                    queue.head = 0
-                }
-                return queue.withdrawn.remove(job.ticket) == nil ? job : nil
+            queue.dropWithdrawnFront()
+            guard queue.head < queue.jobs.count else {
+                queue.idle += 1
+                lock.wait()
+                queue.idle -= 1
+                continue
             }
-            job?.body()
+            let body = queue.jobs[queue.head].body
+            queue.head += 1
+            queue.runnable -= 1
+            queue.dropWithdrawnFront()
+            lock.unlock()
+            body?()
+            lock.lock()
         }
     }
 }
 
-/// The one answer a ``BlockingThreadPool`` caller gets: the body's result, or the reason it
-/// stopped waiting, whichever comes first. Cancellation can come before the continuation exists.
+/// The one answer a ``BlockingThreadPool`` caller that may give up gets: the body's result, or
+/// the reason it stopped waiting, whichever comes first. Cancellation can come before the
+/// continuation exists.
 private final class Outcome<T: Sendable>: Sendable {
     private enum State {
         case waiting
@@ -172,7 +207,12 @@ private final class Outcome<T: Sendable>: Sendable {
     /// withdrawn first (if it has not started), so a caller that goes on finds it gone.
     func abandon(_ error: any Error) {
         guard let continuation = claim() else { return }
-        markAbandoned()
+        let action: (@Sendable () -> Void)? = slot.withLock { slot in
+            slot.abandoned = true
+            defer { slot.onAbandon = nil }
+            return slot.onAbandon
+        }
+        action?()
         continuation.resume(throwing: error)
     }
 
@@ -190,14 +230,5 @@ private final class Outcome<T: Sendable>: Sendable {
                 return nil
             }
         }
-    }
-
-    private func markAbandoned() {
-        let action: (@Sendable () -> Void)? = slot.withLock { slot in
-            slot.abandoned = true
-            defer { slot.onAbandon = nil }
-            return slot.onAbandon
-        }
-        action?()
     }
 }
