@@ -135,7 +135,7 @@ public final class HTTPServer: @unchecked Sendable {
         case .refuse(let reason):
             refuseOverCapacity(fd, reason: reason)
         case .drop:
-            Glibc.close(fd)
+            closeDescriptor(fd)  // every accepted socket goes through the one seam
         }
     }
 

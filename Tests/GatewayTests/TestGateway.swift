@@ -36,6 +36,11 @@ final class TestGateway: @unchecked Sendable {
         ]
         config.providers.simulator.latencySeconds = 0.3
         config.workers.count = 4
+        // Far beyond any test's own pace unless the test is about them (as the HTTP server's tests
+        // do): a loaded CI run can hold the suite's cooperative pool for seconds, and the
+        // product's 10 s head deadline then closed connections a test had opened but not yet used.
+        config.server.headTimeoutSeconds = 60
+        config.server.idleTimeoutSeconds = 60
         configure(&config)
         let logger = logFD.map { Logger(minimum: .info, fd: $0) } ?? Logger(minimum: .error)
         app = try Application(configuration: config, logger: logger, resolver: resolver)
