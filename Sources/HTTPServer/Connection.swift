@@ -182,6 +182,7 @@ actor Connection {
     }
 
     private func readRequest() async -> ReadOutcome {
+        var lookedBeforeEnding = false
         var head: HTTPRequestHead?
         var body: [UInt8] = []
         while !closed {
@@ -223,7 +224,15 @@ actor Connection {
             }
             // More bytes are needed.
             if peerClosedInput { return .done }  // a half-read request can never complete
-            if machine.draining, !parser.isMidRequest { return .done }
+            if machine.draining, !parser.isMidRequest {
+                // Shutdown began between requests: end, but only after reading what the socket
+                // already holds, so a request the client sent before the drain (and the loop had
+                // not read yet) is answered, with `Connection: close`, rather than reset unread.
+                if lookedBeforeEnding { return .done }
+                lookedBeforeEnding = true
+                receive(inBody: false)
+                continue
+            }
             switch await wait(for: .read) {
             case .ready:
                 receive(inBody: head != nil)
@@ -588,13 +597,14 @@ actor Connection {
         if waiter != nil { wake(.timeout) }
     }
 
-    /// Shutdown began: a connection waiting for its next request closes; one mid-request or
-    /// mid-response finishes it, and says `Connection: close`.
+    /// Shutdown began: a connection waiting for its next request closes (after answering one the
+    /// client had already sent); one mid-request or mid-response finishes it, and says
+    /// `Connection: close`.
     func drain() {
         guard !closed else { return }
-        if machine.beginDraining(), !parser.isMidRequest {
-            return close()
-        }
+        machine.beginDraining()
+        // One between requests ends in ``readRequest()``, once it has looked for a request
+        // already sent; an idle wait is woken for that.
         if let waiter, waiter.kind == .read, !parser.isMidRequest { wake(.drain) }
     }
 

@@ -184,6 +184,7 @@ public struct ConnectionStateMachine: Sendable, Equatable {
     }
 
     /// Shutdown began. Returns whether the connection can close right now (nothing in progress).
+    @discardableResult
     public mutating func beginDraining() -> Bool {
         draining = true
         return phase == .idle

@@ -187,7 +187,8 @@ public final class HTTPServer: @unchecked Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Stops accepting and closes idle connections; in-flight requests may finish.
+    /// Stops accepting and closes idle connections (each once it has answered a request the client
+    /// had already sent); in-flight requests may finish.
     public func beginDraining() {
         let (source, connections): ((any DispatchSourceRead)?, [Connection]) = state.withLock { s in
             guard !s.draining else { return (nil, []) }
@@ -221,7 +222,8 @@ public final class HTTPServer: @unchecked Sendable {
         sweeper?.cancel()
     }
 
-    private func closeAllConnections() {
+    /// Shutdown's deadline passed: every connection closes at once, whatever it is doing.
+    func closeAllConnections() {
         for connection in state.withLock({ Array($0.connections.values) }) {
             connection.onLoop { $0.forceClose() }
         }

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import HTTP1
 import HTTPServer
@@ -63,6 +64,39 @@ struct ServerTests {
             #expect(try await client.readResponse().status == 200)
             #expect(try await client.waitForClose())
         }
+    }
+
+    /// A request the client sent before the drain began, which its loop had not read yet (here
+    /// the loop is held by another handler), is answered with `Connection: close`, not dropped
+    /// with its bytes unread (which resets the connection).
+    @Test func aRequestAlreadySentWhenTheDrainBeginsIsAnswered() async throws {
+        let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let server = try makeServer({ $0.loops = EventLoopGroup(count: 1, name: "test.drain") }) { router in
+            router.get("/hold") { _ in
+                entered.signal()
+                release.wait()  // holds the loop's one thread
+                return HTTPResponse.text(.ok, "held")
+            }
+        }
+        var released = false
+        defer {
+            if !released { release.signal() }
+            Task { await server.shutdown(gracePeriod: .seconds(1)) }
+        }
+        let holder = try RawHTTPClient(port: server.port)
+        try await holder.send("GET /hold HTTP/1.1\r\n\(host)\r\n")
+        try await OffPool.run { entered.wait() }
+        let late = try RawHTTPClient(port: server.port)
+        try await late.send("GET /hello HTTP/1.1\r\n\(host)\r\n")
+        while server.connectionCount < 2 { try await Task.sleep(for: .milliseconds(5)) }  // accepted, not yet read
+        server.beginDraining()
+        release.signal()
+        released = true
+        #expect(try await holder.readResponse().status == 200)
+        let response = try await late.readResponse()
+        #expect(response.status == 200 && response.bodyText == "hello")
+        #expect(response.headers["connection"] == "close")
+        #expect(try await late.waitForClose())
     }
 
     @Test func http10GetsOneResponseThenClose() async throws {

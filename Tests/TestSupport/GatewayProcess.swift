@@ -11,6 +11,8 @@ public final class GatewayProcess: @unchecked Sendable {
     private var stdoutText = ""
     private var stderrText = ""
     private var exited = false
+    /// Output pipes read to their end: after exit, what the process wrote is all here only then.
+    private var pipesAtEnd = 0
     private let out = Pipe(), err = Pipe()
 
     /// The package's root folder (for committed files such as `config/reelgate.json`).
@@ -56,6 +58,7 @@ public final class GatewayProcess: @unchecked Sendable {
                     if n <= 0 { break }
                     self?.append(Data(buffer[0..<n]), toStdout: toStdout)
                 }
+                self?.pipeEnded()
             }.start()
         }
         process.terminationHandler = { [weak self] _ in
@@ -76,6 +79,13 @@ public final class GatewayProcess: @unchecked Sendable {
         guard !data.isEmpty else { return }
         condition.lock()
         if toStdout { stdoutText += String(decoding: data, as: UTF8.self) } else { stderrText += String(decoding: data, as: UTF8.self) }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func pipeEnded() {
+        condition.lock()
+        pipesAtEnd += 1
         condition.broadcast()
         condition.unlock()
     }
@@ -129,6 +139,9 @@ public final class GatewayProcess: @unchecked Sendable {
             throw ProcessError("process did not exit; stderr: \(standardError)")
         }
         process.waitUntilExit()
+        // The exit can be seen before the reader threads have drained the pipes: a test that
+        // then read the error message found it empty. (Bounded: a child holding them open.)
+        _ = await wait(timeout: 10) { $0.pipesAtEnd == 2 }
         return process.terminationStatus
     }
 
