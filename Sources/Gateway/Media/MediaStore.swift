@@ -84,11 +84,12 @@ public struct MediaStore: Sendable {
     /// The `videoURL` of a stored result: reelgate's own signed link, or with an s3 store and
     /// `presignedURLs` the bucket's presigned GET, valid as long.
     public func signedURL(videoUUID: String, ext: String, expiresAt: Int64) -> String {
-        let file = "\(videoUUID).\(ext)"
         if let objects, objects.settings.presignedURLs {
-            return objects.presignedURL(key: objects.key(file: file), seconds: max(1, Double(expiresAt) - Date().timeIntervalSince1970))
+            return objects.presignedURL(key: objects.key(file: "\(videoUUID).\(ext)"), seconds: max(1, Double(expiresAt) - Date().timeIntervalSince1970))
         }
-        return publicURL.current + signedPath(videoUUID: videoUUID, ext: ext, expiresAt: expiresAt)
+        var out = Array(publicURL.current.utf8)
+        appendSignedPath(videoUUID: videoUUID, ext: ext, expiresAt: expiresAt, into: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Both links to a result, signed once: the ops view shows the client's link and the
@@ -102,13 +103,42 @@ public struct MediaStore: Sendable {
     /// Reelgate's own signed link as a path on this server, whatever the public URL or the store:
     /// what the console plays (same origin, so its `default-src 'self'` policy allows it).
     public func signedPath(videoUUID: String, ext: String, expiresAt: Int64) -> String {
-        let file = "\(videoUUID).\(ext)"
-        return "/v1/media/\(file)?exp=\(expiresAt)&sig=\(signature(file: file, expiresAt: expiresAt))"
+        var out: [UInt8] = []
+        appendSignedPath(videoUUID: videoUUID, ext: ext, expiresAt: expiresAt, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `/v1/media/<file>?exp=<expiry>&sig=<signature>`, written straight into `out`: links are
+    /// signed on every poll of a finished task, and building them from interpolated strings was
+    /// most of the cost of signing.
+    private func appendSignedPath(videoUUID: String, ext: String, expiresAt: Int64, into out: inout [UInt8]) {
+        out.reserveCapacity(out.count + 10 + videoUUID.utf8.count + ext.utf8.count + 30 + 48)
+        out.append(contentsOf: "/v1/media/".utf8)
+        let fileStart = out.count
+        out.append(contentsOf: videoUUID.utf8)
+        out.append(UInt8(ascii: "."))
+        out.append(contentsOf: ext.utf8)
+        let fileEnd = out.count
+        out.append(contentsOf: "?exp=".utf8)
+        let expiryStart = out.count
+        out.append(contentsOf: String(expiresAt).utf8)
+        let mac = signingKey.mac(Self.signedMessage(file: out[fileStart..<fileEnd], expiry: out[expiryStart...]))
+        out.append(contentsOf: "&sig=".utf8)
+        out.append(contentsOf: Base64URL.encode(mac).utf8)
+    }
+
+    /// What a link's signature covers: `<file>:<expiry>`.
+    private static func signedMessage(file: ArraySlice<UInt8>, expiry: ArraySlice<UInt8>) -> [UInt8] {
+        var message: [UInt8] = []
+        message.reserveCapacity(file.count + 1 + expiry.count)
+        message.append(contentsOf: file)
+        message.append(UInt8(ascii: ":"))
+        message.append(contentsOf: expiry)
+        return message
     }
 
     func signature(file: String, expiresAt: Int64) -> String {
-        let mac = signingKey.mac(Array("\(file):\(expiresAt)".utf8))
-        return Base64URL.encode(mac)
+        Base64URL.encode(signingKey.mac(Self.signedMessage(file: ArraySlice(file.utf8), expiry: ArraySlice(String(expiresAt).utf8))))
     }
 
     public enum Verdict: Equatable { case valid, expired, badSignature }
