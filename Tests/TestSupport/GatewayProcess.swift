@@ -141,7 +141,10 @@ public final class GatewayProcess: @unchecked Sendable {
         process.waitUntilExit()
         // The exit can be seen before the reader threads have drained the pipes: a test that
         // then read the error message found it empty. (Bounded: a child holding them open.)
-        _ = await wait(timeout: 10) { $0.pipesAtEnd == 2 }
+        guard await wait(timeout: 10, { $0.pipesAtEnd == 2 }) else {
+            // Another process started meanwhile inherited a write end: the output may be short.
+            throw ProcessError("the output pipes stayed open 10 s after exit; stderr so far: \(standardError)")
+        }
         return process.terminationStatus
     }
 
