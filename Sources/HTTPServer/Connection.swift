@@ -559,7 +559,7 @@ actor Connection {
         assert(waiter == nil, "a connection waits for one thing at a time")
         let woken = await withUnsafeContinuation { waiter = (kind, $0) }
         // A wake-up is a job queued on the loop, and a close can run before it (shutdown's
-        // drain or force-close, a deadline): the descriptor's number may then already belong to
+        // force-close, a deadline): the descriptor's number may then already belong to
         // another connection or file, so nothing may touch it after this.
         return closed ? .closed : woken
     }

@@ -16,16 +16,14 @@ import Synchronization
 /// budget an arbitrary entry makes room.
 final class FinishedTaskCache: Sendable {
     private struct State {
-        var entries: [String: TaskRecord] = [:]
-        var bytes = 0
+        var entries: ByteBudgetMap<TaskRecord>
         var generation: UInt64 = 0
     }
 
-    private let state = Mutex(State())
-    private let budgetBytes: Int
+    private let state: Mutex<State>
     static let largestTaskBytes = 16 * 1024
 
-    init(budgetBytes: Int = 8 * 1024 * 1024) { self.budgetBytes = budgetBytes }
+    init(budgetBytes: Int = 8 * 1024 * 1024) { state = Mutex(State(entries: ByteBudgetMap(budgetBytes: budgetBytes))) }
 
     /// Taken before a read whose result may be inserted.
     var generation: UInt64 { state.withLock { $0.generation } }
@@ -39,12 +37,7 @@ final class FinishedTaskCache: Sendable {
         guard size <= Self.largestTaskBytes else { return }
         state.withLock { state in
             guard state.generation == generation, state.entries[task.uuid] == nil else { return }
-            while state.bytes + size > budgetBytes, let victim = state.entries.first {
-                state.entries.removeValue(forKey: victim.key)
-                state.bytes -= Self.size(of: victim.value)
-            }
-            state.entries[task.uuid] = task
-            state.bytes += size
+            state.entries.insert(task, size: size, for: task.uuid)
         }
     }
 
@@ -52,7 +45,7 @@ final class FinishedTaskCache: Sendable {
     func evict(_ uuid: String) {
         state.withLock { state in
             state.generation &+= 1
-            if let old = state.entries.removeValue(forKey: uuid) { state.bytes -= Self.size(of: old) }
+            state.entries.remove(uuid)
         }
     }
 

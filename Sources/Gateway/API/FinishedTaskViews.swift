@@ -1,3 +1,4 @@
+import Domain
 import Store
 import Synchronization
 
@@ -22,24 +23,17 @@ final class FinishedTaskViews: Sendable {
         let history: TaskHistory
         let linkBase: String
         let bytes: [UInt8]
-        var size: Int { bytes.count + task.requestJSON.utf8.count + 1024 }
     }
 
-    private struct State {
-        var entries: [String: Entry] = [:]
-        var bytes = 0
-    }
-
-    private let state = Mutex(State())
-    private let budgetBytes: Int
+    private let entries: Mutex<ByteBudgetMap<Entry>>
     static let largestViewBytes = 64 * 1024
     static let largestRequestBytes = 16 * 1024
 
-    init(budgetBytes: Int = 8 * 1024 * 1024) { self.budgetBytes = budgetBytes }
+    init(budgetBytes: Int = 8 * 1024 * 1024) { entries = Mutex(ByteBudgetMap(budgetBytes: budgetBytes)) }
 
     /// The view rendered from exactly this task, history and link base, if kept.
     func view(of task: TaskRecord, history: TaskHistory, linkBase: String) -> [UInt8]? {
-        guard task.state.isTerminal, let entry = state.withLock({ $0.entries[task.uuid] }) else { return nil }
+        guard task.state.isTerminal, let entry = entries.withLock({ $0[task.uuid] }) else { return nil }
         return entry.linkBase == linkBase && entry.task == task && entry.history == history ? entry.bytes : nil
     }
 
@@ -48,14 +42,8 @@ final class FinishedTaskViews: Sendable {
     func keep(_ bytes: [UInt8], of task: TaskRecord, history: TaskHistory, linkBase: String) {
         guard task.state.isTerminal, bytes.count <= Self.largestViewBytes, task.requestJSON.utf8.count <= Self.largestRequestBytes else { return }
         let entry = Entry(task: task, history: history, linkBase: linkBase, bytes: bytes)
-        state.withLock { state in
-            if let old = state.entries.removeValue(forKey: task.uuid) { state.bytes -= old.size }
-            while state.bytes + entry.size > budgetBytes, let victim = state.entries.first {
-                state.entries.removeValue(forKey: victim.key)
-                state.bytes -= victim.value.size
-            }
-            state.entries[task.uuid] = entry
-            state.bytes += entry.size
-        }
+        // The view, the stored request it was rendered from, and a fixed amount for the rest.
+        let size = bytes.count + task.requestJSON.utf8.count + 1024
+        entries.withLock { $0.insert(entry, size: size, for: task.uuid) }
     }
 }
