@@ -73,8 +73,10 @@ actor Connection {
     /// Bytes the parser had read past an upgrade request: the new protocol's first bytes.
     private var upgradeLeftover: [UInt8] = []
 
+    /// - Parameter draining: accepted in a drain's last round, so it answers only what the client
+    ///   already sent, with `Connection: close` (set here, before its loop can read anything).
     init(id: UInt64, fd: Int32, peer: String, clientAddress: String, server: HTTPServer, loop: EventLoop,
-         timeouts: ConnectionStateMachine.Timeouts) {
+         timeouts: ConnectionStateMachine.Timeouts, draining: Bool) {
         self.id = id
         self.fd = fd
         self.peer = peer
@@ -83,6 +85,7 @@ actor Connection {
         self.loop = loop
         parser = RequestParser(limits: server.configuration.limits)
         machine = ConnectionStateMachine(timeouts: timeouts, now: monotonicNanos())
+        if draining { machine.beginDraining() }
     }
 
     /// Starts serving, from any thread.

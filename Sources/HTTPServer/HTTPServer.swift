@@ -15,6 +15,9 @@ public final class HTTPServer: @unchecked Sendable {
     /// Request body bytes in memory across all connections.
     let bodyBudget: BufferBudget
     private let controlQueue = DispatchQueue(label: "reelgate.accept")
+    /// Whether the accept source is suspended after running out of descriptors. Only touched on
+    /// ``controlQueue``.
+    nonisolated(unsafe) private var acceptPaused = false
 
     private struct State {
         var listener: Int32 = -1
@@ -94,8 +97,12 @@ public final class HTTPServer: @unchecked Sendable {
         sweeper.resume()
     }
 
-    private func acceptPending() {
-        while true {
+    /// Accepts what the kernel has queued, up to `limit` connections (a drain's last round must
+    /// end even when new connections keep arriving).
+    private func acceptPending(atMost limit: Int = .max) {
+        var accepted = 0
+        while accepted < limit {
+            accepted += 1
             switch Socket.accept(listenerFD) {
             case .wouldBlock:
                 return
@@ -114,9 +121,8 @@ public final class HTTPServer: @unchecked Sendable {
     private var listenerFD: Int32 { state.withLock { $0.listener } }
 
     private func register(fd: Int32, peer: String, client: String) {
-        enum Decision { case accept(Connection), refuse(String), drop }
+        enum Decision { case accept(Connection), refuse(String) }
         let decision: Decision = state.withLock { s in
-            if s.draining { return .drop }
             if s.connections.count >= configuration.maxConnections { return .refuse("too many open connections") }
             if s.perClient[client, default: 0] >= configuration.maxConnectionsPerClient {
                 return .refuse("too many open connections from this address")
@@ -124,7 +130,8 @@ public final class HTTPServer: @unchecked Sendable {
             let id = s.nextID
             s.nextID += 1
             let connection = Connection(
-                id: id, fd: fd, peer: peer, clientAddress: client, server: self, loop: configuration.loops.next(), timeouts: timeouts)
+                id: id, fd: fd, peer: peer, clientAddress: client, server: self, loop: configuration.loops.next(), timeouts: timeouts,
+                draining: s.draining)
             s.connections[id] = connection
             s.perClient[client, default: 0] += 1
             return .accept(connection)
@@ -134,8 +141,6 @@ public final class HTTPServer: @unchecked Sendable {
             connection.start()
         case .refuse(let reason):
             refuseOverCapacity(fd, reason: reason)
-        case .drop:
-            closeDescriptor(fd)  // every accepted socket goes through the one seam
         }
     }
 
@@ -152,11 +157,15 @@ public final class HTTPServer: @unchecked Sendable {
         refusals.close(fd)
     }
 
+    /// On the accept queue, like everything that suspends or resumes the accept source.
     private func pauseAccepting(for delay: DispatchTimeInterval) {
-        guard let source = state.withLock({ $0.acceptSource })?.source else { return }
-        source.suspend()
+        guard let box = state.withLock({ $0.acceptSource }), !acceptPaused else { return }
+        acceptPaused = true
+        box.source.suspend()
         controlQueue.asyncAfter(deadline: .now() + delay) { @Sendable [self] in
-            state.withLock { $0.acceptSource }?.source.resume()
+            guard acceptPaused else { return }  // the drain resumed it to cancel it
+            acceptPaused = false
+            box.source.resume()
         }
     }
 
@@ -189,19 +198,36 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// Stops accepting and closes idle connections (each once it has answered a request the client
     /// had already sent); in-flight requests may finish.
+    ///
+    /// Connections the kernel completed but this server had not accepted yet are accepted first
+    /// and drained like the others: closing the listener with them queued would reset each one,
+    /// request and all. Runs its accept step on the accept queue, so it must not be called there.
     public func beginDraining() {
-        let (source, connections): ((any DispatchSourceRead)?, [Connection]) = state.withLock { s in
-            guard !s.draining else { return (nil, []) }
-            s.draining = true
-            let source = s.acceptSource
-            s.acceptSource = nil
-            return (source?.source, Array(s.connections.values))
+        let first = state.withLock { s in
+            defer { s.draining = true }
+            return !s.draining
         }
-        source?.cancel()
+        guard first else { return }
+        dispatchPrecondition(condition: .notOnQueue(controlQueue))
+        controlQueue.sync {
+            guard let source = state.withLock({ $0.acceptSource })?.source else { return }
+            acceptPending(atMost: Socket.listenBacklog)
+            state.withLock { $0.acceptSource = nil }
+            source.cancel()  // no event handler runs after this on the queue we are on
+            if acceptPaused {
+                acceptPaused = false
+                source.resume()  // a suspended source never runs its cancel handler (which closes the listener)
+            }
+        }
         refusals.closeAll()
-        for connection in connections {
+        for connection in state.withLock({ Array($0.connections.values) }) {
             connection.onLoop { $0.drain() }
         }
+    }
+
+    /// Runs `body` on the accept queue (a seam for tests that hold it).
+    func onAcceptQueue(_ body: @escaping @Sendable () -> Void) {
+        controlQueue.async(execute: body)
     }
 
     /// Graceful shutdown: drain, wait up to `gracePeriod` for open connections to finish, then

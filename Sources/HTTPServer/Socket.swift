@@ -2,10 +2,13 @@ import Glibc
 
 /// Thin wrappers over the socket calls the server makes.
 enum Socket {
+    /// The listen queue's length (nginx's default; the kernel caps it at somaxconn).
+    static let listenBacklog = 511
+
     /// Creates a non-blocking listening socket bound to `host:port`.
     ///
     /// - Returns: the descriptor and the bound port (useful when `port` is 0).
-    static func makeListener(host: String, port: Int, backlog: Int32 = 511) throws(SystemError) -> (fd: Int32, port: Int) {
+    static func makeListener(host: String, port: Int, backlog: Int32 = Int32(listenBacklog)) throws(SystemError) -> (fd: Int32, port: Int) {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)

@@ -1,7 +1,7 @@
 import Dispatch
 import Foundation
 import HTTP1
-import HTTPServer
+@testable import HTTPServer
 import TestSupport
 import Testing
 
@@ -97,6 +97,41 @@ struct ServerTests {
         #expect(response.status == 200 && response.bodyText == "hello")
         #expect(response.headers["connection"] == "close")
         #expect(try await late.waitForClose())
+    }
+
+    /// A connection still in the kernel's accept queue when the drain begins (here the accept
+    /// queue is held) is accepted and its request answered with `Connection: close`: closing the
+    /// listener with it queued would reset it.
+    @Test func aConnectionNotYetAcceptedWhenTheDrainBeginsIsAnswered() async throws {
+        let server = try makeServer()
+        let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        var released = false
+        defer {
+            if !released { release.signal() }
+            Task { await server.shutdown(gracePeriod: .seconds(1)) }
+        }
+        server.onAcceptQueue {
+            entered.signal()
+            release.wait()
+        }
+        try await OffPool.run { entered.wait() }
+        let queued = try RawHTTPClient(port: server.port)  // the kernel completes it; nobody accepts
+        try await queued.send("GET /hello HTTP/1.1\r\n\(host)\r\n")
+        #expect(server.connectionCount == 0)
+        let drained = DispatchSemaphore(value: 0)
+        OffPool.detach {
+            server.beginDraining()
+            drained.signal()
+        }
+        while !server.isDraining { try await Task.sleep(for: .milliseconds(5)) }
+        release.signal()
+        released = true
+        try await OffPool.run { drained.wait() }
+        #expect(!server.isAccepting)
+        let response = try await queued.readResponse()
+        #expect(response.status == 200 && response.bodyText == "hello")
+        #expect(response.headers["connection"] == "close")
+        #expect(try await queued.waitForClose())
     }
 
     @Test func http10GetsOneResponseThenClose() async throws {
