@@ -361,15 +361,21 @@ actor Connection {
         // (64 KiB) of it is ever in memory.
         let filling = stream?.source as? any FilledResponseBodySource  // asked once, not per piece
         while !closed, let current = stream, current.remaining > 0 {
+            // The source is let go before the socket closes: whoever sees the close (the peer,
+            // a test) may rely on the source being released already.
             do {
                 try await filling?.ready()
                 try current.source.next(into: &outbound, maxBytes: Int(min(current.remaining, 64 << 10)))
             } catch {
+                current.source.close()
+                stream = nil
                 close()
                 return false
             }
             let produced = Int64(outbound.count - outboundOffset)
             guard produced > 0, produced <= current.remaining else {
+                current.source.close()
+                stream = nil
                 close()  // the source ended early or ran over: the framing promise is broken
                 return false
             }
