@@ -119,10 +119,28 @@ final class TestGateway: @unchecked Sendable {
             if !reply.data.contains(where: { $0["status"]?.string == "processing" }) { return reply }
             try await Task.sleep(for: .milliseconds(50))
         }
-        // What the ops view says is what tells a slow machine from a stuck task.
+        // What the ops view says is what tells a slow machine from a stuck task; the upstream
+        // call counters say whether its worker still calls out (a task stuck between two store
+        // writes leaves no other trace).
         let view = try? await request("GET", "/v1/tasks/\(uuid)", key: TestGateway.opsKey)
+        let calls = (try? await fetch("/metrics")).map { metrics in
+            String(decoding: metrics.body, as: UTF8.self).split(separator: "\n")
+                .filter { $0.hasPrefix("reelgate_upstream_calls_total") || $0.hasPrefix("reelgate_provider_") || $0.hasPrefix("reelgate_store") }
+                .joined(separator: "; ")
+        }
+        // Whether the store still acknowledges a durable write (a submit waits for its commit's
+        // fsync), which tells a stalled writer from a stalled worker.
+        let probeStart = Date()
+        let probe: String
+        do {
+            let reply = try await submit()
+            probe = "a new submit answered \(reply.1.status) in \(String(format: "%.2f", Date().timeIntervalSince(probeStart))) s"
+        } catch {
+            probe = "a new submit failed after \(String(format: "%.2f", Date().timeIntervalSince(probeStart))) s: \(error)"
+        }
         let stacks = try? await OffPool.run { PoolWatchdog.dumpAllStacks(label: uuid) }
         throw ProcessError("task \(uuid) did not finish in \(timeout) s; its ops view: \(view.map { "\($0.status) \($0.body.serialized())" } ?? "unavailable")"
+            + "; metrics: \(calls ?? "unavailable"); \(probe)"
             + (stacks.flatMap { $0 }.map { "; every thread's stack: \($0)" } ?? ""))
     }
 }
