@@ -83,6 +83,7 @@ extension TestGateway {
         }
         let stacks = try? await OffPool.run { PoolWatchdog.dumpAllStacks(label: uuid) }
         throw ProcessError("deliveries of \(uuid) did not settle in \(timeout) s; the last ops view: \(last?.body.serialized() ?? "none")"
+            + "; its log: \(logLines(containing: uuid).joined(separator: "\n"))"
             + (stacks.flatMap { $0 }.map { "; every thread's stack: \($0)" } ?? ""))
     }
 }

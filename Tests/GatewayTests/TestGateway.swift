@@ -42,9 +42,21 @@ final class TestGateway: @unchecked Sendable {
         config.server.headTimeoutSeconds = 60
         config.server.idleTimeoutSeconds = 60
         configure(&config)
-        let logger = logFD.map { Logger(minimum: .info, fd: $0) } ?? Logger(minimum: .error)
+        // Info lines go to a file of the gateway's own (unless the test reads them): a task that
+        // does not finish reports its lines from it, and errors reach stderr when it stops.
+        if logFD == nil { ownLog = open(dir.file("gateway.log"), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600) }
+        let logger = Logger(minimum: .info, fd: logFD ?? (ownLog >= 0 ? ownLog : 2))
         app = try Application(configuration: config, logger: logger, resolver: resolver)
         try app.start()
+    }
+
+    /// The descriptor of the gateway's own log file, or -1.
+    private var ownLog: Int32 = -1
+
+    /// The gateway's own log lines that contain `text` (the last `limit`).
+    func logLines(containing text: String, limit: Int = 40) -> [String] {
+        guard ownLog >= 0, let log = try? String(contentsOfFile: dir.file("gateway.log"), encoding: .utf8) else { return [] }
+        return Array(log.split(separator: "\n").filter { $0.contains(text) }.suffix(limit).map(String.init))
     }
 
     private let stopped = Mutex(false)
@@ -55,6 +67,8 @@ final class TestGateway: @unchecked Sendable {
     func stop() async {
         guard !stopped.withLock({ was in defer { was = true }; return was }) else { return }
         await app.shutdown()
+        for line in logLines(containing: #""level":"error""#, limit: 100) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        if ownLog >= 0 { close(ownLog) }
         dir.remove()
     }
 
@@ -140,7 +154,7 @@ final class TestGateway: @unchecked Sendable {
         }
         let stacks = try? await OffPool.run { PoolWatchdog.dumpAllStacks(label: uuid) }
         throw ProcessError("task \(uuid) did not finish in \(timeout) s; its ops view: \(view.map { "\($0.status) \($0.body.serialized())" } ?? "unavailable")"
-            + "; metrics: \(calls ?? "unavailable"); \(probe)"
+            + "; metrics: \(calls ?? "unavailable"); \(probe); its log: \(logLines(containing: uuid).joined(separator: "\n"))"
             + (stacks.flatMap { $0 }.map { "; every thread's stack: \($0)" } ?? ""))
     }
 }
