@@ -201,33 +201,42 @@ public final class HTTPServer: @unchecked Sendable {
     ///
     /// Connections the kernel completed but this server had not accepted yet are accepted first
     /// and drained like the others: closing the listener with them queued would reset each one,
-    /// request and all. Runs its accept step on the accept queue, so it must not be called there.
+    /// request and all. That last round runs on the accept queue, as does the whole drain, so a
+    /// second caller returns only once the first has registered what it accepted (its shutdown
+    /// then waits for those too). Must not be called on the accept queue.
     public func beginDraining() {
-        let first = state.withLock { s in
-            defer { s.draining = true }
-            return !s.draining
-        }
-        guard first else { return }
         dispatchPrecondition(condition: .notOnQueue(controlQueue))
-        controlQueue.sync {
-            guard let source = state.withLock({ $0.acceptSource })?.source else { return }
-            acceptPending(atMost: Socket.listenBacklog)
+        let first = controlQueue.sync { () -> Bool in
+            let first = state.withLock { s in
+                defer { s.draining = true }
+                return !s.draining
+            }
+            guard first, let source = state.withLock({ $0.acceptSource })?.source else { return first }
+            // The kernel's queue holds up to backlog + 1 completed connections.
+            acceptPending(atMost: Socket.listenBacklog + 1)
             state.withLock { $0.acceptSource = nil }
             source.cancel()  // no event handler runs after this on the queue we are on
             if acceptPaused {
                 acceptPaused = false
                 source.resume()  // a suspended source never runs its cancel handler (which closes the listener)
             }
+            return true
         }
+        guard first else { return }
         refusals.closeAll()
         for connection in state.withLock({ Array($0.connections.values) }) {
             connection.onLoop { $0.drain() }
         }
     }
 
-    /// Runs `body` on the accept queue (a seam for tests that hold it).
-    func onAcceptQueue(_ body: @escaping @Sendable () -> Void) {
-        controlQueue.async(execute: body)
+    /// Stops the accept source as running out of descriptors does, until a drain (a seam for
+    /// tests that need connections left in the kernel's queue).
+    func suspendAcceptingUntilDrain() {
+        controlQueue.sync {
+            guard let box = state.withLock({ $0.acceptSource }), !acceptPaused else { return }
+            acceptPaused = true
+            box.source.suspend()
+        }
     }
 
     /// Graceful shutdown: drain, wait up to `gracePeriod` for open connections to finish, then

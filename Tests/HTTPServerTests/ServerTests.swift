@@ -99,39 +99,36 @@ struct ServerTests {
         #expect(try await late.waitForClose())
     }
 
-    /// A connection still in the kernel's accept queue when the drain begins (here the accept
-    /// queue is held) is accepted and its request answered with `Connection: close`: closing the
-    /// listener with it queued would reset it.
+    /// A connection still in the kernel's accept queue when the drain begins (here accepting is
+    /// suspended, as when descriptors run out) is accepted by the drain and its request answered
+    /// with `Connection: close`: closing the listener with it queued would reset it. The
+    /// suspended accept source is still cancelled, closing the listener.
     @Test func aConnectionNotYetAcceptedWhenTheDrainBeginsIsAnswered() async throws {
         let server = try makeServer()
-        let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
-        var released = false
-        defer {
-            if !released { release.signal() }
-            Task { await server.shutdown(gracePeriod: .seconds(1)) }
-        }
-        server.onAcceptQueue {
-            entered.signal()
-            release.wait()
-        }
-        try await OffPool.run { entered.wait() }
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        server.suspendAcceptingUntilDrain()
         let queued = try RawHTTPClient(port: server.port)  // the kernel completes it; nobody accepts
         try await queued.send("GET /hello HTTP/1.1\r\n\(host)\r\n")
         #expect(server.connectionCount == 0)
-        let drained = DispatchSemaphore(value: 0)
-        OffPool.detach {
-            server.beginDraining()
-            drained.signal()
-        }
-        while !server.isDraining { try await Task.sleep(for: .milliseconds(5)) }
-        release.signal()
-        released = true
-        try await OffPool.run { drained.wait() }
+        try await OffPool.run { server.beginDraining() }
         #expect(!server.isAccepting)
         let response = try await queued.readResponse()
         #expect(response.status == 200 && response.bodyText == "hello")
         #expect(response.headers["connection"] == "close")
         #expect(try await queued.waitForClose())
+        // The listener is closed: a new connection is refused (once the cancel handler has run).
+        var refused = false
+        for _ in 0..<400 where !refused {
+            do {
+                let late = try RawHTTPClient(port: server.port)
+                try await late.send("GET /hello HTTP/1.1\r\n\(host)\r\n")
+                _ = try? await late.readResponse()
+                try await Task.sleep(for: .milliseconds(5))
+            } catch {
+                refused = true
+            }
+        }
+        #expect(refused)
     }
 
     @Test func http10GetsOneResponseThenClose() async throws {
