@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "PostgresStore", "Store", "Domain", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "SQLiteStore", "PostgresStore", "Postgres", "SQLite", "Domain", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "WebSocket", "Store", "SQLiteStore", "Postgres", "S3", "Curl", "Domain", "HTTP1", "HTTPServer", "Crypto", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "WebSocket", "Store", "SQLiteStore", "SQLite", "Postgres", "S3", "Curl", "Domain", "HTTP1", "HTTPServer", "Crypto", "TestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Gateway
 import HTTP1
+import SQLite
 import TestSupport
 import Synchronization
 import Testing
@@ -52,6 +53,21 @@ final class TestGateway: @unchecked Sendable {
 
     /// The descriptor of the gateway's own log file, or -1.
     private var ownLog: Int32 = -1
+
+    /// The task's row as a connection opened now reads it (SQLite only): what the store holds,
+    /// whatever the gateway's own reads (and their connections' snapshots) say.
+    func storedRow(_ uuid: String) -> String {
+        guard app.configuration.database.url == nil else { return "not SQLite" }
+        do {
+            let db = try Database(path: "\(dir.path)/reelgate.db", options: .init(readOnly: true))
+            guard let row = try db.query(
+                "SELECT state, updated_at, lease_owner, lease_expires_at, next_attempt_at, error_code FROM tasks WHERE uuid = ?", [uuid]).first
+            else { return "no row" }
+            return (0..<6).map { "\(row[$0])" }.joined(separator: " ")
+        } catch {
+            return "unreadable: \(error)"
+        }
+    }
 
     /// The gateway's own log lines that contain `text` (the last `limit`).
     func logLines(containing text: String, limit: Int = 40) -> [String] {
@@ -154,7 +170,7 @@ final class TestGateway: @unchecked Sendable {
         }
         let stacks = try? await OffPool.run { PoolWatchdog.dumpAllStacks(label: uuid) }
         throw ProcessError("task \(uuid) did not finish in \(timeout) s; its ops view: \(view.map { "\($0.status) \($0.body.serialized())" } ?? "unavailable")"
-            + "; metrics: \(calls ?? "unavailable"); \(probe); its log: \(logLines(containing: uuid).joined(separator: "\n"))"
+            + "; its row read anew: \(storedRow(uuid)); metrics: \(calls ?? "unavailable"); \(probe); its log: \(logLines(containing: uuid).joined(separator: "\n"))"
             + (stacks.flatMap { $0 }.map { "; every thread's stack: \($0)" } ?? ""))
     }
 }
