@@ -51,8 +51,12 @@ final class RefusalLinger: Sendable {
         }
         // The descriptor is closed only once the source is cancelled, never under it; it leaves
         // the table first, so a refusal given the same number next is never mistaken for it.
+        // Input already there is dropped first (a timeout or a drain cancels with the request
+        // perhaps unread, and unread input turns the close into a reset).
         box.source.setCancelHandler { @Sendable [self] in
             sources.withLock { _ = $0.removeValue(forKey: fd) }
+            let room = Self.discardLimit - discarded.withLock { $0 }
+            if room > 0 { _ = Self.discard(fd, upTo: room) }
             closeDescriptor(fd)
             lingering.subtract(1, ordering: .relaxed)
         }

@@ -131,6 +131,23 @@ struct ServerTests {
         #expect(refused)
     }
 
+    /// A connection the drain's last round accepts over the connection cap gets its 503, not a
+    /// reset: the refusal's unread request is dropped before its socket closes with the drain.
+    @Test func aConnectionRefusedInTheDrainsLastRoundGetsItsAnswer() async throws {
+        let server = try makeServer({ $0.maxConnections = 1 })
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let holder = try RawHTTPClient(port: server.port)
+        try await holder.send("GET /hello HTTP/1.1\r\n\(host)\r\n")
+        #expect(try await holder.readResponse().status == 200)  // accepted: it fills the cap
+        server.suspendAcceptingUntilDrain()
+        let queued = try RawHTTPClient(port: server.port)
+        try await queued.send("GET /hello HTTP/1.1\r\n\(host)\r\n")
+        try await OffPool.run { server.beginDraining() }
+        let response = try await queued.readResponse()
+        #expect(response.status == 503)
+        #expect(try await queued.waitForClose())
+    }
+
     @Test func http10GetsOneResponseThenClose() async throws {
         let server = try makeServer()
         defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
