@@ -46,12 +46,16 @@ final class TestGateway: @unchecked Sendable {
         // Info lines go to a file of the gateway's own (unless the test reads them): a task that
         // does not finish reports its lines from it, and errors reach stderr when it stops.
         if logFD == nil { ownLog = open(dir.file("gateway.log"), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600) }
-        let logger = Logger(minimum: .info, fd: logFD ?? (ownLog >= 0 ? ownLog : 2))
+        // The logger owns its descriptor (its own copy of a test's), closed only when nothing can
+        // log any more: closed at stop, its number could be another test's database file by the
+        // time a late line is written (seen once: "file is not a database").
+        let fd = logFD.map { dup($0) } ?? ownLog
+        let logger = fd >= 0 ? Logger(minimum: .info, fd: fd, closesDescriptor: true) : Logger(minimum: .error)
         app = try Application(configuration: config, logger: logger, resolver: resolver)
         try app.start()
     }
 
-    /// The descriptor of the gateway's own log file, or -1.
+    /// The descriptor of the gateway's own log file, or -1. Its logger closes it.
     private var ownLog: Int32 = -1
 
     /// The task's row as a connection opened now reads it (SQLite only): what the store holds,
@@ -84,7 +88,6 @@ final class TestGateway: @unchecked Sendable {
         guard !stopped.withLock({ was in defer { was = true }; return was }) else { return }
         await app.shutdown()
         for line in logLines(containing: #""level":"error""#, limit: 100) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
-        if ownLog >= 0 { close(ownLog) }
         dir.remove()
     }
 

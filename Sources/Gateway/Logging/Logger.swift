@@ -19,8 +19,11 @@ public struct Logger: Sendable {
     private let minimum: Level
     private let context: [String: String]
 
-    public init(minimum: Level = .info, secrets: [String] = [], fd: Int32 = 2) {
-        sink = LogSink(fd: fd, secrets: secrets)
+    /// - Parameter closesDescriptor: whether `fd` belongs to the logger, closed once the logger
+    ///   and every logger derived from it are gone. Never sooner: a task still running after its
+    ///   owner stopped may log, and a descriptor closed under it could by then be another file's.
+    public init(minimum: Level = .info, secrets: [String] = [], fd: Int32 = 2, closesDescriptor: Bool = false) {
+        sink = LogSink(fd: fd, secrets: secrets, closesDescriptor: closesDescriptor)
         self.minimum = minimum
         context = [:]
     }
@@ -88,11 +91,17 @@ public struct Logger: Sendable {
 final class LogSink: Sendable {
     let fd: Int32
     let secrets: [String]
+    let closesDescriptor: Bool
 
-    init(fd: Int32, secrets: [String]) {
+    init(fd: Int32, secrets: [String], closesDescriptor: Bool) {
         self.fd = fd
+        self.closesDescriptor = closesDescriptor
         // Longest first, so a secret containing another is redacted whole.
         self.secrets = secrets.filter { $0.count >= 4 }.sorted { $0.count > $1.count }
+    }
+
+    deinit {
+        if closesDescriptor { Glibc.close(fd) }
     }
 
     func write(_ line: String) {
