@@ -285,7 +285,8 @@ public final class WorkerPool: Sendable {
         if recorded { metrics?.observe("reelgate_task_seconds", [("model", task.model), ("outcome", "failed")], store.now - task.createdAt) }
         if recorded, webhook != nil { onDeliveries() }
         if recorded { onFinished(task.uuid) }
-        log.warning("failed", ["code": code.name, "error": message])
+        // Whether the store took it: a refusal (the lease or state moved on) leaves the task as it was.
+        log.warning("failed", ["code": code.name, "error": message, "recorded": recorded ? "yes" : "no: the store refused it"])
         return recorded
     }
 
