@@ -157,11 +157,17 @@ public final class HTTPServer: @unchecked Sendable {
         refusals.close(fd)
     }
 
-    /// On the accept queue, like everything that suspends or resumes the accept source.
-    private func pauseAccepting(for delay: DispatchTimeInterval) {
-        guard let box = state.withLock({ $0.acceptSource }), !acceptPaused else { return }
+    /// Suspends the accept source unless it already is; on the accept queue, like everything
+    /// that suspends or resumes it (a drain resumes it to cancel it).
+    private func suspendAcceptSource() -> SourceBox<any DispatchSourceRead>? {
+        guard let box = state.withLock({ $0.acceptSource }), !acceptPaused else { return nil }
         acceptPaused = true
         box.source.suspend()
+        return box
+    }
+
+    private func pauseAccepting(for delay: DispatchTimeInterval) {
+        guard let box = suspendAcceptSource() else { return }
         controlQueue.asyncAfter(deadline: .now() + delay) { @Sendable [self] in
             guard acceptPaused else { return }  // the drain resumed it to cancel it
             acceptPaused = false
@@ -232,11 +238,7 @@ public final class HTTPServer: @unchecked Sendable {
     /// Stops the accept source as running out of descriptors does, until a drain (a seam for
     /// tests that need connections left in the kernel's queue).
     func suspendAcceptingUntilDrain() {
-        controlQueue.sync {
-            guard let box = state.withLock({ $0.acceptSource }), !acceptPaused else { return }
-            acceptPaused = true
-            box.source.suspend()
-        }
+        controlQueue.sync { _ = suspendAcceptSource() }
     }
 
     /// Graceful shutdown: drain, wait up to `gracePeriod` for open connections to finish, then
