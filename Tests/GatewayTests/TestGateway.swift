@@ -73,6 +73,19 @@ final class TestGateway: @unchecked Sendable {
         }
     }
 
+    /// The process's open descriptors into this gateway's directory (`fd→target`, a
+    /// "(deleted)" target included): the writer, checkpointer and readers each hold the
+    /// database and its WAL, so a missing or stale one names a descriptor closed under SQLite.
+    func openDescriptors() -> String {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        let held = entries.compactMap { entry -> String? in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(entry)"),
+                target.hasPrefix(dir.path) else { return nil }
+            return "\(entry)→\(target.dropFirst(dir.path.count))"
+        }
+        return held.sorted().joined(separator: " ")
+    }
+
     /// The gateway's own log lines that contain `text` (the last `limit`).
     func logLines(containing text: String, limit: Int = 40) -> [String] {
         guard ownLog >= 0, let log = try? String(contentsOfFile: dir.file("gateway.log"), encoding: .utf8) else { return [] }
@@ -168,12 +181,13 @@ final class TestGateway: @unchecked Sendable {
         do {
             let reply = try await submit()
             probe = "a new submit answered \(reply.1.status) in \(String(format: "%.2f", Date().timeIntervalSince(probeStart))) s"
+                + " and its row read anew is: \(storedRow(reply.0))"
         } catch {
             probe = "a new submit failed after \(String(format: "%.2f", Date().timeIntervalSince(probeStart))) s: \(error)"
         }
         let stacks = try? await OffPool.run { PoolWatchdog.dumpAllStacks(label: uuid) }
         throw ProcessError("task \(uuid) did not finish in \(timeout) s; its ops view: \(view.map { "\($0.status) \($0.body.serialized())" } ?? "unavailable")"
-            + "; its row read anew: \(storedRow(uuid)); metrics: \(calls ?? "unavailable"); \(probe); its log: \(logLines(containing: uuid).joined(separator: "\n"))"
+            + "; its row read anew: \(storedRow(uuid)); descriptors into its directory: \(openDescriptors()); metrics: \(calls ?? "unavailable"); \(probe); its log: \(logLines(containing: uuid).joined(separator: "\n"))"
             + (stacks.flatMap { $0 }.map { "; every thread's stack: \($0)" } ?? ""))
     }
 }
