@@ -80,12 +80,13 @@ public final class Application: Sendable {
             maxConnectionsPerClient: configuration.server.effectiveMaxConnectionsPerClient,
             maxConnections: configuration.server.maxConnections)
         serverConfig.render = APIError.renderServerError
-        // The server is made last, once the router is built; readiness asks it through this.
-        let serverReference = Mutex<HTTPServer?>(nil)
+        // The server is made last, once the router is built; readiness asks it through this. Weak:
+        // the server holds the routes that hold it (a stopped gateway would never be released).
+        let serverReference = Mutex(WeakServer())
         try store.recordStart(version: Application.version)
         let store = self.store
         HealthRoutes.register(on: routes, logger: logger, checkWritable: { try await store.checkWritable() },
-                              isDraining: { serverReference.withLock { $0?.isDraining ?? true } })
+                              isDraining: { serverReference.withLock { $0.server?.isDraining ?? true } })
 
         // Alone on its data dir (the lock), a SQLite instance takes back every lease a previous run
         // held; with a shared database the other instances' leases are live and simply expire.
@@ -230,7 +231,7 @@ public final class Application: Sendable {
         }
         router = routes.build()
         server = HTTPServer(configuration: serverConfig, responder: router)
-        serverReference.withLock { $0 = server }
+        serverReference.withLock { $0.server = server }
     }
 
     /// Binds and serves; prints the ready line `listening on http://HOST:PORT` to stdout.
@@ -304,6 +305,11 @@ public final class Application: Sendable {
         objectCurl?.shutdown()
         dataDirLock.release()
         logger.info("stopped")
+    }
+
+    /// The server, for a route it serves.
+    private struct WeakServer {
+        weak var server: HTTPServer?
     }
 
     private func writeStdout(_ text: String) {
