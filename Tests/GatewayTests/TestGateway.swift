@@ -76,12 +76,14 @@ final class TestGateway: @unchecked Sendable {
     /// The process's open descriptors into this gateway's directory (`fd→target`, a
     /// "(deleted)" target included): the writer, checkpointer and readers each hold the
     /// database and its WAL, so a missing or stale one names a descriptor closed under SQLite.
-    func openDescriptors() -> String {
+    func openDescriptors() -> String { Self.openDescriptors(into: dir.path) }
+
+    static func openDescriptors(into path: String) -> String {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
         let held = entries.compactMap { entry -> String? in
             guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(entry)"),
-                target.hasPrefix(dir.path) else { return nil }
-            return "\(entry)→\(target.dropFirst(dir.path.count))"
+                target.hasPrefix(path + "/") else { return nil }
+            return "\(entry)→\(target.dropFirst(path.count))"
         }
         return held.sorted().joined(separator: " ")
     }
