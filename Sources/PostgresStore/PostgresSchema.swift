@@ -167,12 +167,6 @@ public enum PostgresSchema {
         m.add("""
             CREATE INDEX results_media_expiry ON results (expires_at, video_uuid) WHERE media_path IS NOT NULL;
             """)
-        // Only tasks under a lease are in the lease index (what a claim looks for expired): a
-        // submit, a park and a finished task no longer write an entry of it that no query reads.
-        m.add("""
-            DROP INDEX tasks_leases;
-            CREATE INDEX tasks_leases ON tasks (state, lease_expires_at) WHERE lease_expires_at IS NOT NULL;
-            """)
         return m
     }
 }
