@@ -26,7 +26,12 @@ final class PostgresWorkListener: @unchecked Sendable {
         thread.start()
     }
 
-    func stop() { stopped.store(true, ordering: .relaxed) }
+    /// Stops listening and lets go of the handlers: they hold the workers that hold the store
+    /// that holds this listener, so a stopped gateway would never be released.
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+        handlers.withLock { $0.removeAll() }
+    }
 
     private func run() {
         var backoff = 0.1
