@@ -36,8 +36,12 @@ struct ProcessTests {
         defer { dir.remove() }
         // No minimum body rate and a long grace: on a loaded machine the rest of the body may come
         // more than the rate's 5 s grace (or the default 10 s drain) after its start, and a 408 or
-        // a close would be right; this test is about a drain letting the request finish.
-        try Data(#"{"server":{"minBodyBytesPerSecond":0,"shutdownGraceSeconds":60}}"#.utf8).write(to: URL(fileURLWithPath: dir.file("config.json")))
+        // a close would be right; this test is about a drain letting the request finish. A long
+        // idle timeout too: the idle connection's close must mean the drain began. (A run under
+        // triple load once answered the in-flight request without `Connection: close` after 17 s;
+        // the default 15 s idle timeout closing the idle one first is the likeliest reading.)
+        try Data(#"{"server":{"minBodyBytesPerSecond":0,"shutdownGraceSeconds":60,"idleTimeoutSeconds":300}}"#.utf8)
+            .write(to: URL(fileURLWithPath: dir.file("config.json")))
         let gateway = try GatewayProcess(arguments: ["serve", "--config", dir.file("config.json")],
                                          environment: ["REELGATE_LISTEN": "127.0.0.1:0", "REELGATE_DATA_DIR": dir.path], workingDirectory: dir.path)
         let port = try await gateway.waitForListening()

@@ -182,14 +182,17 @@ final class TestGateway: @unchecked Sendable {
         let probe: String
         do {
             let reply = try await submit()
+            let probeRow = (try? await OffPool.run { [self] in storedRow(reply.0) }) ?? "unavailable"
             probe = "a new submit answered \(reply.1.status) in \(String(format: "%.2f", Date().timeIntervalSince(probeStart))) s"
-                + " and its row read anew is: \(storedRow(reply.0))"
+                + " and its row read anew is: \(probeRow)"
         } catch {
             probe = "a new submit failed after \(String(format: "%.2f", Date().timeIntervalSince(probeStart))) s: \(error)"
         }
+        // Opening a database blocks: off the suite's pool.
+        let row = (try? await OffPool.run { [self] in storedRow(uuid) }) ?? "unavailable"
         let stacks = try? await OffPool.run { PoolWatchdog.dumpAllStacks(label: uuid) }
         throw ProcessError("task \(uuid) did not finish in \(timeout) s; its ops view: \(view.map { "\($0.status) \($0.body.serialized())" } ?? "unavailable")"
-            + "; its row read anew: \(storedRow(uuid)); descriptors into its directory: \(openDescriptors()); metrics: \(calls ?? "unavailable"); \(probe); its log: \(logLines(containing: uuid).joined(separator: "\n"))"
+            + "; its row read anew: \(row); descriptors into its directory: \(openDescriptors()); metrics: \(calls ?? "unavailable"); \(probe); its log: \(logLines(containing: uuid).joined(separator: "\n"))"
             + (stacks.flatMap { $0 }.map { "; every thread's stack: \($0)" } ?? ""))
     }
 }
