@@ -31,7 +31,10 @@ actor Connection {
 
     private let fd: Int32
     private let peer: String
-    unowned let server: HTTPServer
+    /// Strong: a connection's code can still run after the server let it go (a forced close at
+    /// shutdown's deadline ends the shutdown, and its task winds down afterwards). The server
+    /// lives while any of its connections does; the server's own reference ends at the close.
+    let server: HTTPServer
     private var parser: RequestParser
     private var machine: ConnectionStateMachine
     /// Whether an upgraded protocol asked its read to be interrupted (it has something to send).
