@@ -31,9 +31,9 @@ actor Connection {
 
     private let fd: Int32
     private let peer: String
-    /// Strong: a connection's code can still run after the server let it go (a forced close at
-    /// shutdown's deadline ends the shutdown, and its task winds down afterwards). The server
-    /// lives while any of its connections does; the server's own reference ends at the close.
+    /// Strong: a connection's code can still run after its close removed it from the server (its
+    /// task winds down), by which time a finished shutdown may have let the server go. The server
+    /// lives while any of its connections does; its own reference to one ends at the close.
     let server: HTTPServer
     private var parser: RequestParser
     private var machine: ConnectionStateMachine

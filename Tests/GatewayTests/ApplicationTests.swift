@@ -48,8 +48,7 @@ struct ApplicationTests {
             throw error
         }
         let held = Held(gateway!.app)
-        // As the kernel names them: the temporary directory may be reached through a link.
-        let directory = URL(fileURLWithPath: gateway!.dir.path).resolvingSymlinksInPath().path
+        let directory = gateway!.dir.path
         let descriptors = { TestGateway.openDescriptors(into: directory) }
         #expect(!descriptors().isEmpty, "the running gateway's log (and, on SQLite, database) is open")
         await gateway!.stop()

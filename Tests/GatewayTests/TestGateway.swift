@@ -78,7 +78,9 @@ final class TestGateway: @unchecked Sendable {
     /// database and its WAL, so a missing or stale one names a descriptor closed under SQLite.
     func openDescriptors() -> String { Self.openDescriptors(into: dir.path) }
 
-    static func openDescriptors(into path: String) -> String {
+    static func openDescriptors(into directory: String) -> String {
+        // As the kernel names it: the temporary directory may be reached through a link.
+        let path = URL(fileURLWithPath: directory).resolvingSymlinksInPath().path
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
         let held = entries.compactMap { entry -> String? in
             guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(entry)"),
