@@ -22,10 +22,8 @@ public final class Database {
     let handle: OpaquePointer
     public let path: String
     private var statements: [String: Statement] = [:]
-    /// Rows stepped through in full table scans by this connection's cached statements, since it
-    /// opened: a query on a hot path that scans a table costs in proportion to the table, which
-    /// grows with every task ever taken. Tests check that the lifecycle adds none.
-    public internal(set) var fullScanSteps = 0
+    /// What this connection's cached statements did since it opened (see ``StatementWork``).
+    public internal(set) var work = StatementWork()
 
     /// Process-wide settings, applied once before the first connection opens.
     private static let configured: Void = { _ = csqlite_disable_memory_statistics() }()

@@ -241,13 +241,12 @@ public final class DatabasePool: @unchecked Sendable {
         return result
     }
 
-    /// ``Database/fullScanSteps`` over every connection that is not checked out at the moment of
-    /// the call: the writer, the checkpointer, the readers and the idle ``readNow(_:)`` ones.
-    public func fullScanSteps() -> Int {
-        var total = writerQueue.sync { writer.fullScanSteps } + checkpointQueue.sync { checkpointer.fullScanSteps }
-        for reader in readers { total += reader.queue.sync { reader.db.fullScanSteps } }
-        total += idleConnections.withLock { $0.reduce(0) { $0 + $1.db.fullScanSteps } }
-        return total
+    /// ``Database/work`` over every connection that is not checked out at the moment of the
+    /// call: the writer, the checkpointer, the readers and the idle ``readNow(_:)`` ones.
+    public func statementWork() -> StatementWork {
+        var total = writerQueue.sync { writer.work } + checkpointQueue.sync { checkpointer.work }
+        for reader in readers { total = total + reader.queue.sync { reader.db.work } }
+        return idleConnections.withLock { $0.reduce(total) { $0 + $1.db.work } }
     }
 
     // MARK: Reads

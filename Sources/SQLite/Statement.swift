@@ -87,7 +87,8 @@ final class Statement {
     }
 
     func reset() {
-        database.fullScanSteps += Int(sqlite3_stmt_status(pointer, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1))
+        database.work.fullScanSteps += Int(sqlite3_stmt_status(pointer, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1))
+        database.work.virtualMachineSteps += Int(sqlite3_stmt_status(pointer, SQLITE_STMTSTATUS_VM_STEP, 1))
         sqlite3_reset(pointer)
         sqlite3_clear_bindings(pointer)
     }
