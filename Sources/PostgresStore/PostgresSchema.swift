@@ -167,6 +167,13 @@ public enum PostgresSchema {
         m.add("""
             CREATE INDEX results_media_expiry ON results (expires_at, video_uuid) WHERE media_path IS NOT NULL;
             """)
+        // Parked running tasks by when their next poll is due. `tasks_queue` holds them too, but
+        // among every running task an instance holds, whose due times have passed: a claim
+        // stepped through all of those to find the one that is parked. (The condition is
+        // `PostgresTaskStore.parked` word for word, written out: a migration never changes.)
+        m.add("""
+            CREATE INDEX tasks_parked ON tasks (next_attempt_at) WHERE state = 'running' AND lease_owner IS NULL;
+            """)
         return m
     }
 }

@@ -11,6 +11,10 @@ extension PostgresTaskStore {
     /// scan per state; `= ANY($1)` in a generic plan scanned the table).
     static let resumable = TaskLifecycle.predecessors(of: .resumed)
 
+    /// A parked task: running, held by no instance. The condition of the `tasks_parked` index,
+    /// spelled out: a generic plan for a bound state could not use that partial index.
+    static let parked = "state = '\(TaskState.running.rawValue)' AND lease_owner IS NULL"
+
     /// The one state a task is claimed from (checked against the lifecycle once).
     static let claimableState: TaskState = {
         let states = TaskLifecycle.predecessors(of: .claimed)
@@ -28,8 +32,8 @@ extension PostgresTaskStore {
             let candidates: [(String, [String?], TaskEvent?)] = [
                 ("SELECT * FROM tasks WHERE state IN (\(Self.resumable.indices.map { "$\($0 + 1)" }.joined(separator: ", "))) AND lease_expires_at < $\(Self.resumable.count + 1) LIMIT 1 FOR UPDATE SKIP LOCKED",
                  Self.resumable.map(\.rawValue) + [String(now)], .resumed),
-                ("SELECT * FROM tasks WHERE state = $1 AND lease_owner IS NULL AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",
-                 [TaskState.running.rawValue, String(now)], nil),
+                ("SELECT * FROM tasks WHERE \(Self.parked) AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+                 [String(now)], nil),
                 // One state, bound as a scalar: `state = ANY($1)` in a generic plan cannot walk the
                 // (state, next_attempt_at) index in order, and sorted every due task instead.
                 ("SELECT * FROM tasks WHERE state = $1 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",

@@ -208,6 +208,33 @@ struct PostgresStoreTests {
         await #expect(throws: StoreError.undecodable(table: "tasks", column: "state", value: "exploded")) { try await store.find(task.uuid) }
     }
 
+    /// A claim finds the parked task whose poll is due through `tasks_parked`, not by stepping
+    /// through every running task the instances hold (`tasks_queue` holds those too).
+    @Test func aParkedTaskIsFoundWithoutSteppingThroughHeldOnes() async throws {
+        let database = try await PostgresTestDatabase.create()
+        defer { database.drop() }
+        let store = try await openStore(database.url, poolSize: 1)
+        let parked = Self.task()
+        _ = try await store.submit([parked])
+        let plan = try await OffPool.run {
+            let db = try PostgresConnection(database.url)
+            try db.execute("""
+                INSERT INTO tasks (uuid, api_key_name, model, request_json, request_hash, state, created_at, updated_at,
+                                   next_attempt_at, lease_owner, lease_expires_at)
+                SELECT 'held-' || n, 'alice', 'm', '{}', 'h', 'running', 1, 1, 1, 'A', 1e12 FROM generate_series(1, 2000) AS n
+                """)
+            try db.execute("UPDATE tasks SET state = 'running', next_attempt_at = 1 WHERE uuid = $1", [parked.uuid])
+            try db.execute("ANALYZE tasks")
+            // The store's query for a parked task (PostgresTaskStore.claim), as the planner plans it.
+            return try db.execute("""
+                EXPLAIN SELECT * FROM tasks WHERE state = 'running' AND lease_owner IS NULL AND next_attempt_at <= $1
+                ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED
+                """, ["1000"]).allRows.compactMap { try? $0.string("QUERY PLAN") }.joined(separator: "\n")
+        }
+        #expect(plan.contains("tasks_parked"), "plan: \(plan)")
+        #expect(try await store.claim(owner: "B", leaseSeconds: 30)?.uuid == parked.uuid)
+    }
+
     /// A row the code cannot read is set aside by the claim that meets it (its key's slot given
     /// back once, even if it is cancelled afterwards), and the queue goes on.
     @Test func anUnreadableTaskIsSetAsideOnce() async throws {
