@@ -19,20 +19,23 @@ public struct Migrator: Sendable {
 
     public var latestVersion: Int { migrations.count }
 
-    /// Applies what is missing; returns the version the database is at afterwards.
+    /// Applies what is missing, up to `target` (a test builds a database as an older release left
+    /// it); returns the version the database is at afterwards.
     @discardableResult
-    public func migrate(_ db: Database) throws -> Int {
+    public func migrate(_ db: Database, upTo target: Int? = nil) throws -> Int {
         let current = try db.scalar("PRAGMA user_version").int ?? 0
         guard current <= migrations.count else {
             throw SQLiteError(
                 code: 1, message: "database schema version \(current) is newer than this build knows (\(migrations.count))")
         }
-        for version in current..<migrations.count {
+        let target = min(target ?? migrations.count, migrations.count)
+        guard current < target else { return current }
+        for version in current..<target {
             try db.transaction {
                 try migrations[version](db)
                 try db.execute("PRAGMA user_version = \(version + 1)")
             }
         }
-        return migrations.count
+        return target
     }
 }

@@ -44,7 +44,8 @@ extension SQLiteTaskStore {
             guard !tasks.isEmpty else { return tasks }
             var results: [String: [ResultRecord]] = [:]
             let marks = Array(repeating: "?", count: tasks.count).joined(separator: ", ")
-            for row in try db.query("SELECT * FROM results WHERE task_uuid IN (\(marks)) ORDER BY idx", tasks.map(\.uuid)) {
+            for row in try db.query("SELECT * FROM results WHERE task_seq IN (SELECT seq FROM tasks WHERE uuid IN (\(marks))) ORDER BY idx",
+                                    tasks.map(\.uuid)) {
                 results[row["task_uuid"].string ?? "", default: []].append(try ResultRecord(row: row))
             }
             for index in tasks.indices { tasks[index].results = results[tasks[index].uuid] ?? [] }
@@ -68,7 +69,7 @@ extension SQLiteTaskStore {
                 WITH RECURSIVE tree(video_uuid) AS (
                     SELECT ?
                     UNION
-                    SELECT r.video_uuid FROM results r JOIN tasks t ON t.uuid = r.task_uuid JOIN tree ON t.parent_video_uuid = tree.video_uuid
+                    SELECT r.video_uuid FROM results r JOIN tasks t ON r.task_seq = t.seq JOIN tree ON t.parent_video_uuid = tree.video_uuid
                 )
                 SELECT r.video_uuid, r.task_uuid, t.parent_video_uuid, t.request_json, r.state, t.api_key_name
                 FROM tree JOIN results r ON r.video_uuid = tree.video_uuid JOIN tasks t ON t.uuid = r.task_uuid

@@ -52,18 +52,20 @@ public final class SQLiteTaskStore: TaskStore {
                     INSERT INTO key_inflight (api_key_name, count) VALUES (?, 1)
                     ON CONFLICT (api_key_name) DO UPDATE SET count = count + 1
                     """, [task.apiKeyName])
+                // The next sequence number (the writer is the only one; see Schema's migration 14).
+                let seq = try db.scalar("SELECT coalesce(max(seq), 0) + 1 FROM tasks").int ?? 1
                 try db.execute(
                     """
-                    INSERT INTO tasks (uuid, api_key_name, model, request_json, request_hash, state, created_at, updated_at,
+                    INSERT INTO tasks (uuid, seq, api_key_name, model, request_json, request_hash, state, created_at, updated_at,
                                        next_attempt_at, parent_video_uuid, openai_json)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                    [task.uuid, task.apiKeyName, task.model, task.requestJSON, task.requestHash, TaskState.queued.rawValue, now, now, now,
+                    [task.uuid, seq, task.apiKeyName, task.model, task.requestJSON, task.requestHash, TaskState.queued.rawValue, now, now, now,
                      task.parentVideoUUID, task.openAI])
                 for (index, (seed, videoUUID)) in zip(task.seeds, task.videoUUIDs).enumerated() {
                     try db.execute(
-                        "INSERT INTO results (video_uuid, task_uuid, idx, seed, state, format) VALUES (?, ?, ?, ?, ?, ?)",
-                        [videoUUID, task.uuid, index, seed, ResultState.pending.rawValue, task.format])
+                        "INSERT INTO results (video_uuid, task_uuid, task_seq, idx, seed, state, format) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [videoUUID, task.uuid, seq, index, seed, ResultState.pending.rawValue, task.format])
                 }
                 // No "accepted" event row: the task row records it (created_at), and ``events(_:)``
                 // shows it first. One index page fewer per submit.
@@ -86,7 +88,7 @@ public final class SQLiteTaskStore: TaskStore {
     static func load(_ db: Database, _ uuid: String) throws -> TaskRecord? {
         guard let row = try db.query("SELECT * FROM tasks WHERE uuid = ?", [uuid]).first else { return nil }
         var task = try TaskRecord(row: row)
-        task.results = try db.query("SELECT * FROM results WHERE task_uuid = ? ORDER BY idx", [uuid]).map { try ResultRecord(row: $0) }
+        task.results = try db.query("SELECT * FROM results WHERE task_seq = ? ORDER BY idx", [row["seq"]]).map { try ResultRecord(row: $0) }
         return task
     }
 
@@ -241,9 +243,9 @@ public final class SQLiteTaskStore: TaskStore {
         try await pool.write(.deferred) { db in
             try db.execute(
                 """
-                UPDATE results SET progress = ? WHERE task_uuid = ? AND state = ? AND progress < ?
-                AND task_uuid IN (SELECT uuid FROM tasks WHERE uuid = ? AND lease_owner = ?)
-                """, [progress, uuid, ResultState.pending.rawValue, progress, uuid, owner])
+                UPDATE results SET progress = ? WHERE task_seq = (SELECT seq FROM tasks WHERE uuid = ? AND lease_owner = ?)
+                AND state = ? AND progress < ?
+                """, [progress, uuid, owner, ResultState.pending.rawValue, progress])
         }
     }
 
@@ -305,9 +307,12 @@ public final class SQLiteTaskStore: TaskStore {
     }
 
     static func failPendingResults(_ db: Database, _ uuid: String, code: String, message: String) throws {
-        try db.execute("UPDATE results SET state = ?, error_code = ?, error_message = ? WHERE task_uuid = ? AND state = ?",
+        try db.execute("UPDATE results SET state = ?, error_code = ?, error_message = ? WHERE task_seq = \(seqOf) AND state = ?",
                        [ResultState.failed.rawValue, code, message, uuid, ResultState.pending.rawValue])
     }
+
+    /// A task's sequence number, which its results are found by, from its UUID bound in its place.
+    static let seqOf = "(SELECT seq FROM tasks WHERE uuid = ?)"
 
     /// A task reached a terminal state: one fewer unfinished task for its key.
     static func taskEnded(_ db: Database, _ uuid: String) throws {

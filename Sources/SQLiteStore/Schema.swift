@@ -184,6 +184,42 @@ public enum Schema {
         m.add("""
             CREATE INDEX tasks_parked ON tasks (next_attempt_at) WHERE state = 'running' AND lease_owner IS NULL;
             """)
+        // 14: a task's results found by the task's sequence number, not its UUID. Clients choose
+        // UUIDs at random, so every submit put its result's `(task_uuid, idx)` entry on a random
+        // page of that index: one more page in the WAL and its fsync for every task (a submit
+        // load did 6.0-6.7k tasks/s with it, 7.5-8.0k without). Sequence numbers only grow, so
+        // a batch of submits fills the same last page. `task_uuid` stays, for joins to the task.
+        m.add("""
+            ALTER TABLE tasks ADD COLUMN seq INTEGER;
+            UPDATE tasks SET seq = rowid;
+            CREATE UNIQUE INDEX tasks_seq ON tasks (seq);
+            CREATE TABLE results_by_seq (
+                video_uuid TEXT PRIMARY KEY,
+                task_uuid TEXT NOT NULL REFERENCES tasks (uuid),
+                task_seq INTEGER NOT NULL,
+                idx INTEGER NOT NULL,
+                seed INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                progress INTEGER NOT NULL DEFAULT 0,
+                format TEXT NOT NULL,
+                media_path TEXT,
+                media_bytes INTEGER,
+                ready_at REAL,
+                expires_at REAL,
+                cost REAL,
+                error_code TEXT,
+                error_message TEXT,
+                UNIQUE (task_seq, idx)
+            ) STRICT;
+            INSERT INTO results_by_seq (video_uuid, task_uuid, task_seq, idx, seed, state, progress, format, media_path, media_bytes,
+                                        ready_at, expires_at, cost, error_code, error_message)
+                SELECT r.video_uuid, r.task_uuid, t.seq, r.idx, r.seed, r.state, r.progress, r.format, r.media_path, r.media_bytes,
+                       r.ready_at, r.expires_at, r.cost, r.error_code, r.error_message
+                FROM results r JOIN tasks t ON t.uuid = r.task_uuid;
+            DROP TABLE results;
+            ALTER TABLE results_by_seq RENAME TO results;
+            CREATE INDEX results_media_expiry ON results (expires_at, video_uuid) WHERE media_path IS NOT NULL;
+            """)
         return m
     }
 }

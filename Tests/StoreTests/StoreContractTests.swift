@@ -289,6 +289,44 @@ struct SQLiteStoreTests {
         return (store, try Database(path: dir.file("t.db")))
     }
 
+    /// Migration 14 (results found by the task's sequence number): a database as version 13
+    /// left it keeps every task's results, media and lineage, and new tasks number on after it.
+    @Test func resultsSurviveTheMoveToSequenceNumbers() async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        do {
+            let old = try Database(path: dir.file("t.db"))
+            #expect(try Schema.migrator.migrate(old, upTo: 13) == 13)
+            try old.execute("""
+                INSERT INTO tasks (uuid, api_key_name, model, request_json, request_hash, state, created_at, updated_at, next_attempt_at,
+                                   parent_video_uuid)
+                VALUES ('parent', 'k', 'm', '{"positivePrompt":"first"}', 'h', 'succeeded', 1, 2, 1, NULL),
+                       ('child', 'k', 'm', '{"positivePrompt":"second"}', 'h', 'queued', 3, 3, 3, 'v-p0');
+                INSERT INTO results (video_uuid, task_uuid, idx, seed, state, progress, format, media_path, media_bytes, ready_at, expires_at, cost)
+                VALUES ('v-p1', 'parent', 1, 12, 'ready', 100, 'MP4', '/m/v-p1', 20, 2, 500, 0.5),
+                       ('v-p0', 'parent', 0, 11, 'ready', 100, 'MP4', '/m/v-p0', 10, 2, 400, 0.5),
+                       ('v-c0', 'child', 0, 21, 'pending', 0, 'MP4', NULL, NULL, NULL, NULL, NULL);
+                """)
+        }
+        let store = try SQLiteTaskStore(path: dir.file("t.db"))
+        let parent = try #require(try await store.find("parent"))
+        #expect(parent.results.map(\.videoUUID) == ["v-p0", "v-p1"])
+        #expect(parent.results.map(\.seed) == [11, 12] && parent.results.allSatisfy { $0.state == .ready })
+        #expect(try await store.find("child")?.results.map(\.videoUUID) == ["v-c0"])
+        let lineage = try await store.lineage(of: "v-c0").map(\.videoUUID)
+        #expect(lineage == ["v-p0", "v-c0"], "\(lineage)")
+        #expect(try await store.expiredMedia(before: 1000, limit: 10, skipping: 0).map(\.id) == ["v-p0", "v-p1"])
+
+        let next = NewTask(uuid: "next", apiKeyName: "k", model: "m", requestJSON: "{}", requestHash: "h", format: "MP4", seeds: [1, 2],
+                           videoUUIDs: ["v-n0", "v-n1"], parentVideoUUID: nil, maxInFlight: nil)
+        #expect(try await store.submit([next]) == [.created])
+        #expect(try await store.find("next")?.results.map(\.videoUUID) == ["v-n0", "v-n1"])
+        let raw = try Database(path: dir.file("t.db"))
+        #expect(try raw.query("SELECT uuid, seq FROM tasks ORDER BY seq").map { $0["uuid"].string ?? "" } == ["parent", "child", "next"])
+        #expect(try raw.query("PRAGMA foreign_key_check").isEmpty)
+        #expect(try raw.scalar("PRAGMA integrity_check").string == "ok")
+    }
+
     @Test func aRowWithAnUnknownStateIsAnError() async throws {
         let dir = TempDirectory()
         defer { dir.remove() }
@@ -373,8 +411,8 @@ struct SQLiteStoreTests {
             try db.execute("UPDATE results SET media_path = '/m/' || video_uuid, media_bytes = 1, expires_at = 1e9 WHERE task_uuid LIKE 'other-%'")
         }
         clock.now += 1
-        _ = try await store.submit([task("t")])
         let before = pool.statementWork()
+        _ = try await store.submit([task("t")])
 
         let claimed = try #require(try await store.claim(owner: "A", leaseSeconds: 30))
         #expect(claimed.uuid == "t")
