@@ -11,9 +11,12 @@ extension PostgresTaskStore {
     /// scan per state; `= ANY($1)` in a generic plan scanned the table).
     static let resumable = TaskLifecycle.predecessors(of: .resumed)
 
-    /// A parked task: running, held by no instance. The condition of the `tasks_parked` index,
-    /// spelled out: a generic plan for a bound state could not use that partial index.
-    static let parked = "state = '\(TaskState.running.rawValue)' AND lease_owner IS NULL"
+    /// The claim of a parked task (running, held by no instance) whose poll is due, `$1` the
+    /// time. Its condition is the `tasks_parked` index's, spelled out: the prepared statement's
+    /// generic plan, with the state bound, could not use that partial index. (Public for the test
+    /// that plans it.)
+    public static let parkedClaim = "SELECT * FROM tasks WHERE state = '\(TaskState.running.rawValue)' AND lease_owner IS NULL "
+        + "AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED"
 
     /// The one state a task is claimed from (checked against the lifecycle once).
     static let claimableState: TaskState = {
@@ -32,8 +35,7 @@ extension PostgresTaskStore {
             let candidates: [(String, [String?], TaskEvent?)] = [
                 ("SELECT * FROM tasks WHERE state IN (\(Self.resumable.indices.map { "$\($0 + 1)" }.joined(separator: ", "))) AND lease_expires_at < $\(Self.resumable.count + 1) LIMIT 1 FOR UPDATE SKIP LOCKED",
                  Self.resumable.map(\.rawValue) + [String(now)], .resumed),
-                ("SELECT * FROM tasks WHERE \(Self.parked) AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",
-                 [String(now)], nil),
+                (Self.parkedClaim, [String(now)], nil),
                 // One state, bound as a scalar: `state = ANY($1)` in a generic plan cannot walk the
                 // (state, next_attempt_at) index in order, and sorted every due task instead.
                 ("SELECT * FROM tasks WHERE state = $1 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",

@@ -187,38 +187,57 @@ public enum Schema {
         // 14: a task's results found by the task's sequence number, not its UUID. Clients choose
         // UUIDs at random, so every submit put its result's `(task_uuid, idx)` entry on a random
         // page of that index: one more page in the WAL and its fsync for every task (a submit
-        // load did 6.0-6.7k tasks/s with it, 7.5-8.0k without). Sequence numbers only grow, so
+        // load did 5.7-6.8k tasks/s with it, 7.2-8.0k without). Sequence numbers only grow, so
         // a batch of submits fills the same last page. `task_uuid` stays, for joins to the task.
+        // `seq` is NOT NULL with a default, so an insert that forgot it fails on the unique index
+        // (the second time) instead of leaving a task whose results cannot be found. A result
+        // whose task row is gone (only a hand edit with foreign keys off can leave one) has no
+        // number to take: the migration stops and says so, rather than drop it and its media.
+        m.add { db in
+            let orphans = try db.scalar("SELECT count(*) FROM results WHERE task_uuid NOT IN (SELECT uuid FROM tasks)").int ?? 0
+            guard orphans == 0 else {
+                throw SQLiteError(
+                    code: 19,  // SQLITE_CONSTRAINT
+                    message: "schema migration 14 stopped: \(orphans) results belong to no task (rows deleted by hand with foreign keys off); "
+                        + "remove those results and their media files, then start again")
+            }
+            try db.execute("""
+                ALTER TABLE tasks ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+                UPDATE tasks SET seq = rowid;
+                CREATE UNIQUE INDEX tasks_seq ON tasks (seq);
+                CREATE TABLE results_by_seq (
+                    video_uuid TEXT PRIMARY KEY,
+                    task_uuid TEXT NOT NULL REFERENCES tasks (uuid),
+                    task_seq INTEGER NOT NULL,
+                    idx INTEGER NOT NULL,
+                    seed INTEGER NOT NULL,
+                    state TEXT NOT NULL,
+                    progress INTEGER NOT NULL DEFAULT 0,
+                    format TEXT NOT NULL,
+                    media_path TEXT,
+                    media_bytes INTEGER,
+                    ready_at REAL,
+                    expires_at REAL,
+                    cost REAL,
+                    error_code TEXT,
+                    error_message TEXT,
+                    UNIQUE (task_seq, idx)
+                ) STRICT;
+                INSERT INTO results_by_seq (video_uuid, task_uuid, task_seq, idx, seed, state, progress, format, media_path, media_bytes,
+                                            ready_at, expires_at, cost, error_code, error_message)
+                    SELECT r.video_uuid, r.task_uuid, t.seq, r.idx, r.seed, r.state, r.progress, r.format, r.media_path, r.media_bytes,
+                           r.ready_at, r.expires_at, r.cost, r.error_code, r.error_message
+                    FROM results r JOIN tasks t ON t.uuid = r.task_uuid;
+                DROP TABLE results;
+                ALTER TABLE results_by_seq RENAME TO results;
+                CREATE INDEX results_media_expiry ON results (expires_at, video_uuid) WHERE media_path IS NOT NULL;
+                """)
+        }
+        // 15: the tasks that extend a video, for its lineage (SPEC §9): without it every lineage
+        // read built a temporary index over all tasks. Only tasks with a parent are in it, so
+        // submits of new videos do not write to it.
         m.add("""
-            ALTER TABLE tasks ADD COLUMN seq INTEGER;
-            UPDATE tasks SET seq = rowid;
-            CREATE UNIQUE INDEX tasks_seq ON tasks (seq);
-            CREATE TABLE results_by_seq (
-                video_uuid TEXT PRIMARY KEY,
-                task_uuid TEXT NOT NULL REFERENCES tasks (uuid),
-                task_seq INTEGER NOT NULL,
-                idx INTEGER NOT NULL,
-                seed INTEGER NOT NULL,
-                state TEXT NOT NULL,
-                progress INTEGER NOT NULL DEFAULT 0,
-                format TEXT NOT NULL,
-                media_path TEXT,
-                media_bytes INTEGER,
-                ready_at REAL,
-                expires_at REAL,
-                cost REAL,
-                error_code TEXT,
-                error_message TEXT,
-                UNIQUE (task_seq, idx)
-            ) STRICT;
-            INSERT INTO results_by_seq (video_uuid, task_uuid, task_seq, idx, seed, state, progress, format, media_path, media_bytes,
-                                        ready_at, expires_at, cost, error_code, error_message)
-                SELECT r.video_uuid, r.task_uuid, t.seq, r.idx, r.seed, r.state, r.progress, r.format, r.media_path, r.media_bytes,
-                       r.ready_at, r.expires_at, r.cost, r.error_code, r.error_message
-                FROM results r JOIN tasks t ON t.uuid = r.task_uuid;
-            DROP TABLE results;
-            ALTER TABLE results_by_seq RENAME TO results;
-            CREATE INDEX results_media_expiry ON results (expires_at, video_uuid) WHERE media_path IS NOT NULL;
+            CREATE INDEX tasks_children ON tasks (parent_video_uuid) WHERE parent_video_uuid IS NOT NULL;
             """)
         return m
     }

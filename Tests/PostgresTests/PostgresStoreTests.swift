@@ -225,11 +225,11 @@ struct PostgresStoreTests {
                 """)
             try db.execute("UPDATE tasks SET state = 'running', next_attempt_at = 1 WHERE uuid = $1", [parked.uuid])
             try db.execute("ANALYZE tasks")
-            // The store's query for a parked task (PostgresTaskStore.claim), as the planner plans it.
-            return try db.execute("""
-                EXPLAIN SELECT * FROM tasks WHERE state = 'running' AND lease_owner IS NULL AND next_attempt_at <= $1
-                ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED
-                """, ["1000"]).allRows.compactMap { try? $0.string("QUERY PLAN") }.joined(separator: "\n")
+            // The store's query, planned as its prepared statement is once PostgreSQL switches it to
+            // a generic plan (which cannot see a bound value).
+            try db.execute("SET plan_cache_mode = force_generic_plan")
+            try db.execute("PREPARE parked_claim AS \(PostgresTaskStore.parkedClaim)")
+            return try db.execute("EXPLAIN EXECUTE parked_claim(1000)").allRows.compactMap { try? $0.string("QUERY PLAN") }.joined(separator: "\n")
         }
         #expect(plan.contains("tasks_parked"), "plan: \(plan)")
         #expect(try await store.claim(owner: "B", leaseSeconds: 30)?.uuid == parked.uuid)

@@ -323,8 +323,28 @@ struct SQLiteStoreTests {
         #expect(try await store.find("next")?.results.map(\.videoUUID) == ["v-n0", "v-n1"])
         let raw = try Database(path: dir.file("t.db"))
         #expect(try raw.query("SELECT uuid, seq FROM tasks ORDER BY seq").map { $0["uuid"].string ?? "" } == ["parent", "child", "next"])
+        #expect(try raw.scalar("SELECT count(*) FROM results").int == 5)
+        let indexes = try raw.query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'results' ORDER BY name").map { $0["name"].string ?? "" }
+        #expect(indexes.contains("results_media_expiry") && indexes.count == 3, "\(indexes)")  // and the two autoindexes
         #expect(try raw.query("PRAGMA foreign_key_check").isEmpty)
         #expect(try raw.scalar("PRAGMA integrity_check").string == "ok")
+    }
+
+    /// A result whose task row was deleted by hand (foreign keys off) has no number to move to:
+    /// migration 14 stops and says so, and the database stays as it was.
+    @Test func aResultWithoutItsTaskStopsTheMoveToSequenceNumbers() async throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        let old = try Database(path: dir.file("t.db"))
+        #expect(try Schema.migrator.migrate(old, upTo: 13) == 13)
+        try old.execute("PRAGMA foreign_keys = OFF")
+        try old.execute("""
+            INSERT INTO results (video_uuid, task_uuid, idx, seed, state, format, media_path) VALUES ('v-o', 'gone', 0, 1, 'ready', 'MP4', '/m/v-o')
+            """)
+        let refusal = #expect(throws: SQLiteError.self) { try SQLiteTaskStore(path: dir.file("t.db")) }
+        #expect(refusal?.message.contains("1 results belong to no task") == true, "\(String(describing: refusal))")
+        #expect(try old.scalar("PRAGMA user_version").int == 13)
+        #expect(try old.scalar("SELECT media_path FROM results WHERE video_uuid = 'v-o'").string == "/m/v-o")
     }
 
     @Test func aRowWithAnUnknownStateIsAnError() async throws {
@@ -380,8 +400,8 @@ struct SQLiteStoreTests {
 
     /// A task's whole life costs the same however many tasks the database holds: none of its
     /// statements steps through a table, nor through a range of an index that grows with it (a
-    /// claim that fell back from `tasks_leases` to `tasks_queue` would step through every running
-    /// task). (Storing a video once scanned every task ever taken, so a burst of results waited on
+    /// claim of a parked task through `tasks_queue` instead of `tasks_parked` stepped through
+    /// every running task a worker holds). (Storing a video once scanned every task ever taken, so a burst of results waited on
     /// the size of the table.)
     @Test func aTasksLifeCostsTheSameWhateverTheDatabaseHolds() async throws {
         let few = try await workOfOneTasksLife(besideTasks: 100)
@@ -431,8 +451,13 @@ struct SQLiteStoreTests {
         #expect(done.state == .succeeded)
         #expect(try await store.findResult("v-t")?.taskUUID == "t")
         _ = try await store.history(of: done)
+        #expect(try await store.lineage(of: "v-t").map(\.videoUUID) == ["v-t"])
         #expect(try await store.expiredMedia(before: 2000, limit: 10, skipping: 0).map(\.id) == ["v-t"])
         #expect(try await store.mediaRemoved("v-t"))
+        // And one cancelled before it ran (its pending result failed through the task's number).
+        _ = try await store.submit([task("c")])
+        #expect(try await store.cancel("c")?.uuid == "c")
+        #expect(try await store.find("c")?.results.map(\.state) == [.failed])
         return pool.statementWork() - before
     }
 }

@@ -37,9 +37,9 @@ kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
 python3 - "$work/data/reelgate.db" "$ROWS" <<'PY'
 import sqlite3, sys, time, uuid
 db = sqlite3.connect(sys.argv[1]); n = int(sys.argv[2]); now = time.time()
-have = db.execute("select count(*) from tasks").fetchone()[0]
-rows = [(str(uuid.uuid4()), "bench", "reelgate:simulator@1", "{}", "h", "succeeded", now, now, now) for _ in range(max(0, n - have))]
-db.executemany("insert into tasks (uuid, api_key_name, model, request_json, request_hash, state, created_at, updated_at, next_attempt_at) values (?,?,?,?,?,?,?,?,?)", rows)
+have, seq = db.execute("select count(*), coalesce(max(seq), 0) from tasks").fetchone()
+rows = [(str(uuid.uuid4()), seq + 1 + i, "bench", "reelgate:simulator@1", "{}", "h", "succeeded", now, now, now) for i in range(max(0, n - have))]
+db.executemany("insert into tasks (uuid, seq, api_key_name, model, request_json, request_hash, state, created_at, updated_at, next_attempt_at) values (?,?,?,?,?,?,?,?,?,?)", rows)
 db.commit()
 PY
 total=$(sqlite3 "$work/data/reelgate.db" "select count(*) from tasks")
