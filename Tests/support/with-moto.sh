@@ -24,4 +24,11 @@ for _ in $(seq 1 100); do
 done
 export REELGATE_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
 export REELGATE_TEST_S3_PYTHON="$PWD/$venv/bin/python"
-"$@"
+rc=0
+"$@" || rc=$?
+# A failed run shows what moto itself failed on (its 500s come with a Python traceback).
+if [ "$rc" -ne 0 ] && grep -q Traceback "$log"; then
+  echo "--- moto's tracebacks (last 80 lines) ---"
+  grep -A25 Traceback "$log" | tail -80
+fi
+exit "$rc"
