@@ -169,8 +169,8 @@ public enum PostgresSchema {
             """)
         // Parked running tasks by when their next poll is due. `tasks_queue` holds them too, but
         // among every running task an instance holds, whose due times have passed: a claim
-        // stepped through all of those to find the one that is parked. (The condition is
-        // `PostgresTaskStore.parked` word for word, written out: a migration never changes.)
+        // stepped through all of those to find the one that is parked. (The condition is that of
+        // `PostgresTaskStore.parkedClaim`, written out: a migration never changes.)
         m.add("""
             CREATE INDEX tasks_parked ON tasks (next_attempt_at) WHERE state = 'running' AND lease_owner IS NULL;
             """)

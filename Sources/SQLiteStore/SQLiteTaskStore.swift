@@ -34,6 +34,9 @@ public final class SQLiteTaskStore: TaskStore {
         let now = clock()
         return try await pool.write { db in
             var outcomes: [SubmitOutcome] = []
+            // The last sequence number given, read once per batch (the writer is the only one to
+            // give them; see Schema's migration 14).
+            var seq = try db.scalar("SELECT coalesce(max(seq), 0) FROM tasks").int ?? 0
             for task in tasks {
                 if let existing = try db.query("SELECT request_hash, api_key_name FROM tasks WHERE uuid = ?", [task.uuid]).first {
                     let same = existing["request_hash"].string == task.requestHash && existing["api_key_name"].string == task.apiKeyName
@@ -52,8 +55,7 @@ public final class SQLiteTaskStore: TaskStore {
                     INSERT INTO key_inflight (api_key_name, count) VALUES (?, 1)
                     ON CONFLICT (api_key_name) DO UPDATE SET count = count + 1
                     """, [task.apiKeyName])
-                // The next sequence number (the writer is the only one; see Schema's migration 14).
-                let seq = try db.scalar("SELECT coalesce(max(seq), 0) + 1 FROM tasks").int ?? 1
+                seq += 1
                 try db.execute(
                     """
                     INSERT INTO tasks (uuid, seq, api_key_name, model, request_json, request_hash, state, created_at, updated_at,
