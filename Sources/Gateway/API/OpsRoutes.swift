@@ -49,7 +49,7 @@ struct OpsRoutes: Sendable {
         body["request"] = request.map(Self.forDisplay) ?? .null
         let items = ResultItems.items(for: task, request: request?.object ?? [:], media: media, links: false)
         body["results"] = .array(items.enumerated().map { index, item in
-            var o = item.fields
+            var o = item.fields.dictionary
             let result = task.results[index]
             o["state"] = .string(result.state.rawValue)
             if let bytes = result.mediaBytes { o["bytes"] = .int(bytes) }

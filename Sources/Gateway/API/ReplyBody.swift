@@ -41,11 +41,11 @@ struct ReplyBody: Sendable {
             for (index, item) in data.enumerated() {
                 if index > 0 { append(",") }
                 guard let inline = item.inline else {
-                    item.json.write(to: &text)
+                    item.fields.write(to: &text)
                     continue
                 }
                 // The fields, then the video as the last member: `{…,"videoBase64Data":"<base64>"}`.
-                item.json.write(to: &text)
+                item.fields.write(to: &text)
                 text.removeLast()
                 if !item.fields.isEmpty { append(",") }
                 JSONText.quote(inline.field, into: &text)

@@ -8,16 +8,17 @@ import S3
 /// video to inline, described (path and size) rather than loaded: the bytes are read and
 /// encoded only while the reply is sent (``ReplyBody``).
 struct ResultItem: Sendable {
-    var fields: [String: JSONValue]
+    /// In key order, as they are written (``JSONMembers``).
+    var fields: JSONMembers
     var inline: InlineVideo?
 
-    init(fields: [String: JSONValue], inline: InlineVideo? = nil) {
+    init(fields: JSONMembers, inline: InlineVideo? = nil) {
         self.fields = fields
         self.inline = inline
     }
 
     /// The item without its inline video (the ops view; every item that has none).
-    var json: JSONValue { .object(fields) }
+    var json: JSONValue { fields.json }
 }
 
 /// A stored video that goes into a reply as base64 under `field`, after `prefix`.
@@ -92,21 +93,24 @@ enum ResultItems {
         let includeCost = request["includeCost"]?.bool ?? false
         let outputType = request["outputType"]?.string ?? "URL"
         return task.results.map { result in
-            // Room for every field an item gets: growing a dictionary rehashes it.
-            var item = [String: JSONValue](minimumCapacity: 10)
-            item["taskType"] = "videoInference"
-            item["taskUUID"] = .string(task.uuid)
-            item["videoUUID"] = .string(result.videoUUID)
+            // Members are set in key order (each then costs one comparison; see JSONMembers), the
+            // ones every item has last.
+            var item = JSONMembers(capacity: 9)
+            func identified(videoURL: String? = nil) -> JSONMembers {
+                Self.identify(&item, task: task, videoUUID: result.videoUUID, videoURL: videoURL)
+                return item
+            }
+            func expired() -> ResultItem {
+                Self.expire(&item)
+                return ResultItem(fields: identified(), inline: nil)
+            }
             switch (task.state, result.state) {
             case (.succeeded, .ready), (.delivering, .ready), (.failed, .ready), (.cancelled, .ready):
                 // Swept after its expiry, or deleted (the OpenAI API's DELETE): no dead link.
-                guard result.mediaPath != nil else {
-                    item["status"] = "error"
-                    item["error"] = ["code": "mediaExpired", "message": "the video is no longer stored"]
-                    return ResultItem(fields: item, inline: nil)
-                }
+                guard result.mediaPath != nil else { return expired() }
                 let ext = result.format.lowercased()
                 var inline: InlineVideo?
+                var videoURL: String?
                 if outputType == "base64Data" || outputType == "dataURI" {
                     let path = result.mediaPath ?? media.path(videoUUID: result.videoUUID, ext: ext)
                     var info = stat()
@@ -114,31 +118,42 @@ enum ResultItems {
                         // In the bucket: staged before the reply is made (``staged(_:media:)``).
                         info.st_size = Int(result.mediaBytes ?? 0)
                     } else if stat(path, &info) != 0 {
-                        item["status"] = "error"
-                        item["error"] = ["code": "mediaExpired", "message": "the video is no longer stored"]
-                        return ResultItem(fields: item, inline: nil)
+                        return expired()
                     }
                     let mime = VideoInferenceRequest.OutputFormat(rawValue: result.format)?.contentType ?? "video/mp4"
                     inline = outputType == "base64Data"
                         ? InlineVideo(field: "videoBase64Data", prefix: "", path: path, bytes: Int64(info.st_size))
                         : InlineVideo(field: "videoDataURI", prefix: "data:\(mime);base64,", path: path, bytes: Int64(info.st_size))
                 } else if links {
-                    item["videoURL"] = .string(media.signedURL(videoUUID: result.videoUUID, ext: ext, expiresAt: Int64(result.expiresAt ?? 0)))
+                    videoURL = media.signedURL(videoUUID: result.videoUUID, ext: ext, expiresAt: Int64(result.expiresAt ?? 0))
                 }
-                item["status"] = "success"
+                if includeCost, let cost = result.cost { item["cost"] = .double(cost) }
                 item["progress"] = 100
                 item["seed"] = .int(result.seed)
-                if includeCost, let cost = result.cost { item["cost"] = .double(cost) }
-                return ResultItem(fields: item, inline: inline)
+                item["status"] = "success"
+                return ResultItem(fields: identified(videoURL: videoURL), inline: inline)
             case (_, .failed), (.failed, _), (.cancelled, _):
-                item["status"] = "error"
                 item["error"] = ["code": .string(result.errorCode ?? task.errorCode ?? "providerError"),
                                  "message": .string(result.errorMessage ?? task.errorMessage ?? "the task failed")]
+                item["status"] = "error"
             default:
-                item["status"] = "processing"
                 item["progress"] = .int(Int64(min(result.progress, 99)))
+                item["status"] = "processing"
             }
-            return ResultItem(fields: item, inline: nil)
+            return ResultItem(fields: identified(), inline: nil)
         }
+    }
+
+    /// The members every item has, last in key order.
+    private static func identify(_ item: inout JSONMembers, task: TaskRecord, videoUUID: String, videoURL: String?) {
+        item["taskType"] = "videoInference"
+        item["taskUUID"] = .string(task.uuid)
+        if let videoURL { item["videoURL"] = .string(videoURL) }
+        item["videoUUID"] = .string(videoUUID)
+    }
+
+    private static func expire(_ item: inout JSONMembers) {
+        item["error"] = ["code": "mediaExpired", "message": "the video is no longer stored"]
+        item["status"] = "error"
     }
 }

@@ -187,7 +187,7 @@ final class TaskAPI: Sendable {
                             code: .tooManyImageUploads,
                             message: "a request may hold at most \(limits.maxImageUploadsPerRequest) imageUpload tasks (media.maxImageUploadsPerRequest)")
                     }
-                    slots[index] = [ResultItem(fields: try await imageUpload(task, principal: principal))]
+                    slots[index] = [ResultItem(fields: JSONMembers(try await imageUpload(task, principal: principal)))]
                 } catch let error as APIErrorItem {
                     slotErrors[index] = error.on(taskType: taskType, taskUUID: taskUUID)
                 } catch {
