@@ -46,17 +46,22 @@ public enum ResponseEncoder {
     /// The interim response sent before reading a body the client is holding back.
     public static let continueHead: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
+    /// The digits written in place, last first, into room made at the end of `out`: no array of
+    /// digits to build and reverse (twice a response, for the status and the length).
     static func appendDecimal(_ value: some BinaryInteger, to out: inout [UInt8]) {
-        if value == 0 {
-            out.append(UInt8(ascii: "0"))
-            return
+        let value = max(value, 0)  // statuses and lengths: never negative
+        var count = 1
+        var rest = value / 10
+        while rest > 0 {
+            count += 1
+            rest /= 10
         }
-        var digits: [UInt8] = []
+        let end = out.count + count
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: count))
         var v = value
-        while v > 0 {
-            digits.append(UInt8(ascii: "0") + UInt8(v % 10))
+        for index in stride(from: end - 1, through: end - count, by: -1) {
+            out[index] = UInt8(ascii: "0") + UInt8(v % 10)
             v /= 10
         }
-        out.append(contentsOf: digits.reversed())
     }
 }

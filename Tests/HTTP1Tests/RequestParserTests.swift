@@ -290,6 +290,15 @@ struct ResponseEncoderTests {
         #expect(text.hasSuffix("Date: D\r\nConnection: close\r\n\r\n"))
     }
 
+    @Test(arguments: [Int64(0), 7, 9, 10, 99, 100, 4096, 1_000_000_007, Int64.max])
+    func writesEveryLengthInDecimal(_ length: Int64) {
+        var out: [UInt8] = []
+        ResponseEncoder.encodeHead(HTTPResponse(status: .notFound), contentLength: length, keepAlive: true, date: "D", into: &out)
+        let text = String(decoding: out, as: UTF8.self)
+        #expect(text.hasPrefix("HTTP/1.1 404 Not Found\r\n"))
+        #expect(text.contains("\r\nContent-Length: \(length)\r\nDate: D\r\n"))
+    }
+
     @Test func noContentLengthOn204() {
         var out: [UInt8] = []
         ResponseEncoder.encodeHead(HTTPResponse(status: .noContent), contentLength: 0, keepAlive: true, date: "D", into: &out)
