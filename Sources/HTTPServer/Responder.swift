@@ -2,14 +2,14 @@ import HTTP1
 
 /// What a connection hands its requests to.
 ///
-/// Both methods run on the connection's executor (``QueueExecutor``): `admit` synchronously,
-/// before a body byte is buffered; `respond` as an async function that may suspend (a store call)
-/// and comes back there. `respond` never throws: errors are rendered into responses once, by the
+/// Both methods run on the connection's executor (its ``EventLoop``): `admit` synchronously,
+/// before a body byte is buffered; `respond` as a `nonisolated(nonsending)` async function,
+/// entered without an executor switch, that may suspend (a store call) and comes back there. `respond` never throws: errors are rendered into responses once, by the
 /// responder (the ``Router``).
 public protocol Responder: Sendable {
     /// Decides from the head alone how much of the body may be read (see ``BodyAdmission``).
     func admit(_ head: HTTPRequestHead) -> BodyAdmission
-    func respond(to request: Request) async -> Reply
+    nonisolated(nonsending) func respond(to request: Request) async -> Reply
 }
 
 extension Responder {

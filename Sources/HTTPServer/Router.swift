@@ -4,14 +4,15 @@ import HTTP1
 /// Maps method and path to a handler, with `:name` path parameters; immutable once built (see
 /// ``RouterBuilder``), so any number of connections read it without a lock.
 ///
-/// Handlers are `async throws`: an ``HTTPResponseError`` renders itself, anything else becomes a
-/// 500 whose detail goes to the ``RequestObserver``, never to the client. Unknown paths get 404;
-/// a known path with another method gets 405 and `Allow`; HEAD is served by the GET handler (the
-/// connection drops the body).
+/// Handlers are `async throws` and `nonisolated(nonsending)`: they run on the executor of the
+/// connection that calls them (no switch to enter one). An ``HTTPResponseError`` renders itself;
+/// anything else becomes a 500 whose detail goes to the ``RequestObserver``, never to the client.
+/// Unknown paths get 404; a known path with another method gets 405 and `Allow`; HEAD is served
+/// by the GET handler (the connection drops the body).
 public final class Router: Responder {
-    public typealias Handler = @Sendable (Request) async throws -> HTTPResponse
+    public typealias Handler = nonisolated(nonsending) @Sendable (Request) async throws -> HTTPResponse
     /// A handler that may switch the connection to another protocol.
-    public typealias UpgradeHandler = @Sendable (Request) async throws -> Reply
+    public typealias UpgradeHandler = nonisolated(nonsending) @Sendable (Request) async throws -> Reply
     /// Decides how much body a request may send, from its head (see ``BodyAdmission``).
     public typealias Admission = @Sendable (HTTPRequestHead) -> BodyAdmission
 
@@ -109,7 +110,7 @@ public final class Router: Responder {
         return admission
     }
 
-    public func respond(to request: Request) async -> Reply {
+    nonisolated(nonsending) public func respond(to request: Request) async -> Reply {
         let started = ContinuousClock.now
         let resolution = request.resolution ?? resolve(method: request.method, path: request.path)
         guard case .matched(let route, let parameters) = resolution else {

@@ -41,6 +41,32 @@ struct ConnectionModelTests {
         }
     }
 
+    /// A handler is entered without an executor switch: it runs isolated to its connection (a
+    /// nonisolated handler would see no isolation here), and two requests on two connections
+    /// run isolated to two different connections.
+    @Test func aHandlerRunsIsolatedToItsConnection() async throws {
+        let server = try makeServer(routes: { router in
+            router.get("/isolation") { _ in
+                guard let actor = #isolation else { return .text(.ok, "none") }
+                return .text(.ok, "\(type(of: actor)) \(ObjectIdentifier(actor).hashValue)")
+            }
+        })
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        var seen: [String] = []
+        var clients: [RawHTTPClient] = []  // both connections open: a closed one's address could be reused
+        for _ in 0..<2 {
+            let client = try RawHTTPClient(port: server.port)
+            clients.append(client)
+            try await client.send("GET /isolation HTTP/1.1\r\n\(host)\r\n")
+            let first = try await client.readResponse().bodyText
+            try await client.send("GET /isolation HTTP/1.1\r\n\(host)\r\n")
+            #expect(try await client.readResponse().bodyText == first)  // the same connection
+            seen.append(first)
+        }
+        #expect(seen.allSatisfy { $0.hasPrefix("Connection ") })
+        #expect(Set(seen).count == 2)
+    }
+
     /// A reset while a handler runs cancels the handler's task: its work is of no use.
     @Test func aResetCancelsTheHandler() async throws {
         let entered = Gate()
