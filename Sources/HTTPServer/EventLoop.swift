@@ -165,7 +165,9 @@ public final class EventLoopGroup: Sendable {
 /// Runs `body` on Swift's shared pool instead of the event loop, and comes back: for work that
 /// takes the CPU for long (parsing or encoding megabytes), which on the loop would hold up every
 /// other connection of that loop for its whole length. Two thread switches; only worth it for
-/// large work.
-public func offLoop<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
+/// large work. `@concurrent`, and so is `body`: a handler runs isolated to its connection, and a
+/// function inheriting that isolation would run `body` on the connection's loop whatever the
+/// preference says.
+@concurrent public func offLoop<T: Sendable>(_ body: @concurrent () async throws -> T) async rethrows -> T {
     try await withTaskExecutorPreference(globalConcurrentExecutor, operation: body)
 }

@@ -67,6 +67,22 @@ struct ConnectionModelTests {
         #expect(Set(seen).count == 2)
     }
 
+    /// `offLoop` leaves the loop even from a handler, which inherits its connection's isolation
+    /// (a function that inherited it too would run its body on the loop).
+    @Test func offLoopRunsItsBodyOnAnotherThread() async throws {
+        let server = try makeServer(routes: { router in
+            router.get("/off") { _ in
+                let handler = pthread_self()
+                let body = await offLoop { pthread_self() }
+                return .text(.ok, "\(pthread_equal(handler, body) != 0) \(pthread_equal(handler, pthread_self()) != 0)")
+            }
+        })
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let client = try RawHTTPClient(port: server.port)
+        try await client.send("GET /off HTTP/1.1\r\n\(host)\r\n")
+        #expect(try await client.readResponse().bodyText == "false true")  // off the loop, and back
+    }
+
     /// A reset while a handler runs cancels the handler's task: its work is of no use.
     @Test func aResetCancelsTheHandler() async throws {
         let entered = Gate()
