@@ -157,7 +157,7 @@ actor Connection {
         // connections then sends their answers together, and a client process reading many of
         // them is woken once for several (writing each as soon as it was made cost a fifth of
         // the requests a second, measured on /healthz).
-        await Task.yield()
+        await yieldToLoop()
         guard !closed else {
             // Never written: a body still being produced (an object arriving from a store) stops now.
             if case .stream(_, let source) = reply.response.body { source.close() }
@@ -395,11 +395,12 @@ actor Connection {
         return !closed
     }
 
-    /// Lets the loop's other connections have a turn between pieces of a large body: a peer that
-    /// reads as fast as we write would otherwise hold the loop until its whole body is out.
-    /// (Not `Task.yield()`, which goes through the global pool: this stays on the loop.)
+    /// Lets the loop's other connections have a turn: between pieces of a large body (a peer that
+    /// reads as fast as we write would otherwise hold the loop until its whole body is out), and
+    /// before an answer is written. (Not `Task.yield()`, a nonisolated function that leaves the
+    /// actor to enqueue itself: this is one block on the loop and one resumption.)
     private func yieldToLoop() async {
-        await withCheckedContinuation { continuation in loop.execute { continuation.resume() } }
+        await withUnsafeContinuation { continuation in loop.execute { continuation.resume() } }
     }
 
     /// Sends `outbound`, waiting while the socket is full; false if the connection closed.
