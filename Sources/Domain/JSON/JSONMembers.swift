@@ -20,8 +20,9 @@ public struct JSONMembers: Sendable, Equatable, ExpressibleByDictionaryLiteral {
         members = dictionary.map { ($0.key, $0.value) }.sorted { JSONText.utf8Precedes($0.key, $1.key) }
     }
 
+    /// A key given twice traps, as in a `Dictionary` literal: it is a mistake in the code.
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
-        self.init(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+        self.init(Dictionary(uniqueKeysWithValues: elements))
     }
 
     public var isEmpty: Bool { members.isEmpty }
