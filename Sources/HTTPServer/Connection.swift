@@ -11,9 +11,9 @@ import Synchronization
 /// isolated to the connection, with no executor switch to enter them, and the task running the
 /// connection prefers its loop, so what they call in turn also runs on the loop's thread and an
 /// `await` on the store comes back to it: two thread switches for a request that touches the
-/// database, none for one that does not. The socket's readiness comes from the same loop (edge-triggered epoll), whose
-/// callback resumes the one wait the loop may be in. The server's sweeper reads the published
-/// ``deadline`` and tells the connection, on its loop, when it passed.
+/// database, none for one that does not. The socket's readiness comes from the same loop
+/// (edge-triggered epoll), whose callback resumes the one wait the loop may be in. The server's
+/// sweeper reads the published ``deadline`` and tells the connection, on its loop, when it passed.
 ///
 /// One request at a time: while a handler runs nothing is read (backpressure against pipelining
 /// floods; responses stay in request order, RFC 9112 §9.3.2), except to notice the peer

@@ -16,9 +16,6 @@ struct ResultItem: Sendable {
         self.fields = fields
         self.inline = inline
     }
-
-    /// The item without its inline video (the ops view; every item that has none).
-    var json: JSONValue { fields.json }
 }
 
 /// A stored video that goes into a reply as base64 under `field`, after `prefix`.
