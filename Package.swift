@@ -21,6 +21,9 @@ let package = Package(
         .systemLibrary(name: "CThreads"),
         // glibc's malloc_trim, to give memory freed after a burst back to the system.
         .systemLibrary(name: "CMalloc"),
+        // libcrypto initialised before `main`, without the exit-time cleanup that frees its state
+        // under threads still using it (a constructor in C: the first initialisation decides).
+        .target(name: "CCryptoSetup", linkerSettings: [.linkedLibrary("crypto")]),
 
         // Layer 1: pure HTTP/1.1 protocol code. Bytes in, requests out; no sockets.
         .target(name: "HTTP1", swiftSettings: strict),
@@ -35,7 +38,7 @@ let package = Package(
         .target(name: "FileSync", swiftSettings: strict),
         .target(name: "SQLite", dependencies: ["CSQLite", "FileSync"], swiftSettings: strict),
         .target(name: "Curl", dependencies: ["CCurl"], swiftSettings: strict),
-        .target(name: "Crypto", dependencies: ["CCrypto"], swiftSettings: strict),
+        .target(name: "Crypto", dependencies: ["CCrypto", "CCryptoSetup"], swiftSettings: strict),
         .target(name: "Postgres", dependencies: ["CPostgres"], swiftSettings: strict),
         // An S3-compatible object store client: SigV4 signing (libcrypto) and requests (libcurl).
         .target(name: "S3", dependencies: ["Curl", "Crypto", "HTTP1"], swiftSettings: strict),
@@ -64,6 +67,8 @@ let package = Package(
                 swiftSettings: strict),
         // The fake Gemini server as a program, for the google-genai conformance test.
         .executableTarget(name: "fake-gemini", dependencies: ["TestSupport"], path: "Tests/FakeGeminiServer", swiftSettings: strict),
+        // Uses libcrypto after exit has begun, for CryptoTests.
+        .executableTarget(name: "openssl-exit-probe", dependencies: ["Crypto"], path: "Tests/OpenSSLExitProbe", swiftSettings: strict),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"], exclude: ["FuzzRegressions"], swiftSettings: strict),
         .testTarget(name: "MultipartTests", dependencies: ["Multipart"], swiftSettings: strict),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP1", "Crypto", "TestSupport"], swiftSettings: strict),

@@ -52,6 +52,19 @@ struct CryptoTests {
         #expect(a.count == 32 && a != b)
     }
 
+    /// A thread still signing or hashing when the process exits must not meet a freed libcrypto:
+    /// the probe uses it from an exit handler that runs after OpenSSL's own cleanup would have.
+    @Test func libcryptoStillWorksWhileTheProcessExits() throws {
+        let probe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("openssl-exit-probe")
+        try #require(FileManager.default.isExecutableFile(atPath: probe.path), "swift build builds the probe beside the tests")
+        let process = Process()
+        process.executableURL = probe
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0,
+                "the probe ended by \(process.terminationReason == .exit ? "exit" : "signal") \(process.terminationStatus)")
+    }
+
     @Test func constantTimeEquals() {
         #expect(Crypto.constantTimeEquals([1, 2, 3], [1, 2, 3]))
         #expect(!Crypto.constantTimeEquals([1, 2, 3], [1, 2, 4]))
