@@ -23,7 +23,7 @@ let package = Package(
         .systemLibrary(name: "CMalloc"),
         // libcrypto initialised before `main`, without the exit-time cleanup that frees its state
         // under threads still using it (a constructor in C: the first initialisation decides).
-        .target(name: "CCryptoSetup", linkerSettings: [.linkedLibrary("crypto")]),
+        .target(name: "CCryptoSetup", dependencies: ["CCrypto"]),
 
         // Layer 1: pure HTTP/1.1 protocol code. Bytes in, requests out; no sockets.
         .target(name: "HTTP1", swiftSettings: strict),
@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "FileSyncTests", dependencies: ["FileSync", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CurlTests", dependencies: ["Curl", "Crypto", "HTTPServer", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "openssl-exit-probe"], swiftSettings: strict),
         .testTarget(name: "S3Tests", dependencies: ["S3", "Crypto", "Curl", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "PostgresStore", "Store", "Domain", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: strict),

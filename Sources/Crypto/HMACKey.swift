@@ -1,4 +1,5 @@
 import CCrypto
+import CCryptoSetup
 import Synchronization
 
 /// An HMAC-SHA256 key prepared once, for a key that signs many short messages (reelgate's media
@@ -13,6 +14,9 @@ public final class HMACKey: Sendable {
     private static let keptContexts = 8
 
     public init(_ key: [UInt8]) {
+        // Done before `main` by its constructor, so nothing here; the call keeps that object linked
+        // into whatever links this module, should it ever come from an archive.
+        ccrypto_setup()
         guard let context = key.withUnsafeBytes({ ccrypto_hmac_sha256_new($0.baseAddress, $0.count) }) else {
             fatalError("libcrypto has no HMAC-SHA256")
         }

@@ -54,7 +54,7 @@ struct CryptoTests {
 
     /// A thread still signing or hashing when the process exits must not meet a freed libcrypto:
     /// the probe uses it from an exit handler that runs after OpenSSL's own cleanup would have.
-    @Test func libcryptoStillWorksWhileTheProcessExits() throws {
+    @Test(.timeLimit(.minutes(1))) func libcryptoStillWorksWhileTheProcessExits() throws {
         let probe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("openssl-exit-probe")
         try #require(FileManager.default.isExecutableFile(atPath: probe.path), "swift build builds the probe beside the tests")
         let process = Process()

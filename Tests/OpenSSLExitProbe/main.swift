@@ -1,7 +1,8 @@
-// Uses libcrypto from an exit handler that runs after every handler registered later, as
-// OpenSSL's own cleanup would be: it stands for a thread still signing as the process ends. It
-// exits 0 only if the MAC is still right there; without the setup in `CCryptoSetup`, OpenSSL has
-// freed its state by then and the MAC crashes or fails (`CryptoTests` runs it).
+// Uses libcrypto from an exit handler registered before OpenSSL's first use. Handlers run in the
+// reverse order of registration, so this one runs after the cleanup OpenSSL registers at its
+// first initialisation, if it registers one: it stands for a thread still signing as the process
+// ends. It exits 0 only if the MAC is still right there; without the setup in `CCryptoSetup`,
+// OpenSSL has freed its state by then and the MAC crashes (`CryptoTests` runs it).
 import Crypto
 import Glibc
 
