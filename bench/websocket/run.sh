@@ -44,7 +44,10 @@ stop_reelgate
 start_reelgate "{\"server\":{\"maxConnections\":$((SESSIONS + 200)),\"maxConnectionsPerClient\":$((SESSIONS + 200))}}"
 port=${GW_URL##*:}
 before=$(rss_mb "$GW_PID")
-coproc IDLE { ws idle "$SESSIONS" 600; }
+# exec: the coproc's pid is wsload's own, so the kill below (or the exit trap) ends the client
+# and its 10,000 sockets, not only a subshell that would leave it holding them for 600 s.
+coproc IDLE { exec "$work/wsload" 127.0.0.1 "$port" "$BENCH_KEY" idle "$SESSIONS" 600; }
+pids+=("$IDLE_PID")
 read -r word held <&"${IDLE[0]}"
 [ "$word" = ready ] || { echo "the idle client did not get $SESSIONS sessions: $word $held"; exit 1; }
 ready=$(rss_mb "$GW_PID")
