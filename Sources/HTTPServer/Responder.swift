@@ -4,8 +4,9 @@ import HTTP1
 ///
 /// Both methods run on the connection's executor (its ``EventLoop``): `admit` synchronously,
 /// before a body byte is buffered; `respond` as a `nonisolated(nonsending)` async function,
-/// entered without an executor switch, that may suspend (a store call) and comes back there. `respond` never throws: errors are rendered into responses once, by the
-/// responder (the ``Router``).
+/// entered without an executor switch, that may suspend (a store call) and comes back there.
+/// `respond` never throws: errors are rendered into responses once, by the responder (the
+/// ``Router``).
 public protocol Responder: Sendable {
     /// Decides from the head alone how much of the body may be read (see ``BodyAdmission``).
     func admit(_ head: HTTPRequestHead) -> BodyAdmission
